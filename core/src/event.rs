@@ -1,0 +1,351 @@
+//! The canonical event: one per (provider event × recipient).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+use crate::error::{Error, ErrorKind};
+
+/// The canonical event types, with their precedence rank and terminal flag in one table.
+///
+/// | rank | type | terminal |
+/// |---|---|---|
+/// | 10 | complaint | yes (recipient) |
+/// | 9 | hard_bounce | yes (recipient) |
+/// | 8 | unsubscribe | yes (that stream) |
+/// | 7 | rejected | yes (the message was never sent) |
+/// | 6 | click | no |
+/// | 5 | open | no |
+/// | 4 | delivered | no |
+/// | 3 | soft_bounce | no |
+/// | 2 | deferred | no |
+/// | 1 | accepted | no |
+/// | 0 | unknown | no |
+/// | – | resubscribe | never sets status; it only matters to suppression |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventType {
+    /// The provider accepted the message for delivery.
+    Accepted,
+    /// The receiving server refused temporarily; the provider will retry.
+    Deferred,
+    /// Delivery failed for a reason that may not last (or a block).
+    SoftBounce,
+    /// The receiving server accepted the message.
+    Delivered,
+    /// The recipient opened the message (pixel fetched).
+    Open,
+    /// The recipient clicked a tracked link.
+    Click,
+    /// The provider refused to send (suppressed address, policy, invalid).
+    Rejected,
+    /// The recipient opted out (of a stream, or of everything).
+    Unsubscribe,
+    /// The recipient opted back in.
+    Resubscribe,
+    /// The address does not exist or will never accept mail.
+    HardBounce,
+    /// The recipient reported the message as spam.
+    Complaint,
+    /// An event we do not model; kept with its `provider_type` and `raw`.
+    Unknown,
+}
+
+/// `(type, name, rank, terminal)`: the precedence table. `rank` is `None` for types that never
+/// set a message's status.
+const TABLE: [(EventType, &str, Option<u8>, bool); 12] = [
+    // Complaints outrank everything: the recipient told their mailbox provider it was spam.
+    (EventType::Complaint, "complaint", Some(10), true),
+    // A hard bounce ends the recipient, whatever engagement noise follows (proxies, scanners).
+    (EventType::HardBounce, "hard_bounce", Some(9), true),
+    // An unsubscribe ends the message's stream for this recipient.
+    (EventType::Unsubscribe, "unsubscribe", Some(8), true),
+    // Rejected: the provider never sent; nothing after it can be genuine delivery.
+    (EventType::Rejected, "rejected", Some(7), true),
+    // Engagement outranks delivery: a click proves delivery even when `delivered` is late.
+    (EventType::Click, "click", Some(6), false),
+    (EventType::Open, "open", Some(5), false),
+    (EventType::Delivered, "delivered", Some(4), false),
+    // A soft bounce is worse than a deferral (the provider gave up) but below delivery.
+    (EventType::SoftBounce, "soft_bounce", Some(3), false),
+    (EventType::Deferred, "deferred", Some(2), false),
+    (EventType::Accepted, "accepted", Some(1), false),
+    (EventType::Unknown, "unknown", Some(0), false),
+    // Resubscribe lifts an unsubscribe in suppression; it says nothing about this message.
+    (EventType::Resubscribe, "resubscribe", None, false),
+];
+
+impl EventType {
+    /// Every type, in table order (highest rank first, resubscribe last).
+    pub const ALL: [EventType; 12] = {
+        let mut all = [EventType::Unknown; 12];
+        let mut i = 0;
+        while i < 12 {
+            all[i] = TABLE[i].0;
+            i += 1;
+        }
+        all
+    };
+
+    fn row(self) -> &'static (EventType, &'static str, Option<u8>, bool) {
+        // The table has one row per variant; the position is found by a linear scan of 12.
+        TABLE.iter().find(|r| r.0 == self).unwrap_or(&TABLE[10])
+    }
+
+    /// The canonical snake_case name (`"hard_bounce"`).
+    pub fn as_str(self) -> &'static str {
+        self.row().1
+    }
+
+    /// The precedence rank (higher wins), or `None` for `resubscribe`.
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::EventType;
+    /// assert!(EventType::HardBounce.rank() > EventType::Click.rank());
+    /// assert_eq!(EventType::Resubscribe.rank(), None);
+    /// ```
+    pub fn rank(self) -> Option<u8> {
+        self.row().2
+    }
+
+    /// Whether a message whose status is this type is finished.
+    pub fn is_terminal(self) -> bool {
+        self.row().3
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventType {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<EventType, Error> {
+        TABLE.iter().find(|r| r.1 == s).map(|r| r.0).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidValue, format!("unknown event type {s:?}"))
+        })
+    }
+}
+
+/// How a bounce failed. Set only on `hard_bounce` (always `hard`) and `soft_bounce`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BounceClass {
+    /// The address is permanently undeliverable.
+    Hard,
+    /// A temporary failure the provider stopped retrying.
+    Soft,
+    /// Refused for reputation, content or policy, not because of the address.
+    Block,
+    /// The provider could not tell.
+    Undetermined,
+}
+
+impl BounceClass {
+    /// The canonical name (`"block"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BounceClass::Hard => "hard",
+            BounceClass::Soft => "soft",
+            BounceClass::Block => "block",
+            BounceClass::Undetermined => "undetermined",
+        }
+    }
+}
+
+impl FromStr for BounceClass {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<BounceClass, Error> {
+        match s {
+            "hard" => Ok(BounceClass::Hard),
+            "soft" => Ok(BounceClass::Soft),
+            "block" => Ok(BounceClass::Block),
+            "undetermined" => Ok(BounceClass::Undetermined),
+            _ => Err(Error::new(ErrorKind::InvalidValue, format!("unknown bounce class {s:?}"))),
+        }
+    }
+}
+
+/// One canonical event. Field names are the JSON (and Arrow) names of DESIGN.md.
+///
+/// Serialization is deterministic: fields in this order, `metadata` as an ordered map.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// The dedupe key (see [`crate::event_key`]).
+    pub event_key: String,
+    /// The provider slug (`sendgrid`, `ses`, …).
+    pub provider: String,
+    /// The provider's own id for the event, when it has one.
+    #[serde(default)]
+    pub provider_event_id: Option<String>,
+    /// The canonical type.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// The provider's own event name, verbatim.
+    pub provider_type: String,
+    /// The id the provider's send call returned, normalized.
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// The RFC 5322 `Message-ID`, when the payload carries it.
+    #[serde(default)]
+    pub smtp_message_id: Option<String>,
+    /// The bare, lower-cased recipient address.
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// When the provider says it happened.
+    #[serde(default)]
+    pub occurred_at: Option<Timestamp>,
+    /// Marketing / transactional / the provider's stream or group.
+    #[serde(default)]
+    pub stream: Option<String>,
+    /// Bounce class, only on bounces.
+    #[serde(default)]
+    pub bounce_class: Option<BounceClass>,
+    /// SMTP reply code (`550`).
+    #[serde(default)]
+    pub smtp_status: Option<String>,
+    /// RFC 3463 enhanced status (`5.1.1`).
+    #[serde(default)]
+    pub enhanced_status: Option<String>,
+    /// The remote server's text or the provider's reason.
+    #[serde(default)]
+    pub diagnostic: Option<String>,
+    /// The clicked URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The user agent of an open or click.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// The IP of an open or click (or of the sending server).
+    #[serde(default)]
+    pub ip: Option<String>,
+    /// Tags or categories the sender attached.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Custom arguments the sender attached.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// The provider's original JSON for this event.
+    #[serde(default)]
+    pub raw: String,
+}
+
+impl Event {
+    /// A minimal event of `kind` from `provider`; every optional field empty, `provider_type`
+    /// set to the canonical name and an empty `event_key` (normalizers fill it last with
+    /// [`crate::event_key`]).
+    pub fn new(provider: impl Into<String>, kind: EventType) -> Event {
+        Event {
+            event_key: String::new(),
+            provider: provider.into(),
+            provider_event_id: None,
+            kind,
+            provider_type: kind.as_str().to_owned(),
+            message_id: None,
+            smtp_message_id: None,
+            recipient: None,
+            occurred_at: None,
+            stream: None,
+            bounce_class: None,
+            smtp_status: None,
+            enhanced_status: None,
+            diagnostic: None,
+            url: None,
+            user_agent: None,
+            ip: None,
+            tags: Vec::new(),
+            metadata: BTreeMap::new(),
+            raw: String::new(),
+        }
+    }
+
+    /// Parse one canonical event from JSON, with the field path in any error.
+    ///
+    /// # Errors
+    /// `invalid_json` for syntax, `missing_field`, `type_mismatch` or `invalid_value` with the
+    /// path of the offending field; `invalid_value` when `event_key` or `provider` is empty.
+    ///
+    /// # Example
+    /// ```
+    /// let e = mailstate_core::Event::from_json(br#"{"event_key":"k1","provider":"ses",
+    ///   "type":"delivered","provider_type":"Delivery","occurred_at":"2025-11-03T20:00:01Z"}"#)
+    ///   .unwrap();
+    /// assert_eq!(e.occurred_at.unwrap().to_string(), "2025-11-03T20:00:01.000Z");
+    /// ```
+    pub fn from_json(bytes: &[u8]) -> Result<Event, Error> {
+        let event: Event = crate::wire::from_slice_with_path(bytes)?;
+        event.validate()?;
+        Ok(event)
+    }
+
+    /// Check the invariants serde cannot: non-empty key and provider, a bare lower-case
+    /// recipient, a bounce class only on bounces.
+    ///
+    /// # Errors
+    /// `invalid_value` naming the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.event_key.is_empty() {
+            return Err(Error::invalid("event_key", "must not be empty"));
+        }
+        if self.provider.is_empty() {
+            return Err(Error::invalid("provider", "must not be empty"));
+        }
+        if let Some(r) = &self.recipient
+            && (r.is_empty() || *r != r.to_lowercase() || r.contains(['<', '>', ' ']))
+        {
+            return Err(Error::invalid(
+                "recipient",
+                format!("expected a bare lower-case address, found {r:?}"),
+            ));
+        }
+        if self.bounce_class.is_some()
+            && !matches!(self.kind, EventType::HardBounce | EventType::SoftBounce)
+        {
+            return Err(Error::invalid("bounce_class", format!("set on a {} event", self.kind)));
+        }
+        Ok(())
+    }
+
+    /// Serialize to one line of JSON (deterministic field order).
+    pub fn to_json(&self) -> String {
+        // Serializing a struct of strings, options and a BTreeMap cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_through_from_str_and_serde() {
+        for t in EventType::ALL {
+            assert_eq!(t.as_str().parse::<EventType>().unwrap(), t);
+            assert_eq!(serde_json::to_string(&t).unwrap(), format!("\"{}\"", t.as_str()));
+        }
+    }
+
+    #[test]
+    fn ranks_are_distinct_and_terminal_types_rank_highest() {
+        let mut ranks: Vec<u8> = EventType::ALL.iter().filter_map(|t| t.rank()).collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        assert_eq!(ranks.len(), 11);
+        for t in EventType::ALL {
+            if t.is_terminal() {
+                assert!(t.rank() >= Some(7));
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The rules of mailstate: canonical email delivery events, event keys, message state,
+//! suppression and routing.
+//!
+//! Providers report what happened to an email after send in their own shapes, with
+//! duplicates, retries and late, out-of-order arrivals. This crate turns a payload into
+//! canonical [`Event`]s, derives each event's dedupe key ([`event_key`]), folds a message's
+//! events into a [`MessageState`] whose merge is a join-semilattice, computes recipient
+//! [`Suppression`]s and routes events at the edge. Every other runtime of mailstate (the wasm
+//! build for edge workers and wasmtime hosts, the DataFusion functions) calls this crate,
+//! usually through [`wire::call`], so the answers are identical everywhere.
+//!
+//! # Example
+//! ```
+//! use mailstate_core::{Headers, Payload, Provider, normalize, reduce, EventType};
+//!
+//! let body = br#"{"event_key":"ses:b1:ann@example.com","provider":"ses","type":"hard_bounce","provider_type":"Bounce","message_id":"m1","recipient":"ann@example.com","occurred_at":"2025-11-03T20:00:01Z","bounce_class":"hard"}
+//! {"event_key":"ses:o1","provider":"ses","type":"open","provider_type":"Open","message_id":"m1","recipient":"ann@example.com","occurred_at":"2025-11-03T21:00:00Z"}"#;
+//! let out = normalize(Provider::Ndjson, Payload { body, headers: &Headers::new() }).unwrap();
+//! let state = reduce(&out.events)[0].view();
+//! assert_eq!(state.status, EventType::HardBounce); // the later open does not change it
+//! assert_eq!(state.late_event_count, 1);
+//! ```
+//!
+//! # What this crate does not do
+//!
+//! No I/O, no clock, no threads, no environment: callers pass bytes and `now` in. It builds for
+//! `wasm32-unknown-unknown` with no JS glue.
+
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+
+mod dedupe;
+mod error;
+mod event;
+mod provider;
+mod providers;
+mod reduce;
+mod route;
+mod suppress;
+mod time;
+pub mod wire;
+
+pub use dedupe::{KeyScope, event_key};
+pub use error::{Error, ErrorKind};
+pub use event::{BounceClass, Event, EventType};
+pub use provider::{
+    Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, normalize,
+};
+pub use reduce::{EventFacts, MessageState, StateView, reduce};
+pub use route::{Route, RoutingPolicy};
+pub use suppress::{
+    Reason, ScopeRule, SoftBounceRule, Suppression, SuppressionFacts, SuppressionPolicy,
+    SuppressionState, suppressions,
+};
+pub use time::Timestamp;
+
+/// The design of mailstate: why precedence, dedupe and suppression work as they do.
+#[doc = include_str!("../DESIGN.md")]
+pub mod _documentation {}

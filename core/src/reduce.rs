@@ -1,0 +1,507 @@
+//! Message state: the state of one message to one recipient, as a join-semilattice.
+//!
+//! [`MessageState`] holds the *set* of distinct events of its group (by event key), reduced to
+//! the facts the state needs: type, time, and for bounces their class and diagnostic. Every
+//! field of [`StateView`] is computed from that set, so the state cannot depend on arrival order
+//! or duplicates, and [`MessageState::merge`] (set union) is commutative, associative and
+//! idempotent. That one law lets the edge apply events as they come, SQL aggregate partitions in
+//! parallel, and a distributed engine merge partial states, all with the same answer.
+//!
+//! Orderings used below: "earliest" among times ignores null times. Where events are ordered
+//! by `(occurred_at, event_key)`, a null time sorts before every time.
+//!
+//! Two events that share a key but differ in their facts should not happen (a retry is the same
+//! event); if they do, the greater facts (type, then time, class, diagnostic) win, so the
+//! outcome is still independent of order.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind};
+use crate::{BounceClass, Event, EventType, Timestamp};
+
+/// What the state keeps of one distinct event.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFacts {
+    /// The canonical type.
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    /// When it happened, if known.
+    #[serde(default)]
+    pub occurred_at: Option<Timestamp>,
+    /// Bounce class (bounces only).
+    #[serde(default)]
+    pub bounce_class: Option<BounceClass>,
+    /// Diagnostic text (bounces only).
+    #[serde(default)]
+    pub diagnostic: Option<String>,
+}
+
+impl EventFacts {
+    /// The facts of `kind` at `occurred_at`; class and diagnostic are kept for bounces only.
+    pub fn new(
+        kind: EventType,
+        occurred_at: Option<Timestamp>,
+        bounce_class: Option<BounceClass>,
+        diagnostic: Option<String>,
+    ) -> EventFacts {
+        let is_bounce = matches!(kind, EventType::HardBounce | EventType::SoftBounce);
+        EventFacts {
+            kind,
+            occurred_at,
+            bounce_class: bounce_class.filter(|_| is_bounce),
+            diagnostic: diagnostic.filter(|_| is_bounce),
+        }
+    }
+}
+
+/// The mergeable state of one (message_id, recipient) group.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Event, EventType, MessageState, Timestamp};
+/// let mut delivered = Event::new("ses", EventType::Delivered);
+/// delivered.event_key = "ses:1".into();
+/// delivered.occurred_at = Timestamp::from_millis(1_000);
+/// let mut click = Event::new("ses", EventType::Click);
+/// click.event_key = "ses:2".into();
+/// click.occurred_at = Timestamp::from_millis(500); // arrives first, happened... earlier clock
+///
+/// let mut s = MessageState::default();
+/// s.apply(&click);
+/// s.apply(&delivered);
+/// s.apply(&delivered); // a retry: counted once
+/// let v = s.view();
+/// assert_eq!(v.status, EventType::Click);
+/// assert_eq!(v.event_count, 2);
+/// assert_eq!(v.delivered_at, Timestamp::from_millis(1_000));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageState {
+    /// The group's message id (the greatest seen, so merge stays order-free).
+    #[serde(default)]
+    pub message_id: Option<String>,
+    /// The group's recipient.
+    #[serde(default)]
+    pub recipient: Option<String>,
+    /// Distinct events by key.
+    #[serde(default)]
+    pub events: BTreeMap<String, EventFacts>,
+}
+
+impl MessageState {
+    /// An empty state labelled with its group.
+    pub fn new(message_id: Option<String>, recipient: Option<String>) -> MessageState {
+        MessageState { message_id, recipient, events: BTreeMap::new() }
+    }
+
+    /// Add one event (idempotent: applying the same event key again changes nothing).
+    pub fn apply(&mut self, event: &Event) {
+        join_label(&mut self.message_id, event.message_id.as_ref());
+        join_label(&mut self.recipient, event.recipient.as_ref());
+        let facts = EventFacts::new(
+            event.kind,
+            event.occurred_at,
+            event.bounce_class,
+            event.diagnostic.clone(),
+        );
+        self.insert(event.event_key.clone(), facts);
+    }
+
+    /// Add the facts of one event by key (what SQL and the plugin's batch form feed in).
+    pub fn insert(&mut self, key: String, facts: EventFacts) {
+        match self.events.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(facts);
+            }
+            Entry::Occupied(mut o) => {
+                if facts > *o.get() {
+                    o.insert(facts);
+                }
+            }
+        }
+    }
+
+    /// Join `other` into `self` (set union of events; labels take the greater value).
+    pub fn merge(&mut self, other: &MessageState) {
+        join_label(&mut self.message_id, other.message_id.as_ref());
+        join_label(&mut self.recipient, other.recipient.as_ref());
+        for (k, f) in &other.events {
+            match self.events.get(k) {
+                Some(mine) if mine >= f => {}
+                _ => {
+                    self.events.insert(k.clone(), f.clone());
+                }
+            }
+        }
+    }
+
+    /// The DESIGN.md fields of this state.
+    pub fn view(&self) -> StateView {
+        let mut v = StateView {
+            message_id: self.message_id.clone(),
+            recipient: self.recipient.clone(),
+            status: EventType::Unknown,
+            terminal: false,
+            terminal_at: None,
+            first_event_at: None,
+            last_event_at: None,
+            accepted_at: None,
+            delivered_at: None,
+            first_open_at: None,
+            first_click_at: None,
+            bounced_at: None,
+            complained_at: None,
+            unsubscribed_at: None,
+            open_count: 0,
+            click_count: 0,
+            deferred_count: 0,
+            event_count: self.events.len() as u64,
+            late_event_count: 0,
+            bounce_class: None,
+            diagnostic: None,
+        };
+        // The earliest-by-(occurred_at, key) event of each bounce type.
+        let mut hard: Option<(&Option<Timestamp>, &str, &EventFacts)> = None;
+        let mut soft: Option<(&Option<Timestamp>, &str, &EventFacts)> = None;
+        for (key, f) in &self.events {
+            if f.kind.rank() > v.status.rank() {
+                v.status = f.kind;
+            }
+            let t = f.occurred_at;
+            min_time(&mut v.first_event_at, t);
+            max_time(&mut v.last_event_at, t);
+            match f.kind {
+                EventType::Accepted => min_time(&mut v.accepted_at, t),
+                EventType::Delivered => min_time(&mut v.delivered_at, t),
+                EventType::Open => {
+                    min_time(&mut v.first_open_at, t);
+                    v.open_count += 1;
+                }
+                EventType::Click => {
+                    min_time(&mut v.first_click_at, t);
+                    v.click_count += 1;
+                }
+                EventType::Deferred => v.deferred_count += 1,
+                EventType::HardBounce | EventType::SoftBounce => {
+                    min_time(&mut v.bounced_at, t);
+                    let slot = if f.kind == EventType::HardBounce { &mut hard } else { &mut soft };
+                    // Keys iterate in ascending order, so a strictly-earlier time is needed to
+                    // replace the current pick: ties keep the smaller key.
+                    if slot.is_none_or(|(st, _, _)| f.occurred_at < *st) {
+                        *slot = Some((&f.occurred_at, key, f));
+                    }
+                }
+                EventType::Complaint => min_time(&mut v.complained_at, t),
+                EventType::Unsubscribe => min_time(&mut v.unsubscribed_at, t),
+                _ => {}
+            }
+        }
+        v.terminal = v.status.is_terminal();
+        if v.terminal {
+            v.terminal_at = self
+                .events
+                .values()
+                .filter(|f| f.kind == v.status)
+                .filter_map(|f| f.occurred_at)
+                .min();
+            if let Some(at) = v.terminal_at {
+                v.late_event_count =
+                    self.events.values().filter(|f| f.occurred_at.is_some_and(|t| t > at)).count()
+                        as u64;
+            }
+        }
+        if let Some((_, _, f)) = hard.or(soft) {
+            v.bounce_class = f.bounce_class;
+            v.diagnostic.clone_from(&f.diagnostic);
+        }
+        v
+    }
+
+    /// The compact binary encoding used for partial aggregation (SQL state, plugin batches).
+    ///
+    /// Layout (all integers little-endian): byte `1` (version); message_id and recipient as
+    /// optional strings; a `u32` event count; then per event in key order: the key as a string,
+    /// one byte of type (its index in [`EventType::ALL`]), an optional `i64` time, one byte of
+    /// bounce class (`0` none, `1..=4` hard, soft, block, undetermined) and an optional
+    /// diagnostic string. A string is a `u32` length and UTF-8 bytes; an optional value is a
+    /// `0` byte, or a `1` byte and the value.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.events.len() * 32);
+        out.push(ENCODING_VERSION);
+        put_opt_str(&mut out, self.message_id.as_deref());
+        put_opt_str(&mut out, self.recipient.as_deref());
+        put_u32(&mut out, self.events.len());
+        for (k, f) in &self.events {
+            put_str(&mut out, k);
+            out.push(type_index(f.kind));
+            match f.occurred_at {
+                None => out.push(0),
+                Some(t) => {
+                    out.push(1);
+                    out.extend_from_slice(&t.as_millis().to_le_bytes());
+                }
+            }
+            out.push(match f.bounce_class {
+                None => 0,
+                Some(BounceClass::Hard) => 1,
+                Some(BounceClass::Soft) => 2,
+                Some(BounceClass::Block) => 3,
+                Some(BounceClass::Undetermined) => 4,
+            });
+            put_opt_str(&mut out, f.diagnostic.as_deref());
+        }
+        out
+    }
+
+    /// Decode [`MessageState::encode`]'s bytes.
+    ///
+    /// # Errors
+    /// `invalid_value` when the bytes are truncated, of another version, or out of range.
+    pub fn decode(bytes: &[u8]) -> Result<MessageState, Error> {
+        let mut r = Reader { b: bytes, i: 0 };
+        let version = r.u8()?;
+        if version != ENCODING_VERSION {
+            return Err(Error::new(
+                ErrorKind::InvalidValue,
+                format!("state encoding version {version}, expected {ENCODING_VERSION}"),
+            ));
+        }
+        let message_id = r.opt_str()?;
+        let recipient = r.opt_str()?;
+        let n = r.u32()?;
+        let mut events = BTreeMap::new();
+        for _ in 0..n {
+            let key = r.str()?;
+            let kind = *EventType::ALL
+                .get(usize::from(r.u8()?))
+                .ok_or_else(|| bad_state("event type out of range"))?;
+            let occurred_at = match r.u8()? {
+                0 => None,
+                1 => Some(
+                    Timestamp::from_millis(r.i64()?)
+                        .ok_or_else(|| bad_state("time out of range"))?,
+                ),
+                _ => return Err(bad_state("bad option tag")),
+            };
+            let bounce_class = match r.u8()? {
+                0 => None,
+                1 => Some(BounceClass::Hard),
+                2 => Some(BounceClass::Soft),
+                3 => Some(BounceClass::Block),
+                4 => Some(BounceClass::Undetermined),
+                _ => return Err(bad_state("bounce class out of range")),
+            };
+            let diagnostic = r.opt_str()?;
+            let facts = EventFacts::new(kind, occurred_at, bounce_class, diagnostic);
+            match events.entry(key) {
+                Entry::Vacant(v) => {
+                    v.insert(facts);
+                }
+                Entry::Occupied(mut o) => {
+                    if facts > *o.get() {
+                        o.insert(facts);
+                    }
+                }
+            }
+        }
+        if r.i != bytes.len() {
+            return Err(bad_state("trailing bytes"));
+        }
+        Ok(MessageState { message_id, recipient, events })
+    }
+}
+
+/// The state of one message to one recipient: exactly the fields of DESIGN.md.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateView {
+    /// The group's message id.
+    pub message_id: Option<String>,
+    /// The group's recipient.
+    pub recipient: Option<String>,
+    /// The type of highest rank among its events (`unknown` when none ranks higher).
+    pub status: EventType,
+    /// Whether `status` is complaint, hard_bounce, unsubscribe or rejected.
+    pub terminal: bool,
+    /// Earliest time among events of the status type, when terminal.
+    pub terminal_at: Option<Timestamp>,
+    /// Earliest time of all events.
+    pub first_event_at: Option<Timestamp>,
+    /// Latest time of all events.
+    pub last_event_at: Option<Timestamp>,
+    /// Earliest `accepted`.
+    pub accepted_at: Option<Timestamp>,
+    /// Earliest `delivered`.
+    pub delivered_at: Option<Timestamp>,
+    /// Earliest `open`.
+    pub first_open_at: Option<Timestamp>,
+    /// Earliest `click`.
+    pub first_click_at: Option<Timestamp>,
+    /// Earliest hard or soft bounce.
+    pub bounced_at: Option<Timestamp>,
+    /// Earliest `complaint`.
+    pub complained_at: Option<Timestamp>,
+    /// Earliest `unsubscribe`.
+    pub unsubscribed_at: Option<Timestamp>,
+    /// Distinct opens.
+    pub open_count: u64,
+    /// Distinct clicks.
+    pub click_count: u64,
+    /// Distinct deferrals.
+    pub deferred_count: u64,
+    /// Distinct events.
+    pub event_count: u64,
+    /// Distinct events after `terminal_at` (0 when not terminal).
+    pub late_event_count: u64,
+    /// From the earliest event of the highest-ranked bounce type present.
+    pub bounce_class: Option<BounceClass>,
+    /// From the same event as `bounce_class`.
+    pub diagnostic: Option<String>,
+}
+
+/// Group events by (message_id, recipient) and reduce each group, in group order.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Event, EventType, reduce};
+/// let mut a = Event::new("ses", EventType::Accepted);
+/// a.event_key = "ses:1".into();
+/// a.message_id = Some("m1".into());
+/// let states = reduce([&a, &a]);
+/// assert_eq!(states.len(), 1);
+/// assert_eq!(states[0].view().event_count, 1);
+/// ```
+pub fn reduce<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<MessageState> {
+    let mut groups: BTreeMap<(Option<&'a str>, Option<&'a str>), MessageState> = BTreeMap::new();
+    for e in events {
+        groups
+            .entry((e.message_id.as_deref(), e.recipient.as_deref()))
+            .or_default()
+            .apply(e);
+    }
+    groups.into_values().collect()
+}
+
+const ENCODING_VERSION: u8 = 1;
+
+fn join_label(mine: &mut Option<String>, theirs: Option<&String>) {
+    if let Some(t) = theirs
+        && mine.as_ref().is_none_or(|m| t > m)
+    {
+        *mine = Some(t.clone());
+    }
+}
+
+fn min_time(slot: &mut Option<Timestamp>, t: Option<Timestamp>) {
+    if let Some(t) = t
+        && slot.is_none_or(|s| t < s)
+    {
+        *slot = Some(t);
+    }
+}
+
+fn max_time(slot: &mut Option<Timestamp>, t: Option<Timestamp>) {
+    if let Some(t) = t
+        && slot.is_none_or(|s| t > s)
+    {
+        *slot = Some(t);
+    }
+}
+
+fn type_index(kind: EventType) -> u8 {
+    let i = EventType::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+    u8::try_from(i).unwrap_or(0)
+}
+
+fn put_u32(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u32(out, s.len());
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+    match s {
+        None => out.push(0),
+        Some(s) => {
+            out.push(1);
+            put_str(out, s);
+        }
+    }
+}
+
+fn bad_state(why: &str) -> Error {
+    Error::new(ErrorKind::InvalidValue, format!("bad message state encoding: {why}"))
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], Error> {
+        let s = self
+            .i
+            .checked_add(n)
+            .and_then(|end| self.b.get(self.i..end))
+            .ok_or_else(|| bad_state("truncated"))?;
+        self.i += n;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8, Error> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, Error> {
+        let b = self.take(4)?;
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn i64(&mut self) -> Result<i64, Error> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(i64::from_le_bytes(a))
+    }
+
+    fn str(&mut self) -> Result<String, Error> {
+        let n = self.u32()? as usize;
+        let b = self.take(n)?;
+        String::from_utf8(b.to_vec()).map_err(|_| bad_state("string is not utf-8"))
+    }
+
+    fn opt_str(&mut self) -> Result<Option<String>, Error> {
+        match self.u8()? {
+            0 => Ok(None),
+            1 => self.str().map(Some),
+            _ => Err(bad_state("bad option tag")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decode_rejects_truncation_at_every_length() {
+        let mut s = MessageState::new(Some("m".into()), Some("r@example.com".into()));
+        s.insert(
+            "k".into(),
+            EventFacts::new(EventType::HardBounce, Timestamp::from_millis(5), Some(BounceClass::Hard), Some("550".into())),
+        );
+        let bytes = s.encode();
+        assert_eq!(MessageState::decode(&bytes).unwrap(), s);
+        for n in 0..bytes.len() {
+            assert!(MessageState::decode(&bytes[..n]).is_err(), "prefix {n}");
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The bytes-in, bytes-out boundary every runtime shares: `call(op, input) -> output`.
+//!
+//! Input and output are JSON. The output is always one object, either
+//! `{"output": ...}` or `{"error": {"code": "...", "message": "..."}}`, serialized
+//! deterministically (fixed field order, ordered maps), so every runtime that plays the same
+//! call gets the same bytes. The wasm plugin, the wasm-bindgen API, the Python host and the
+//! conformance vectors all go through here; no rule lives in an adapter.
+//!
+//! | op | input | output |
+//! |---|---|---|
+//! | `normalize` | `{"provider", "headers"?: {name: value}, "body"? : string, "body_base64"?: string}` | `{"events": [Event], "errors": [{"code","message","path","line"}], "control": Control \| null}` |
+//! | `event_key` | `{"provider", "provider_event_id"?, "provider_type", "message_id"?, "recipient"?, "occurred_at"?, "url"?, "scope"?: "event" \| "per_recipient"}` | string |
+//! | `reduce` | `{"events": [Event]}` | `[StateView]`, one per (message_id, recipient), in group order |
+//! | `apply` | `{"state"?: MessageState, "events": [Event]}` | `MessageState` |
+//! | `merge` | `{"states": [MessageState]}` | `MessageState` |
+//! | `view` | `{"state": MessageState}` | `StateView` |
+//! | `suppressions` | `{"events": [Event], "policy"?: SuppressionPolicy}` | `[Suppression]` |
+//! | `route` | `{"events": [Event], "policy"?: RoutingPolicy, "seen"?: [event_key]}` | `[{"event_key", "route"}]` (a key seen earlier in `seen` or in the batch is a duplicate) |
+
+use std::collections::BTreeSet;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{Error, ErrorKind};
+use crate::{
+    Event, Headers, KeyScope, MessageState, Payload, Provider, RoutingPolicy, SuppressionPolicy,
+    Timestamp, event_key, normalize, reduce, suppressions,
+};
+
+/// Every op `call` understands.
+pub const OPS: [&str; 8] =
+    ["normalize", "event_key", "reduce", "apply", "merge", "view", "suppressions", "route"];
+
+/// Run `op` on JSON `input` and return the JSON envelope (see the module docs).
+///
+/// Never panics on any input; errors come back as `{"error": {...}}`.
+///
+/// # Example
+/// ```
+/// let out = mailstate_core::wire::call("reduce", br#"{"events":[]}"#);
+/// assert_eq!(out, br#"{"output":[]}"#);
+/// let bad = mailstate_core::wire::call("nope", b"{}");
+/// assert!(String::from_utf8(bad).unwrap().contains("unknown_op"));
+/// ```
+pub fn call(op: &str, input: &[u8]) -> Vec<u8> {
+    let envelope = match dispatch(op, input) {
+        Ok(output) => json!({ "output": output }),
+        Err(e) => json!({ "error": error_json(&e) }),
+    };
+    serde_json::to_vec(&envelope).unwrap_or_default()
+}
+
+/// An error as the wire shows it: code, message (with provider and line prefix), path, line.
+pub fn error_json(e: &Error) -> Value {
+    let mut obj = serde_json::Map::new();
+    obj.insert("code".into(), Value::from(e.code()));
+    obj.insert("message".into(), Value::from(e.to_string()));
+    if let Some(p) = e.path() {
+        obj.insert("path".into(), Value::from(p));
+    }
+    if let Some(n) = e.line() {
+        obj.insert("line".into(), Value::from(n));
+    }
+    Value::Object(obj)
+}
+
+fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
+    match op {
+        "normalize" => op_normalize(parse(input)?),
+        "event_key" => {
+            let k: KeyInput = parse(input)?;
+            let mut e = Event::new(k.provider, crate::EventType::Unknown);
+            e.provider_event_id = k.provider_event_id;
+            e.provider_type = k.provider_type;
+            e.message_id = k.message_id;
+            e.recipient = k.recipient;
+            e.occurred_at = k.occurred_at;
+            e.url = k.url;
+            let scope = match k.scope.as_deref() {
+                None | Some("event") => KeyScope::Event,
+                Some("per_recipient") => KeyScope::PerRecipient,
+                Some(other) => {
+                    return Err(Error::invalid(
+                        "scope",
+                        format!("expected \"event\" or \"per_recipient\", found {other:?}"),
+                    ));
+                }
+            };
+            Ok(Value::from(event_key(&e, scope)))
+        }
+        "reduce" => {
+            let i: EventsInput = parse(input)?;
+            let views: Vec<_> = reduce(&i.events).iter().map(MessageState::view).collect();
+            to_value(&views)
+        }
+        "apply" => {
+            let i: ApplyInput = parse(input)?;
+            let mut s = i.state.unwrap_or_default();
+            for e in &i.events {
+                s.apply(e);
+            }
+            to_value(&s)
+        }
+        "merge" => {
+            let i: MergeInput = parse(input)?;
+            let mut s = MessageState::default();
+            for other in &i.states {
+                s.merge(other);
+            }
+            to_value(&s)
+        }
+        "view" => {
+            let i: ViewInput = parse(input)?;
+            to_value(&i.state.view())
+        }
+        "suppressions" => {
+            let i: SuppressionsInput = parse(input)?;
+            to_value(&suppressions(&i.events, &i.policy.unwrap_or_default()))
+        }
+        "route" => {
+            let i: RouteInput = parse(input)?;
+            let policy = i.policy.unwrap_or_default();
+            let mut seen: BTreeSet<String> = i.seen.into_iter().collect();
+            let routes: Vec<Value> = i
+                .events
+                .iter()
+                .map(|e| {
+                    let dup = !seen.insert(e.event_key.clone());
+                    json!({ "event_key": e.event_key, "route": policy.route(e, dup) })
+                })
+                .collect();
+            Ok(Value::Array(routes))
+        }
+        other => Err(Error::new(
+            ErrorKind::UnknownOp,
+            format!("unknown op {other:?}, expected one of {}", OPS.join(", ")),
+        )),
+    }
+}
+
+fn op_normalize(i: NormalizeInput) -> Result<Value, Error> {
+    let provider: Provider = i.provider.parse()?;
+    let headers: Headers = i.headers.into_iter().collect();
+    let body = match (i.body, i.body_base64) {
+        (Some(b), None) => b.into_bytes(),
+        (None, Some(b64)) => decode_base64(&b64)
+            .ok_or_else(|| Error::invalid("body_base64", "not valid base64"))?,
+        (None, None) => return Err(Error::missing("body")),
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid("body", "give body or body_base64, not both"));
+        }
+    };
+    let out = normalize(provider, Payload { body: &body, headers: &headers })?;
+    let errors: Vec<Value> = out.errors.iter().map(error_json).collect();
+    Ok(json!({ "events": out.events, "errors": errors, "control": out.control }))
+}
+
+/// Standard base64 (with or without padding), for binary bodies on the JSON wire.
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => continue,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).unwrap_or(0));
+        }
+    }
+    Some(out)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NormalizeInput {
+    provider: String,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    body_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyInput {
+    provider: String,
+    #[serde(default)]
+    provider_event_id: Option<String>,
+    provider_type: String,
+    #[serde(default)]
+    message_id: Option<String>,
+    #[serde(default)]
+    recipient: Option<String>,
+    #[serde(default)]
+    occurred_at: Option<Timestamp>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsInput {
+    events: Vec<Event>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyInput {
+    #[serde(default)]
+    state: Option<MessageState>,
+    events: Vec<Event>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeInput {
+    states: Vec<MessageState>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ViewInput {
+    state: MessageState,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuppressionsInput {
+    events: Vec<Event>,
+    #[serde(default)]
+    policy: Option<SuppressionPolicy>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteInput {
+    events: Vec<Event>,
+    #[serde(default)]
+    policy: Option<RoutingPolicy>,
+    #[serde(default)]
+    seen: Vec<String>,
+}
+
+fn parse<T: DeserializeOwned>(input: &[u8]) -> Result<T, Error> {
+    from_slice_with_path(input)
+}
+
+fn to_value<T: Serialize>(v: &T) -> Result<Value, Error> {
+    serde_json::to_value(v).map_err(|e| Error::from_json(&e))
+}
+
+/// Deserialize JSON, turning serde's errors into ours with the JSON path of the failure
+/// (`expected a string at events[2].recipient, found integer `5``).
+pub(crate) fn from_slice_with_path<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        classify(&inner, &path)
+    })?;
+    // Reject trailing garbage after the value, as `serde_json::from_slice` does.
+    let mut rest = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
+    let _ = rest.next();
+    if let Some(Ok(_) | Err(_)) = rest.next() {
+        return Err(Error::new(ErrorKind::InvalidJson, "trailing characters after the json value"));
+    }
+    Ok(value)
+}
+
+fn classify(err: &serde_json::Error, path: &str) -> Error {
+    let base = Error::from_json(err);
+    if base.kind() != ErrorKind::InvalidValue {
+        return base;
+    }
+    let msg = err.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg);
+    let path = if path == "." { "$".to_owned() } else { path.to_owned() };
+    if let Some(rest) = msg.strip_prefix("invalid type: ")
+        && let Some((found, expected)) = rest.split_once(", expected ")
+    {
+        return Error::type_mismatch(path, expected, found);
+    }
+    if let Some(field) = msg.strip_prefix("missing field ") {
+        let field = field.trim_matches('`');
+        let full = if path == "$" { field.to_owned() } else { format!("{path}.{field}") };
+        return Error::missing(full);
+    }
+    Error::invalid(path, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_errors_name_the_path_expected_and_found() {
+        let e = from_slice_with_path::<EventsInput>(br#"{"events":[{"event_key":"k","provider":"p","type":"open","provider_type":"o","recipient":5}]}"#)
+            .unwrap_err();
+        assert_eq!(e.code(), "type_mismatch");
+        assert_eq!(e.path(), Some("events[0].recipient"));
+        assert!(e.message().contains("found integer `5`"), "{}", e.message());
+    }
+
+    #[test]
+    fn missing_fields_name_their_full_path() {
+        let e = from_slice_with_path::<EventsInput>(br#"{"events":[{"provider":"p","type":"open","provider_type":"o"}]}"#)
+            .unwrap_err();
+        assert_eq!(e.code(), "missing_field");
+        assert_eq!(e.path(), Some("events[0].event_key"));
+    }
+
+    #[test]
+    fn truncated_json_is_invalid_json_and_deep_nesting_is_too_large() {
+        assert_eq!(from_slice_with_path::<Value>(b"{\"a\":[1,").unwrap_err().code(), "invalid_json");
+        let deep = "[".repeat(10_000);
+        assert_eq!(from_slice_with_path::<Value>(deep.as_bytes()).unwrap_err().code(), "too_large");
+        assert_eq!(from_slice_with_path::<Value>(b"{} x").unwrap_err().code(), "invalid_json");
+    }
+
+    #[test]
+    fn base64_bodies_decode() {
+        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
+        assert!(decode_base64("a*b").is_none());
+    }
+}
