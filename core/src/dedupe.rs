@@ -113,7 +113,10 @@ mod tests {
         // Pinned so that a change to the encoding cannot slip through unnoticed: every other
         // runtime derives this exact string. The value was computed independently from the
         // module docs with Python's hashlib.
-        assert_eq!(event_key(&sample(), KeyScope::Event), "brevo:sha256:2ce4013ea0c99b34ecd49add44a689a5");
+        assert_eq!(
+            event_key(&sample(), KeyScope::Event),
+            "brevo:sha256:2ce4013ea0c99b34ecd49add44a689a5"
+        );
     }
 
     #[test]

@@ -129,9 +129,11 @@ impl FromStr for EventType {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<EventType, Error> {
-        TABLE.iter().find(|r| r.1 == s).map(|r| r.0).ok_or_else(|| {
-            Error::new(ErrorKind::InvalidValue, format!("unknown event type {s:?}"))
-        })
+        TABLE
+            .iter()
+            .find(|r| r.1 == s)
+            .map(|r| r.0)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidValue, format!("unknown event type {s:?}")))
     }
 }
 

@@ -379,10 +379,7 @@ pub struct StateView {
 pub fn reduce<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<MessageState> {
     let mut groups: BTreeMap<(Option<&'a str>, Option<&'a str>), MessageState> = BTreeMap::new();
     for e in events {
-        groups
-            .entry((e.message_id.as_deref(), e.recipient.as_deref()))
-            .or_default()
-            .apply(e);
+        groups.entry((e.message_id.as_deref(), e.recipient.as_deref())).or_default().apply(e);
     }
     groups.into_values().collect()
 }
@@ -496,7 +493,12 @@ mod tests {
         let mut s = MessageState::new(Some("m".into()), Some("r@example.com".into()));
         s.insert(
             "k".into(),
-            EventFacts::new(EventType::HardBounce, Timestamp::from_millis(5), Some(BounceClass::Hard), Some("550".into())),
+            EventFacts::new(
+                EventType::HardBounce,
+                Timestamp::from_millis(5),
+                Some(BounceClass::Hard),
+                Some("550".into()),
+            ),
         );
         let bytes = s.encode();
         assert_eq!(MessageState::decode(&bytes).unwrap(), s);

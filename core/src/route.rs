@@ -67,7 +67,11 @@ impl Default for RoutingPolicy {
             (EventType::Open, Route::Analytics),
             (EventType::Click, Route::Analytics),
         ];
-        RoutingPolicy { types: types.into_iter().collect(), default: Route::State, duplicates: Route::Drop }
+        RoutingPolicy {
+            types: types.into_iter().collect(),
+            default: Route::State,
+            duplicates: Route::Drop,
+        }
     }
 }
 
@@ -86,8 +90,9 @@ impl RoutingPolicy {
     /// assert_eq!(p.route_type(EventType::Complaint), Route::State);
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<RoutingPolicy, Error> {
-        crate::wire::from_slice_with_path(bytes)
-            .map_err(|e| Error::new(ErrorKind::InvalidPolicy, format!("routing policy: {}", e.message())))
+        crate::wire::from_slice_with_path(bytes).map_err(|e| {
+            Error::new(ErrorKind::InvalidPolicy, format!("routing policy: {}", e.message()))
+        })
     }
 
     /// The route of a first-seen event of `kind`.

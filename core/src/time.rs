@@ -92,8 +92,7 @@ impl fmt::Display for Timestamp {
         let days = self.0.div_euclid(MS_PER_DAY);
         let rem = self.0.rem_euclid(MS_PER_DAY);
         let (y, m, d) = civil_from_days(days);
-        let (h, min, s, ms) =
-            (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
+        let (h, min, s, ms) = (rem / 3_600_000, rem / 60_000 % 60, rem / 1000 % 60, rem % 1000);
         write!(f, "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{ms:03}Z")
     }
 }
@@ -282,7 +281,15 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_impossible_dates() {
-        for s in ["", "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-11-03", "2025-11-03T20:00:01", "2025-11-03T20:00:01.Z", "2025-11-03T20:00:01Zjunk"] {
+        for s in [
+            "",
+            "2025-02-29T00:00:00Z",
+            "2025-13-01T00:00:00Z",
+            "2025-11-03",
+            "2025-11-03T20:00:01",
+            "2025-11-03T20:00:01.Z",
+            "2025-11-03T20:00:01Zjunk",
+        ] {
             assert!(Timestamp::parse_rfc3339(s).is_err(), "{s}");
         }
         assert!(Timestamp::parse_rfc3339("2024-02-29T00:00:00Z").is_ok());
@@ -299,7 +306,10 @@ mod tests {
     #[test]
     fn float_seconds_truncate_without_float_error() {
         assert_eq!(Timestamp::from_secs_f64(1.001).unwrap().as_millis(), 1001);
-        assert_eq!(Timestamp::from_secs_f64(1_521_243_339.873_676).unwrap().as_millis(), 1_521_243_339_873);
+        assert_eq!(
+            Timestamp::from_secs_f64(1_521_243_339.873_676).unwrap().as_millis(),
+            1_521_243_339_873
+        );
         assert!(Timestamp::from_secs_f64(f64::NAN).is_none());
     }
 }

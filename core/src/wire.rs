@@ -145,8 +145,9 @@ fn op_normalize(i: NormalizeInput) -> Result<Value, Error> {
     let headers: Headers = i.headers.into_iter().collect();
     let body = match (i.body, i.body_base64) {
         (Some(b), None) => b.into_bytes(),
-        (None, Some(b64)) => decode_base64(&b64)
-            .ok_or_else(|| Error::invalid("body_base64", "not valid base64"))?,
+        (None, Some(b64)) => {
+            decode_base64(&b64).ok_or_else(|| Error::invalid("body_base64", "not valid base64"))?
+        }
         (None, None) => return Err(Error::missing("body")),
         (Some(_), Some(_)) => {
             return Err(Error::invalid("body", "give body or body_base64, not both"));
@@ -319,15 +320,20 @@ mod tests {
 
     #[test]
     fn missing_fields_name_their_full_path() {
-        let e = from_slice_with_path::<EventsInput>(br#"{"events":[{"provider":"p","type":"open","provider_type":"o"}]}"#)
-            .unwrap_err();
+        let e = from_slice_with_path::<EventsInput>(
+            br#"{"events":[{"provider":"p","type":"open","provider_type":"o"}]}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.code(), "missing_field");
         assert_eq!(e.path(), Some("events[0].event_key"));
     }
 
     #[test]
     fn truncated_json_is_invalid_json_and_deep_nesting_is_too_large() {
-        assert_eq!(from_slice_with_path::<Value>(b"{\"a\":[1,").unwrap_err().code(), "invalid_json");
+        assert_eq!(
+            from_slice_with_path::<Value>(b"{\"a\":[1,").unwrap_err().code(),
+            "invalid_json"
+        );
         let deep = "[".repeat(10_000);
         assert_eq!(from_slice_with_path::<Value>(deep.as_bytes()).unwrap_err().code(), "too_large");
         assert_eq!(from_slice_with_path::<Value>(b"{} x").unwrap_err().code(), "invalid_json");
