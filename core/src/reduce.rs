@@ -30,13 +30,13 @@ pub struct EventFacts {
     #[serde(rename = "type")]
     pub kind: EventType,
     /// When it happened, if known.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occurred_at: Option<Timestamp>,
     /// Bounce class (bounces only).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounce_class: Option<BounceClass>,
     /// Diagnostic text (bounces only).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostic: Option<String>,
 }
 

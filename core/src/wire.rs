@@ -117,11 +117,18 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
         }
         "suppressions" => {
             let i: SuppressionsInput = parse(input)?;
-            to_value(&suppressions(&i.events, &i.policy.unwrap_or_default()))
+            let policy = match i.policy {
+                Some(p) => SuppressionPolicy::from_json(p.get().as_bytes())?,
+                None => SuppressionPolicy::default(),
+            };
+            to_value(&suppressions(&i.events, &policy))
         }
         "route" => {
             let i: RouteInput = parse(input)?;
-            let policy = i.policy.unwrap_or_default();
+            let policy = match i.policy {
+                Some(p) => RoutingPolicy::from_json(p.get().as_bytes())?,
+                None => RoutingPolicy::default(),
+            };
             let mut seen: BTreeSet<String> = i.seen.into_iter().collect();
             let routes: Vec<Value> = i
                 .events
@@ -245,7 +252,7 @@ struct ViewInput {
 struct SuppressionsInput {
     events: Vec<Event>,
     #[serde(default)]
-    policy: Option<SuppressionPolicy>,
+    policy: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[derive(Deserialize)]
@@ -253,7 +260,7 @@ struct SuppressionsInput {
 struct RouteInput {
     events: Vec<Event>,
     #[serde(default)]
-    policy: Option<RoutingPolicy>,
+    policy: Option<Box<serde_json::value::RawValue>>,
     #[serde(default)]
     seen: Vec<String>,
 }
