@@ -25,7 +25,7 @@ pub trait Runtime {
 pub struct Native;
 
 impl Runtime for Native {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "native"
     }
 
