@@ -1,0 +1,103 @@
+//! `mailstate demo`: ingest the bundled samples into a temporary store and show what SQL
+//! makes of them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use mailstate_core::Provider;
+use mailstate_sql::store::Store;
+
+use crate::Outcome;
+use crate::query::{Format, register_store, register_table, run_sql, write};
+
+/// The SQL files the demo runs (the same files as `sql/queries/`).
+const MESSAGE_STATES: &str = include_str!("../../../queries/message_states.sql");
+const SUPPRESSION_LIST: &str = include_str!("../../../queries/suppression_list.sql");
+const DELIVERABILITY: &str = include_str!("../../../queries/deliverability.sql");
+
+/// Ingest the bundled sample payloads into a temporary store, then print message states, the
+/// suppression list and a deliverability summary.
+///
+/// The samples live in examples/demo/<provider>/ (one folder per provider slug, `ndjson` for
+/// canonical exports); every file is one payload.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The samples folder (default: examples/demo of this checkout).
+    #[arg(long)]
+    examples: Option<PathBuf>,
+    /// Keep the store in this folder instead of a temporary one.
+    #[arg(long)]
+    keep: Option<PathBuf>,
+}
+
+/// The samples folder of this checkout.
+pub(crate) fn default_examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("examples").join("demo")
+}
+
+pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let examples = args.examples.clone().unwrap_or_else(default_examples);
+    if !examples.is_dir() {
+        bail!("no samples at {} (give --examples DIR)", examples.display());
+    }
+    let temp = std::env::temp_dir().join(format!("mailstate-demo-{}", std::process::id()));
+    let dir = args.keep.clone().unwrap_or_else(|| temp.clone());
+    let result = demo(&examples, &dir, out);
+    if args.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&temp);
+    }
+    result
+}
+
+fn demo(examples: &Path, dir: &Path, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let store = Store::open(dir)?;
+    writeln!(out, "== ingest (store: {})", dir.display())?;
+    let mut providers: Vec<(Provider, PathBuf)> = Vec::new();
+    for entry in std::fs::read_dir(examples)
+        .with_context(|| format!("cannot read {}", examples.display()))?
+    {
+        let p = entry?.path();
+        let slug = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if let (true, Ok(provider)) = (p.is_dir(), slug.parse::<Provider>()) {
+            providers.push((provider, p));
+        }
+    }
+    providers.sort();
+    let mut outcome = Outcome::Clean;
+    for (provider, folder) in providers {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        let summary = crate::ingest::ingest_files(&store, provider, &files)?;
+        writeln!(out, "{:<10} {}", provider.as_str(), summary.line())?;
+        for r in &summary.rejected {
+            for e in &r.errors {
+                writeln!(out, "           {}: {e}", r.source)?;
+            }
+            outcome = Outcome::SomeInputRejected;
+        }
+    }
+    let rt = crate::runtime()?;
+    rt.block_on(async {
+        let ctx = mailstate_sql::context(None)?;
+        register_store(&ctx, dir).await?;
+        let sends = examples.join("sends.csv");
+        if sends.is_file() {
+            register_table(&ctx, "sends", &sends).await?;
+        }
+        for (title, sql) in [
+            ("message states", MESSAGE_STATES),
+            ("suppression list", SUPPRESSION_LIST),
+            ("deliverability by provider, recipient domain and day", DELIVERABILITY),
+        ] {
+            writeln!(out, "\n== {title}")?;
+            let batches = run_sql(&ctx, sql).await?;
+            write(&batches, Format::Table, out)?;
+        }
+        anyhow::Ok(())
+    })?;
+    Ok(outcome)
+}

@@ -1,0 +1,76 @@
+//! `mailstate sql`: SQL over the event store and other tables, with mailstate's functions.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use crate::Outcome;
+use crate::query::{Format, register_store, register_table, run_sql, write, write_parquet};
+
+/// Run SQL with message_state, recipient_suppressions, event_rank, is_terminal and
+/// provider_events registered.
+///
+/// `events` is the ingested (or generated) store given by --events; more CSV, JSON/NDJSON or
+/// Parquet tables come with --table NAME=PATH. Statements are separated by `;`; the result of
+/// the last one is printed.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["file", "query"])))]
+pub(crate) struct Args {
+    /// A store folder (from `ingest` or `generate`), registered as table `events`.
+    #[arg(long)]
+    events: Option<PathBuf>,
+    /// Another table: NAME=PATH (.csv, .json, .ndjson, .parquet, or a folder of Parquet).
+    #[arg(long = "table", value_name = "NAME=PATH")]
+    tables: Vec<String>,
+    /// Read the SQL from this file.
+    #[arg(long, short)]
+    file: Option<PathBuf>,
+    /// The SQL text.
+    query: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Write the output here instead of stdout.
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    /// DataFusion's target partitions (default: the number of cores).
+    #[arg(long)]
+    partitions: Option<usize>,
+}
+
+pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let text = match (&args.file, &args.query) {
+        (Some(f), _) => {
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?
+        }
+        (None, Some(q)) => q.clone(),
+        (None, None) => bail!("give a QUERY or -f FILE"),
+    };
+    let rt = crate::runtime()?;
+    let batches = rt.block_on(async {
+        let ctx = mailstate_sql::context(args.partitions)?;
+        if let Some(dir) = &args.events {
+            register_store(&ctx, dir).await?;
+        }
+        for t in &args.tables {
+            let (name, path) =
+                t.split_once('=').with_context(|| format!("--table {t}: expected NAME=PATH"))?;
+            register_table(&ctx, name, std::path::Path::new(path)).await?;
+        }
+        run_sql(&ctx, &text).await
+    })?;
+    match (&args.out, args.format) {
+        (Some(path), Format::Parquet) => write_parquet(&batches, path)?,
+        (Some(path), format) => {
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?,
+            );
+            write(&batches, format, &mut f)?;
+            f.flush()?;
+        }
+        (None, format) => write(&batches, format, out)?,
+    }
+    Ok(Outcome::Clean)
+}

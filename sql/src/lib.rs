@@ -1,0 +1,160 @@
+//! mailstate in SQL: DataFusion functions that compute message state and suppressions with
+//! the same rules as every other runtime of mailstate.
+//!
+//! Every rule lives in `mailstate_core`; the functions here move values between Arrow and
+//! core. [`register_all`] adds them to a DataFusion `SessionContext`:
+//!
+//! | function | kind | returns |
+//! |---|---|---|
+//! | `message_state(type, occurred_at, event_key [, bounce_class [, diagnostic]])` | aggregate | struct of DESIGN.md's state fields |
+//! | `recipient_suppressions(type, occurred_at, stream, event_key [, policy_json])` | aggregate | list of struct `{scope, reason, since, event_key}` |
+//! | `event_rank(type)` | scalar | precedence rank (`Int32`, NULL for `resubscribe`) |
+//! | `is_terminal(type)` | scalar | `Boolean` |
+//! | `provider_events(provider, path_or_glob)` | table | canonical events ([`event_schema`]) |
+//!
+//! # Example
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> datafusion::error::Result<()> {
+//! use datafusion::prelude::SessionContext;
+//!
+//! let ctx = SessionContext::new();
+//! mailstate_sql::register_all(&ctx)?;
+//! let batches = ctx
+//!     .sql(
+//!         "SELECT get_field(message_state(type, occurred_at, event_key), 'status') AS status
+//!          FROM (VALUES ('delivered', TIMESTAMP '2025-11-03T10:00:00Z', 'ses:1'),
+//!                       ('click',     TIMESTAMP '2025-11-03T09:59:00Z', 'ses:2'),
+//!                       ('delivered', TIMESTAMP '2025-11-03T10:00:00Z', 'ses:1'))
+//!               AS e(type, occurred_at, event_key)",
+//!     )
+//!     .await?
+//!     .collect()
+//!     .await?;
+//! datafusion::assert_batches_eq!(
+//!     ["+--------+", "| status |", "+--------+", "| click  |", "+--------+"],
+//!     &batches
+//! );
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What this crate does not do
+//!
+//! It holds no precedence, dedupe or suppression logic of its own: a rule written here would
+//! be a second copy of core's. The `mailstate` binary in this package adds ingestion,
+//! generation of synthetic data, and a SQL shell on top of these functions.
+
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations)]
+
+mod schema;
+mod table;
+mod udaf;
+mod udf;
+
+pub mod generate;
+pub mod store;
+
+use std::sync::Arc;
+
+use datafusion::error::Result;
+use datafusion::logical_expr::registry::FunctionRegistry;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+use datafusion::prelude::SessionContext;
+
+pub use schema::{event_schema, events_to_batch};
+
+/// The aggregate functions of this crate.
+pub mod udafs {
+    use super::{AggregateUDF, Arc};
+
+    /// `message_state(type, occurred_at, event_key [, bounce_class [, diagnostic]])`.
+    pub fn message_state() -> Arc<AggregateUDF> {
+        crate::udaf::message_state::udaf()
+    }
+
+    /// `recipient_suppressions(type, occurred_at, stream, event_key [, policy_json])`.
+    pub fn recipient_suppressions() -> Arc<AggregateUDF> {
+        crate::udaf::recipient_suppressions::udaf()
+    }
+
+    /// Every aggregate function.
+    pub fn all() -> Vec<Arc<AggregateUDF>> {
+        vec![message_state(), recipient_suppressions()]
+    }
+}
+
+/// The scalar functions of this crate.
+pub mod udfs {
+    use super::{Arc, ScalarUDF};
+
+    /// `event_rank(type)`.
+    pub fn event_rank() -> Arc<ScalarUDF> {
+        crate::udf::event_rank::udf()
+    }
+
+    /// `is_terminal(type)`.
+    pub fn is_terminal() -> Arc<ScalarUDF> {
+        crate::udf::is_terminal::udf()
+    }
+
+    /// Every scalar function.
+    pub fn all() -> Vec<Arc<ScalarUDF>> {
+        vec![event_rank(), is_terminal()]
+    }
+}
+
+/// Register the scalar and aggregate functions in `registry`.
+///
+/// # Errors
+/// When the registry refuses a function.
+pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    for f in udfs::all() {
+        if let Some(old) = registry.register_udf(f)? {
+            log::debug!("overwrote function {}", old.name());
+        }
+    }
+    for f in udafs::all() {
+        if let Some(old) = registry.register_udaf(f)? {
+            log::debug!("overwrote function {}", old.name());
+        }
+    }
+    Ok(())
+}
+
+/// Register every function of this crate, including the `provider_events` table function,
+/// in `ctx`.
+///
+/// # Errors
+/// When the context refuses a function.
+pub fn register_all(ctx: &SessionContext) -> Result<()> {
+    {
+        let state = ctx.state_ref();
+        let mut state = state.write();
+        register_functions(&mut *state)?;
+    }
+    ctx.register_udtf("provider_events", Arc::new(table::provider_events::ProviderEvents));
+    Ok(())
+}
+
+/// A new `SessionContext` with every function of this crate registered; `target_partitions`
+/// overrides DataFusion's default (the number of cores).
+///
+/// # Errors
+/// When a function cannot be registered.
+///
+/// # Example
+/// ```
+/// let ctx = mailstate_sql::context(Some(4)).unwrap();
+/// assert!(ctx.udaf("message_state").is_ok());
+/// ```
+pub fn context(target_partitions: Option<usize>) -> Result<SessionContext> {
+    let mut config = datafusion::prelude::SessionConfig::new();
+    if let Some(n) = target_partitions {
+        config = config.with_target_partitions(n);
+    }
+    let ctx = SessionContext::new_with_config(config);
+    register_all(&ctx)?;
+    Ok(ctx)
+}

@@ -1,0 +1,3 @@
+//! Table functions.
+
+pub(crate) mod provider_events;

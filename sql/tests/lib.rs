@@ -1,0 +1,21 @@
+//! The integration tests of mailstate-sql: one binary, one module per area.
+//!
+//! Modules:
+//! - `util`: `TestExecution` (a context with the functions registered) and result helpers.
+//! - `functions`: each function's contract (NULL rows, FILTER, errors, no GROUP BY, windows).
+//! - `vectors`: the reduce and suppress vectors of `tests/vectors` played through SQL (the SQL
+//!   column of the conformance matrix), over several input encodings.
+//! - `partitions`: partial and final aggregation agree with core for any partitioning,
+//!   shuffle, and when the partial stage is skipped (`convert_to_state`).
+//! - `handwritten`: `message_state` over a generated dataset equals an independent formulation
+//!   in built-in SQL, row by row.
+//! - `store`: ingest stores bodies first, is idempotent, keeps bad bodies aside.
+//! - `queries`: every file of `sql/queries/` run against the demo data, results asserted.
+
+mod functions;
+mod handwritten;
+mod partitions;
+mod queries;
+mod store;
+mod util;
+mod vectors;

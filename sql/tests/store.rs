@@ -1,0 +1,84 @@
+//! Ingest: raw bodies first, idempotent by event key, bad bodies kept aside.
+
+use mailstate_core::Provider;
+use mailstate_sql::store::{Body, Store, split_lines};
+
+use crate::util::{TestExecution, repo, temp_dir};
+
+fn demo_bodies() -> Vec<Body> {
+    let dir = repo().join("examples/demo/ndjson");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| Body { source: p.display().to_string(), bytes: std::fs::read(&p).unwrap() })
+        .collect()
+}
+
+#[tokio::test]
+async fn ingesting_the_same_input_twice_adds_no_event() {
+    let dir = temp_dir();
+    let store = Store::open(dir.path()).unwrap();
+    let first = store.ingest(Provider::Ndjson, demo_bodies(), |_| {}).unwrap();
+    assert_eq!(first.bodies, 4);
+    assert_eq!(first.new_bodies, 4);
+    assert_eq!(first.errors, 0);
+    // The samples hold 3 retried events.
+    assert_eq!(first.duplicates, 3);
+    assert!(first.events > 20);
+    let raw: Vec<_> = std::fs::read_dir(dir.path().join("raw/ndjson")).unwrap().collect();
+    assert_eq!(raw.len(), 4, "every body is stored raw");
+
+    let files_before = store.event_files().unwrap();
+    let second = store.ingest(Provider::Ndjson, demo_bodies(), |_| {}).unwrap();
+    assert_eq!(second.new_bodies, 0);
+    assert_eq!(second.events, 0);
+    assert_eq!(second.duplicates, first.events + first.duplicates);
+    assert_eq!(store.event_files().unwrap(), files_before, "no new Parquet file");
+
+    let t = TestExecution::new(2);
+    mailstate_sql::store::register_events(&t.ctx, "events", &store.events_dir()).await.unwrap();
+    let rows = t.rows("SELECT COUNT(*) AS n, COUNT(DISTINCT event_key) AS keys FROM events").await;
+    assert_eq!(rows[0]["n"], rows[0]["keys"]);
+    assert_eq!(rows[0]["n"].as_u64().unwrap(), first.events);
+    let days = t.rows("SELECT DISTINCT day FROM events ORDER BY day").await;
+    let days: Vec<&str> = days.iter().map(|r| r["day"].as_str().unwrap()).collect();
+    assert_eq!(days, ["2025-11-03", "2025-11-04", "2025-11-05"]);
+}
+
+#[test]
+fn bad_bodies_and_bad_lines_are_reported_and_kept_aside() {
+    let dir = temp_dir();
+    let store = Store::open(dir.path()).unwrap();
+    let good = r#"{"event_key":"ses:1","provider":"ses","type":"delivered","provider_type":"Delivery","message_id":"m1","recipient":"ann@example.com","occurred_at":"2025-11-03T10:00:00Z"}"#;
+    let bodies = vec![
+        Body {
+            source: "mixed.ndjson".into(),
+            bytes: format!("{good}\n{{\"event_key\":\"x\"}}\n").into_bytes(),
+        },
+        Body { source: "garbage.ndjson".into(), bytes: b"\xff\xfe not utf-8".to_vec() },
+    ];
+    let s = store.ingest(Provider::Ndjson, bodies, |_| {}).unwrap();
+    assert_eq!(s.events, 1, "the good line still comes out");
+    assert_eq!(s.errors, 2);
+    assert_eq!(s.rejected.len(), 2);
+    for r in &s.rejected {
+        assert!(r.kept_at.is_file(), "{} kept at {}", r.source, r.kept_at.display());
+        let report = r.kept_at.with_extension("errors.json");
+        assert!(report.is_file(), "{}", report.display());
+    }
+    assert!(s.rejected[0].errors[0].starts_with("missing_field"), "{:?}", s.rejected[0].errors);
+    assert!(s.line().contains("2 errors"));
+}
+
+#[test]
+fn large_exports_split_at_line_ends() {
+    let text = "a\nbb\nccc\ndddd\n".repeat(10);
+    let bodies = split_lines("f", text.clone().into_bytes(), 7);
+    assert!(bodies.len() > 1);
+    let joined: Vec<u8> = bodies.iter().flat_map(|b| b.bytes.clone()).collect();
+    assert_eq!(joined, text.as_bytes());
+    for b in &bodies {
+        assert_eq!(b.bytes.last(), Some(&b'\n'));
+    }
+}

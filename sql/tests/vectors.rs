@@ -1,0 +1,166 @@
+//! The SQL column of the conformance matrix: the reduce and suppress vectors of
+//! `tests/vectors`, played through `message_state` and `recipient_suppressions`.
+//!
+//! Each vector's events are written as canonical NDJSON and read with `provider_events`
+//! (so invalid events fail with core's error code), and, for vectors that expect an output,
+//! also as one Parquet file per event in shuffled order, read with 4 partitions.
+
+use std::path::{Path, PathBuf};
+
+use datafusion::parquet::arrow::ArrowWriter;
+use serde_json::Value;
+
+use crate::util::{TestExecution, events_from_json, repo, rows_json, shuffle, temp_dir};
+
+fn vectors(area: &str) -> Vec<(PathBuf, Value)> {
+    let dir = repo().join("tests").join("vectors").join(area);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no vectors in {}", dir.display());
+    files
+        .into_iter()
+        .map(|p| {
+            let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            (p, v)
+        })
+        .collect()
+}
+
+/// Write the vector's events as NDJSON (one line each, as given).
+fn write_ndjson(dir: &Path, events: &Value) -> PathBuf {
+    let path = dir.join("events.ndjson");
+    let mut text = String::new();
+    for e in events.as_array().into_iter().flatten() {
+        text.push_str(&e.to_string());
+        text.push('\n');
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Write each event to its own Parquet file, in shuffled order; returns the folder.
+fn write_parquet_per_event(dir: &Path, events: &Value, seed: u64) -> PathBuf {
+    let mut events = events_from_json(events).unwrap();
+    shuffle(&mut events, seed);
+    let folder = dir.join("parquet");
+    std::fs::create_dir_all(&folder).unwrap();
+    for (i, e) in events.iter().enumerate() {
+        let batch = mailstate_sql::events_to_batch(std::slice::from_ref(e)).unwrap();
+        let f = std::fs::File::create(folder.join(format!("{i:03}.parquet"))).unwrap();
+        let mut w = ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+    folder
+}
+
+fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Check one vector's outcome: `result` is the query's rows or its error text.
+fn check(path: &Path, encoding: &str, expect: &Value, result: Result<Vec<Value>, String>) {
+    let name = path.file_name().unwrap().to_string_lossy();
+    match (&expect["error"]["code"], result) {
+        (Value::String(code), Err(msg)) => assert!(
+            msg.contains(&format!("({code})")),
+            "{name} [{encoding}]: expected error code {code}, got: {msg}"
+        ),
+        (Value::String(code), Ok(rows)) => {
+            panic!("{name} [{encoding}]: expected error {code}, got rows {rows:#?}")
+        }
+        (_, Err(msg)) => panic!("{name} [{encoding}]: unexpected error: {msg}"),
+        (_, Ok(rows)) => assert_eq!(
+            Value::Array(rows),
+            expect["output"],
+            "{name} [{encoding}]: output differs from the vector"
+        ),
+    }
+}
+
+async fn reduce_rows(t: &TestExecution, from: &str) -> Result<Vec<Value>, String> {
+    let sql = format!(
+        "SELECT message_id, recipient,
+                message_state(type, occurred_at, event_key, bounce_class, diagnostic) AS s
+         FROM {from}
+         GROUP BY message_id, recipient
+         ORDER BY message_id NULLS FIRST, recipient NULLS FIRST"
+    );
+    t.run(&sql).await.map(|b| rows_json(&b)).map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn reduce_vectors_through_message_state() {
+    let all = vectors("reduce");
+    for (i, (path, v)) in all.iter().enumerate() {
+        assert_eq!(v["op"], "reduce", "{}", path.display());
+        let dir = temp_dir();
+        let ndjson = write_ndjson(dir.path(), &v["input"]["events"]);
+        let t = TestExecution::new(1);
+        let from = format!("provider_events('ndjson', {})", sql_literal(&ndjson.to_string_lossy()));
+        check(path, "ndjson", &v["expect"], reduce_rows(&t, &from).await);
+
+        if v["expect"].get("output").is_some()
+            && !v["input"]["events"].as_array().unwrap().is_empty()
+        {
+            let folder = write_parquet_per_event(dir.path(), &v["input"]["events"], i as u64);
+            let t = TestExecution::new(4);
+            t.ctx
+                .register_parquet(
+                    "events",
+                    folder.to_str().unwrap(),
+                    datafusion::prelude::ParquetReadOptions::default(),
+                )
+                .await
+                .unwrap();
+            check(
+                path,
+                "parquet, one file per event, 4 partitions",
+                &v["expect"],
+                reduce_rows(&t, "events").await,
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn suppress_vectors_through_recipient_suppressions() {
+    for (path, v) in vectors("suppress") {
+        assert_eq!(v["op"], "suppressions", "{}", path.display());
+        let dir = temp_dir();
+        let ndjson = write_ndjson(dir.path(), &v["input"]["events"]);
+        let policy = match v["input"].get("policy") {
+            Some(p) => format!(", {}", sql_literal(&p.to_string())),
+            None => String::new(),
+        };
+        let sql = format!(
+            "SELECT recipient,
+                    recipient_suppressions(type, occurred_at, stream, event_key{policy}) AS s
+             FROM provider_events('ndjson', {})
+             WHERE recipient IS NOT NULL
+             GROUP BY recipient
+             ORDER BY recipient",
+            sql_literal(&ndjson.to_string_lossy())
+        );
+        for partitions in [1, 3] {
+            let t = TestExecution::new(partitions);
+            let result = t.run(&sql).await.map_err(|e| e.to_string()).map(|batches| {
+                // Flatten to the wire's shape: one object per suppression, with its recipient.
+                let mut out = Vec::new();
+                for row in rows_json(&batches) {
+                    for s in row["s"].as_array().unwrap() {
+                        let mut s = s.clone();
+                        s["recipient"] = row["recipient"].clone();
+                        out.push(s);
+                    }
+                }
+                out
+            });
+            check(&path, &format!("ndjson, {partitions} partitions"), &v["expect"], result);
+        }
+    }
+}
