@@ -276,19 +276,21 @@ fn to_value<T: Serialize>(v: &T) -> Result<Value, Error> {
 /// Deserialize JSON, turning serde's errors into ours with the JSON path of the failure
 /// (`expected a string at events[2].recipient, found integer `5``).
 pub(crate) fn from_slice_with_path<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    // Fast path: plain serde_json (which also rejects trailing characters). Only when it fails
+    // is the input parsed again with path tracking, to say exactly where and what.
+    let first = match serde_json::from_slice(bytes) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        classify(&inner, &path)
-    })?;
-    // Reject trailing garbage after the value, as `serde_json::from_slice` does.
-    let mut rest = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
-    let _ = rest.next();
-    if let Some(Ok(_) | Err(_)) = rest.next() {
-        return Err(Error::new(ErrorKind::InvalidJson, "trailing characters after the json value"));
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Err(e) => {
+            let path = e.path().to_string();
+            Err(classify(e.inner(), &path))
+        }
+        // The value parsed, so the first failure was trailing characters.
+        Ok(_) => Err(classify(&first, "$")),
     }
-    Ok(value)
 }
 
 fn classify(err: &serde_json::Error, path: &str) -> Error {

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod input;
 mod normalize;
 mod route;
@@ -33,6 +34,7 @@ enum Command {
     Suppressions(suppressions::Args),
     Route(route::Args),
     Normalize(normalize::Args),
+    Bench(bench::Args),
 }
 
 /// What a command reports back to `main`: whether any input was rejected.
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Suppressions(a) => suppressions::run(&a, &mut out),
         Command::Route(a) => route::run(&a, &mut out),
         Command::Normalize(a) => normalize::run(&a, &mut out),
+        Command::Bench(a) => bench::run(&a, &mut out),
     }
     .and_then(|o| out.flush().map(|()| o).map_err(anyhow::Error::from));
     match result {
