@@ -37,6 +37,7 @@ mod providers;
 mod reduce;
 mod route;
 mod suppress;
+mod sync;
 mod time;
 pub mod wire;
 
@@ -52,6 +53,7 @@ pub use suppress::{
     Reason, ScopeRule, SoftBounceRule, Suppression, SuppressionFacts, SuppressionPolicy,
     SuppressionState, suppressions,
 };
+pub use sync::{Checkpoint, RetentionGap, SyncOptions, SyncPlan, WindowInProgress, plan_sync};
 pub use time::Timestamp;
 
 /// The design of mailstate: why precedence, dedupe and suppression work as they do.

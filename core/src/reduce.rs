@@ -251,9 +251,11 @@ impl MessageState {
                 .filter_map(|f| f.occurred_at)
                 .min();
             if let Some(at) = v.terminal_at {
-                v.late_event_count =
-                    self.events.iter().filter(|(_, f)| f.occurred_at.is_some_and(|t| t > at)).count()
-                        as u64;
+                v.late_event_count = self
+                    .events
+                    .iter()
+                    .filter(|(_, f)| f.occurred_at.is_some_and(|t| t > at))
+                    .count() as u64;
             }
         }
         if let Some((_, _, f)) = hard.or(soft) {

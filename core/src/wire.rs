@@ -15,6 +15,7 @@
 //! | `merge` | `{"states": [MessageState]}` | `MessageState` |
 //! | `view` | `{"state": MessageState}` | `StateView` |
 //! | `suppressions` | `{"events": [Event], "policy"?: SuppressionPolicy}` | `[Suppression]` |
+//! | `plan_sync` | `{"provider"?: slug, "options"?: SyncOptions, "checkpoint"?: Checkpoint, "now", "since"?, "until"?}` | `SyncPlan` (options default to the provider's) |
 //! | `route` | `{"events": [Event], "policy"?: RoutingPolicy, "seen"?: [event_key]}` | `[{"event_key", "route"}]` (a key seen earlier in `seen` or in the batch is a duplicate) |
 
 use std::collections::BTreeSet;
@@ -25,13 +26,23 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorKind};
 use crate::{
-    Event, Headers, KeyScope, MessageState, Payload, Provider, RoutingPolicy, SuppressionPolicy,
-    Timestamp, event_key, normalize, reduce, suppressions,
+    Checkpoint, Event, Headers, KeyScope, MessageState, Payload, Provider, RoutingPolicy,
+    SuppressionPolicy, SyncOptions, Timestamp, event_key, normalize, plan_sync, reduce,
+    suppressions,
 };
 
 /// Every op `call` understands.
-pub const OPS: [&str; 8] =
-    ["normalize", "event_key", "reduce", "apply", "merge", "view", "suppressions", "route"];
+pub const OPS: [&str; 9] = [
+    "normalize",
+    "event_key",
+    "reduce",
+    "apply",
+    "merge",
+    "view",
+    "suppressions",
+    "route",
+    "plan_sync",
+];
 
 /// Run `op` on JSON `input` and return the JSON envelope (see the module docs).
 ///
@@ -139,6 +150,24 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
                 })
                 .collect();
             Ok(Value::Array(routes))
+        }
+        "plan_sync" => {
+            let i: PlanInput = parse(input)?;
+            let options = match (i.options, i.provider) {
+                (Some(o), _) => o,
+                (None, Some(p)) => {
+                    let provider: Provider = p.parse()?;
+                    SyncOptions::for_provider(provider).ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Unsupported,
+                            format!("{provider} has no pull API mailstate knows; give options"),
+                        )
+                    })?
+                }
+                (None, None) => return Err(Error::missing("options")),
+            };
+            let plan = plan_sync(&options, &i.checkpoint, i.now, i.since, i.until)?;
+            to_value(&plan)
         }
         other => Err(Error::new(
             ErrorKind::UnknownOp,
@@ -263,6 +292,22 @@ struct RouteInput {
     policy: Option<Box<serde_json::value::RawValue>>,
     #[serde(default)]
     seen: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanInput {
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    options: Option<SyncOptions>,
+    #[serde(default)]
+    checkpoint: Checkpoint,
+    now: Timestamp,
+    #[serde(default)]
+    since: Option<Timestamp>,
+    #[serde(default)]
+    until: Option<Timestamp>,
 }
 
 fn parse<T: DeserializeOwned>(input: &[u8]) -> Result<T, Error> {

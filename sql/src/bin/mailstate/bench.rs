@@ -23,7 +23,9 @@ enum Bench {
     State(StateArgs),
     /// Parse NDJSON lines into `serde::de::IgnoredAny`: the floor `state` is compared with.
     #[command(hide = true)]
-    Floor { file: PathBuf },
+    Floor {
+        file: PathBuf,
+    },
 }
 
 /// Time `mailstate state` on generated events and report events/s and peak memory.
@@ -101,7 +103,9 @@ fn bench_state(a: &StateArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         "{:<10} {:>12} {:>10} {:>10} {:>10} {:>12}",
         "run", "events/s", "MB/s", "vs floor", "wall s", "peak RSS MB"
     )?;
-    for (name, m, n) in [("floor", &floor, events), ("state", &state, events), ("state x2", &state2, 2.0 * events)] {
+    for (name, m, n) in
+        [("floor", &floor, events), ("state", &state, events), ("state x2", &state2, 2.0 * events)]
+    {
         writeln!(
             out,
             "{:<10} {:>12.0} {:>10.1} {:>9.2}x {:>10.2} {:>12.1}",
