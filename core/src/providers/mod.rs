@@ -13,7 +13,10 @@ use serde_json::value::RawValue;
 use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
 
+pub(crate) mod extract;
+pub(crate) mod form;
 pub(crate) mod ndjson;
+pub(crate) mod sparkpost;
 
 /// The JSON type name of `v`, as error messages say it.
 pub(crate) fn type_name(v: &Value) -> &'static str {
