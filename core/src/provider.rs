@@ -207,6 +207,7 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
     let result = match provider {
         Provider::Ndjson => Ok(providers::ndjson::normalize(payload)),
         Provider::Sparkpost => providers::sparkpost::normalize(payload),
+        Provider::Resend => providers::resend::normalize(payload),
         other => Err(Error::new(
             ErrorKind::Unsupported,
             format!("normalizing {other} payloads is not implemented yet"),

@@ -16,6 +16,7 @@ use crate::error::{Error, ErrorKind};
 pub(crate) mod extract;
 pub(crate) mod form;
 pub(crate) mod ndjson;
+pub(crate) mod resend;
 pub(crate) mod sparkpost;
 
 /// The JSON type name of `v`, as error messages say it.
