@@ -208,6 +208,7 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
         Provider::Ndjson => Ok(providers::ndjson::normalize(payload)),
         Provider::Sparkpost => providers::sparkpost::normalize(payload),
         Provider::Resend => providers::resend::normalize(payload),
+        Provider::Mandrill => providers::mandrill::normalize(payload),
         other => Err(Error::new(
             ErrorKind::Unsupported,
             format!("normalizing {other} payloads is not implemented yet"),
