@@ -209,6 +209,7 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
         Provider::Sparkpost => providers::sparkpost::normalize(payload),
         Provider::Resend => providers::resend::normalize(payload),
         Provider::Mandrill => providers::mandrill::normalize(payload),
+        Provider::Mailjet => providers::mailjet::normalize(payload),
         other => Err(Error::new(
             ErrorKind::Unsupported,
             format!("normalizing {other} payloads is not implemented yet"),

@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind};
 
 pub(crate) mod extract;
 pub(crate) mod form;
+pub(crate) mod mailjet;
 pub(crate) mod mandrill;
 pub(crate) mod ndjson;
 pub(crate) mod resend;
