@@ -210,6 +210,7 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
         Provider::Resend => providers::resend::normalize(payload),
         Provider::Mandrill => providers::mandrill::normalize(payload),
         Provider::Mailjet => providers::mailjet::normalize(payload),
+        Provider::Brevo => providers::brevo::normalize(payload),
         other => Err(Error::new(
             ErrorKind::Unsupported,
             format!("normalizing {other} payloads is not implemented yet"),

@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
 
+pub(crate) mod brevo;
 pub(crate) mod extract;
 pub(crate) mod form;
 pub(crate) mod mailjet;
