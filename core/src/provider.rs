@@ -211,6 +211,8 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
         Provider::Mandrill => providers::mandrill::normalize(payload),
         Provider::Mailjet => providers::mailjet::normalize(payload),
         Provider::Brevo => providers::brevo::normalize(payload),
+        Provider::Mailersend => providers::mailersend::normalize(payload),
+        Provider::Postal => providers::postal::normalize(payload),
         other => Err(Error::new(
             ErrorKind::Unsupported,
             format!("normalizing {other} payloads is not implemented yet"),

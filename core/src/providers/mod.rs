@@ -16,9 +16,11 @@ use crate::error::{Error, ErrorKind};
 pub(crate) mod brevo;
 pub(crate) mod extract;
 pub(crate) mod form;
+pub(crate) mod mailersend;
 pub(crate) mod mailjet;
 pub(crate) mod mandrill;
 pub(crate) mod ndjson;
+pub(crate) mod postal;
 pub(crate) mod resend;
 pub(crate) mod sparkpost;
 
