@@ -14,6 +14,7 @@ use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
 
 pub(crate) mod brevo;
+pub(crate) mod csv;
 pub(crate) mod extract;
 pub(crate) mod form;
 pub(crate) mod mailersend;
