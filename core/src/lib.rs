@@ -36,8 +36,10 @@ mod provider;
 mod providers;
 mod reduce;
 mod route;
+mod signature;
 mod suppress;
 mod time;
+mod verify;
 pub mod wire;
 
 pub use dedupe::{KeyScope, event_key};
@@ -53,6 +55,7 @@ pub use suppress::{
     SuppressionState, suppressions,
 };
 pub use time::Timestamp;
+pub use verify::{Keys, Scheme, SeenTokens, SignedRequest, Verified, VerifyOptions, verify};
 
 /// The design of mailstate: why precedence, dedupe and suppression work as they do.
 #[doc = include_str!("../DESIGN.md")]
