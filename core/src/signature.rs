@@ -4,9 +4,9 @@
 //!
 //! Nothing here knows a provider; `verify/<provider>.rs` composes these into schemes.
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use p256::ecdsa::VerifyingKey;
-use rsa::RsaPublicKey;
+use rsa::PublicKey as RsaKey;
 use sha1::Sha1;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -247,7 +247,7 @@ pub(crate) enum PublicKey {
     /// An ECDSA P-256 key (SendGrid).
     P256(VerifyingKey),
     /// An RSA key (Postal, the SNS signing certificate).
-    Rsa(RsaPublicKey),
+    Rsa(RsaKey),
 }
 
 impl PublicKey {
@@ -267,7 +267,7 @@ impl PublicKey {
                 "PUBLIC KEY" => PublicKey::from_spki(&der),
                 "RSA PUBLIC KEY" => {
                     use rsa::pkcs1::DecodeRsaPublicKey;
-                    RsaPublicKey::from_pkcs1_der(&der)
+                    RsaKey::from_pkcs1_der(&der)
                         .map(PublicKey::Rsa)
                         .map_err(|_| bad("not a valid pkcs#1 rsa public key"))
                 }
@@ -294,7 +294,7 @@ impl PublicKey {
         if let Ok(k) = VerifyingKey::from_public_key_der(der) {
             return Ok(PublicKey::P256(k));
         }
-        if let Ok(k) = RsaPublicKey::from_public_key_der(der) {
+        if let Ok(k) = RsaKey::from_public_key_der(der) {
             return Ok(PublicKey::Rsa(k));
         }
         // Tell a well-formed key of another algorithm (Ed25519, P-384) from garbage.
@@ -306,7 +306,7 @@ impl PublicKey {
         if is_spki {
             Err(Error::new(
                 ErrorKind::UnknownKey,
-                "public key: neither an ecdsa p-256 nor an rsa key (of at most 4096 bits)",
+                "public key: neither an ecdsa p-256 nor an rsa key (of at most 8192 bits)",
             ))
         } else {
             Err(Error::new(ErrorKind::BadEncoding, "public key: not a subject public key info"))

@@ -157,7 +157,7 @@ impl Keys {
     ///
     /// # Errors
     /// `bad_encoding` when the text is not a key in one of these forms; `unknown_key` when it
-    /// is a key of an algorithm no scheme uses (neither P-256 nor RSA up to 4096 bits).
+    /// is a key of an algorithm no scheme uses (neither P-256 nor RSA up to 8192 bits).
     ///
     /// # Example
     /// ```

@@ -9,7 +9,7 @@
 //! When the SHA-256 header is present it is the only one checked: falling back to SHA-1
 //! after a SHA-256 failure would let a forger downgrade by sending a bad SHA-256 header.
 
-use rsa::{Pkcs1v15Sign, RsaPublicKey};
+use rsa::{Pkcs1v15Sign, PublicKey as RsaKey};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
@@ -44,7 +44,7 @@ pub(super) fn verify(req: &SignedRequest<'_>, keys: &Keys) -> Result<Verified, E
 }
 
 /// The RSA keys among the configured public keys.
-pub(super) fn rsa_key(k: &PublicKey) -> Option<&RsaPublicKey> {
+pub(super) fn rsa_key(k: &PublicKey) -> Option<&RsaKey> {
     match k {
         PublicKey::Rsa(k) => Some(k),
         PublicKey::P256(_) => None,
