@@ -36,9 +36,11 @@ mod provider;
 mod providers;
 mod reduce;
 mod route;
+mod signature;
 mod suppress;
 mod sync;
 mod time;
+mod verify;
 pub mod wire;
 
 pub use dedupe::{KeyScope, event_key};
@@ -55,6 +57,7 @@ pub use suppress::{
 };
 pub use sync::{Checkpoint, RetentionGap, SyncOptions, SyncPlan, WindowInProgress, plan_sync};
 pub use time::Timestamp;
+pub use verify::{Keys, Scheme, SeenTokens, SignedRequest, Verified, VerifyOptions, verify};
 
 /// The design of mailstate: why precedence, dedupe and suppression work as they do.
 #[doc = include_str!("../DESIGN.md")]

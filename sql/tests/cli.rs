@@ -243,7 +243,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn every_subcommand_explains_itself_with_an_example() {
-    for sub in ["state", "suppressions", "route", "normalize"] {
+    for sub in ["state", "suppressions", "route", "normalize", "verify"] {
         let out = mailstate(&[sub, "--help"], None);
         assert!(out.status.success());
         let help = String::from_utf8(out.stdout).unwrap();

@@ -2,7 +2,8 @@
 //!
 //! The binary parses arguments into a `Command`, runs it, and prints any fatal error once as
 //! `mailstate: <error chain>`. Exit codes: 0 success, 1 some input was bad (every bad line is
-//! reported on stderr and the good ones are still processed), 2 usage error.
+//! reported on stderr and the good ones are still processed; `verify`: the request was
+//! rejected), 2 usage error (from clap, or a [`UsageError`] found after parsing).
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -15,6 +16,7 @@ mod normalize;
 mod route;
 mod state;
 mod suppressions;
+mod verify;
 
 /// Email delivery events in; message state, suppressions and routes out.
 ///
@@ -35,6 +37,7 @@ enum Command {
     Route(route::Args),
     Normalize(normalize::Args),
     Bench(bench::Args),
+    Verify(verify::Args),
 }
 
 /// What a command reports back to `main`: whether any input was rejected.
@@ -54,18 +57,36 @@ fn main() -> ExitCode {
         Command::Route(a) => route::run(&a, &mut out),
         Command::Normalize(a) => normalize::run(&a, &mut out),
         Command::Bench(a) => bench::run(&a, &mut out),
+        Command::Verify(a) => verify::run(&a, &mut out),
     }
     .and_then(|o| out.flush().map(|()| o).map_err(anyhow::Error::from));
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,
         Ok(Outcome::SomeInputRejected) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<UsageError>() => {
+            eprintln!("mailstate: {e:#}");
+            ExitCode::from(2)
+        }
         Err(e) => {
             eprintln!("mailstate: {e:#}");
             ExitCode::from(1)
         }
     }
 }
+
+/// A usage or configuration error found after argument parsing (an unset `--secret-env`, an
+/// unreadable key file): exit status 2, like clap's own usage errors.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
 
 /// `mailstate state | head` closes our stdout early; that is not an error.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
