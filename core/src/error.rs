@@ -86,6 +86,42 @@ impl ErrorKind {
         }
     }
 
+    /// The kind whose [`ErrorKind::code`] is `code`, if any.
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::ErrorKind;
+    /// assert_eq!(ErrorKind::from_code("too_large"), Some(ErrorKind::TooLarge));
+    /// assert_eq!(ErrorKind::from_code("nope"), None);
+    /// ```
+    pub fn from_code(code: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Every kind.
+    pub const ALL: [ErrorKind; 20] = [
+        ErrorKind::InvalidJson,
+        ErrorKind::InvalidUtf8,
+        ErrorKind::TypeMismatch,
+        ErrorKind::MissingField,
+        ErrorKind::InvalidValue,
+        ErrorKind::TooLarge,
+        ErrorKind::UnknownProvider,
+        ErrorKind::Unsupported,
+        ErrorKind::WrongProvider,
+        ErrorKind::AmbiguousProvider,
+        ErrorKind::UnknownOp,
+        ErrorKind::InvalidPolicy,
+        ErrorKind::MissingHeader,
+        ErrorKind::BadEncoding,
+        ErrorKind::StaleTimestamp,
+        ErrorKind::FutureTimestamp,
+        ErrorKind::SignatureMismatch,
+        ErrorKind::UnknownKey,
+        ErrorKind::Unauthorized,
+        ErrorKind::Replay,
+    ];
+
     /// True for the kinds a signature or credential check produces.
     pub fn is_authentication(self) -> bool {
         matches!(

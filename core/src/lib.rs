@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+mod batch;
 mod dedupe;
 mod error;
 mod event;
@@ -37,12 +38,14 @@ mod providers;
 mod reduce;
 mod route;
 mod signature;
+mod rules;
 mod suppress;
 mod sync;
 mod time;
 mod verify;
 pub mod wire;
 
+pub use batch::{BATCH_VERSION, BINARY_OPS, EventBatch, StateBatch, States, encode_state_list};
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
 pub use event::{BounceClass, Event, EventType};
@@ -51,6 +54,7 @@ pub use provider::{
 };
 pub use reduce::{EventFacts, MessageState, StateView, reduce};
 pub use route::{Route, RoutingPolicy};
+pub use rules::{NativeRules, Rules};
 pub use suppress::{
     Reason, ScopeRule, SoftBounceRule, Suppression, SuppressionFacts, SuppressionPolicy,
     SuppressionState, suppressions,

@@ -65,6 +65,74 @@ pub fn call(op: &str, input: &[u8]) -> Vec<u8> {
     serde_json::to_vec(&envelope).unwrap_or_default()
 }
 
+/// Run the binary op `op` (one of [`crate::batch::BINARY_OPS`]) and return its envelope.
+///
+/// The envelope is one tag byte then the body: `0` and the op's output bytes (see
+/// [`crate::batch`] for the layouts), or `1` and the JSON error object
+/// `{"code", "message", "path"?}` when the batch as a whole cannot be read. Never panics.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{EventBatch, wire};
+/// let out = wire::call_binary("batch.fold", &EventBatch::new(0).encode());
+/// assert_eq!(out[0], 0);
+/// let bad = wire::call_binary("batch.fold", b"\x07");
+/// assert_eq!(bad[0], 1);
+/// assert!(String::from_utf8_lossy(&bad[1..]).contains("invalid_value"));
+/// ```
+pub fn call_binary(op: &str, input: &[u8]) -> Vec<u8> {
+    match crate::batch::dispatch(op, input) {
+        Ok(body) => {
+            let mut out = Vec::with_capacity(body.len() + 1);
+            out.push(0);
+            out.extend_from_slice(&body);
+            out
+        }
+        Err(e) => {
+            let mut out = vec![1];
+            out.extend_from_slice(&serde_json::to_vec(&error_json(&e)).unwrap_or_default());
+            out
+        }
+    }
+}
+
+/// Whether `op` is a binary op (for [`call_binary`]) rather than a JSON op (for [`call`]).
+pub fn is_binary(op: &str) -> bool {
+    crate::batch::BINARY_OPS.contains(&op)
+}
+
+/// Rebuild an error from its wire object (the inverse of [`error_json`]). The `provider` the
+/// call was made for, when given, is split back off the message's prefix.
+pub(crate) fn error_from_json(obj: &Value, provider: Option<&str>) -> Error {
+    let code = obj.get("code").and_then(Value::as_str).unwrap_or("");
+    let kind = ErrorKind::from_code(code).unwrap_or(ErrorKind::InvalidValue);
+    let mut message = obj.get("message").and_then(Value::as_str).unwrap_or("");
+    let mut found_provider = None;
+    if let Some(p) = provider
+        && let Some(rest) = message.strip_prefix(p).and_then(|r| r.strip_prefix(": "))
+    {
+        message = rest;
+        found_provider = Some(p);
+    }
+    let line = obj.get("line").and_then(Value::as_u64);
+    if let Some(n) = line
+        && let Some(rest) = message.strip_prefix(&format!("line {n}: "))
+    {
+        message = rest;
+    }
+    let mut e = Error::new(kind, message);
+    if let Some(p) = found_provider {
+        e = e.with_provider(p);
+    }
+    if let Some(path) = obj.get("path").and_then(Value::as_str) {
+        e = e.with_path(path);
+    }
+    if let Some(n) = line {
+        e = e.with_line(n);
+    }
+    e
+}
+
 /// An error as the wire shows it: code, message (with provider and line prefix), path, line.
 pub fn error_json(e: &Error) -> Value {
     let mut obj = serde_json::Map::new();
