@@ -180,10 +180,16 @@ impl Keys {
         self.public_keys.len()
     }
 
-    /// The secrets, or `unknown_key` when there are none.
+    /// The secrets, or `unknown_key` when there are none or one is empty (an unset variable
+    /// read as "" must not make an empty bearer token, or an HMAC anyone can compute, valid).
     fn secrets(&self, scheme: Scheme) -> Result<&[Vec<u8>], Error> {
         if self.secrets.is_empty() {
             Err(Error::new(ErrorKind::UnknownKey, format!("no secret configured for {scheme}")))
+        } else if let Some(i) = self.secrets.iter().position(Vec::is_empty) {
+            Err(Error::new(
+                ErrorKind::UnknownKey,
+                format!("secret {i} is empty: refusing to verify {scheme} with it"),
+            ))
         } else {
             Ok(&self.secrets)
         }
