@@ -39,6 +39,7 @@ mod reduce;
 mod route;
 mod signature;
 mod suppress;
+mod sync;
 mod time;
 mod verify;
 pub mod wire;
@@ -55,6 +56,7 @@ pub use suppress::{
     Reason, ScopeRule, SoftBounceRule, Suppression, SuppressionFacts, SuppressionPolicy,
     SuppressionState, suppressions,
 };
+pub use sync::{Checkpoint, RetentionGap, SyncOptions, SyncPlan, WindowInProgress, plan_sync};
 pub use time::Timestamp;
 pub use verify::{Keys, Scheme, SeenTokens, SignedRequest, Verified, VerifyOptions, verify};
 

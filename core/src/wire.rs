@@ -15,6 +15,7 @@
 //! | `merge` | `{"states": [MessageState]}` | `MessageState` |
 //! | `view` | `{"state": MessageState}` | `StateView` |
 //! | `suppressions` | `{"events": [Event], "policy"?: SuppressionPolicy}` | `[Suppression]` |
+//! | `plan_sync` | `{"provider"?: slug, "options"?: SyncOptions, "checkpoint"?: Checkpoint, "now", "since"?, "until"?}` | `SyncPlan` (options default to the provider's) |
 //! | `route` | `{"events": [Event], "policy"?: RoutingPolicy, "seen"?: [event_key]}` | `[{"event_key", "route"}]` (a key seen earlier in `seen` or in the batch is a duplicate) |
 //! | `verify` | `{"provider", "headers"?, "body" \| "body_base64", "url"?, "form"?: {name: value}, "secrets"?: [string], "keys"?: [string], "now": unix seconds, "tolerance_secs"?, "seen_tokens"?: [string], "token_header"?}` | `{"valid": true, "scheme", "key_index", "timestamp": string \| null, "token": string \| null}`; a rejected request is an error envelope with the reason's code |
 
@@ -26,13 +27,13 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorKind};
 use crate::{
-    Event, Headers, KeyScope, Keys, MessageState, Payload, Provider, RoutingPolicy, SignedRequest,
-    SuppressionPolicy, Timestamp, VerifyOptions, event_key, normalize, reduce, suppressions,
-    verify,
+    Checkpoint, Event, Headers, KeyScope, Keys, MessageState, Payload, Provider, RoutingPolicy,
+    SignedRequest, SuppressionPolicy, SyncOptions, Timestamp, VerifyOptions, event_key, normalize,
+    plan_sync, reduce, suppressions, verify,
 };
 
 /// Every op `call` understands.
-pub const OPS: [&str; 9] = [
+pub const OPS: [&str; 10] = [
     "normalize",
     "event_key",
     "reduce",
@@ -42,6 +43,7 @@ pub const OPS: [&str; 9] = [
     "suppressions",
     "route",
     "verify",
+    "plan_sync",
 ];
 
 /// Run `op` on JSON `input` and return the JSON envelope (see the module docs).
@@ -152,6 +154,24 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
             Ok(Value::Array(routes))
         }
         "verify" => op_verify(parse(input)?),
+        "plan_sync" => {
+            let i: PlanInput = parse(input)?;
+            let options = match (i.options, i.provider) {
+                (Some(o), _) => o,
+                (None, Some(p)) => {
+                    let provider: Provider = p.parse()?;
+                    SyncOptions::for_provider(provider).ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Unsupported,
+                            format!("{provider} has no pull API mailstate knows; give options"),
+                        )
+                    })?
+                }
+                (None, None) => return Err(Error::missing("options")),
+            };
+            let plan = plan_sync(&options, &i.checkpoint, i.now, i.since, i.until)?;
+            to_value(&plan)
+        }
         other => Err(Error::new(
             ErrorKind::UnknownOp,
             format!("unknown op {other:?}, expected one of {}", OPS.join(", ")),
@@ -349,6 +369,22 @@ struct RouteInput {
     seen: Vec<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanInput {
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    options: Option<SyncOptions>,
+    #[serde(default)]
+    checkpoint: Checkpoint,
+    now: Timestamp,
+    #[serde(default)]
+    since: Option<Timestamp>,
+    #[serde(default)]
+    until: Option<Timestamp>,
+}
+
 fn parse<T: DeserializeOwned>(input: &[u8]) -> Result<T, Error> {
     from_slice_with_path(input)
 }
@@ -360,19 +396,21 @@ fn to_value<T: Serialize>(v: &T) -> Result<Value, Error> {
 /// Deserialize JSON, turning serde's errors into ours with the JSON path of the failure
 /// (`expected a string at events[2].recipient, found integer `5``).
 pub(crate) fn from_slice_with_path<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    // Fast path: plain serde_json (which also rejects trailing characters). Only when it fails
+    // is the input parsed again with path tracking, to say exactly where and what.
+    let first = match serde_json::from_slice(bytes) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        classify(&inner, &path)
-    })?;
-    // Reject trailing garbage after the value, as `serde_json::from_slice` does.
-    let mut rest = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
-    let _ = rest.next();
-    if let Some(Ok(_) | Err(_)) = rest.next() {
-        return Err(Error::new(ErrorKind::InvalidJson, "trailing characters after the json value"));
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Err(e) => {
+            let path = e.path().to_string();
+            Err(classify(e.inner(), &path))
+        }
+        // The value parsed, so the first failure was trailing characters.
+        Ok(_) => Err(classify(&first, "$")),
     }
-    Ok(value)
 }
 
 fn classify(err: &serde_json::Error, path: &str) -> Error {

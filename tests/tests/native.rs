@@ -70,3 +70,8 @@ fn signature_errors_never_echo_secrets() {
     }
     assert!(checked > 50, "only {checked} rejected vectors");
 }
+
+#[test]
+fn sync_vectors_pass_natively() {
+    play("sync");
+}

@@ -427,7 +427,7 @@ impl Verified {
 /// SNS certificate URL that is not Amazon's), `unauthorized` (credentials absent or wrong),
 /// `replay`. Also `missing_field` for a scheme input the caller must give (the Mandrill URL)
 /// or a signed field absent from the payload, `too_large` for a body over
-/// [`MAX_BODY_BYTES`], and `unsupported` for `ndjson`, which has no webhooks.
+/// [`MAX_BODY_BYTES`], and `unsupported` for the file formats (`ndjson`, `csv`), which have no webhooks.
 ///
 /// # Example
 /// ```
@@ -472,9 +472,11 @@ pub fn verify(
         Provider::Postmark | Provider::Sparkpost | Provider::Mailjet | Provider::Brevo => {
             credentials::verify(provider, request, keys, options)
         }
-        Provider::Ndjson => Err(Error::new(
+        Provider::Ndjson | Provider::Csv => Err(Error::new(
             ErrorKind::Unsupported,
-            "ndjson is a file format, not a webhook sender: there is nothing to verify",
+            format!(
+                "{provider} is a file format, not a webhook sender: there is nothing to verify"
+            ),
         )),
     };
     result.map_err(|e| e.with_provider(provider.as_str()))

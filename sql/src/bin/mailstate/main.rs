@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod input;
 mod normalize;
 mod route;
@@ -36,6 +37,7 @@ enum Command {
     Route(route::Args),
     Normalize(normalize::Args),
     Verify(verify::Args),
+    Bench(bench::Args),
 }
 
 /// What a command reports back to `main`: whether any input was rejected.
@@ -55,6 +57,7 @@ fn main() -> ExitCode {
         Command::Route(a) => route::run(&a, &mut out),
         Command::Normalize(a) => normalize::run(&a, &mut out),
         Command::Verify(a) => verify::run(&a, &mut out),
+        Command::Bench(a) => bench::run(&a, &mut out),
     }
     .and_then(|o| out.flush().map(|()| o).map_err(anyhow::Error::from));
     match result {

@@ -30,14 +30,19 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let mut groups: HashMap<(Option<String>, Option<String>), MessageState> = HashMap::new();
-    let bad = input::for_each_event(&args.files, |e| {
-        groups.entry((e.message_id.clone(), e.recipient.clone())).or_default().apply(&e);
+    let bad = input::for_each_event(&args.files, |mut e| {
+        // The group key moves out of the event: the state is labelled once, when created.
+        let key = (e.message_id.take(), e.recipient.take());
+        groups
+            .entry(key)
+            .or_insert_with_key(|(m, r)| MessageState::new(m.clone(), r.clone()))
+            .apply(&e);
         Ok(())
     })?;
-    let mut keys: Vec<_> = groups.keys().cloned().collect();
-    keys.sort_unstable();
-    for k in keys {
-        write_line(out, &groups[&k].view())?;
+    let mut sorted: Vec<_> = groups.into_iter().collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, state) in sorted {
+        write_line(out, &state.view())?;
     }
     Ok(if bad == 0 { Outcome::Clean } else { Outcome::SomeInputRejected })
 }
