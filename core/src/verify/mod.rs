@@ -224,6 +224,27 @@ impl fmt::Debug for Keys {
 ///
 /// Implemented for `BTreeSet<String>`, `HashSet<String>` and any `Fn(&str) -> bool`, so a
 /// caller can back it with a cache or a database lookup.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Headers, Keys, Provider, SignedRequest, Timestamp, VerifyOptions, verify};
+///
+/// let body = br#"{"signature":{"timestamp":"1767225540","token":"a1b2c3d4e5f6a7b8c9d0","signature":"bbc676e0da43aba179a49b6e5d5cbc7aaa3627e3081a3ad9447b1d606fa4bec5"}}"#;
+/// let headers = Headers::new();
+/// let request = SignedRequest::new(body, &headers);
+/// let keys = Keys::new().with_secret("key-example");
+/// let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
+///
+/// let fresh = |_: &str| false;
+/// let ok = verify(Provider::Mailgun, &request, &keys, now, &VerifyOptions::new().with_seen_tokens(&fresh))
+///     .unwrap();
+/// assert_eq!(ok.token(), Some("a1b2c3d4e5f6a7b8c9d0")); // remember it once the request is handled
+///
+/// let seen = |t: &str| t == "a1b2c3d4e5f6a7b8c9d0";
+/// let err = verify(Provider::Mailgun, &request, &keys, now, &VerifyOptions::new().with_seen_tokens(&seen))
+///     .unwrap_err();
+/// assert_eq!(err.code(), "replay");
+/// ```
 pub trait SeenTokens {
     /// True if `token` was accepted before.
     fn contains_token(&self, token: &str) -> bool;
