@@ -42,8 +42,8 @@ pub const OPS: [&str; 10] = [
     "view",
     "suppressions",
     "route",
-    "verify",
     "plan_sync",
+    "verify",
 ];
 
 /// Run `op` on JSON `input` and return the JSON envelope (see the module docs).
@@ -153,7 +153,6 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
                 .collect();
             Ok(Value::Array(routes))
         }
-        "verify" => op_verify(parse(input)?),
         "plan_sync" => {
             let i: PlanInput = parse(input)?;
             let options = match (i.options, i.provider) {
@@ -172,6 +171,7 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
             let plan = plan_sync(&options, &i.checkpoint, i.now, i.since, i.until)?;
             to_value(&plan)
         }
+        "verify" => op_verify(parse(input)?),
         other => Err(Error::new(
             ErrorKind::UnknownOp,
             format!("unknown op {other:?}, expected one of {}", OPS.join(", ")),

@@ -39,6 +39,11 @@ fn normalize_vectors_pass_natively() {
 }
 
 #[test]
+fn sync_vectors_pass_natively() {
+    play("sync");
+}
+
+#[test]
 fn signature_vectors_pass_natively() {
     play("signature");
 }
@@ -69,9 +74,4 @@ fn signature_errors_never_echo_secrets() {
         checked += 1;
     }
     assert!(checked > 50, "only {checked} rejected vectors");
-}
-
-#[test]
-fn sync_vectors_pass_natively() {
-    play("sync");
 }

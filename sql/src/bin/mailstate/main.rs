@@ -36,8 +36,8 @@ enum Command {
     Suppressions(suppressions::Args),
     Route(route::Args),
     Normalize(normalize::Args),
-    Verify(verify::Args),
     Bench(bench::Args),
+    Verify(verify::Args),
 }
 
 /// What a command reports back to `main`: whether any input was rejected.
@@ -56,8 +56,8 @@ fn main() -> ExitCode {
         Command::Suppressions(a) => suppressions::run(&a, &mut out),
         Command::Route(a) => route::run(&a, &mut out),
         Command::Normalize(a) => normalize::run(&a, &mut out),
-        Command::Verify(a) => verify::run(&a, &mut out),
         Command::Bench(a) => bench::run(&a, &mut out),
+        Command::Verify(a) => verify::run(&a, &mut out),
     }
     .and_then(|o| out.flush().map(|()| o).map_err(anyhow::Error::from));
     match result {
