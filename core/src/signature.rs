@@ -145,39 +145,6 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
     b.chunks_exact(2).map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?)).collect()
 }
 
-/// Decode an `application/x-www-form-urlencoded` body into (name, value) pairs, in order.
-///
-/// `+` is a space and `%XX` a byte; the decoded bytes must be UTF-8. `None` for a bad
-/// percent escape or invalid UTF-8.
-pub(crate) fn parse_form(body: &[u8]) -> Option<Vec<(String, String)>> {
-    fn unescape(part: &[u8]) -> Option<String> {
-        let mut out = Vec::with_capacity(part.len());
-        let mut i = 0;
-        while i < part.len() {
-            match part[i] {
-                b'+' => out.push(b' '),
-                b'%' => {
-                    let hex = part.get(i + 1..i + 3)?;
-                    out.push(decode_hex(std::str::from_utf8(hex).ok()?)?[0]);
-                    i += 2;
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8(out).ok()
-    }
-    body.split(|&b| b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let mut kv = pair.splitn(2, |&b| b == b'=');
-            let k = unescape(kv.next().unwrap_or_default())?;
-            let v = unescape(kv.next().unwrap_or_default())?;
-            Some((k, v))
-        })
-        .collect()
-}
-
 /// The label and DER bytes of the first PEM block in `text`.
 fn decode_pem(text: &str) -> Option<(&str, Vec<u8>)> {
     let start = text.find("-----BEGIN ")?;
@@ -371,22 +338,6 @@ mod tests {
         for bad in ["", "-5", "1.5", "12a", "9999999999999"] {
             assert_eq!(parse_unix_secs(bad, "t").unwrap_err().code(), "bad_encoding", "{bad}");
         }
-    }
-
-    #[test]
-    fn forms_decode_plus_and_percent() {
-        let f = parse_form(b"b=x+y%2Bz&a=%7B%22k%22%3A1%7D&empty").unwrap();
-        assert_eq!(
-            f,
-            [
-                ("b".into(), "x y+z".into()),
-                ("a".into(), "{\"k\":1}".into()),
-                ("empty".into(), String::new())
-            ]
-        );
-        assert!(parse_form(b"a=%zz").is_none());
-        assert!(parse_form(b"a=%4").is_none());
-        assert!(parse_form(b"a=%ff").is_none());
     }
 
     #[test]

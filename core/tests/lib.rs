@@ -4,8 +4,11 @@
 //! - `laws`: property tests of the reducer and suppression laws (order- and
 //!   duplicate-independence, a join-semilattice merge, fold == merge of any partition).
 //! - `consequences`: one named test per consequence DESIGN.md asks for.
+//! - `verify`: webhook verification on random input (no panic, noise never verifies, a
+//!   flipped body bit is always caught).
 
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected value")]
 
 mod consequences;
 mod laws;
+mod verify;

@@ -132,7 +132,12 @@ fn configuration_errors_exit_2() {
     let body = dir.join("body");
     std::fs::write(&body, "{}").unwrap();
     let b = body.display().to_string();
-    let cases: [&[&str]; 5] = [
+    let empty = dir.join("empty");
+    std::fs::write(&empty, "\n").unwrap();
+    let e = empty.display().to_string();
+    let cases: [&[&str]; 6] = [
+        // A secret file holding only a newline.
+        &["--provider", "mailersend", "--secret-file", &e, &b],
         // No key material at all (clap).
         &["--provider", "mailersend", &b],
         // An unset variable.

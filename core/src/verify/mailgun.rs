@@ -16,9 +16,8 @@ use serde_json::Value;
 use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions, bad_encoding, mismatch};
 use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
-use crate::signature::{
-    check_tolerance, ct_eq, decode_hex, hmac_sha256, parse_form, parse_unix_secs,
-};
+use crate::providers::form::decode_pairs;
+use crate::signature::{check_tolerance, ct_eq, decode_hex, hmac_sha256, parse_unix_secs};
 
 /// The three signed fields, as sent.
 struct Fields {
@@ -96,8 +95,8 @@ fn fields(req: &SignedRequest<'_>) -> Result<Fields, Error> {
             signature: text("signature")?,
         });
     }
-    match parse_form(req.body) {
-        Some(form) => form_fields(&form),
-        None => Err(bad_encoding("body", "mailgun json or a form-encoded legacy webhook")),
+    match decode_pairs(req.body) {
+        Ok(form) => form_fields(&form),
+        Err(_) => Err(bad_encoding("body", "mailgun json or a form-encoded legacy webhook")),
     }
 }

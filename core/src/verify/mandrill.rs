@@ -10,7 +10,8 @@
 
 use super::{Keys, Scheme, SignedRequest, Verified, bad_encoding, mismatch};
 use crate::error::Error;
-use crate::signature::{ct_eq, decode_base64, hmac_sha1, parse_form};
+use crate::providers::form::decode_pairs;
+use crate::signature::{ct_eq, decode_base64, hmac_sha1};
 
 const SIGNATURE: &str = "X-Mandrill-Signature";
 
@@ -24,7 +25,7 @@ pub(super) fn verify(req: &SignedRequest<'_>, keys: &Keys) -> Result<Verified, E
     let form = if let Some(f) = req.form {
         f
     } else {
-        parsed = parse_form(req.body).ok_or_else(|| bad_encoding("body", "form-encoded"))?;
+        parsed = decode_pairs(req.body).map_err(|_| bad_encoding("body", "form-encoded"))?;
         &parsed
     };
     let mut sorted: Vec<&(String, String)> = form.iter().collect();

@@ -180,10 +180,16 @@ impl Keys {
         self.public_keys.len()
     }
 
-    /// The secrets, or `unknown_key` when there are none.
+    /// The secrets, or `unknown_key` when there are none or one is empty (an unset variable
+    /// read as "" must not make an empty bearer token, or an HMAC anyone can compute, valid).
     fn secrets(&self, scheme: Scheme) -> Result<&[Vec<u8>], Error> {
         if self.secrets.is_empty() {
             Err(Error::new(ErrorKind::UnknownKey, format!("no secret configured for {scheme}")))
+        } else if let Some(i) = self.secrets.iter().position(Vec::is_empty) {
+            Err(Error::new(
+                ErrorKind::UnknownKey,
+                format!("secret {i} is empty: refusing to verify {scheme} with it"),
+            ))
         } else {
             Ok(&self.secrets)
         }
@@ -218,6 +224,27 @@ impl fmt::Debug for Keys {
 ///
 /// Implemented for `BTreeSet<String>`, `HashSet<String>` and any `Fn(&str) -> bool`, so a
 /// caller can back it with a cache or a database lookup.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Headers, Keys, Provider, SignedRequest, Timestamp, VerifyOptions, verify};
+///
+/// let body = br#"{"signature":{"timestamp":"1767225540","token":"a1b2c3d4e5f6a7b8c9d0","signature":"bbc676e0da43aba179a49b6e5d5cbc7aaa3627e3081a3ad9447b1d606fa4bec5"}}"#;
+/// let headers = Headers::new();
+/// let request = SignedRequest::new(body, &headers);
+/// let keys = Keys::new().with_secret("key-example");
+/// let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
+///
+/// let fresh = |_: &str| false;
+/// let ok = verify(Provider::Mailgun, &request, &keys, now, &VerifyOptions::new().with_seen_tokens(&fresh))
+///     .unwrap();
+/// assert_eq!(ok.token(), Some("a1b2c3d4e5f6a7b8c9d0")); // remember it once the request is handled
+///
+/// let seen = |t: &str| t == "a1b2c3d4e5f6a7b8c9d0";
+/// let err = verify(Provider::Mailgun, &request, &keys, now, &VerifyOptions::new().with_seen_tokens(&seen))
+///     .unwrap_err();
+/// assert_eq!(err.code(), "replay");
+/// ```
 pub trait SeenTokens {
     /// True if `token` was accepted before.
     fn contains_token(&self, token: &str) -> bool;
@@ -421,7 +448,7 @@ impl Verified {
 /// SNS certificate URL that is not Amazon's), `unauthorized` (credentials absent or wrong),
 /// `replay`. Also `missing_field` for a scheme input the caller must give (the Mandrill URL)
 /// or a signed field absent from the payload, `too_large` for a body over
-/// [`MAX_BODY_BYTES`], and `unsupported` for `ndjson`, which has no webhooks.
+/// [`MAX_BODY_BYTES`], and `unsupported` for the file formats (`ndjson`, `csv`), which have no webhooks.
 ///
 /// # Example
 /// ```

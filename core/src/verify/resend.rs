@@ -22,7 +22,16 @@ pub(super) fn verify(
     now: Timestamp,
     opts: &VerifyOptions<'_>,
 ) -> Result<Verified, Error> {
-    let prefix = if req.headers.get("svix-id").is_some() { "svix" } else { "webhook" };
+    let prefix = match (req.headers.get("svix-id"), req.headers.get("webhook-id")) {
+        (Some(_), _) => "svix",
+        (None, Some(_)) => "webhook",
+        (None, None) => {
+            return Err(Error::new(
+                ErrorKind::MissingHeader,
+                "missing header svix-id (or webhook-id)",
+            ));
+        }
+    };
     let id = req.header(&format!("{prefix}-id"))?;
     let ts = req.header(&format!("{prefix}-timestamp"))?;
     let sig_header = format!("{prefix}-signature");

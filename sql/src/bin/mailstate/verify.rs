@@ -149,10 +149,16 @@ fn keys(args: &Args) -> anyhow::Result<Keys> {
         while secret.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             secret.pop();
         }
+        if secret.is_empty() {
+            return Err(usage(format!("--secret-file {}: the file is empty", path.display())));
+        }
         keys = keys.with_secret(secret);
     }
     for name in &args.secret_envs {
         let value = std::env::var(name).map_err(|e| usage(format!("--secret-env {name}: {e}")))?;
+        if value.is_empty() {
+            return Err(usage(format!("--secret-env {name}: the variable is empty")));
+        }
         keys = keys.with_secret(value);
     }
     for path in &args.key_files {
