@@ -12,3 +12,6 @@
 mod consequences;
 mod laws;
 mod verify;
+
+// Conformance vectors of `normalize`, played natively.
+mod normalize_vectors;

@@ -38,7 +38,7 @@
 //! * A webhook element is `{"msys": {"<class>_event": {…}}}`; its `raw` is the whole element
 //!   as SparkPost sent it. Events API results are flat objects; their `raw` is the result.
 //! * The webhook validation request `[{"msys":{}}]` yields no events and a
-//!   [`ControlKind::Ping`](crate::ControlKind::Ping) control. An empty `msys` inside a batch
+//!   [`ControlKind::Ping`] control. An empty `msys` inside a batch
 //!   that also has events is skipped.
 //! * Every numeric field may be a string (`"bounce_class":"10"`), and `event_id` is a 17–20
 //!   digit string that is never parsed as a number.
