@@ -206,10 +206,18 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
     }
     let result = match provider {
         Provider::Ndjson => Ok(providers::ndjson::normalize(payload)),
+        Provider::Sendgrid => providers::sendgrid::normalize(payload),
+        //SES        Provider::Ses => providers::ses::normalize(payload),
+        //MG        Provider::Mailgun => providers::mailgun::normalize(payload),
+        //PM        Provider::Postmark => providers::postmark::normalize(payload),
         other => Err(Error::new(
             ErrorKind::Unsupported,
             format!("normalizing {other} payloads is not implemented yet"),
         )),
     };
-    result.map_err(|e| if e.provider().is_none() { e.with_provider(provider.as_str()) } else { e })
+    let tag =
+        |e: Error| if e.provider().is_none() { e.with_provider(provider.as_str()) } else { e };
+    let mut out = result.map_err(tag)?;
+    out.errors = out.errors.into_iter().map(tag).collect();
+    Ok(out)
 }

@@ -2,10 +2,7 @@
 //! reports the path and the found type, the four timestamp shapes, bare addresses and message
 //! ids, and the exact raw text of each batch element.
 
-#![allow(
-    dead_code,
-    reason = "shared helpers; the provider modules that use them land with issue 3"
-)]
+#![allow(dead_code, reason = "temporary while the provider modules land")]
 
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -13,7 +10,11 @@ use serde_json::value::RawValue;
 use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
 
+//MG pub(crate) mod mailgun;
 pub(crate) mod ndjson;
+//PM pub(crate) mod postmark;
+pub(crate) mod sendgrid;
+//SES pub(crate) mod ses;
 
 /// The JSON type name of `v`, as error messages say it.
 pub(crate) fn type_name(v: &Value) -> &'static str {
@@ -33,6 +34,114 @@ pub(crate) fn parse_body(body: &[u8]) -> Result<Value, Error> {
         return Err(Error::new(ErrorKind::InvalidUtf8, "body is not valid utf-8"));
     }
     serde_json::from_slice(body).map_err(|e| Error::from_json(&e))
+}
+
+/// The body as text, or an `invalid_utf8` error.
+pub(crate) fn body_text(body: &[u8]) -> Result<&str, Error> {
+    std::str::from_utf8(body)
+        .map_err(|_| Error::new(ErrorKind::InvalidUtf8, "body is not valid utf-8"))
+}
+
+/// The first non-whitespace byte of `body` (`b'['`, `b'{'`…), if any.
+pub(crate) fn first_byte(body: &[u8]) -> Option<u8> {
+    body.iter().copied().find(|b| !b.is_ascii_whitespace())
+}
+
+/// The error for a body that is valid JSON of the wrong shape for `provider`, or the JSON
+/// error when it is not JSON at all (so a truncated batch says `invalid_json`).
+pub(crate) fn wrong_shape(body: &[u8], expected: &str) -> Error {
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+        return Error::from_json(&e);
+    }
+    let found = match first_byte(body) {
+        Some(b'[') => "an array",
+        Some(b'{') => "an object",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    };
+    Error::new(ErrorKind::WrongProvider, format!("expected {expected}, found {found}"))
+        .with_path("$")
+}
+
+/// The fields of a JSON object body with each value's exact raw text, in document order.
+/// `None` when the body is valid JSON but not an object.
+pub(crate) fn object_fields(text: &str) -> Result<Option<Vec<(String, &RawValue)>>, Error> {
+    if first_byte(text.as_bytes()) != Some(b'{') {
+        return match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+            Ok(_) => Ok(None),
+            Err(e) => Err(Error::from_json(&e)),
+        };
+    }
+    let fields: Fields<'_> = serde_json::from_str(text).map_err(|e| Error::from_json(&e))?;
+    Ok(Some(fields.0))
+}
+
+/// An object's fields as `(key, raw value)` pairs; a map visitor keeps duplicate keys and
+/// order, and borrows every value.
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a json object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Fields<'de>, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) =
+                    m.next_entry::<std::borrow::Cow<'de, str>, &'de RawValue>()?
+                {
+                    out.push((k.into_owned(), v));
+                }
+                Ok(Fields(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A metadata value as text: strings as they are, anything else as its JSON text.
+pub(crate) fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The SMTP reply code and RFC 3463 enhanced status at the start of a remote server's text:
+/// `smtp; 550 5.1.1 user unknown` gives `(550, 5.1.1)`, `4.7.1 greylisted` gives
+/// `(None, 4.7.1)`. Only codes of class 2, 4 or 5 are taken.
+pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
+    let mut t = text.trim_start();
+    if t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp;")) {
+        t = t[5..].trim_start();
+    }
+    let mut code = None;
+    let b = t.as_bytes();
+    if b.len() >= 3
+        && matches!(b[0], b'2' | b'4' | b'5')
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_digit()
+        && b.get(3).is_none_or(|c| !c.is_ascii_digit() && *c != b'.')
+    {
+        code = Some(t[..3].to_owned());
+        t = t[3..].trim_start_matches([' ', '-']);
+    }
+    let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let cand = &t[..end];
+    let parts: Vec<&str> = cand.split('.').collect();
+    let enhanced = (parts.len() == 3
+        && matches!(parts[0], "2" | "4" | "5")
+        && parts[1..].iter().all(|p| (1..=3).contains(&p.len())))
+    .then(|| cand.to_owned());
+    (code, enhanced)
 }
 
 /// Split a JSON array body into its elements' exact raw text, so each event's `raw` is the
@@ -84,6 +193,16 @@ impl<'a> Obj<'a> {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(other) => Err(Error::type_mismatch(self.child(key), "string", type_name(other))),
+        }
+    }
+
+    /// An optional field that must be a JSON string (addresses, names, URLs): a number there
+    /// is a `type_mismatch`, unlike [`Obj::str`].
+    pub(crate) fn string(&self, key: &str) -> Result<Option<&'a str>, Error> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
             Some(other) => Err(Error::type_mismatch(self.child(key), "string", type_name(other))),
         }
     }
@@ -274,6 +393,29 @@ mod tests {
     fn message_ids_lose_brackets_and_space() {
         assert_eq!(clean_message_id(" <abc@example.com> ").unwrap(), "abc@example.com");
         assert_eq!(clean_message_id("<>"), None);
+    }
+
+    #[test]
+    fn smtp_codes_come_from_the_start_of_the_text() {
+        let c = |t: &str| smtp_codes(t);
+        assert_eq!(c("smtp; 550 5.1.1 user unknown"), (Some("550".into()), Some("5.1.1".into())));
+        assert_eq!(c("smtp;550 5.1.1 no such user"), (Some("550".into()), Some("5.1.1".into())));
+        assert_eq!(c("421-4.7.0 try later"), (Some("421".into()), Some("4.7.0".into())));
+        assert_eq!(c("4.7.1 greylisted"), (None, Some("4.7.1".into())));
+        assert_eq!(c("250 ok"), (Some("250".into()), None));
+        assert_eq!(c("Bounced Address"), (None, None));
+        assert_eq!(c("5501 nope"), (None, None));
+        assert_eq!(c("smtp"), (None, None));
+    }
+
+    #[test]
+    fn object_fields_keep_raw_values_in_order() {
+        let f = object_fields(r#"{"b": [1, 2], "a":"x"}"#).unwrap().unwrap();
+        assert_eq!(f[0].0, "b");
+        assert_eq!(f[0].1.get(), "[1, 2]");
+        assert_eq!(f[1].1.get(), r#""x""#);
+        assert!(object_fields("[1]").unwrap().is_none());
+        assert_eq!(object_fields("{\"a\":").unwrap_err().code(), "invalid_json");
     }
 
     #[test]
