@@ -206,7 +206,9 @@ impl Error {
         if msg.contains("recursion limit exceeded") {
             return Error::new(ErrorKind::TooLarge, "json nested too deeply");
         }
-        if let Some(first) = msg.get(..1) {
+        // Lower-case the first letter of serde's sentence, but not of an acronym ("EOF while…").
+        let acronym = msg.as_bytes().get(1).is_some_and(u8::is_ascii_uppercase);
+        if let Some(first) = msg.get(..1).filter(|_| !acronym) {
             let lower = first.to_lowercase();
             msg.replace_range(..1, &lower);
         }

@@ -14,7 +14,7 @@ use crate::error::{Error, ErrorKind};
 pub(crate) mod ndjson;
 //PM pub(crate) mod postmark;
 pub(crate) mod sendgrid;
-//SES pub(crate) mod ses;
+pub(crate) mod ses;
 
 /// The JSON type name of `v`, as error messages say it.
 pub(crate) fn type_name(v: &Value) -> &'static str {
@@ -310,10 +310,24 @@ pub(crate) fn parse_time(v: &Value, unit: TimeUnit) -> Result<Timestamp, String>
                 let i: Option<i64> = t.parse().ok();
                 number_time(i, n, unit).ok_or_else(found)
             } else {
-                Timestamp::parse_rfc3339(t).map_err(|_| found())
+                Timestamp::parse_rfc3339(&close_offset_gap(t)).map_err(|_| found())
             }
         }
         _ => Err(format!("{} {}", type_name(v), found())),
+    }
+}
+
+/// `2018-10-08T14:05:45 +0000` (an SES docs example) with the space before the offset removed.
+fn close_offset_gap(t: &str) -> std::borrow::Cow<'_, str> {
+    match t.rsplit_once(' ') {
+        Some((head, offset))
+            if head.contains(['T', ' '])
+                && offset.starts_with(['+', '-'])
+                && offset[1..].bytes().all(|b| b.is_ascii_digit() || b == b':') =>
+        {
+            format!("{head}{offset}").into()
+        }
+        _ => t.into(),
     }
 }
 
@@ -375,6 +389,7 @@ mod tests {
         assert_eq!(s(json!("1762200001.5")), 1_762_200_001_500);
         assert_eq!(s(json!(1_762_200_001_234_i64)), 1_762_200_001_234);
         assert_eq!(s(json!("2025-11-03T15:00:01.1234567-05:00")), 1_762_200_001_123);
+        assert_eq!(s(json!("2018-10-08T14:05:45 +0000")), 1_539_007_545_000);
         let ms = parse_time(&json!(1_762_200_001_234_i64), TimeUnit::Millis).unwrap();
         assert_eq!(ms.as_millis(), 1_762_200_001_234);
         assert!(parse_time(&json!(true), TimeUnit::Seconds).is_err());
