@@ -208,7 +208,7 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
         Provider::Ndjson => Ok(providers::ndjson::normalize(payload)),
         Provider::Sendgrid => providers::sendgrid::normalize(payload),
         Provider::Ses => providers::ses::normalize(payload),
-        //MG        Provider::Mailgun => providers::mailgun::normalize(payload),
+        Provider::Mailgun => providers::mailgun::normalize(payload),
         //PM        Provider::Postmark => providers::postmark::normalize(payload),
         other => Err(Error::new(
             ErrorKind::Unsupported,

@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
 
-//MG pub(crate) mod mailgun;
+pub(crate) mod mailgun;
 pub(crate) mod ndjson;
 //PM pub(crate) mod postmark;
 pub(crate) mod sendgrid;
