@@ -209,7 +209,7 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
         Provider::Sendgrid => providers::sendgrid::normalize(payload),
         Provider::Ses => providers::ses::normalize(payload),
         Provider::Mailgun => providers::mailgun::normalize(payload),
-        //PM        Provider::Postmark => providers::postmark::normalize(payload),
+        Provider::Postmark => providers::postmark::normalize(payload),
         other => Err(Error::new(
             ErrorKind::Unsupported,
             format!("normalizing {other} payloads is not implemented yet"),

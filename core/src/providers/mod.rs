@@ -12,7 +12,7 @@ use crate::error::{Error, ErrorKind};
 
 pub(crate) mod mailgun;
 pub(crate) mod ndjson;
-//PM pub(crate) mod postmark;
+pub(crate) mod postmark;
 pub(crate) mod sendgrid;
 pub(crate) mod ses;
 
