@@ -68,7 +68,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     if super::first_byte(payload.body) != Some(b'{') {
         return Err(super::wrong_shape(payload.body, "a postmark webhook object"));
     }
-    let v: Value = serde_json::from_str(text).map_err(|e| Error::from_json(&e))?;
+    let v = super::parse_body(payload.body)?;
     let o = Obj::new(&v, "$")?;
     let record = match o.string("RecordType")? {
         Some(r) => r,
