@@ -8,7 +8,7 @@
 //!
 //! | op | input | output |
 //! |---|---|---|
-//! | `normalize` | `{"provider", "headers"?: {name: value}, "body"? : string, "body_base64"?: string}` | `{"events": [Event], "errors": [{"code","message","path","line"}], "control": Control \| null}` |
+//! | `normalize` | `{"provider" (a slug, or "auto" to detect it), "headers"?: {name: value}, "body"? : string, "body_base64"?: string}` | `{"events": [Event], "errors": [{"code","message","path","line"}], "control": Control \| null}` |
 //! | `event_key` | `{"provider", "provider_event_id"?, "provider_type", "message_id"?, "recipient"?, "occurred_at"?, "url"?, "scope"?: "event" \| "per_recipient"}` | string |
 //! | `reduce` | `{"events": [Event]}` | `[StateView]`, one per (message_id, recipient), in group order |
 //! | `apply` | `{"state"?: MessageState, "events": [Event]}` | `MessageState` |
@@ -141,7 +141,6 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
 }
 
 fn op_normalize(i: NormalizeInput) -> Result<Value, Error> {
-    let provider: Provider = i.provider.parse()?;
     let headers: Headers = i.headers.into_iter().collect();
     let body = match (i.body, i.body_base64) {
         (Some(b), None) => b.into_bytes(),
@@ -153,6 +152,8 @@ fn op_normalize(i: NormalizeInput) -> Result<Value, Error> {
             return Err(Error::invalid("body", "give body or body_base64, not both"));
         }
     };
+    let provider: Provider =
+        if i.provider == "auto" { crate::detect(&headers, &body)? } else { i.provider.parse()? };
     let out = normalize(provider, Payload { body: &body, headers: &headers })?;
     let errors: Vec<Value> = out.errors.iter().map(error_json).collect();
     Ok(json!({ "events": out.events, "errors": errors, "control": out.control }))
