@@ -58,10 +58,12 @@
 //! - The Logs API (`/v1/analytics/logs`) page shape.
 //! - The signature (timestamp + token HMAC) is checked by signature verification, not here.
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{Obj, TimeUnit, bare_address, clean_message_id, split_array, type_name, value_text};
+use super::{RawObj, TimeUnit, bare_address, clean_message_id};
 use crate::error::{Error, ErrorKind};
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
@@ -76,25 +78,25 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         }
         return Err(super::wrong_shape(payload.body, "a mailgun webhook or events api page"));
     }
-    let fields = super::object_fields(text)?.unwrap_or_default();
-    let field = |name: &str| fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v);
+    // One pass that keeps `event-data` or each item as raw text; any surprise in the shape
+    // (items not an array, duplicate keys) is diagnosed by `shape_error` instead.
+    let shape: Shape<'_> = match serde_json::from_str(text) {
+        Ok(shape) => shape,
+        Err(e) => return Err(shape_error(text, &e)),
+    };
     let mut out = Normalized::default();
-    if let Some(data) = field("event-data") {
-        out.events.push(event(data, "$[\"event-data\"]")?);
-    } else if let Some(items) = field("items") {
-        let page = items.get();
-        if super::first_byte(page.as_bytes()) != Some(b'[') {
-            return Err(Error::type_mismatch("$.items", "array", &json_type(page)));
-        }
-        for (i, item) in split_array(page.as_bytes())?.into_iter().enumerate() {
-            let path = format!("$.items[{i}]");
-            match item_event(item, &path) {
+    if let Some(data) = shape.event_data {
+        out.events.push(item_event(data.get(), "$[\"event-data\"]".to_owned())?);
+    } else if let Some(items) = shape.items {
+        out.events.reserve(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            match item_event(item.get(), format!("$.items[{i}]")) {
                 Ok(e) => out.events.push(e),
                 Err(e) => out.errors.push(e),
             }
         }
-    } else if field("event").is_some() {
-        out.events.push(item_event(text.trim(), "$")?);
+    } else if shape.event.is_some() {
+        out.events.push(item_event(text.trim(), "$".to_owned())?);
     } else {
         return Err(Error::new(
             ErrorKind::WrongProvider,
@@ -105,38 +107,38 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     Ok(out)
 }
 
-fn json_type(raw: &str) -> String {
-    serde_json::from_str::<Value>(raw)
-        .map_or_else(|_| "invalid json".into(), |v| type_name(&v).into())
+/// The keys that decide the body's shape, each kept as raw text.
+#[derive(Deserialize)]
+struct Shape<'a> {
+    #[serde(borrow, default, rename = "event-data")]
+    event_data: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    items: Option<Vec<&'a RawValue>>,
+    #[serde(borrow, default)]
+    event: Option<&'a RawValue>,
 }
 
-fn event(raw: &RawValue, path: &str) -> Result<Event, Error> {
-    item_event(raw.get(), path)
+/// Why a body that starts like an object did not read as one of Mailgun's shapes.
+fn shape_error(text: &str, err: &serde_json::Error) -> Error {
+    if let Ok(Some(fields)) = super::object_fields(text)
+        && let Some((_, items)) = fields.iter().rev().find(|(k, _)| k == "items")
+        && super::raw_type_name(items) != "array"
+    {
+        return Error::type_mismatch("$.items", "array", super::raw_type_name(items));
+    }
+    Error::from_json(err)
 }
 
-fn item_event(raw: &str, path: &str) -> Result<Event, Error> {
-    let v: Value = serde_json::from_str(raw).map_err(|e| Error::from_json(&e).with_path(path))?;
-    let o = Obj::new(&v, path)?;
+fn item_event(raw: &str, path: String) -> Result<Event, Error> {
+    let o = RawObj::parse(raw, path)?;
     let name = o.string("event")?.ok_or_else(|| Error::missing(o.child("event")))?;
-
-    let ds_path = o.child("delivery-status");
-    let ds = match o.get("delivery-status") {
-        Some(d) => Some(Obj::new(d, &ds_path)?),
-        None => None,
-    };
+    let ds = o.obj("delivery-status")?;
     let code = match &ds {
-        Some(d) => match d.get("code") {
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(Value::String(s)) => s.trim().parse().ok(),
-            Some(other) => {
-                return Err(Error::type_mismatch(d.child("code"), "number", type_name(other)));
-            }
-            None => None,
-        },
+        Some(d) => d.uint("code")?,
         None => None,
     };
-    let reason = o.string("reason")?.unwrap_or("");
-    let (kind, class) = match name {
+    let reason = o.string("reason")?.unwrap_or_default();
+    let (kind, class) = match name.as_ref() {
         "accepted" => (EventType::Accepted, None),
         "rejected" => (EventType::Rejected, None),
         "delivered" => (EventType::Delivered, None),
@@ -160,52 +162,47 @@ fn item_event(raw: &str, path: &str) -> Result<Event, Error> {
         _ => (EventType::Unknown, None),
     };
     let mut e = Event::new("mailgun", kind);
-    name.clone_into(&mut e.provider_type);
     e.bounce_class = class;
-    e.provider_event_id = o.str("id")?;
-    let msg_path = o.child("message");
-    if let Some(m) = o.get("message") {
-        let m = Obj::new(m, &msg_path)?;
-        let h_path = m.child("headers");
-        if let Some(h) = m.get("headers") {
-            let h = Obj::new(h, &h_path)?;
-            e.message_id = h.string("message-id")?.and_then(clean_message_id);
-            e.smtp_message_id.clone_from(&e.message_id);
-        }
+    e.provider_event_id = o.str("id")?.map(Cow::into_owned);
+    if let Some(m) = o.obj("message")?
+        && let Some(h) = m.obj("headers")?
+    {
+        e.message_id = h.string("message-id")?.as_deref().and_then(clean_message_id);
+        e.smtp_message_id.clone_from(&e.message_id);
     }
-    e.recipient = o.string("recipient")?.and_then(bare_address);
+    e.recipient = o.string("recipient")?.as_deref().and_then(bare_address);
     e.occurred_at = o.time("timestamp", TimeUnit::Seconds)?;
     if let Some(d) = &ds {
         e.smtp_status = code.filter(|c| (200..600).contains(c)).map(|c| c.to_string());
         e.enhanced_status = match d.str("enhanced-code")?.filter(|s| !s.is_empty()) {
-            Some(code) => Some(code),
-            None => d.str("bounce-code")?.filter(|s| !s.is_empty()),
+            Some(code) => Some(code.into_owned()),
+            None => d.str("bounce-code")?.filter(|s| !s.is_empty()).map(Cow::into_owned),
         };
         let message = d.string("message")?.filter(|s| !s.trim().is_empty());
         let description = d.string("description")?.filter(|s| !s.trim().is_empty());
-        e.diagnostic = message.or(description).map(str::to_owned);
+        e.diagnostic = message.or(description).map(Cow::into_owned);
     }
-    if kind == EventType::Rejected && name == "rejected" {
-        let r_path = o.child("reject");
-        if let Some(r) = o.get("reject") {
-            let r = Obj::new(r, &r_path)?;
-            let reason = r.string("reason")?.filter(|s| !s.is_empty());
-            let description = r.string("description")?.filter(|s| !s.is_empty());
-            e.diagnostic = e.diagnostic.or(reason.or(description).map(str::to_owned));
-        }
+    if name == "rejected"
+        && let Some(r) = o.obj("reject")?
+    {
+        let reason = r.string("reason")?.filter(|s| !s.is_empty());
+        let description = r.string("description")?.filter(|s| !s.is_empty());
+        e.diagnostic = e.diagnostic.or(reason.or(description).map(Cow::into_owned));
     }
-    e.url = o.string("url")?.map(str::to_owned);
-    e.ip = o.string("ip")?.map(str::to_owned);
-    let ci_path = o.child("client-info");
-    if let Some(ci) = o.get("client-info") {
-        e.user_agent = Obj::new(ci, &ci_path)?.string("user-agent")?.map(str::to_owned);
+    e.url = o.string("url")?.map(Cow::into_owned);
+    e.ip = o.string("ip")?.map(Cow::into_owned);
+    if let Some(ci) = o.obj("client-info")? {
+        e.user_agent = ci.string("user-agent")?.map(Cow::into_owned);
     }
     e.tags = o.str_list("tags")?;
-    let uv_path = o.child("user-variables");
-    if let Some(uv) = o.get("user-variables") {
-        let uv = Obj::new(uv, &uv_path)?;
-        e.metadata = uv.map.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
+    if let Some(uv) = o.obj("user-variables")? {
+        e.metadata = uv
+            .fields()
+            .filter(|(_, v)| v.get() != "null")
+            .map(|(k, v)| (k.to_owned(), super::raw_text(v)))
+            .collect();
     }
+    e.provider_type = name.into_owned();
     raw.clone_into(&mut e.raw);
     e.event_key = key(&e);
     Ok(e)

@@ -2,6 +2,8 @@
 //! reports the path and the found type, the four timestamp shapes, bare addresses and message
 //! ids, and the exact raw text of each batch element.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -73,12 +75,12 @@ pub(crate) fn object_fields(text: &str) -> Result<Option<Vec<(String, &RawValue)
         };
     }
     let fields: Fields<'_> = serde_json::from_str(text).map_err(|e| Error::from_json(&e))?;
-    Ok(Some(fields.0))
+    Ok(Some(fields.0.into_iter().map(|(k, v)| (k.into_owned(), v)).collect()))
 }
 
 /// An object's fields as `(key, raw value)` pairs; a map visitor keeps duplicate keys and
 /// order, and borrows every value.
-struct Fields<'a>(Vec<(String, &'a RawValue)>);
+struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'de> serde::Deserialize<'de> for Fields<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -92,16 +94,40 @@ impl<'de> serde::Deserialize<'de> for Fields<'de> {
                 self,
                 mut m: A,
             ) -> Result<Fields<'de>, A::Error> {
-                let mut out = Vec::new();
-                while let Some((k, v)) =
-                    m.next_entry::<std::borrow::Cow<'de, str>, &'de RawValue>()?
-                {
-                    out.push((k.into_owned(), v));
+                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(16));
+                while let Some(k) = m.next_key_seed(BorrowedKey)? {
+                    out.push((k, m.next_value::<&'de RawValue>()?));
                 }
                 Ok(Fields(out))
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// A map key borrowed from the input when it has no escapes (serde's `Cow<str>` always copies).
+struct BorrowedKey;
+
+impl<'de> serde::de::DeserializeSeed<'de> for BorrowedKey {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Cow<'de, str>, E> {
+                Ok(Cow::Owned(v))
+            }
+        }
+        d.deserialize_str(V)
     }
 }
 
@@ -271,6 +297,167 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// The JSON type name of raw JSON text, from its first byte.
+pub(crate) fn raw_type_name(raw: &RawValue) -> &'static str {
+    match raw.get().as_bytes().first() {
+        Some(b'"') => "string",
+        Some(b'{') => "object",
+        Some(b'[') => "array",
+        Some(b't' | b'f') => "boolean",
+        Some(b'n') => "null",
+        _ => "number",
+    }
+}
+
+/// A JSON string's text, borrowed from the input when it has no escapes.
+fn raw_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    // RawValue text is valid JSON: a string without a backslash is exactly its inside.
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return Some(Cow::Borrowed(inner));
+    }
+    serde_json::from_str::<String>(text).ok().map(Cow::Owned)
+}
+
+/// A metadata value from raw JSON: a string's text, anything else as its JSON text.
+pub(crate) fn raw_text(raw: &RawValue) -> String {
+    match raw_string(raw) {
+        Some(s) if raw_type_name(raw) == "string" => s.into_owned(),
+        _ => raw.get().to_owned(),
+    }
+}
+
+/// A path-aware, borrowed view of one JSON object that keeps each field's raw text and parses
+/// only the fields that are read: the fast sibling of [`Obj`] for batch elements, where building
+/// a whole `serde_json::Value` per event would cost several times the parse itself.
+#[derive(Debug)]
+pub(crate) struct RawObj<'a> {
+    fields: Vec<(Cow<'a, str>, &'a RawValue)>,
+    /// Its JSON path (`$[2]`, `$.items[0]`).
+    pub(crate) path: String,
+}
+
+impl<'a> RawObj<'a> {
+    /// View JSON text at `path` as an object, or a `type_mismatch` error.
+    pub(crate) fn parse(text: &'a str, path: impl Into<String>) -> Result<RawObj<'a>, Error> {
+        let path = path.into();
+        if first_byte(text.as_bytes()) != Some(b'{') {
+            return match serde_json::from_str::<&RawValue>(text) {
+                Ok(raw) => Err(Error::type_mismatch(path, "object", raw_type_name(raw))),
+                Err(e) => Err(Error::from_json(&e).with_path(path)),
+            };
+        }
+        let fields: Fields<'a> =
+            serde_json::from_str(text).map_err(|e| Error::from_json(&e).with_path(path.clone()))?;
+        Ok(RawObj { fields: fields.0, path })
+    }
+
+    /// The path of `key` inside this object.
+    pub(crate) fn child(&self, key: &str) -> String {
+        if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            format!("{}.{key}", self.path)
+        } else {
+            format!("{}[{key:?}]", self.path)
+        }
+    }
+
+    /// Every field in document order, `null`s included.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, &'a RawValue)> {
+        self.fields.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+
+    /// The raw value of `key` (the last one, as JSON parsers do; absent and `null` are `None`).
+    pub(crate) fn raw(&self, key: &str) -> Option<&'a RawValue> {
+        // Length and first byte first: most keys differ there, without a call to memcmp.
+        let (len, first) = (key.len(), key.as_bytes().first());
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k.len() == len && k.as_bytes().first() == first && k == key)
+            .map(|(_, v)| *v)
+            .filter(|v| v.get() != "null")
+    }
+
+    /// An optional field that must be a JSON string.
+    pub(crate) fn string(&self, key: &str) -> Result<Option<Cow<'a, str>>, Error> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(raw) => match raw_string(raw) {
+                Some(s) => Ok(Some(s)),
+                None => Err(Error::type_mismatch(self.child(key), "string", raw_type_name(raw))),
+            },
+        }
+    }
+
+    /// An optional string field; a number is accepted and kept as its exact digits.
+    pub(crate) fn str(&self, key: &str) -> Result<Option<Cow<'a, str>>, Error> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(raw) if raw_type_name(raw) == "number" => Ok(Some(Cow::Borrowed(raw.get()))),
+            Some(_) => self.string(key),
+        }
+    }
+
+    /// An optional list of strings; a single string becomes a one-element list.
+    pub(crate) fn str_list(&self, key: &str) -> Result<Vec<String>, Error> {
+        let Some(raw) = self.raw(key) else { return Ok(Vec::new()) };
+        match raw_type_name(raw) {
+            "string" | "number" => Ok(self.str(key)?.map(Cow::into_owned).into_iter().collect()),
+            "array" => {
+                let items: Vec<&RawValue> =
+                    serde_json::from_str(raw.get()).map_err(|e| Error::from_json(&e))?;
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    match raw_type_name(item) {
+                        "null" => {}
+                        "number" => out.push(item.get().to_owned()),
+                        "string" => out.extend(raw_string(item).map(Cow::into_owned)),
+                        other => {
+                            return Err(Error::type_mismatch(
+                                format!("{}[{i}]", self.child(key)),
+                                "string",
+                                other,
+                            ));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+            other => Err(Error::type_mismatch(self.child(key), "string or array", other)),
+        }
+    }
+
+    /// An optional nested object.
+    pub(crate) fn obj(&self, key: &str) -> Result<Option<RawObj<'a>>, Error> {
+        match self.raw(key) {
+            None => Ok(None),
+            Some(raw) => RawObj::parse(raw.get(), self.child(key)).map(Some),
+        }
+    }
+
+    /// An optional unsigned integer (a JSON number or a numeric string).
+    pub(crate) fn uint(&self, key: &str) -> Result<Option<u64>, Error> {
+        let Some(raw) = self.raw(key) else { return Ok(None) };
+        let text = match raw_type_name(raw) {
+            "number" => Cow::Borrowed(raw.get()),
+            "string" => raw_string(raw).unwrap_or_default(),
+            other => return Err(Error::type_mismatch(self.child(key), "number", other)),
+        };
+        Ok(text.trim().parse().ok())
+    }
+
+    /// An optional time in one of the providers' shapes (see [`parse_time`]).
+    pub(crate) fn time(&self, key: &str, unit: TimeUnit) -> Result<Option<Timestamp>, Error> {
+        let Some(raw) = self.raw(key) else { return Ok(None) };
+        let v: Value = serde_json::from_str(raw.get()).map_err(|e| Error::from_json(&e))?;
+        parse_time(&v, unit)
+            .map(Some)
+            .map_err(|found| Error::type_mismatch(self.child(key), unit.expected(), &found))
+    }
+}
+
 /// The unit of a numeric timestamp.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TimeUnit {
@@ -319,7 +506,7 @@ pub(crate) fn parse_time(v: &Value, unit: TimeUnit) -> Result<Timestamp, String>
 }
 
 /// `2018-10-08T14:05:45 +0000` (an SES docs example) with the space before the offset removed.
-fn close_offset_gap(t: &str) -> std::borrow::Cow<'_, str> {
+fn close_offset_gap(t: &str) -> Cow<'_, str> {
     match t.rsplit_once(' ') {
         Some((head, offset))
             if head.contains(['T', ' '])
@@ -358,6 +545,9 @@ pub(crate) fn bare_address(s: &str) -> Option<String> {
     let inner = inner.trim().trim_matches('"');
     if inner.is_empty() {
         return None;
+    }
+    if inner.is_ascii() {
+        return Some(inner.to_ascii_lowercase());
     }
     Some(inner.chars().flat_map(simple_lower).collect())
 }

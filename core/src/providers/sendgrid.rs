@@ -55,53 +55,56 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use std::borrow::Cow;
 
-use super::{Obj, TimeUnit, bare_address, clean_message_id, smtp_codes, split_array, value_text};
+use super::{RawObj, TimeUnit, bare_address, clean_message_id, raw_text, smtp_codes, split_array};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
 /// SendGrid's own keys; every other top-level key is a custom argument.
-const RESERVED: [&str; 38] = [
-    "email",
-    "timestamp",
-    "event",
-    "smtp-id",
-    "sg_event_id",
-    "sg_message_id",
-    "category",
-    "asm_group_id",
-    "reason",
-    "status",
-    "response",
-    "attempt",
-    "type",
-    "url",
-    "url_offset",
-    "useragent",
-    "ip",
-    "tls",
-    "cert_err",
-    "bounce_classification",
-    "sg_machine_open",
-    "sg_content_type",
-    "sg_user_id",
-    "marketing_campaign_id",
-    "marketing_campaign_name",
-    "marketing_campaign_version",
-    "marketing_campaign_split_id",
-    "singlesend_id",
-    "singlesend_name",
-    "mc_stats",
-    "phase_id",
-    "template_id",
-    "template_name",
-    "sg_template_id",
-    "sg_template_name",
-    "send_at",
-    "pool",
-    "unique_args",
-];
+fn is_reserved(key: &str) -> bool {
+    matches!(
+        key,
+        "email"
+            | "timestamp"
+            | "event"
+            | "smtp-id"
+            | "sg_event_id"
+            | "sg_message_id"
+            | "category"
+            | "asm_group_id"
+            | "reason"
+            | "status"
+            | "response"
+            | "attempt"
+            | "type"
+            | "url"
+            | "url_offset"
+            | "useragent"
+            | "ip"
+            | "tls"
+            | "cert_err"
+            | "bounce_classification"
+            | "sg_machine_open"
+            | "sg_content_type"
+            | "sg_user_id"
+            | "marketing_campaign_id"
+            | "marketing_campaign_name"
+            | "marketing_campaign_version"
+            | "marketing_campaign_split_id"
+            | "singlesend_id"
+            | "singlesend_name"
+            | "mc_stats"
+            | "phase_id"
+            | "template_id"
+            | "template_name"
+            | "sg_template_id"
+            | "sg_template_name"
+            | "send_at"
+            | "pool"
+            | "unique_args"
+    )
+}
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     if super::first_byte(payload.body) != Some(b'[') {
@@ -111,8 +114,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let mut out = Normalized::default();
     out.events.reserve(items.len());
     for (i, raw) in items.into_iter().enumerate() {
-        let path = format!("$[{i}]");
-        match event(raw, &path) {
+        match event(raw, format!("$[{i}]")) {
             Ok(e) => out.events.push(e),
             Err(e) => out.errors.push(e),
         }
@@ -120,43 +122,53 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     Ok(out)
 }
 
-fn event(raw: &str, path: &str) -> Result<Event, Error> {
-    let v: Value = serde_json::from_str(raw).map_err(|e| Error::from_json(&e).with_path(path))?;
-    let o = Obj::new(&v, path)?;
-    let name = o.string("event")?.ok_or_else(|| Error::missing(o.child("event")))?.to_owned();
-    let lower = name.to_ascii_lowercase();
-    let bounce_type = o.str("type")?;
-    let (kind, class) = match lower.as_str() {
-        "processed" => (EventType::Accepted, None),
-        "dropped" => (EventType::Rejected, None),
-        "deferred" => (EventType::Deferred, None),
-        "delivered" => (EventType::Delivered, None),
-        "bounce" if bounce_type.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("blocked")) => {
+fn event(raw: &str, path: String) -> Result<Event, Error> {
+    let o = RawObj::parse(raw, path)?;
+    let name = o.string("event")?.ok_or_else(|| Error::missing(o.child("event")))?;
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    let (kind, class) = if is("processed") {
+        (EventType::Accepted, None)
+    } else if is("dropped") {
+        (EventType::Rejected, None)
+    } else if is("deferred") {
+        (EventType::Deferred, None)
+    } else if is("delivered") {
+        (EventType::Delivered, None)
+    } else if is("bounce") {
+        let blocked = o.str("type")?.is_some_and(|t| t.eq_ignore_ascii_case("blocked"));
+        if blocked {
             (EventType::SoftBounce, Some(BounceClass::Block))
+        } else {
+            (EventType::HardBounce, Some(BounceClass::Hard))
         }
-        "bounce" => (EventType::HardBounce, Some(BounceClass::Hard)),
-        "open" => (EventType::Open, None),
-        "click" => (EventType::Click, None),
-        "spamreport" => (EventType::Complaint, None),
-        "unsubscribe" | "group_unsubscribe" => (EventType::Unsubscribe, None),
-        "group_resubscribe" => (EventType::Resubscribe, None),
-        _ => (EventType::Unknown, None),
+    } else if is("open") {
+        (EventType::Open, None)
+    } else if is("click") {
+        (EventType::Click, None)
+    } else if is("spamreport") {
+        (EventType::Complaint, None)
+    } else if is("unsubscribe") || is("group_unsubscribe") {
+        (EventType::Unsubscribe, None)
+    } else if is("group_resubscribe") {
+        (EventType::Resubscribe, None)
+    } else {
+        (EventType::Unknown, None)
     };
+    let about_no_message = is("account_status_change");
     let mut e = Event::new("sendgrid", kind);
-    e.provider_type = name;
     e.bounce_class = class;
-    e.provider_event_id = o.str("sg_event_id")?;
-    e.smtp_message_id = o.string("smtp-id")?.and_then(clean_message_id);
-    if lower != "account_status_change" {
+    e.provider_event_id = o.str("sg_event_id")?.map(Cow::into_owned);
+    e.smtp_message_id = o.string("smtp-id")?.as_deref().and_then(clean_message_id);
+    if !about_no_message {
         e.message_id = message_id(o.str("sg_message_id")?.as_deref(), e.smtp_message_id.as_deref());
     }
-    e.recipient = o.string("email")?.and_then(bare_address);
+    e.recipient = o.string("email")?.as_deref().and_then(bare_address);
     e.occurred_at = o.time("timestamp", TimeUnit::Seconds)?;
-    e.stream = o.str("asm_group_id")?;
-    e.enhanced_status = o.str("status")?;
+    e.stream = o.str("asm_group_id")?.map(Cow::into_owned);
+    e.enhanced_status = o.str("status")?.map(Cow::into_owned);
     e.diagnostic = match o.str("reason")? {
-        Some(r) if !r.is_empty() => Some(r),
-        _ => o.str("response")?,
+        Some(r) if !r.is_empty() => Some(r.into_owned()),
+        _ => o.str("response")?.map(Cow::into_owned),
     };
     if let Some(d) = &e.diagnostic {
         let (code, enhanced) = smtp_codes(d);
@@ -165,11 +177,12 @@ fn event(raw: &str, path: &str) -> Result<Event, Error> {
             e.enhanced_status = enhanced;
         }
     }
-    e.url = o.string("url")?.map(str::to_owned);
-    e.user_agent = o.string("useragent")?.map(str::to_owned);
-    e.ip = o.string("ip")?.map(str::to_owned);
+    e.url = o.string("url")?.map(Cow::into_owned);
+    e.user_agent = o.string("useragent")?.map(Cow::into_owned);
+    e.ip = o.string("ip")?.map(Cow::into_owned);
     e.tags = o.str_list("category")?;
-    e.metadata = custom_args(o.map);
+    e.metadata = custom_args(&o);
+    e.provider_type = name.into_owned();
     raw.clone_into(&mut e.raw);
     e.event_key = event_key(&e, KeyScope::Event);
     Ok(e)
@@ -192,10 +205,10 @@ fn message_id(sg: Option<&str>, smtp_id: Option<&str>) -> Option<String> {
     }
 }
 
-fn custom_args(map: &serde_json::Map<String, Value>) -> BTreeMap<String, String> {
-    map.iter()
-        .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), value_text(v)))
+fn custom_args(o: &RawObj<'_>) -> BTreeMap<String, String> {
+    o.fields()
+        .filter(|(k, v)| !is_reserved(k) && v.get() != "null")
+        .map(|(k, v)| (k.to_owned(), raw_text(v)))
         .collect()
 }
 
