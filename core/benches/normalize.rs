@@ -69,7 +69,7 @@ fn mailgun_page(n: usize) -> Vec<u8> {
             s.push(',');
         }
         let kind = kinds[i % kinds.len()];
-        let ts = 1_767_299_998.412 + i as f64;
+        let ts = 1_767_299_998.412 + f64::from(u32::try_from(i).expect("small index"));
         write!(
             s,
             r#"{{"event":"{kind}","id":"Qw3rTyU1oP2aS3dF{i:06}","timestamp":{ts},"recipient":"user{i}@example.com","recipient-domain":"example.com","log-level":"info","envelope":{{"sender":"app@mg.example.net","transport":"smtp","targets":"user{i}@example.com"}},"message":{{"headers":{{"message-id":"20260101201958.{i:06}@mg.example.net","to":"user{i}@example.com","from":"app@mg.example.net","subject":"Your receipt"}},"size":2048}},"tags":["receipt"],"user-variables":{{"uid":"{i}"}},"flags":{{"is-routed":false,"is-authenticated":true}}"#
