@@ -160,11 +160,10 @@ pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
     }
     let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let cand = &t[..end];
-    let parts: Vec<&str> = cand.split('.').collect();
-    let enhanced = (parts.len() == 3
-        && matches!(parts[0], "2" | "4" | "5")
-        && parts[1..].iter().all(|p| (1..=3).contains(&p.len())))
-    .then(|| cand.to_owned());
+    let mut parts = cand.split('.');
+    let class_ok = parts.next().is_some_and(|p| matches!(p, "2" | "4" | "5"));
+    let rest_ok = parts.by_ref().take(2).filter(|p| (1..=3).contains(&p.len())).count() == 2;
+    let enhanced = (class_ok && rest_ok && parts.next().is_none()).then(|| cand.to_owned());
     (code, enhanced)
 }
 
@@ -451,6 +450,13 @@ impl<'a> RawObj<'a> {
     /// An optional time in one of the providers' shapes (see [`parse_time`]).
     pub(crate) fn time(&self, key: &str, unit: TimeUnit) -> Result<Option<Timestamp>, Error> {
         let Some(raw) = self.raw(key) else { return Ok(None) };
+        // Integer epoch values, the common case, without building a `Value`.
+        if let Ok(i) = raw.get().parse::<i64>() {
+            let t = number_time(Some(i), None, unit);
+            return t
+                .map(Some)
+                .ok_or_else(|| Error::type_mismatch(self.child(key), unit.expected(), raw.get()));
+        }
         let v: Value = serde_json::from_str(raw.get()).map_err(|e| Error::from_json(&e))?;
         parse_time(&v, unit)
             .map(Some)
