@@ -11,7 +11,7 @@
 //! - **The SNS envelope** (`Type`, `MessageId`, `Message`…). A `Notification` carries the SES
 //!   event as a JSON string in `Message`; the event id is the envelope's `MessageId`, and `raw` is
 //!   the SES event text inside `Message`. `SubscriptionConfirmation` and
-//!   `UnsubscribeConfirmation` yield no events and a [`Control`](crate::Control) with the
+//!   `UnsubscribeConfirmation` yield no events and a [`Control`] with the
 //!   `SubscribeURL` and the topic ARN. The `Successfully validated SNS topic…` notification SES
 //!   sends when a destination is attached yields no events and a `ping` control.
 //! - **Raw message delivery**: the body is the SES event itself; the event id comes from the
