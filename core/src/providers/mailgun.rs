@@ -78,25 +78,28 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         }
         return Err(super::wrong_shape(payload.body, "a mailgun webhook or events api page"));
     }
-    // One pass that keeps `event-data` or each item as raw text; any surprise in the shape
-    // (items not an array, duplicate keys) is diagnosed by `shape_error` instead.
-    let shape: Shape<'_> = match serde_json::from_str(text) {
-        Ok(shape) => shape,
-        Err(e) => return Err(shape_error(text, &e)),
-    };
+    // One pass that keeps `event-data` or `items` as raw text, then one over the items.
+    let shape: Shape<'_> = serde_json::from_str(text).map_err(|e| Error::from_json(&e))?;
     let mut out = Normalized::default();
     if let Some(data) = shape.event_data {
-        out.events.push(item_event(data.get(), "$[\"event-data\"]".to_owned())?);
+        let o = RawObj::parse(data.get(), "$[\"event-data\"]")?;
+        out.events.push(item_event(&o, data.get())?);
     } else if let Some(items) = shape.items {
+        if super::raw_type_name(items) != "array" {
+            return Err(Error::type_mismatch("$.items", "array", super::raw_type_name(items)));
+        }
+        let items = super::array_elements(items.get())?;
         out.events.reserve(items.len());
         for (i, item) in items.into_iter().enumerate() {
-            match item_event(item.get(), format!("$.items[{i}]")) {
+            let path = format!("$.items[{i}]");
+            let raw = item.raw;
+            match item.into_obj(path).and_then(|o| item_event(&o, raw)) {
                 Ok(e) => out.events.push(e),
                 Err(e) => out.errors.push(e),
             }
         }
     } else if shape.event.is_some() {
-        out.events.push(item_event(text.trim(), "$".to_owned())?);
+        out.events.push(item_event(&RawObj::parse(text.trim(), "$")?, text.trim())?);
     } else {
         return Err(Error::new(
             ErrorKind::WrongProvider,
@@ -113,24 +116,12 @@ struct Shape<'a> {
     #[serde(borrow, default, rename = "event-data")]
     event_data: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    items: Option<Vec<&'a RawValue>>,
+    items: Option<&'a RawValue>,
     #[serde(borrow, default)]
     event: Option<&'a RawValue>,
 }
 
-/// Why a body that starts like an object did not read as one of Mailgun's shapes.
-fn shape_error(text: &str, err: &serde_json::Error) -> Error {
-    if let Ok(Some(fields)) = super::object_fields(text)
-        && let Some((_, items)) = fields.iter().rev().find(|(k, _)| k == "items")
-        && super::raw_type_name(items) != "array"
-    {
-        return Error::type_mismatch("$.items", "array", super::raw_type_name(items));
-    }
-    Error::from_json(err)
-}
-
-fn item_event(raw: &str, path: String) -> Result<Event, Error> {
-    let o = RawObj::parse(raw, path)?;
+fn item_event(o: &RawObj<'_>, raw: &str) -> Result<Event, Error> {
     let name = o.string("event")?.ok_or_else(|| Error::missing(o.child("event")))?;
     let ds = o.obj("delivery-status")?;
     let code = match &ds {

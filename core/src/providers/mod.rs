@@ -65,19 +65,6 @@ pub(crate) fn wrong_shape(body: &[u8], expected: &str) -> Error {
         .with_path("$")
 }
 
-/// The fields of a JSON object body with each value's exact raw text, in document order.
-/// `None` when the body is valid JSON but not an object.
-pub(crate) fn object_fields(text: &str) -> Result<Option<Vec<(String, &RawValue)>>, Error> {
-    if first_byte(text.as_bytes()) != Some(b'{') {
-        return match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Ok(_) => Ok(None),
-            Err(e) => Err(Error::from_json(&e)),
-        };
-    }
-    let fields: Fields<'_> = serde_json::from_str(text).map_err(|e| Error::from_json(&e))?;
-    Ok(Some(fields.0.into_iter().map(|(k, v)| (k.into_owned(), v)).collect()))
-}
-
 /// An object's fields as `(key, raw value)` pairs; a map visitor keeps duplicate keys and
 /// order, and borrows every value.
 struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
@@ -167,6 +154,7 @@ pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
     (code, enhanced)
 }
 
+#[allow(dead_code, reason = "used by providers that land from the other worktree")]
 /// Split a JSON array body into its elements' exact raw text, so each event's `raw` is the
 /// provider's bytes, not a re-serialization.
 pub(crate) fn split_array(body: &[u8]) -> Result<Vec<&str>, Error> {
@@ -325,6 +313,126 @@ pub(crate) fn raw_text(raw: &RawValue) -> String {
     match raw_string(raw) {
         Some(s) if raw_type_name(raw) == "string" => s.into_owned(),
         _ => raw.get().to_owned(),
+    }
+}
+
+/// One element of a JSON array body: its exact text, and its fields when it is an object
+/// (otherwise the JSON type that was found instead).
+#[derive(Debug)]
+pub(crate) struct Element<'a> {
+    /// The element's exact text, for `raw`.
+    pub(crate) raw: &'a str,
+    fields: Result<Vec<(Cow<'a, str>, &'a RawValue)>, &'static str>,
+}
+
+impl<'a> Element<'a> {
+    /// The element as an object at `path`, or a `type_mismatch` error.
+    pub(crate) fn into_obj(self, path: String) -> Result<RawObj<'a>, Error> {
+        match self.fields {
+            Ok(fields) => Ok(RawObj { fields, path }),
+            Err(found) => Err(Error::type_mismatch(path, "object", found)),
+        }
+    }
+}
+
+/// Read a JSON array body in one pass: each element's exact text and, for objects, their
+/// fields (each value kept as raw text). This is [`split_array`] and [`RawObj::parse`] in one
+/// scan instead of two, for the batch providers.
+///
+/// # Errors
+/// `invalid_json` when the body is not a well-formed array (a truncated batch included).
+pub(crate) fn array_elements(text: &str) -> Result<Vec<Element<'_>>, Error> {
+    let bad = |at: usize, what: &str| {
+        Error::new(ErrorKind::InvalidJson, format!("{what} at byte {at} of the json array"))
+    };
+    let bytes = text.as_bytes();
+    let skip_ws = |mut i: usize| {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let mut i = skip_ws(0);
+    if bytes.get(i) != Some(&b'[') {
+        return Err(bad(i, "expected `[`"));
+    }
+    i = skip_ws(i + 1);
+    let mut out = Vec::new();
+    if bytes.get(i) == Some(&b']') {
+        i = skip_ws(i + 1);
+        return if i == bytes.len() { Ok(out) } else { Err(bad(i, "trailing characters")) };
+    }
+    loop {
+        let rest = &text[i..];
+        let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<ElementFields<'_>>();
+        let fields = match stream.next() {
+            Some(Ok(f)) => f.0,
+            Some(Err(e)) => return Err(Error::from_json(&e)),
+            None => return Err(bad(i, "expected a value")),
+        };
+        let end = i + stream.byte_offset();
+        out.push(Element { raw: &text[i..end], fields });
+        i = skip_ws(end);
+        match bytes.get(i) {
+            Some(b',') => i = skip_ws(i + 1),
+            Some(b']') => {
+                i = skip_ws(i + 1);
+                return if i == bytes.len() { Ok(out) } else { Err(bad(i, "trailing characters")) };
+            }
+            Some(_) => return Err(bad(i, "expected `,` or `]`")),
+            None => return Err(bad(i, "EOF while parsing a list")),
+        }
+    }
+}
+
+/// An array element's fields, or the JSON type found instead of an object.
+struct ElementFields<'a>(Result<Vec<(Cow<'a, str>, &'a RawValue)>, &'static str>);
+
+impl<'de> serde::Deserialize<'de> for ElementFields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ElementFields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a json value")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<ElementFields<'de>, A::Error> {
+                let mut out = Vec::with_capacity(m.size_hint().unwrap_or(16));
+                while let Some(k) = m.next_key_seed(BorrowedKey)? {
+                    out.push((k, m.next_value::<&'de RawValue>()?));
+                }
+                Ok(ElementFields(Ok(out)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<ElementFields<'de>, A::Error> {
+                while s.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ElementFields(Err("array")))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ElementFields<'de>, E> {
+                Ok(ElementFields(Err("boolean")))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ElementFields<'de>, E> {
+                Ok(ElementFields(Err("number")))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ElementFields<'de>, E> {
+                Ok(ElementFields(Err("number")))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ElementFields<'de>, E> {
+                Ok(ElementFields(Err("number")))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ElementFields<'de>, E> {
+                Ok(ElementFields(Err("string")))
+            }
+            fn visit_unit<E>(self) -> Result<ElementFields<'de>, E> {
+                Ok(ElementFields(Err("null")))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -621,13 +729,22 @@ mod tests {
     }
 
     #[test]
-    fn object_fields_keep_raw_values_in_order() {
-        let f = object_fields(r#"{"b": [1, 2], "a":"x"}"#).unwrap().unwrap();
-        assert_eq!(f[0].0, "b");
-        assert_eq!(f[0].1.get(), "[1, 2]");
-        assert_eq!(f[1].1.get(), r#""x""#);
-        assert!(object_fields("[1]").unwrap().is_none());
-        assert_eq!(object_fields("{\"a\":").unwrap_err().code(), "invalid_json");
+    fn array_elements_keep_exact_text_and_fields() {
+        let els = array_elements(" [ {\"b\":1, \"a\" : [2]} ,\n7, \"x\",{}] ").unwrap();
+        assert_eq!(els.len(), 4);
+        assert_eq!(els[0].raw, "{\"b\":1, \"a\" : [2]}");
+        assert_eq!(els[1].raw, "7");
+        let o = els.into_iter().next().unwrap().into_obj("$[0]".into()).unwrap();
+        assert_eq!(o.raw("a").unwrap().get(), "[2]");
+        assert!(array_elements("[]").unwrap().is_empty());
+        for bad in ["[", "[{}", "[{},", "[{} {}]", "[{}] x", "{}", "[{\"a\":}]"] {
+            assert_eq!(array_elements(bad).unwrap_err().code(), "invalid_json", "{bad}");
+        }
+        let e = array_elements("[1]").unwrap().into_iter().next().unwrap();
+        assert_eq!(
+            e.into_obj("$[0]".into()).unwrap_err().message(),
+            "expected object at $[0], found number"
+        );
     }
 
     #[test]

@@ -57,7 +57,7 @@ use std::collections::BTreeMap;
 
 use std::borrow::Cow;
 
-use super::{RawObj, TimeUnit, bare_address, clean_message_id, raw_text, smtp_codes, split_array};
+use super::{RawObj, TimeUnit, bare_address, clean_message_id, raw_text, smtp_codes};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
@@ -110,11 +110,12 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     if super::first_byte(payload.body) != Some(b'[') {
         return Err(super::wrong_shape(payload.body, "a json array of sendgrid events"));
     }
-    let items = split_array(payload.body)?;
+    let text = super::body_text(payload.body)?;
+    let items = super::array_elements(text)?;
     let mut out = Normalized::default();
     out.events.reserve(items.len());
-    for (i, raw) in items.into_iter().enumerate() {
-        match event(raw, format!("$[{i}]")) {
+    for (i, item) in items.into_iter().enumerate() {
+        match event(item, format!("$[{i}]")) {
             Ok(e) => out.events.push(e),
             Err(e) => out.errors.push(e),
         }
@@ -122,8 +123,9 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     Ok(out)
 }
 
-fn event(raw: &str, path: String) -> Result<Event, Error> {
-    let o = RawObj::parse(raw, path)?;
+fn event(item: super::Element<'_>, path: String) -> Result<Event, Error> {
+    let raw = item.raw;
+    let o = item.into_obj(path)?;
     let name = o.string("event")?.ok_or_else(|| Error::missing(o.child("event")))?;
     let is = |n: &str| name.eq_ignore_ascii_case(n);
     let (kind, class) = if is("processed") {
