@@ -91,9 +91,8 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         let items = super::array_elements(items.get())?;
         out.events.reserve(items.len());
         for (i, item) in items.into_iter().enumerate() {
-            let path = format!("$.items[{i}]");
             let raw = item.raw;
-            match item.into_obj(path).and_then(|o| item_event(&o, raw)) {
+            match item.into_obj("$.items", i).and_then(|o| item_event(&o, raw)) {
                 Ok(e) => out.events.push(e),
                 Err(e) => out.errors.push(e),
             }
@@ -152,7 +151,7 @@ fn item_event(o: &RawObj<'_>, raw: &str) -> Result<Event, Error> {
         "complained" => (EventType::Complaint, None),
         _ => (EventType::Unknown, None),
     };
-    let mut e = Event::new("mailgun", kind);
+    let mut e = super::new_event("mailgun", kind, name.to_string());
     e.bounce_class = class;
     e.provider_event_id = o.str("id")?.map(Cow::into_owned);
     if let Some(m) = o.obj("message")?
@@ -193,7 +192,6 @@ fn item_event(o: &RawObj<'_>, raw: &str) -> Result<Event, Error> {
             .map(|(k, v)| (k.to_owned(), super::raw_text(v)))
             .collect();
     }
-    e.provider_type = name.into_owned();
     raw.clone_into(&mut e.raw);
     e.event_key = key(&e);
     Ok(e)

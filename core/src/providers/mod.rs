@@ -7,8 +7,8 @@ use std::borrow::Cow;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
+use crate::{Event, EventType, Timestamp};
 
 pub(crate) mod mailgun;
 pub(crate) mod ndjson;
@@ -115,6 +115,34 @@ impl<'de> serde::de::DeserializeSeed<'de> for BorrowedKey {
             }
         }
         d.deserialize_str(V)
+    }
+}
+
+/// A canonical event of `kind` with its `provider_type`, every other field empty (like
+/// [`Event::new`] without its placeholder `provider_type`, which the hot path would allocate and
+/// drop).
+pub(crate) fn new_event(provider: &str, kind: EventType, provider_type: String) -> Event {
+    Event {
+        event_key: String::new(),
+        provider: provider.to_owned(),
+        provider_event_id: None,
+        kind,
+        provider_type,
+        message_id: None,
+        smtp_message_id: None,
+        recipient: None,
+        occurred_at: None,
+        stream: None,
+        bounce_class: None,
+        smtp_status: None,
+        enhanced_status: None,
+        diagnostic: None,
+        url: None,
+        user_agent: None,
+        ip: None,
+        tags: Vec::new(),
+        metadata: std::collections::BTreeMap::new(),
+        raw: String::new(),
     }
 }
 
@@ -308,6 +336,47 @@ fn raw_string(raw: &RawValue) -> Option<Cow<'_, str>> {
     serde_json::from_str::<String>(text).ok().map(Cow::Owned)
 }
 
+/// Up to eight raw array items without a heap allocation (tag lists are short); longer lists
+/// spill into a vector.
+struct SmallRawList<'a> {
+    inline: [Option<&'a RawValue>; 8],
+    spill: Vec<&'a RawValue>,
+    len: usize,
+}
+
+impl<'a> SmallRawList<'a> {
+    fn iter(&self) -> impl Iterator<Item = &'a RawValue> + '_ {
+        self.inline.iter().flatten().copied().chain(self.spill.iter().copied())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SmallRawList<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = SmallRawList<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a json array")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut s: A,
+            ) -> Result<SmallRawList<'de>, A::Error> {
+                let mut list = SmallRawList { inline: [None; 8], spill: Vec::new(), len: 0 };
+                while let Some(item) = s.next_element::<&'de RawValue>()? {
+                    match list.inline.get_mut(list.len) {
+                        Some(slot) => *slot = Some(item),
+                        None => list.spill.push(item),
+                    }
+                    list.len += 1;
+                }
+                Ok(list)
+            }
+        }
+        d.deserialize_seq(V)
+    }
+}
+
 /// A metadata value from raw JSON: a string's text, anything else as its JSON text.
 pub(crate) fn raw_text(raw: &RawValue) -> String {
     match raw_string(raw) {
@@ -326,11 +395,13 @@ pub(crate) struct Element<'a> {
 }
 
 impl<'a> Element<'a> {
-    /// The element as an object at `path`, or a `type_mismatch` error.
-    pub(crate) fn into_obj(self, path: String) -> Result<RawObj<'a>, Error> {
+    /// The element as an object at `{prefix}[{index}]` (the path is only written out when an
+    /// error needs it), or a `type_mismatch` error.
+    pub(crate) fn into_obj(self, prefix: &'static str, index: usize) -> Result<RawObj<'a>, Error> {
+        let path = ObjPath::Index(prefix, index);
         match self.fields {
             Ok(fields) => Ok(RawObj { fields, path }),
-            Err(found) => Err(Error::type_mismatch(path, "object", found)),
+            Err(found) => Err(Error::type_mismatch(path.to_string(), "object", found)),
         }
     }
 }
@@ -443,7 +514,25 @@ impl<'de> serde::Deserialize<'de> for ElementFields<'de> {
 pub(crate) struct RawObj<'a> {
     fields: Vec<(Cow<'a, str>, &'a RawValue)>,
     /// Its JSON path (`$[2]`, `$.items[0]`).
-    pub(crate) path: String,
+    path: ObjPath,
+}
+
+/// A JSON path, written out only when an error needs it.
+#[derive(Debug)]
+enum ObjPath {
+    /// A path as text.
+    Text(String),
+    /// `{prefix}[{index}]`: a batch element.
+    Index(&'static str, usize),
+}
+
+impl std::fmt::Display for ObjPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ObjPath::Text(t) => f.write_str(t),
+            ObjPath::Index(prefix, i) => write!(f, "{prefix}[{i}]"),
+        }
+    }
 }
 
 impl<'a> RawObj<'a> {
@@ -458,7 +547,7 @@ impl<'a> RawObj<'a> {
         }
         let fields: Fields<'a> =
             serde_json::from_str(text).map_err(|e| Error::from_json(&e).with_path(path.clone()))?;
-        Ok(RawObj { fields: fields.0, path })
+        Ok(RawObj { fields: fields.0, path: ObjPath::Text(path) })
     }
 
     /// The path of `key` inside this object.
@@ -513,10 +602,10 @@ impl<'a> RawObj<'a> {
         match raw_type_name(raw) {
             "string" | "number" => Ok(self.str(key)?.map(Cow::into_owned).into_iter().collect()),
             "array" => {
-                let items: Vec<&RawValue> =
+                let items: SmallRawList<'a> =
                     serde_json::from_str(raw.get()).map_err(|e| Error::from_json(&e))?;
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.into_iter().enumerate() {
+                let mut out = Vec::with_capacity(items.len);
+                for (i, item) in items.iter().enumerate() {
                     match raw_type_name(item) {
                         "null" => {}
                         "number" => out.push(item.get().to_owned()),
@@ -734,17 +823,15 @@ mod tests {
         assert_eq!(els.len(), 4);
         assert_eq!(els[0].raw, "{\"b\":1, \"a\" : [2]}");
         assert_eq!(els[1].raw, "7");
-        let o = els.into_iter().next().unwrap().into_obj("$[0]".into()).unwrap();
+        let o = els.into_iter().next().unwrap().into_obj("$", 0).unwrap();
         assert_eq!(o.raw("a").unwrap().get(), "[2]");
         assert!(array_elements("[]").unwrap().is_empty());
         for bad in ["[", "[{}", "[{},", "[{} {}]", "[{}] x", "{}", "[{\"a\":}]"] {
             assert_eq!(array_elements(bad).unwrap_err().code(), "invalid_json", "{bad}");
         }
         let e = array_elements("[1]").unwrap().into_iter().next().unwrap();
-        assert_eq!(
-            e.into_obj("$[0]".into()).unwrap_err().message(),
-            "expected object at $[0], found number"
-        );
+        let err = e.into_obj("$.items", 3).unwrap_err();
+        assert_eq!(err.message(), "expected object at $.items[3], found number");
     }
 
     #[test]

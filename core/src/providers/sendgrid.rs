@@ -115,7 +115,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let mut out = Normalized::default();
     out.events.reserve(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        match event(item, format!("$[{i}]")) {
+        match event(item, i) {
             Ok(e) => out.events.push(e),
             Err(e) => out.errors.push(e),
         }
@@ -123,9 +123,9 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     Ok(out)
 }
 
-fn event(item: super::Element<'_>, path: String) -> Result<Event, Error> {
+fn event(item: super::Element<'_>, index: usize) -> Result<Event, Error> {
     let raw = item.raw;
-    let o = item.into_obj(path)?;
+    let o = item.into_obj("$", index)?;
     let name = o.string("event")?.ok_or_else(|| Error::missing(o.child("event")))?;
     let is = |n: &str| name.eq_ignore_ascii_case(n);
     let (kind, class) = if is("processed") {
@@ -157,7 +157,7 @@ fn event(item: super::Element<'_>, path: String) -> Result<Event, Error> {
         (EventType::Unknown, None)
     };
     let about_no_message = is("account_status_change");
-    let mut e = Event::new("sendgrid", kind);
+    let mut e = super::new_event("sendgrid", kind, name.into_owned());
     e.bounce_class = class;
     e.provider_event_id = o.str("sg_event_id")?.map(Cow::into_owned);
     e.smtp_message_id = o.string("smtp-id")?.as_deref().and_then(clean_message_id);
@@ -184,7 +184,6 @@ fn event(item: super::Element<'_>, path: String) -> Result<Event, Error> {
     e.ip = o.string("ip")?.map(Cow::into_owned);
     e.tags = o.str_list("category")?;
     e.metadata = custom_args(&o);
-    e.provider_type = name.into_owned();
     raw.clone_into(&mut e.raw);
     e.event_key = event_key(&e, KeyScope::Event);
     Ok(e)
