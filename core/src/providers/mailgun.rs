@@ -186,11 +186,9 @@ fn item_event(o: &RawObj<'_>, raw: &str) -> Result<Event, Error> {
     }
     e.tags = o.str_list("tags")?;
     if let Some(uv) = o.obj("user-variables")? {
-        e.metadata = uv
-            .fields()
-            .filter(|(_, v)| v.get() != "null")
-            .map(|(k, v)| (k.to_owned(), super::raw_text(v)))
-            .collect();
+        for (k, v) in uv.fields().filter(|(_, v)| v.get() != "null") {
+            e.metadata.insert(k.to_owned(), super::raw_text(v));
+        }
     }
     raw.clone_into(&mut e.raw);
     e.event_key = key(&e);
