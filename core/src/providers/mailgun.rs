@@ -50,7 +50,8 @@
 //! - A `failed` event with no `severity` (legacy payloads) is temporary when its
 //!   `delivery-status.code` is 4xx and permanent otherwise.
 //! - `delivery-status` may be JSON null (on `accepted`); `envelope` is `{}` on delayed bounces.
-//! - `user-variables` values come back as strings; any other value is kept as its JSON text.
+//! - `user-variables` values come back as strings; any other value is kept as its JSON text, and
+//!   a `null` one is skipped.
 //!
 //! # Unsupported
 //!

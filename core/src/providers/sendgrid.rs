@@ -46,16 +46,15 @@
 //!   `smtp-id` is used; otherwise null.
 //! - A `bounce` with a `type` other than `bounce` or `blocked` is treated as hard, like one with
 //!   no `type`.
-//! - A custom argument that is not a string is kept as its JSON text.
+//! - A custom argument that is not a string is kept as its JSON text; a `null` one is skipped.
 //!
 //! # Unsupported
 //!
 //! - The Email Activity API (message summaries, not events) and the 2025 Email Logs API.
 //! - Signature verification lives with the other signature checks, not here.
 
-use std::collections::BTreeMap;
-
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use super::{RawObj, TimeUnit, bare_address, clean_message_id, raw_text, smtp_codes};
 use crate::error::Error;
