@@ -194,7 +194,10 @@ fn message_id(sg: Option<&str>, smtp_id: Option<&str>) -> Option<String> {
     let sg = sg.map(str::trim).filter(|s| !s.is_empty());
     match sg {
         Some(s) if !s.starts_with("filter") && !s.starts_with("recvd") => {
-            let cut = [s.find(".filter"), s.find(".recvd")].into_iter().flatten().min();
+            let cut = s.match_indices('.').map(|(at, _)| at).find(|&at| {
+                let rest = &s[at + 1..];
+                rest.starts_with("filter") || rest.starts_with("recvd")
+            });
             clean_message_id(cut.map_or(s, |at| &s[..at]))
         }
         _ => {
