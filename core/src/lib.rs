@@ -38,8 +38,8 @@ mod provider;
 mod providers;
 mod reduce;
 mod route;
-mod signature;
 mod rules;
+mod signature;
 mod suppress;
 mod sync;
 mod time;
@@ -51,7 +51,7 @@ pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
 pub use event::{BounceClass, Event, EventType};
 pub use provider::{
-    Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, normalize,
+    Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect, normalize,
 };
 pub use reduce::{EventFacts, MessageState, StateView, reduce};
 pub use route::{Route, RoutingPolicy};

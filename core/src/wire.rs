@@ -8,7 +8,7 @@
 //!
 //! | op | input | output |
 //! |---|---|---|
-//! | `normalize` | `{"provider", "headers"?: {name: value}, "body"? : string, "body_base64"?: string}` | `{"events": [Event], "errors": [{"code","message","path","line"}], "control": Control \| null}` |
+//! | `normalize` | `{"provider" (a slug, or "auto" to detect it), "headers"?: {name: value}, "body"? : string, "body_base64"?: string}` | `{"events": [Event], "errors": [{"code","message","path","line"}], "control": Control \| null}` |
 //! | `event_key` | `{"provider", "provider_event_id"?, "provider_type", "message_id"?, "recipient"?, "occurred_at"?, "url"?, "scope"?: "event" \| "per_recipient"}` | string |
 //! | `reduce` | `{"events": [Event]}` | `[StateView]`, one per (message_id, recipient), in group order |
 //! | `apply` | `{"state"?: MessageState, "events": [Event]}` | `MessageState` |
@@ -248,9 +248,10 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
 }
 
 fn op_normalize(i: NormalizeInput) -> Result<Value, Error> {
-    let provider: Provider = i.provider.parse()?;
     let headers: Headers = i.headers.into_iter().collect();
     let body = body_bytes(i.body, i.body_base64)?;
+    let provider: Provider =
+        if i.provider == "auto" { crate::detect(&headers, &body)? } else { i.provider.parse()? };
     let out = normalize(provider, Payload { body: &body, headers: &headers })?;
     let errors: Vec<Value> = out.errors.iter().map(error_json).collect();
     Ok(json!({ "events": out.events, "errors": errors, "control": out.control }))
