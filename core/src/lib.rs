@@ -38,6 +38,7 @@ mod reduce;
 mod route;
 mod suppress;
 mod time;
+mod webhook;
 pub mod wire;
 
 pub use dedupe::{KeyScope, event_key};

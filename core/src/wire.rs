@@ -16,6 +16,7 @@
 //! | `view` | `{"state": MessageState}` | `StateView` |
 //! | `suppressions` | `{"events": [Event], "policy"?: SuppressionPolicy}` | `[Suppression]` |
 //! | `route` | `{"events": [Event], "policy"?: RoutingPolicy, "seen"?: [event_key]}` | `[{"event_key", "route"}]` (a key seen earlier in `seen` or in the batch is a duplicate) |
+//! | `webhook` | `{"provider", "headers"?, "body" \| "body_base64", "verify": {…} \| null, "policy"?, "seen"?}` | `{"status", "verified", "error", "routes", "errors", "control", "confirm_url"}` (see `webhook.rs`) |
 
 use std::collections::BTreeSet;
 
@@ -30,8 +31,17 @@ use crate::{
 };
 
 /// Every op `call` understands.
-pub const OPS: [&str; 8] =
-    ["normalize", "event_key", "reduce", "apply", "merge", "view", "suppressions", "route"];
+pub const OPS: [&str; 9] = [
+    "normalize",
+    "event_key",
+    "reduce",
+    "apply",
+    "merge",
+    "view",
+    "suppressions",
+    "route",
+    "webhook",
+];
 
 /// Run `op` on JSON `input` and return the JSON envelope (see the module docs).
 ///
@@ -66,7 +76,7 @@ pub fn error_json(e: &Error) -> Value {
     Value::Object(obj)
 }
 
-fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
+pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
     match op {
         "normalize" => op_normalize(parse(input)?),
         "event_key" => {
@@ -140,6 +150,7 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
                 .collect();
             Ok(Value::Array(routes))
         }
+        "webhook" => crate::webhook::handle(parse(input)?),
         other => Err(Error::new(
             ErrorKind::UnknownOp,
             format!("unknown op {other:?}, expected one of {}", OPS.join(", ")),
@@ -166,7 +177,7 @@ fn op_normalize(i: NormalizeInput) -> Result<Value, Error> {
 }
 
 /// Standard base64 (with or without padding), for binary bodies on the JSON wire.
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let mut acc = 0u32;
     let mut bits = 0;

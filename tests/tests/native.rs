@@ -37,3 +37,8 @@ fn dedupe_vectors_pass_natively() {
 fn normalize_vectors_pass_natively() {
     play("normalize");
 }
+
+#[test]
+fn webhook_vectors_pass_natively() {
+    play("webhook");
+}
