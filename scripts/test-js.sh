@@ -13,6 +13,6 @@ cd "$root/wasm"
 echo "test-js: tsc" >&2
 node node_modules/typescript/bin/tsc -p tests/types
 echo "test-js: node and workerd conformance runners" >&2
-node --test tests/node/ tests/workerd/
+node --test tests/node/*.test.mjs tests/workerd/*.test.mjs
 echo "test-js: edge worker" >&2
-node --test "$root/examples/edge-worker/test/"
+node --test "$root"/examples/edge-worker/test/*.test.mjs

@@ -3,6 +3,9 @@
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 
+// The example worker's tests (examples/edge-worker/test) use the same pinned Miniflare.
+export { Miniflare };
+
 import { root } from "../vectors.mjs";
 
 /** Miniflare's default rules treat `*.js` as CommonJS; the package is ESM with a .wasm module. */
