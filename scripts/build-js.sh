@@ -33,9 +33,9 @@ mkdir -p "$pkg"
 "$tools/bin/wasm-bindgen" --target web --out-dir "$pkg" --out-name mailstate \
     "$target_dir/wasm32-unknown-unknown/wasm/mailstate_wasm.wasm"
 
-# The features Rust 1.95 enables by default for wasm32-unknown-unknown; -Os was the best
-# size/speed balance measured (TOOLCHAIN.md).
-node "$root/wasm/node_modules/binaryen/bin/wasm-opt" -Os \
+# The features Rust 1.95 enables by default for wasm32-unknown-unknown. -O3 to match the
+# profile's opt-level 3 (speed first: webhook latency is the budget that is tight).
+node "$root/wasm/node_modules/binaryen/bin/wasm-opt" -O3 \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
     "$pkg/mailstate_bg.wasm" -o "$pkg/mailstate_bg.opt.wasm"

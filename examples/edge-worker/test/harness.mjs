@@ -58,11 +58,12 @@ export default {
  */
 export async function startEdge({ bindings, outbound }) {
   const mf = new Miniflare({
-    modulesRoot: root,
-    compatibilityDate: "2026-04-01",
     workers: [
       {
         name: "edge",
+        compatibilityDate: "2026-04-01",
+        // Module names are paths relative to this root (a per-worker option).
+        modulesRoot: root,
         modules: edgeModules(),
         bindings,
         kvNamespaces: { SEEN: "seen" },
@@ -74,6 +75,7 @@ export async function startEdge({ bindings, outbound }) {
       },
       {
         name: "sink",
+        compatibilityDate: "2026-04-01",
         modules: true,
         script: SINK,
         kvNamespaces: { RECEIVED: "received" },
