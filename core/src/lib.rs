@@ -36,8 +36,11 @@ mod provider;
 mod providers;
 mod reduce;
 mod route;
+mod signature;
 mod suppress;
+mod sync;
 mod time;
+mod verify;
 mod webhook;
 pub mod wire;
 
@@ -53,7 +56,9 @@ pub use suppress::{
     Reason, ScopeRule, SoftBounceRule, Suppression, SuppressionFacts, SuppressionPolicy,
     SuppressionState, suppressions,
 };
+pub use sync::{Checkpoint, RetentionGap, SyncOptions, SyncPlan, WindowInProgress, plan_sync};
 pub use time::Timestamp;
+pub use verify::{Keys, Scheme, SeenTokens, SignedRequest, Verified, VerifyOptions, verify};
 
 /// The design of mailstate: why precedence, dedupe and suppression work as they do.
 #[doc = include_str!("../DESIGN.md")]

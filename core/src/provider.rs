@@ -17,12 +17,14 @@ use crate::{Event, providers};
 /// POST at about 768 KB); exports larger than this go through line by line.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
 
-/// The sources mailstate reads: providers, and the canonical NDJSON format.
+/// The sources mailstate reads: providers, and the canonical NDJSON and CSV formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Provider {
     /// Canonical events, one JSON object per line, validated and passed through.
     Ndjson,
+    /// Canonical events as CSV with a header row (RFC 4180 quoting); see [`Event::csv_header`].
+    Csv,
     /// Twilio SendGrid Event Webhook.
     Sendgrid,
     /// Amazon SES through SNS (or raw message delivery).
@@ -49,8 +51,9 @@ pub enum Provider {
 
 impl Provider {
     /// Every source, in slug order of the docs.
-    pub const ALL: [Provider; 12] = [
+    pub const ALL: [Provider; 13] = [
         Provider::Ndjson,
+        Provider::Csv,
         Provider::Sendgrid,
         Provider::Ses,
         Provider::Mailgun,
@@ -68,6 +71,7 @@ impl Provider {
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Ndjson => "ndjson",
+            Provider::Csv => "csv",
             Provider::Sendgrid => "sendgrid",
             Provider::Ses => "ses",
             Provider::Mailgun => "mailgun",
@@ -206,6 +210,14 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
     }
     let result = match provider {
         Provider::Ndjson => Ok(providers::ndjson::normalize(payload)),
+        Provider::Csv => providers::csv::normalize(payload),
+        Provider::Sparkpost => providers::sparkpost::normalize(payload),
+        Provider::Resend => providers::resend::normalize(payload),
+        Provider::Mandrill => providers::mandrill::normalize(payload),
+        Provider::Mailjet => providers::mailjet::normalize(payload),
+        Provider::Brevo => providers::brevo::normalize(payload),
+        Provider::Mailersend => providers::mailersend::normalize(payload),
+        Provider::Postal => providers::postal::normalize(payload),
         other => Err(Error::new(
             ErrorKind::Unsupported,
             format!("normalizing {other} payloads is not implemented yet"),

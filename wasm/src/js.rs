@@ -281,7 +281,7 @@ export interface WebhookResult {
 /** The wire op names `call` understands. */
 export type Op =
   | "normalize" | "verify" | "event_key" | "reduce" | "apply" | "merge" | "view"
-  | "suppressions" | "route" | "webhook";
+  | "suppressions" | "route" | "plan_sync" | "webhook";
 "#;
 
 /// Turn a wire envelope into the call's result: `output`, or a thrown `Error` with `code`.

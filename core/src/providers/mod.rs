@@ -13,7 +13,17 @@ use serde_json::value::RawValue;
 use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
 
+pub(crate) mod brevo;
+pub(crate) mod csv;
+pub(crate) mod extract;
+pub(crate) mod form;
+pub(crate) mod mailersend;
+pub(crate) mod mailjet;
+pub(crate) mod mandrill;
 pub(crate) mod ndjson;
+pub(crate) mod postal;
+pub(crate) mod resend;
+pub(crate) mod sparkpost;
 
 /// The JSON type name of `v`, as error messages say it.
 pub(crate) fn type_name(v: &Value) -> &'static str {
