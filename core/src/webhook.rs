@@ -12,7 +12,7 @@
 //! | body malformed, not this provider's shape | 400 | the same bytes will fail again |
 //! | body too large | 413 | the same bytes will fail again |
 //! | provider slug unknown | 404 | no such endpoint |
-//! | normalizer or verifier unavailable, verification misconfigured | 500 / 501 | retry: the fix is on our side and the provider's retry delivers the event later |
+//! | normalizer or verifier unavailable, verification misconfigured (a configured key that is not a key) | 500 / 501 | retry: the fix is on our side and the provider's retry delivers the event later |
 //!
 //! The wire op is `webhook`: input `{"provider", "headers"?, "body" | "body_base64",
 //! "verify": {…} | null, "policy"?: RoutingPolicy, "seen"?: [event_key]}`. `verify` is
@@ -51,7 +51,10 @@ pub(crate) struct WebhookInput {
 
 /// The status for an error from the verify step.
 fn verify_status(e: &Error) -> u16 {
-    if e.kind().is_authentication() {
+    // Key material the caller configured (`keys[0]` that is not a key) is our mistake, even
+    // though its kind (`bad_encoding`) is one a forged signature header also produces.
+    let configured = e.path().is_some_and(|p| p.starts_with("keys") || p.starts_with("secrets"));
+    if e.kind().is_authentication() && !configured {
         401
     } else {
         // A bad key or option, or a verifier that has not landed: our side, so let the
@@ -191,6 +194,10 @@ mod tests {
         }
         assert_eq!(verify_status(&Error::new(ErrorKind::UnknownOp, "x")), 500);
         assert_eq!(verify_status(&Error::new(ErrorKind::InvalidValue, "x")), 500);
+        let bad_key = Error::new(ErrorKind::BadEncoding, "x").with_path("keys[0]");
+        assert_eq!(verify_status(&bad_key), 500);
+        let bad_header = Error::new(ErrorKind::BadEncoding, "x").with_path("headers");
+        assert_eq!(verify_status(&bad_header), 401);
     }
 
     #[test]
