@@ -33,9 +33,9 @@ mkdir -p "$pkg"
 "$tools/bin/wasm-bindgen" --target web --out-dir "$pkg" --out-name mailstate \
     "$target_dir/wasm32-unknown-unknown/wasm/mailstate_wasm.wasm"
 
-# The features Rust 1.95 enables by default for wasm32-unknown-unknown. -O3 to match the
-# profile's opt-level 3 (speed first: webhook latency is the budget that is tight).
-node "$root/wasm/node_modules/binaryen/bin/wasm-opt" -O3 \
+# The features Rust 1.95 enables by default for wasm32-unknown-unknown; -Os to match the
+# profile's opt-level "s" (see the [profile.wasm] comment in Cargo.toml).
+node "$root/wasm/node_modules/binaryen/bin/wasm-opt" -Os \
     --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
     --enable-reference-types --enable-multivalue --strip-debug --strip-producers \
     "$pkg/mailstate_bg.wasm" -o "$pkg/mailstate_bg.opt.wasm"

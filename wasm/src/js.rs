@@ -324,11 +324,8 @@ fn serde_json_envelope(e: &Error) -> Vec<u8> {
 
 /// Run `op` on a JavaScript value.
 fn run(op: &str, input: &JsValue) -> Result<JsValue, JsValue> {
-    let json = JSON::stringify(input)
-        .map_err(|_| local_error(ErrorKind::InvalidJson, "the input cannot be encoded as json"))?;
     // `JSON.stringify(undefined)` is `undefined`: send `null` so core names what is missing.
-    let json: String = json.as_string().unwrap_or_else(|| "null".to_owned());
-    into_result(&wire::call(op, json.as_bytes()))
+    into_result(&wire::call(op, stringify(input)?.as_bytes()))
 }
 
 /// Run any wire op on JSON text and return the envelope text, byte for byte what every other
@@ -450,16 +447,22 @@ pub fn handle_webhook(
     #[wasm_bindgen(unchecked_param_type = "WebhookRequest")] request: &JsValue,
     #[wasm_bindgen(unchecked_param_type = "WebhookOptions")] options: &JsValue,
 ) -> Result<JsValue, JsValue> {
-    let input = Object::new();
-    if !options.is_undefined() && !options.is_null() {
-        Object::assign(&input, &options.clone().unchecked_into());
-    }
-    Reflect::set(&input, &"provider".into(), &provider.into())?;
-    let headers = Reflect::get(request, &"headers".into())?;
-    Reflect::set(&input, &"headers".into(), &headers_object(&headers)?)?;
+    // The input is assembled on the Rust side so the body crosses the boundary once.
+    let mut input = if options.is_undefined() || options.is_null() {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_str(&stringify(options)?) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(local_error(ErrorKind::TypeMismatch, "expected an object at options")),
+        }
+    };
+    input.insert("provider".into(), provider.into());
+    let headers = stringify(&headers_object(&Reflect::get(request, &"headers".into())?)?)?;
+    let headers = serde_json::from_str(&headers).unwrap_or_default();
+    input.insert("headers".into(), headers);
     let body = Reflect::get(request, &"body".into())?;
     if let Some(text) = body.as_string() {
-        Reflect::set(&input, &"body".into(), &text.into())?;
+        input.insert("body".into(), text.into());
     } else {
         let bytes = if let Some(buf) = body.dyn_ref::<js_sys::ArrayBuffer>() {
             Uint8Array::new(buf).to_vec()
@@ -473,11 +476,20 @@ pub fn handle_webhook(
         };
         // Bodies are text in practice; bytes that are not UTF-8 still reach core intact.
         match String::from_utf8(bytes) {
-            Ok(text) => Reflect::set(&input, &"body".into(), &text.into())?,
-            Err(e) => Reflect::set(&input, &"body_base64".into(), &base64(e.as_bytes()).into())?,
+            Ok(text) => input.insert("body".into(), text.into()),
+            Err(e) => input.insert("body_base64".into(), base64(e.as_bytes()).into()),
         };
     }
-    run("webhook", &input.into())
+    let json = serde_json::to_vec(&serde_json::Value::Object(input))
+        .map_err(|_| local_error(ErrorKind::InvalidJson, "the input cannot be encoded as json"))?;
+    into_result(&wire::call("webhook", &json))
+}
+
+/// `JSON.stringify(value)` as a Rust string (`null` for `undefined`).
+fn stringify(value: &JsValue) -> Result<String, JsValue> {
+    let json = JSON::stringify(value)
+        .map_err(|_| local_error(ErrorKind::InvalidJson, "the input cannot be encoded as json"))?;
+    Ok(json.as_string().unwrap_or_else(|| "null".to_owned()))
 }
 
 /// Headers as a plain `{name: value}` object, from an object, a `Headers`, a `Map` or pairs.
