@@ -10,9 +10,15 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/build-js.sh"
 
 cd "$root/wasm"
-echo "test-js: tsc" >&2
-node node_modules/typescript/bin/tsc -p tests/types
-echo "test-js: node and workerd conformance runners" >&2
-node --test tests/node/*.test.mjs tests/workerd/*.test.mjs
-echo "test-js: edge worker" >&2
-node --test "$root"/examples/edge-worker/test/*.test.mjs
+# Every stage runs, so one report shows all failures; the exit status is non-zero if any failed.
+failed=0
+stage() {
+    echo "test-js: $1" >&2
+    shift
+    "$@" || { echo "test-js: FAILED" >&2; failed=1; }
+}
+stage "tsc over the typed usage file" node node_modules/typescript/bin/tsc -p tests/types
+stage "conformance vectors in Node and in workerd" \
+    node --test tests/node/*.test.mjs tests/workerd/*.test.mjs
+stage "edge worker in workerd" node --test "$root"/examples/edge-worker/test/*.test.mjs
+exit "$failed"

@@ -125,14 +125,41 @@ export interface NormalizeOutput {
   control: Control | null;
 }
 
-/** The request and key material for a signature check; provider-specific fields (secrets,
- * public keys, `now`, `tolerance`, `url`) are passed through to core's `verify` op. */
-export interface VerifyInput {
+/** Key material and settings of a signature or credential check (core's `verify` op). */
+export interface VerifyOptions {
+  /** Unix seconds now (core has no clock). */
+  now: number;
+  /** Shared secrets (HMAC schemes, basic-auth or token credentials); any one may match. */
+  secrets?: string[];
+  /** Public keys or certificates (SendGrid, Postal, the SNS signing certificate), base64 DER or PEM. */
+  keys?: string[];
+  /** Accepted clock skew for schemes that sign a time; core's default is 300 s. */
+  tolerance_secs?: number;
+  /** The webhook URL as configured at the provider (Mandrill signs it). */
+  url?: string;
+  /** Form parameters of a form-encoded body (Mandrill signs them). */
+  form?: Record<string, string>;
+  /** Tokens seen before (Mailgun replay check). */
+  seen_tokens?: string[];
+  /** The header carrying a shared token, for token-checked providers. */
+  token_header?: string;
+}
+
+/** A request and the key material to check it with. */
+export interface VerifyInput extends VerifyOptions {
   provider: ProviderName;
   headers?: Record<string, string>;
   body?: string;
   body_base64?: string;
-  [option: string]: unknown;
+}
+
+/** What a passed check says; a rejected request throws a `MailstateError` instead. */
+export interface VerifyOutput {
+  valid: true;
+  scheme: string;
+  key_index: number;
+  timestamp: string | null;
+  token: string | null;
 }
 
 export interface EventKeyInput {
@@ -254,9 +281,9 @@ export interface WebhookRequest {
 }
 
 export interface WebhookOptions {
-  /** Options of core's `verify` op for this provider (secret or public key, `now`,
-   * tolerance, …), or `null` to skip verification on purpose. Required. */
-  verify: Record<string, unknown> | null;
+  /** Options of core's `verify` op for this provider, or `null` to skip verification on
+   * purpose (a source authenticated some other way). Required. */
+  verify: VerifyOptions | null;
   policy?: RoutingPolicy;
   seen?: string[];
 }
@@ -351,7 +378,7 @@ pub fn normalize(
 ///
 /// # Errors
 /// A `MailstateError` whose `code` says what failed (`signature_mismatch`, …).
-#[wasm_bindgen(js_name = verify, unchecked_return_type = "unknown")]
+#[wasm_bindgen(js_name = verify, unchecked_return_type = "VerifyOutput")]
 pub fn verify(
     #[wasm_bindgen(unchecked_param_type = "VerifyInput")] input: &JsValue,
 ) -> Result<JsValue, JsValue> {

@@ -23,6 +23,7 @@ import {
   type RouteName,
   type StateView,
   type Suppression,
+  type VerifyOutput,
   type WebhookResult,
 } from "../../pkg/index.js";
 
@@ -49,13 +50,13 @@ const sups: Suppression[] = suppressions({
   policy: { complaint: "stream", soft_bounce: { count: 3, window_secs: 604800 } },
 });
 const routes: RouteDecision[] = route({ events: [event], seen: ["ses:b0"], policy: { default: "state" } });
-const verdict: unknown = verify({ provider: "sendgrid", body: "[]", public_key: "MFkw..." });
+const verdict: VerifyOutput = verify({ provider: "sendgrid", body: "[]", keys: ["MFkw..."], now: 1767225600 });
 const envelope: string = call("reduce", '{"events":[]}');
 
 const result: WebhookResult = handleWebhook(
   "sendgrid",
   { headers: new Headers({ "content-type": "application/json" }), body: new Uint8Array() },
-  { verify: { public_key: "MFkw...", now: 1767225600 }, seen: [] },
+  { verify: { keys: ["MFkw..."], now: 1767225600 }, seen: [] },
 );
 const status2: number = result.status;
 const suppress: CanonicalEvent[] = result.routes.suppress;
@@ -80,6 +81,8 @@ const wrong: Event = { ...event, type: "bounced" };
 handleWebhook("ndjson", { body: "" }, {});
 // @ts-expect-error: the body is bytes or text
 handleWebhook("ndjson", { body: 42 }, { verify: null });
+// @ts-expect-error: verification needs `now` (core has no clock)
+handleWebhook("sendgrid", { body: "" }, { verify: { keys: [] } });
 // @ts-expect-error: status is a number
 const s: string = result.status;
 
