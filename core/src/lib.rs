@@ -44,6 +44,7 @@ mod suppress;
 mod sync;
 mod time;
 mod verify;
+mod webhook;
 pub mod wire;
 
 pub use batch::{BATCH_VERSION, BINARY_OPS, EventBatch, StateBatch, States, encode_state_list};

@@ -17,6 +17,7 @@
 //! | `suppressions` | `{"events": [Event], "policy"?: SuppressionPolicy}` | `[Suppression]` |
 //! | `plan_sync` | `{"provider"?: slug, "options"?: SyncOptions, "checkpoint"?: Checkpoint, "now", "since"?, "until"?}` | `SyncPlan` (options default to the provider's) |
 //! | `route` | `{"events": [Event], "policy"?: RoutingPolicy, "seen"?: [event_key]}` | `[{"event_key", "route"}]` (a key seen earlier in `seen` or in the batch is a duplicate) |
+//! | `webhook` | `{"provider", "headers"?, "body" \| "body_base64", "verify": {…} \| null, "policy"?, "seen"?}` | `{"status", "verified", "error", "routes", "errors", "control", "confirm_url"}` (see `webhook.rs`) |
 //! | `verify` | `{"provider", "headers"?, "body" \| "body_base64", "url"?, "form"?: {name: value}, "secrets"?: [string], "keys"?: [string], "now": unix seconds, "tolerance_secs"?, "seen_tokens"?: [string], "token_header"?}` | `{"valid": true, "scheme", "key_index", "timestamp": string \| null, "token": string \| null}`; a rejected request is an error envelope with the reason's code |
 
 use std::collections::BTreeSet;
@@ -33,7 +34,7 @@ use crate::{
 };
 
 /// Every op `call` understands.
-pub const OPS: [&str; 10] = [
+pub const OPS: [&str; 11] = [
     "normalize",
     "event_key",
     "reduce",
@@ -44,6 +45,7 @@ pub const OPS: [&str; 10] = [
     "route",
     "plan_sync",
     "verify",
+    "webhook",
 ];
 
 /// Run `op` on JSON `input` and return the JSON envelope (see the module docs).
@@ -147,7 +149,7 @@ pub fn error_json(e: &Error) -> Value {
     Value::Object(obj)
 }
 
-fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
+pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
     match op {
         "normalize" => op_normalize(parse(input)?),
         "event_key" => {
@@ -240,6 +242,7 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
             to_value(&plan)
         }
         "verify" => op_verify(parse(input)?),
+        "webhook" => crate::webhook::handle(parse(input)?),
         other => Err(Error::new(
             ErrorKind::UnknownOp,
             format!("unknown op {other:?}, expected one of {}", OPS.join(", ")),
@@ -312,7 +315,7 @@ fn body_bytes(body: Option<String>, body_base64: Option<String>) -> Result<Vec<u
 }
 
 /// Standard base64 (with or without padding), for binary bodies on the JSON wire.
-fn decode_base64(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(s.len() * 3 / 4);
     let mut acc = 0u32;
     let mut bits = 0;

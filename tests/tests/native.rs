@@ -39,6 +39,11 @@ fn normalize_vectors_pass_natively() {
 }
 
 #[test]
+fn webhook_vectors_pass_natively() {
+    play("webhook");
+}
+
+#[test]
 fn sync_vectors_pass_natively() {
     play("sync");
 }
