@@ -86,6 +86,42 @@ impl ErrorKind {
         }
     }
 
+    /// The kind whose [`ErrorKind::code`] is `code`, if any.
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::ErrorKind;
+    /// assert_eq!(ErrorKind::from_code("too_large"), Some(ErrorKind::TooLarge));
+    /// assert_eq!(ErrorKind::from_code("nope"), None);
+    /// ```
+    pub fn from_code(code: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Every kind.
+    pub const ALL: [ErrorKind; 20] = [
+        ErrorKind::InvalidJson,
+        ErrorKind::InvalidUtf8,
+        ErrorKind::TypeMismatch,
+        ErrorKind::MissingField,
+        ErrorKind::InvalidValue,
+        ErrorKind::TooLarge,
+        ErrorKind::UnknownProvider,
+        ErrorKind::Unsupported,
+        ErrorKind::WrongProvider,
+        ErrorKind::AmbiguousProvider,
+        ErrorKind::UnknownOp,
+        ErrorKind::InvalidPolicy,
+        ErrorKind::MissingHeader,
+        ErrorKind::BadEncoding,
+        ErrorKind::StaleTimestamp,
+        ErrorKind::FutureTimestamp,
+        ErrorKind::SignatureMismatch,
+        ErrorKind::UnknownKey,
+        ErrorKind::Unauthorized,
+        ErrorKind::Replay,
+    ];
+
     /// True for the kinds a signature or credential check produces.
     pub fn is_authentication(self) -> bool {
         matches!(
@@ -206,9 +242,14 @@ impl Error {
         if msg.contains("recursion limit exceeded") {
             return Error::new(ErrorKind::TooLarge, "json nested too deeply");
         }
-        if let Some(first) = msg.get(..1) {
-            let lower = first.to_lowercase();
-            msg.replace_range(..1, &lower);
+        // Lower-case serde's capitalised first word ("Invalid type"), but not an acronym
+        // ("EOF while parsing").
+        let mut chars = msg.chars();
+        if let (Some(a), Some(b)) = (chars.next(), chars.next())
+            && a.is_ascii_uppercase()
+            && !b.is_ascii_uppercase()
+        {
+            msg.replace_range(..1, &a.to_ascii_lowercase().to_string());
         }
         Error::new(kind, msg)
     }

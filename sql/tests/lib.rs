@@ -11,11 +11,19 @@
 //!   in built-in SQL, row by row.
 //! - `store`: ingest stores bodies first, is idempotent, keeps bad bodies aside.
 //! - `queries`: every file of `sql/queries/` run against the demo data, results asserted.
+//! - `cli`: the `mailstate` binary run as a user runs it (files, stdin, exit codes, stderr).
+//! - `verify`: `mailstate verify` on requests from the signature vectors.
+//! - `pull`: `mailstate pull` against local servers playing each provider's paging contract.
 
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected value")]
+
+mod cli;
 mod functions;
 mod handwritten;
 mod partitions;
+mod pull;
 mod queries;
 mod store;
 mod util;
 mod vectors;
+mod verify;

@@ -1,0 +1,235 @@
+// The edge worker in real workerd (Miniflare from Node): signed SendGrid batch accepted,
+// forged one rejected with 401, retried duplicate dropped, SNS subscription confirmation
+// handled, and the routing, dedupe and retry behaviour around them. Key material is generated
+// here, at test time; nothing secret is committed.
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createSign, generateKeyPairSync, sign } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, beforeEach, describe, test } from "node:test";
+
+import { startEdge } from "./harness.mjs";
+
+const SUPPRESS_URL = "https://suppress.example.com/ingest";
+const CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-0000.pem";
+const SUBSCRIBE_URL =
+  "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:123456789012:mail&Token=t0k3n";
+
+// SendGrid: an ECDSA P-256 key pair; the worker gets the public key as base64 DER, as SendGrid
+// shows it.
+const sendgridKeys = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const sendgridPublicKey = sendgridKeys.publicKey.export({ type: "spki", format: "der" }).toString("base64");
+
+// SNS: an RSA key and a self-signed certificate, served at CERT_URL by the outbound handler.
+const snsDir = mkdtempSync(join(tmpdir(), "mailstate-sns-"));
+execFileSync("openssl", [
+  "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=sns.amazonaws.com",
+  "-keyout", join(snsDir, "key.pem"), "-out", join(snsDir, "cert.pem"),
+], { stdio: "ignore" });
+const snsKey = readFileSync(join(snsDir, "key.pem"), "utf8");
+const snsCert = readFileSync(join(snsDir, "cert.pem"), "utf8");
+rmSync(snsDir, { recursive: true, force: true });
+
+/** A SendGrid event batch: 2 suppress (spamreport, hard bounce), 2 state, 2 analytics. */
+function sendgridBatch(tag) {
+  const t = Math.floor(Date.now() / 1000) - 60;
+  const msg = "Tq9fR2mWx0aZyB4cD5eF6g.recvd-6b7c8d9e0-abcd1-1-695A3C00-3.0";
+  const base = (id, email) => ({ email, timestamp: t, sg_event_id: `${tag}-${id}`, sg_message_id: msg });
+  return JSON.stringify([
+    { ...base("p1", "kim@example.com"), event: "processed" },
+    { ...base("d1", "kim@example.com"), event: "delivered", response: "250 2.0.0 OK" },
+    { ...base("o1", "kim@example.com"), event: "open", useragent: "Mozilla/5.0" },
+    { ...base("c1", "kim@example.com"), event: "click", url: "https://example.com/pay" },
+    { ...base("s1", "kim@example.com"), event: "spamreport" },
+    { ...base("b1", "nope@example.com"), event: "bounce", type: "bounce", status: "5.1.1", reason: "550 5.1.1 user unknown" },
+  ]);
+}
+
+/** Sign a SendGrid body: ECDSA over timestamp ‖ body, DER signature in base64. */
+function sendgridHeaders(body, privateKey = sendgridKeys.privateKey) {
+  const ts = String(Math.floor(Date.now() / 1000));
+  const sig = sign("sha256", Buffer.concat([Buffer.from(ts), Buffer.from(body)]), privateKey);
+  return {
+    "content-type": "application/json",
+    "x-twilio-email-event-webhook-signature": sig.toString("base64"),
+    "x-twilio-email-event-webhook-timestamp": ts,
+  };
+}
+
+/** An SNS SubscriptionConfirmation, signed with SignatureVersion 1 (SHA1withRSA). */
+function snsConfirmation() {
+  const msg = {
+    Type: "SubscriptionConfirmation",
+    MessageId: "165545c9-2a5c-472c-8df2-7ff2be2b3b1b",
+    Token: "t0k3n",
+    TopicArn: "arn:aws:sns:us-east-1:123456789012:mail",
+    Message: "You have chosen to subscribe to the topic arn:aws:sns:us-east-1:123456789012:mail.\nTo confirm the subscription, visit the SubscribeURL included in this message.",
+    SubscribeURL: SUBSCRIBE_URL,
+    Timestamp: new Date().toISOString(),
+    SignatureVersion: "1",
+    SigningCertURL: CERT_URL,
+  };
+  const fields = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"];
+  const canonical = fields.map((k) => `${k}\n${msg[k]}\n`).join("");
+  const signer = createSign("RSA-SHA1");
+  signer.update(canonical);
+  msg.Signature = signer.sign(snsKey, "base64");
+  return JSON.stringify(msg);
+}
+
+/** Canonical events as NDJSON (provider `ndjson`, accepted unverified by configuration). */
+function ndjson(events) {
+  return events
+    .map(([key, type, recipient]) =>
+      JSON.stringify({
+        event_key: key, provider: "ses", type, provider_type: type, message_id: "m1", recipient,
+        occurred_at: "2025-11-03T20:00:00.000Z", ...(type === "hard_bounce" ? { bounce_class: "hard" } : {}),
+      }))
+    .join("\n");
+}
+
+describe("edge worker in workerd", () => {
+  let edge;
+  const outbound = { suppress: [], visited: [], suppressStatus: 200 };
+
+  before(async () => {
+    edge = await startEdge({
+      bindings: {
+        SUPPRESS_URL,
+        SENDGRID_PUBLIC_KEY: sendgridPublicKey,
+        SES_ENABLED: "true",
+        UNVERIFIED_PROVIDERS: "ndjson",
+      },
+      outbound: async (request) => {
+        if (request.url === SUPPRESS_URL) {
+          if (outbound.suppressStatus !== 200) return new Response("down", { status: outbound.suppressStatus });
+          outbound.suppress.push(await request.json());
+          return new Response("ok");
+        }
+        if (request.url === CERT_URL) return new Response(snsCert);
+        outbound.visited.push(request.url);
+        return new Response("<ConfirmSubscriptionResponse/>");
+      },
+    });
+  });
+  after(async () => {
+    await edge?.mf.dispose();
+  });
+  beforeEach(() => {
+    outbound.suppress.length = 0;
+    outbound.visited.length = 0;
+    outbound.suppressStatus = 200;
+  });
+
+  test("routes, forwards and dedupes a batch (ndjson source, unverified by configuration)", async () => {
+    const body = ndjson([
+      ["n:c1", "complaint", "ann@example.com"],
+      ["n:d1", "delivered", "ann@example.com"],
+      ["n:o1", "open", "ann@example.com"],
+      ["n:o1", "open", "ann@example.com"],
+    ]);
+    const res = await edge.post("/webhooks/ndjson", { body });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { accepted: 3, dropped: 1, errors: 0 });
+    assert.deepEqual(outbound.suppress.map((b) => b.events.map((e) => e.event_key)), [["n:c1"]]);
+    assert.deepEqual(await edge.queued("mailstate-state", 1), ["n:d1"]);
+    assert.deepEqual(await edge.queued("mailstate-analytics", 1), ["n:o1"]);
+    assert.equal(await edge.seen.get("n:c1"), "1");
+
+    // The same events again, with one new: only the new one goes on.
+    outbound.suppress.length = 0;
+    const again = await edge.post("/webhooks/ndjson", {
+      body: `${body}\n${ndjson([["n:h1", "hard_bounce", "bob@example.com"]])}`,
+    });
+    assert.equal(again.status, 200);
+    assert.deepEqual(await again.json(), { accepted: 1, dropped: 4, errors: 0 });
+    assert.deepEqual(outbound.suppress.map((b) => b.events.map((e) => e.event_key)), [["n:h1"]]);
+  });
+
+  test("a failed forward answers 503 and records nothing, so the provider's retry goes through", async () => {
+    const body = ndjson([["n:u7", "unsubscribe", "cy@example.com"]]);
+    outbound.suppressStatus = 500;
+    const res = await edge.post("/webhooks/ndjson", { body });
+    assert.equal(res.status, 503);
+    assert.equal(await edge.seen.get("n:u7"), null);
+    outbound.suppressStatus = 200;
+    const retry = await edge.post("/webhooks/ndjson", { body });
+    assert.equal(retry.status, 200);
+    assert.deepEqual(await retry.json(), { accepted: 1, dropped: 0, errors: 0 });
+    assert.equal(outbound.suppress.length, 1);
+  });
+
+  test("unknown and unconfigured providers are 404, other methods 405", async () => {
+    assert.equal((await edge.post("/webhooks/pigeon", { body: "[]" })).status, 404);
+    assert.equal((await edge.post("/webhooks/mailgun", { body: "{}" })).status, 404);
+    assert.equal((await edge.post("/nope", { body: "" })).status, 404);
+    const get = await edge.mf.dispatchFetch("https://edge.example.com/webhooks/sendgrid");
+    assert.equal(get.status, 405);
+  });
+
+  test("a signed SendGrid batch is accepted and routed", async () => {
+    const body = sendgridBatch("accept");
+    const res = await edge.post("/webhooks/sendgrid", { headers: sendgridHeaders(body), body });
+    const answer = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(answer));
+    assert.deepEqual(answer, { accepted: 6, dropped: 0, errors: 0 });
+    const suppressed = outbound.suppress.flatMap((b) => b.events.map((e) => e.type)).sort();
+    assert.deepEqual(suppressed, ["complaint", "hard_bounce"]);
+    assert.equal((await edge.queued("mailstate-state", 3)).filter((k) => k.includes("accept-")).length, 2);
+    assert.equal((await edge.queued("mailstate-analytics", 3)).filter((k) => k.includes("accept-")).length, 2);
+  });
+
+  test("a forged SendGrid batch is rejected with 401 and nothing goes on", async () => {
+    const body = sendgridBatch("forged");
+    // Signed by a key that is not SendGrid's.
+    const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+    const forged = await edge.post("/webhooks/sendgrid", { headers: sendgridHeaders(body, other), body });
+    assert.equal(forged.status, 401);
+    assert.equal((await forged.json()).error, "signature_mismatch");
+    // Signed correctly, then tampered with.
+    const headers = sendgridHeaders(body);
+    const tampered = body.replace("spamreport", "delivered");
+    const res = await edge.post("/webhooks/sendgrid", { headers, body: tampered });
+    assert.equal(res.status, 401);
+    // No signature at all.
+    const bare = await edge.post("/webhooks/sendgrid", { headers: { "content-type": "application/json" }, body });
+    assert.equal(bare.status, 401);
+    assert.equal(outbound.suppress.length, 0);
+  });
+
+  test("a retried SendGrid batch is dropped as duplicates", async () => {
+    const body = sendgridBatch("retry");
+    const first = await edge.post("/webhooks/sendgrid", { headers: sendgridHeaders(body), body });
+    assert.equal(first.status, 200);
+    assert.equal(outbound.suppress.length, 1);
+    // SendGrid re-sends the same events (re-signed) after a timeout on its side.
+    const retry = await edge.post("/webhooks/sendgrid", { headers: sendgridHeaders(body), body });
+    assert.equal(retry.status, 200);
+    assert.deepEqual(await retry.json(), { accepted: 0, dropped: 6, errors: 0 });
+    assert.equal(outbound.suppress.length, 1, "suppressions forwarded once");
+  });
+
+  test("an SNS subscription confirmation is verified and confirmed", async () => {
+    const body = snsConfirmation();
+    const res = await edge.post("/webhooks/ses", {
+      headers: { "content-type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": "SubscriptionConfirmation" },
+      body,
+    });
+    const answer = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(answer));
+    assert.deepEqual(answer, { confirmed: true });
+    assert.deepEqual(outbound.visited, [SUBSCRIBE_URL]);
+
+    // A confirmation whose signature does not match is not visited.
+    const forged = body.replace("t0k3n\"", "t0k3m\"");
+    const bad = await edge.post("/webhooks/ses", {
+      headers: { "x-amz-sns-message-type": "SubscriptionConfirmation" },
+      body: forged,
+    });
+    assert.equal(bad.status, 401);
+    assert.deepEqual(outbound.visited, [SUBSCRIBE_URL]);
+  });
+});

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Every test of mailstate, in the order a failure is cheapest to read: formatting and lints,
+# the native suites (core laws, conformance vectors, CLI, the wasmtime host playing the
+# plugin), the wasm32 build of core (proof that core is pure), Python playing the plugin, and
+# the JavaScript package in Node and workerd. Tools the tests need (the wasm32 target, the
+# `wasmtime` PyPI package, wasm-bindgen-cli, npm packages) are installed when missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  step "installing the wasm32-unknown-unknown target"
+  rustup target add wasm32-unknown-unknown
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p mailstate-wasm --features plugin --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p mailstate-wasm --features js --target wasm32-unknown-unknown -- -D warnings
+
+step "building the wasm plugin (scripts/build-wasm.sh)"
+scripts/build-wasm.sh
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "mailstate-core builds for wasm32-unknown-unknown"
+cargo build -q -p mailstate-core --target wasm32-unknown-unknown
+
+step "Python plays every vector through the plugin (examples/python)"
+if ! python3 -c 'import wasmtime' 2>/dev/null; then
+  python3 -m pip install --quiet -r examples/python/requirements.txt
+fi
+python3 -m unittest discover -s examples/python
+
+step "JavaScript: tsc, Node and workerd runners, the edge worker (scripts/test-js.sh)"
+scripts/test-js.sh
+
+step "all tests passed"

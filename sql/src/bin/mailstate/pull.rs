@@ -1,0 +1,642 @@
+//! `mailstate pull`: fetch events from a provider's activity API into the event store.
+//!
+//! Each window of time comes from core's [`plan_sync`]: it starts an overlap before the last
+//! watermark (events are indexed late; re-read events have the same `event_key` and dedupe
+//! away), is clamped to what the provider still keeps (a [`RetentionGap`] is printed on
+//! stderr), and a window that was cut short resumes at its cursor. Every page is stored raw
+//! and then as canonical events (the same store and code as `mailstate ingest`), and only then
+//! is the checkpoint file `DIR/pull-<provider>.json` replaced (temp file, fsync, rename, fsync
+//! of the folder). A pull killed at any point re-fetches at most the page it was storing.
+//!
+//! | provider | endpoint | paging | stored as |
+//! |---|---|---|---|
+//! | mailgun | `GET /v3/{domain}/events?begin&end&ascending=yes&limit=300` | `paging.next` URL until a page with no `items` | the page, normalized by core (`items`) |
+//! | sparkpost | `GET /api/v1/events/message?from&to&per_page&cursor=initial` | `links.next` until it is missing | the page, normalized by core (`results`) |
+//! | postmark | `GET /bounces?count&offset&fromdate&todate` | `offset` until `TotalCount` | the page raw, then each bounce record (core reads the Bounces API shape) |
+//! | sendgrid | `GET /v3/messages?limit&query=last_event_time BETWEEN …` | none (one request per window) | the page raw only: message summaries are not events |
+//!
+//! The API key comes from `MAILSTATE_API_KEY` (or the provider's own variable, see
+//! [`key_var`]); it goes only into the request's authorization header, never into a URL, a
+//! log line or an error. A page URL handed back by the provider is followed only when it is
+//! on `--base-url`, so the key never leaves for another host.
+
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context, bail};
+use mailstate_core::{
+    Checkpoint, ErrorKind, Provider, RetentionGap, SyncOptions, Timestamp, WindowInProgress,
+    plan_sync,
+};
+use mailstate_sql::store::{Body, IngestSummary, Store};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::{Outcome, UsageError};
+
+/// Fetch events from a provider's events/activity API into a store.
+///
+/// Resumable: the checkpoint DIR/pull-<provider>.json is written only after a page is durably
+/// stored, so a killed pull continues where it stopped, and overlapping re-reads dedupe by
+/// event key. The API key is read from MAILSTATE_API_KEY (or MAILGUN_API_KEY,
+/// SPARKPOST_API_KEY, POSTMARK_SERVER_TOKEN, SENDGRID_API_KEY).
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// mailgun, sparkpost, postmark or sendgrid.
+    #[arg(long, short)]
+    provider: String,
+    /// The store folder (the same as `mailstate ingest --out`).
+    #[arg(long, short)]
+    out: PathBuf,
+    /// First sync only: start here (RFC 3339) instead of at the retention edge.
+    #[arg(long)]
+    since: Option<String>,
+    /// End of the window (RFC 3339); default now.
+    #[arg(long)]
+    until: Option<String>,
+    /// The API's base URL (EU regions, tests); default the provider's US endpoint.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// Mailgun: the sending domain (default: $MAILGUN_DOMAIN).
+    #[arg(long)]
+    domain: Option<String>,
+    /// Re-read this many seconds before the last watermark (default 900).
+    #[arg(long)]
+    overlap_secs: Option<u64>,
+}
+
+/// The environment variable holding the key for `provider`, after `MAILSTATE_API_KEY`.
+fn key_var(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Mailgun => "MAILGUN_API_KEY",
+        Provider::Sparkpost => "SPARKPOST_API_KEY",
+        Provider::Postmark => "POSTMARK_SERVER_TOKEN",
+        _ => "SENDGRID_API_KEY",
+    }
+}
+
+fn default_base(provider: Provider) -> &'static str {
+    match provider {
+        Provider::Mailgun => "https://api.mailgun.net",
+        Provider::Sparkpost => "https://api.sparkpost.com",
+        Provider::Postmark => "https://api.postmarkapp.com",
+        _ => "https://api.sendgrid.com",
+    }
+}
+
+/// Test hook: abort the process after storing this many pages, before their checkpoint.
+const CRASH_HOOK: &str = "MAILSTATE_PULL_CRASH_AFTER_PAGES";
+
+const MAILGUN_LIMIT: u32 = 300;
+const SPARKPOST_PER_PAGE: u32 = 1000;
+const POSTMARK_COUNT: u64 = 500;
+const SENDGRID_LIMIT: usize = 1000;
+
+pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let provider: Provider = args.provider.parse()?;
+    let Some(mut options) = SyncOptions::for_provider(provider) else {
+        return Err(UsageError(format!(
+            "--provider {provider}: pull supports mailgun, sparkpost, postmark and sendgrid"
+        ))
+        .into());
+    };
+    if let Some(o) = args.overlap_secs {
+        options.overlap_secs = o;
+    }
+    let time = |s: &Option<String>, flag: &str| -> anyhow::Result<Option<Timestamp>> {
+        s.as_deref()
+            .map(|s| Timestamp::parse_rfc3339(s).map_err(|e| UsageError(format!("{flag}: {e}"))))
+            .transpose()
+            .map_err(anyhow::Error::from)
+    };
+    let since = time(&args.since, "--since")?;
+    let until = time(&args.until, "--until")?;
+    let key = std::env::var("MAILSTATE_API_KEY")
+        .or_else(|_| std::env::var(key_var(provider)))
+        .map_err(|_| {
+            UsageError(format!("set MAILSTATE_API_KEY or {} to the API key", key_var(provider)))
+        })?;
+    let base = args.base_url.as_deref().unwrap_or(default_base(provider)).trim_end_matches('/');
+    let domain = match provider {
+        Provider::Mailgun => Some(
+            args.domain
+                .clone()
+                .or_else(|| std::env::var("MAILGUN_DOMAIN").ok())
+                .ok_or_else(|| UsageError("mailgun: give --domain or set MAILGUN_DOMAIN".into()))?,
+        ),
+        _ => None,
+    };
+    let api = Api { provider, base: base.to_owned(), domain, client: Client::new(provider, &key) };
+    let store = Store::open(&args.out)?;
+    let checkpoint_path = args.out.join(format!("pull-{}.json", provider.as_str()));
+    let crash_after: Option<u64> = std::env::var(CRASH_HOOK).ok().and_then(|v| v.parse().ok());
+
+    let mut totals = Totals::default();
+    let mut checkpoint = read_checkpoint(&checkpoint_path)?;
+    loop {
+        let resumed = checkpoint.in_progress.is_some();
+        let plan = match plan_sync(&options, &checkpoint, now()?, since, until) {
+            Ok(p) => p,
+            // After finishing a resumed window there may be nothing newer to fetch.
+            Err(e) if totals.windows > 0 && e.kind() == ErrorKind::InvalidValue => break,
+            Err(e) => bail!("{e}"),
+        };
+        if let Some(RetentionGap { message, .. }) = &plan.gap {
+            eprintln!("mailstate: warning: {provider}: {message}");
+        }
+        let mut url = match plan.cursor {
+            Some(c) => c,
+            None => api.first_url(plan.from, plan.until)?,
+        };
+        loop {
+            let bytes = api.client.get(&url)?;
+            let page = api.read_page(&url, &bytes)?;
+            totals.pages += 1;
+            let summary = store_page(&store, provider, &url, &bytes, &page.records)?;
+            totals.add(&summary);
+            if crash_after.is_some_and(|n| totals.pages >= n) {
+                eprintln!("mailstate: {CRASH_HOOK}: aborting after storing page {}", totals.pages);
+                std::process::abort();
+            }
+            let next = page.next.filter(|n| *n != url);
+            checkpoint = match &next {
+                Some(n) => Checkpoint {
+                    watermark: checkpoint.watermark,
+                    in_progress: Some(WindowInProgress {
+                        from: plan.from,
+                        until: plan.until,
+                        cursor: n.clone(),
+                    }),
+                },
+                None => Checkpoint { watermark: Some(plan.until), in_progress: None },
+            };
+            write_checkpoint(&checkpoint_path, &checkpoint)?;
+            match next {
+                Some(n) => url = n,
+                None => break,
+            }
+        }
+        totals.windows += 1;
+        if !resumed {
+            break;
+        }
+    }
+    for r in &totals.rejected {
+        eprintln!("mailstate: {}: {} (kept aside at {})", r.0, r.1, r.2.display());
+    }
+    writeln!(
+        out,
+        "{} pages, {} new events, {} duplicates skipped, {} errors; watermark {}",
+        totals.pages,
+        totals.events,
+        totals.duplicates,
+        totals.errors,
+        checkpoint.watermark.map_or_else(|| "none".to_owned(), |w| w.to_string()),
+    )?;
+    Ok(if totals.errors > 0 { Outcome::SomeInputRejected } else { Outcome::Clean })
+}
+
+#[derive(Default)]
+struct Totals {
+    windows: u32,
+    pages: u64,
+    events: u64,
+    duplicates: u64,
+    errors: u64,
+    rejected: Vec<(String, String, PathBuf)>,
+}
+
+impl Totals {
+    fn add(&mut self, s: &IngestSummary) {
+        self.events += s.events;
+        self.duplicates += s.duplicates;
+        self.errors += s.errors;
+        for r in &s.rejected {
+            for e in &r.errors {
+                self.rejected.push((r.source.clone(), e.clone(), r.kept_at.clone()));
+            }
+        }
+    }
+}
+
+fn now() -> anyhow::Result<Timestamp> {
+    let ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH)?.as_millis();
+    Timestamp::from_millis(i64::try_from(ms)?).context("the clock is out of range")
+}
+
+/// Store one fetched page: the page itself raw, then its canonical events.
+fn store_page(
+    store: &Store,
+    provider: Provider,
+    url: &str,
+    page: &[u8],
+    records: &Records,
+) -> anyhow::Result<IngestSummary> {
+    let source = format!("{provider} page {url}");
+    match records {
+        Records::WholePage => Ok(store
+            .ingest(provider, [Body { source, bytes: page.to_vec() }], |_| {})?),
+        Records::Each(records) => {
+            store.store_body(provider, page)?;
+            let bodies = records.iter().enumerate().map(|(i, r)| Body {
+                source: format!("{source} record {i}"),
+                bytes: r.get().as_bytes().to_vec(),
+            });
+            Ok(store.ingest(provider, bodies, |_| {})?)
+        }
+        Records::RawOnly => {
+            store.store_body(provider, page)?;
+            Ok(IngestSummary { bodies: 1, ..IngestSummary::default() })
+        }
+    }
+}
+
+/// What a page holds for the normalizer.
+enum Records {
+    /// The page is one body core normalizes (Mailgun `items`, SparkPost `results`).
+    WholePage,
+    /// Each record is one body (Postmark bounces).
+    Each(Vec<Box<RawValue>>),
+    /// Nothing core normalizes (SendGrid message summaries): kept raw only.
+    RawOnly,
+}
+
+struct Page {
+    records: Records,
+    /// The next page's URL within this window, or `None` at its end.
+    next: Option<String>,
+}
+
+struct Api {
+    provider: Provider,
+    base: String,
+    domain: Option<String>,
+    client: Client,
+}
+
+impl Api {
+    fn first_url(&self, from: Timestamp, until: Timestamp) -> anyhow::Result<String> {
+        let b = &self.base;
+        let secs = |t: Timestamp| t.as_millis().div_euclid(1000);
+        let ceil_secs = |t: Timestamp| (t.as_millis() + 999).div_euclid(1000);
+        Ok(match self.provider {
+            Provider::Mailgun => format!(
+                "{b}/v3/{}/events?begin={}&end={}&ascending=yes&limit={MAILGUN_LIMIT}",
+                encode(self.domain.as_deref().unwrap_or_default()),
+                secs(from),
+                ceil_secs(until),
+            ),
+            Provider::Sparkpost => format!(
+                "{b}/api/v1/events/message?from={}&to={}&per_page={SPARKPOST_PER_PAGE}&cursor=initial",
+                encode(&iso_secs(secs(from))?),
+                encode(&iso_secs(ceil_secs(until))?),
+            ),
+            // Postmark reads fromdate/todate as US Eastern time without an offset: widen the
+            // window by 6 hours at the start (UTC-4 and UTC-5 both fit); the end given in UTC
+            // already lies later in Eastern time. The overlap dedupes by event key.
+            Provider::Postmark => postmark_url(
+                b,
+                &iso_secs(secs(from) - 6 * 3600)?,
+                &iso_secs(ceil_secs(until))?,
+                0,
+            ),
+            _ => {
+                let q = format!(
+                    "last_event_time BETWEEN TIMESTAMP \"{}\" AND TIMESTAMP \"{}\"",
+                    iso_secs(secs(from))?,
+                    iso_secs(ceil_secs(until))?
+                );
+                format!("{b}/v3/messages?limit={SENDGRID_LIMIT}&query={}", encode(&q))
+            }
+        })
+    }
+
+    /// Read one page: its records and the next page's URL.
+    fn read_page(&self, url: &str, bytes: &[u8]) -> anyhow::Result<Page> {
+        let bad = |e: serde_json::Error| {
+            anyhow::anyhow!("{}: unexpected page from {}: {e}", self.provider, strip_query(url))
+        };
+        match self.provider {
+            Provider::Mailgun => {
+                #[derive(Deserialize)]
+                struct P<'a> {
+                    #[serde(borrow)]
+                    items: Vec<&'a RawValue>,
+                    paging: Option<Paging>,
+                }
+                #[derive(Deserialize)]
+                struct Paging {
+                    next: Option<String>,
+                }
+                let p: P<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+                // Next URLs are always present; an empty page ends the range.
+                let next = if p.items.is_empty() {
+                    None
+                } else {
+                    p.paging.and_then(|p| p.next).map(|n| self.follow(&n)).transpose()?
+                };
+                Ok(Page { records: Records::WholePage, next })
+            }
+            Provider::Sparkpost => {
+                #[derive(Deserialize)]
+                struct P<'a> {
+                    #[serde(borrow)]
+                    results: Vec<&'a RawValue>,
+                    links: Option<Links>,
+                }
+                #[derive(Deserialize)]
+                struct Links {
+                    next: Option<String>,
+                }
+                let p: P<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+                let next = if p.results.is_empty() {
+                    None
+                } else {
+                    p.links.and_then(|l| l.next).map(|n| self.follow(&n)).transpose()?
+                };
+                Ok(Page { records: Records::WholePage, next })
+            }
+            Provider::Postmark => {
+                #[derive(Deserialize)]
+                struct P {
+                    #[serde(rename = "TotalCount")]
+                    total: u64,
+                    #[serde(rename = "Bounces")]
+                    bounces: Vec<Box<RawValue>>,
+                }
+                let p: P = serde_json::from_slice(bytes).map_err(bad)?;
+                let offset = query_param(url, "offset").and_then(|o| o.parse::<u64>().ok());
+                let offset = offset.unwrap_or(0);
+                let after = offset + p.bounces.len() as u64;
+                let next = if p.bounces.is_empty() || after >= p.total {
+                    None
+                } else if after + POSTMARK_COUNT > 10_000 {
+                    bail!(
+                        "postmark: more than 10000 bounces in one window (Postmark's offset \
+                         limit); pull in shorter windows with --until"
+                    );
+                } else {
+                    Some(replace_param(url, "offset", &after.to_string()))
+                };
+                Ok(Page { records: Records::Each(p.bounces), next })
+            }
+            _ => {
+                #[derive(Deserialize)]
+                struct P<'a> {
+                    #[serde(borrow)]
+                    messages: Vec<&'a RawValue>,
+                }
+                let p: P<'_> = serde_json::from_slice(bytes).map_err(bad)?;
+                if p.messages.len() >= SENDGRID_LIMIT {
+                    eprintln!(
+                        "mailstate: warning: sendgrid: {SENDGRID_LIMIT} messages in one window, \
+                         the Email Activity API's maximum; pull shorter windows to see all"
+                    );
+                }
+                Ok(Page { records: Records::RawOnly, next: None })
+            }
+        }
+    }
+
+    /// A page link from the provider, made absolute; refused unless it is on `base`.
+    fn follow(&self, link: &str) -> anyhow::Result<String> {
+        let abs = if link.starts_with('/') { format!("{}{link}", self.base) } else { link.into() };
+        let on_base = abs.strip_prefix(&self.base).is_some_and(|r| r.is_empty() || r.starts_with('/'));
+        if !on_base {
+            bail!(
+                "{}: the next-page link points outside {}; not following it with the API key",
+                self.provider,
+                self.base
+            );
+        }
+        Ok(abs)
+    }
+}
+
+fn postmark_url(base: &str, from: &str, to: &str, offset: u64) -> String {
+    format!(
+        "{base}/bounces?count={POSTMARK_COUNT}&offset={offset}&fromdate={}&todate={}",
+        encode(from.trim_end_matches('Z')),
+        encode(to.trim_end_matches('Z'))
+    )
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for epoch seconds.
+fn iso_secs(secs: i64) -> anyhow::Result<String> {
+    let t = Timestamp::from_millis(secs * 1000).context("time out of range")?;
+    let s = t.to_string();
+    Ok(format!("{}Z", &s[..19]))
+}
+
+fn strip_query(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    let q = url.split_once('?')?.1;
+    q.split('&').find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v))
+}
+
+fn replace_param(url: &str, name: &str, value: &str) -> String {
+    let Some((path, q)) = url.split_once('?') else {
+        return format!("{url}?{name}={value}");
+    };
+    let parts: Vec<String> = q
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k == name => format!("{k}={value}"),
+            _ => kv.to_owned(),
+        })
+        .collect();
+    format!("{path}?{}", parts.join("&"))
+}
+
+/// Percent-encode a query value.
+fn encode(s: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+fn read_checkpoint(path: &Path) -> anyhow::Result<Checkpoint> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .with_context(|| format!("{}: not a pull checkpoint", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Checkpoint::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Replace the checkpoint: temporary file, fsync, rename, fsync of the folder.
+fn write_checkpoint(path: &Path, checkpoint: &Checkpoint) -> anyhow::Result<()> {
+    let dir = path.parent().context("checkpoint path has no folder")?;
+    let tmp = dir.join(format!(".pull-checkpoint.{}.tmp", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        serde_json::to_writer_pretty(&mut f, checkpoint)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
+    Ok(())
+}
+
+/// A blocking HTTP client with the provider's authorization and its retry rules.
+struct Client {
+    agent: ureq::Agent,
+    /// The authorization header (name, value). Never printed.
+    auth: (&'static str, String),
+    provider: Provider,
+}
+
+/// Give up after this many attempts of one request (429s and 5xx).
+const ATTEMPTS: u32 = 6;
+/// Never wait longer than this for one retry.
+const MAX_WAIT: Duration = Duration::from_secs(120);
+
+impl Client {
+    fn new(provider: Provider, key: &str) -> Client {
+        let auth = match provider {
+            Provider::Mailgun => ("Authorization", format!("Basic {}", base64(&format!("api:{key}")))),
+            Provider::Sparkpost => ("Authorization", key.to_owned()),
+            Provider::Postmark => ("X-Postmark-Server-Token", key.to_owned()),
+            _ => ("Authorization", format!("Bearer {key}")),
+        };
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(120)))
+            .user_agent(concat!("mailstate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Client { agent, auth, provider }
+    }
+
+    /// GET `url`: retry a 429 after its Retry-After, back off on 5xx and transport errors,
+    /// fail on other 4xx with the provider's message. Errors name the URL without its query.
+    fn get(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+        let shown = strip_query(url);
+        let mut backoff = Duration::from_secs(1);
+        for attempt in 1..=ATTEMPTS {
+            let last = attempt == ATTEMPTS;
+            let result = self
+                .agent
+                .get(url)
+                .header(self.auth.0, &self.auth.1)
+                .header("Accept", "application/json")
+                .call();
+            let mut resp = match result {
+                Ok(r) => r,
+                Err(e) if !last => {
+                    eprintln!("mailstate: {}: GET {shown}: {e}; retrying in {backoff:?}", self.provider);
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(MAX_WAIT);
+                    continue;
+                }
+                Err(e) => bail!("{}: GET {shown}: {e}", self.provider),
+            };
+            let status = resp.status().as_u16();
+            let body = resp.body_mut().with_config().limit(256 << 20).read_to_vec();
+            if (200..300).contains(&status) {
+                return body.with_context(|| format!("{}: GET {shown}: reading the body", self.provider));
+            }
+            let body = body.unwrap_or_default();
+            let message = provider_message(&body);
+            if status == 429 || status >= 500 {
+                if last {
+                    bail!("{}: GET {shown}: HTTP {status} after {ATTEMPTS} attempts: {message}", self.provider);
+                }
+                let wait = if status == 429 {
+                    resp.headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map_or(backoff, Duration::from_secs)
+                        .min(MAX_WAIT)
+                } else {
+                    backoff
+                };
+                eprintln!(
+                    "mailstate: {}: GET {shown}: HTTP {status}; retrying in {wait:?}",
+                    self.provider
+                );
+                std::thread::sleep(wait);
+                backoff = (backoff * 2).min(MAX_WAIT);
+                continue;
+            }
+            bail!("{}: GET {shown}: HTTP {status}: {message}", self.provider);
+        }
+        unreachable!("the last attempt returns")
+    }
+}
+
+/// The error message of a provider's error body (Mailgun `message`, SparkPost and SendGrid
+/// `errors[0].message`, Postmark `Message`), or the start of the body.
+fn provider_message(body: &[u8]) -> String {
+    let v: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let found = v.as_ref().and_then(|v| {
+        v.get("message")
+            .or_else(|| v.get("Message"))
+            .or_else(|| v.pointer("/errors/0/message"))
+            .and_then(|m| m.as_str())
+            .map(str::to_owned)
+    });
+    found.unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            "(no body)".to_owned()
+        } else {
+            text.chars().take(200).collect()
+        }
+    })
+}
+
+fn base64(s: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in s.as_bytes().chunks(3) {
+        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_examples() {
+        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg==")] {
+            assert_eq!(base64(i), o);
+        }
+    }
+
+    #[test]
+    fn replaces_one_query_parameter() {
+        assert_eq!(replace_param("http://h/b?count=5&offset=0&x=1", "offset", "5"), "http://h/b?count=5&offset=5&x=1");
+        assert_eq!(query_param("http://h/b?count=5&offset=10", "offset"), Some("10"));
+    }
+}

@@ -1,0 +1,1 @@
+//! `mailstate pull` against local servers playing each provider's paging contract.

@@ -1,0 +1,556 @@
+//! The JavaScript surface (feature `js`): one `#[wasm_bindgen]` function per wire op, plus
+//! `handleWebhook` for edge workers.
+//!
+//! Every function serializes its argument with `JSON.stringify`, calls
+//! `mailstate_core::wire::call` and hands back the envelope's `output` parsed with `JSON.parse`,
+//! so JavaScript gets exactly the JSON every other runtime gets. No rule lives here. Errors
+//! become JavaScript exceptions in exactly one place, [`into_result`], which sets `code` (the
+//! stable `ErrorKind` code) and, when known, `path` and `line`.
+
+#![allow(unreachable_pub, reason = "exported to JavaScript by wasm-bindgen, not to Rust callers")]
+
+use js_sys::{Array, JSON, Object, Reflect, Uint8Array};
+use mailstate_core::{Error, ErrorKind, wire};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &str = r#"
+/** A UTC instant as RFC 3339 text with exactly three fractional digits: `2025-11-03T20:00:01.000Z`.
+ * Inputs also accept other RFC 3339 forms and offsets. */
+export type Timestamp = string;
+
+/** The canonical event types, lowest to highest rank, plus `resubscribe`. */
+export type EventType =
+  | "unknown" | "accepted" | "deferred" | "soft_bounce" | "delivered" | "open" | "click"
+  | "rejected" | "unsubscribe" | "hard_bounce" | "complaint" | "resubscribe";
+
+export type BounceClass = "hard" | "soft" | "block" | "undetermined";
+
+/** The provider slugs (and `ndjson`, canonical events one per line). */
+export type ProviderName =
+  | "ndjson" | "sendgrid" | "ses" | "mailgun" | "postmark" | "sparkpost" | "resend"
+  | "mandrill" | "mailjet" | "brevo" | "mailersend" | "postal";
+
+/** One canonical event (DESIGN.md). Optional fields may be absent or null on input. */
+export interface Event {
+  event_key: string;
+  provider: string;
+  provider_event_id?: string | null;
+  type: EventType;
+  provider_type: string;
+  message_id?: string | null;
+  smtp_message_id?: string | null;
+  recipient?: string | null;
+  occurred_at?: Timestamp | null;
+  stream?: string | null;
+  bounce_class?: BounceClass | null;
+  smtp_status?: string | null;
+  enhanced_status?: string | null;
+  diagnostic?: string | null;
+  url?: string | null;
+  user_agent?: string | null;
+  ip?: string | null;
+  tags?: string[];
+  metadata?: Record<string, string>;
+  raw?: string;
+}
+
+/** An event as core outputs it: every field present. */
+export interface CanonicalEvent extends Event {
+  provider_event_id: string | null;
+  message_id: string | null;
+  smtp_message_id: string | null;
+  recipient: string | null;
+  occurred_at: Timestamp | null;
+  stream: string | null;
+  bounce_class: BounceClass | null;
+  smtp_status: string | null;
+  enhanced_status: string | null;
+  diagnostic: string | null;
+  url: string | null;
+  user_agent: string | null;
+  ip: string | null;
+  tags: string[];
+  metadata: Record<string, string>;
+  raw: string;
+}
+
+/** HTTP headers: a plain object, a `Headers`, a `Map` or `[name, value]` pairs. */
+export type HeadersLike =
+  | Record<string, string> | Iterable<[string, string]> | { entries(): Iterable<[string, string]> };
+
+/** An error from an element of a batch, or from a whole call. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  path?: string;
+  line?: number;
+}
+
+/** The stable error codes (`ErrorKind`). */
+export type ErrorCode =
+  | "invalid_json" | "invalid_utf8" | "type_mismatch" | "missing_field" | "invalid_value"
+  | "too_large" | "unknown_provider" | "unsupported" | "wrong_provider" | "ambiguous_provider"
+  | "unknown_op" | "invalid_policy" | "missing_header" | "bad_encoding" | "stale_timestamp"
+  | "future_timestamp" | "signature_mismatch" | "unknown_key" | "unauthorized" | "replay";
+
+/** What every function throws: an `Error` whose `code` is the stable error code. */
+export interface MailstateError extends Error {
+  code: ErrorCode;
+  path?: string;
+  line?: number;
+}
+
+export interface NormalizeInput {
+  provider: ProviderName;
+  headers?: Record<string, string>;
+  /** The body as text; or give `body_base64` for bytes. */
+  body?: string;
+  body_base64?: string;
+}
+
+export type ControlKind = "subscription_confirmation" | "unsubscribe_confirmation" | "ping";
+
+/** A provider message that is not an event. */
+export interface Control {
+  kind: ControlKind;
+  url: string | null;
+  detail: string | null;
+}
+
+export interface NormalizeOutput {
+  events: CanonicalEvent[];
+  errors: WireError[];
+  control: Control | null;
+}
+
+/** Key material and settings of a signature or credential check (core's `verify` op). */
+export interface VerifyOptions {
+  /** Unix seconds now (core has no clock). */
+  now: number;
+  /** Shared secrets (HMAC schemes, basic-auth or token credentials); any one may match. */
+  secrets?: string[];
+  /** Public keys or certificates (SendGrid, Postal, the SNS signing certificate), base64 DER or PEM. */
+  keys?: string[];
+  /** Accepted clock skew for schemes that sign a time; core's default is 300 s. */
+  tolerance_secs?: number;
+  /** The webhook URL as configured at the provider (Mandrill signs it). */
+  url?: string;
+  /** Form parameters of a form-encoded body (Mandrill signs them). */
+  form?: Record<string, string>;
+  /** Tokens seen before (Mailgun replay check). */
+  seen_tokens?: string[];
+  /** The header carrying a shared token, for token-checked providers. */
+  token_header?: string;
+}
+
+/** A request and the key material to check it with. */
+export interface VerifyInput extends VerifyOptions {
+  provider: ProviderName;
+  headers?: Record<string, string>;
+  body?: string;
+  body_base64?: string;
+}
+
+/** What a passed check says; a rejected request throws a `MailstateError` instead. */
+export interface VerifyOutput {
+  valid: true;
+  scheme: string;
+  key_index: number;
+  timestamp: string | null;
+  token: string | null;
+}
+
+export interface EventKeyInput {
+  provider: string;
+  provider_event_id?: string | null;
+  provider_type: string;
+  message_id?: string | null;
+  recipient?: string | null;
+  occurred_at?: Timestamp | null;
+  url?: string | null;
+  scope?: "event" | "per_recipient";
+}
+
+export interface EventsInput {
+  events: Event[];
+}
+
+/** What the state keeps of one event. */
+export interface EventFacts {
+  type: EventType;
+  occurred_at?: Timestamp;
+  bounce_class?: BounceClass;
+  diagnostic?: string;
+}
+
+/** The mergeable state of one (message_id, recipient) group. */
+export interface MessageState {
+  message_id?: string | null;
+  recipient?: string | null;
+  events?: Record<string, EventFacts>;
+}
+
+/** The derived view of a message state (DESIGN.md, "Message state"). */
+export interface StateView {
+  message_id: string | null;
+  recipient: string | null;
+  status: EventType;
+  terminal: boolean;
+  terminal_at: Timestamp | null;
+  first_event_at: Timestamp | null;
+  last_event_at: Timestamp | null;
+  accepted_at: Timestamp | null;
+  delivered_at: Timestamp | null;
+  first_open_at: Timestamp | null;
+  first_click_at: Timestamp | null;
+  bounced_at: Timestamp | null;
+  complained_at: Timestamp | null;
+  unsubscribed_at: Timestamp | null;
+  open_count: number;
+  click_count: number;
+  deferred_count: number;
+  event_count: number;
+  late_event_count: number;
+  bounce_class: BounceClass | null;
+  diagnostic: string | null;
+}
+
+export interface ApplyInput {
+  state?: MessageState | null;
+  events: Event[];
+}
+
+export interface MergeInput {
+  states: MessageState[];
+}
+
+export interface ViewInput {
+  state: MessageState;
+}
+
+export type ScopeRule = "all" | "stream" | "off";
+
+export interface SuppressionPolicy {
+  hard_bounce?: ScopeRule;
+  complaint?: ScopeRule;
+  unsubscribe?: ScopeRule;
+  soft_bounce?: { count: number; window_secs: number } | null;
+}
+
+export interface SuppressionsInput {
+  events: Event[];
+  policy?: SuppressionPolicy;
+}
+
+export interface Suppression {
+  recipient: string;
+  /** `all` or `stream:<name>`. */
+  scope: string;
+  reason: "complaint" | "hard_bounce" | "unsubscribe" | "soft_bounces";
+  since: Timestamp | null;
+  event_key: string;
+}
+
+export type RouteName = "suppress" | "state" | "analytics" | "drop";
+
+/** A `types` map replaces the default table; absent fields keep their defaults. */
+export interface RoutingPolicy {
+  types?: Partial<Record<EventType, RouteName>>;
+  default?: RouteName;
+  duplicates?: RouteName;
+}
+
+export interface RouteInput {
+  events: Event[];
+  policy?: RoutingPolicy;
+  /** Event keys already seen: those events are duplicates. */
+  seen?: string[];
+}
+
+export interface RouteDecision {
+  event_key: string;
+  route: RouteName;
+}
+
+/** A request as received: headers and the raw body bytes (verify needs them untouched). */
+export interface WebhookRequest {
+  headers?: HeadersLike;
+  body: Uint8Array | ArrayBuffer | string;
+}
+
+export interface WebhookOptions {
+  /** Options of core's `verify` op for this provider, or `null` to skip verification on
+   * purpose (a source authenticated some other way). Required. */
+  verify: VerifyOptions | null;
+  policy?: RoutingPolicy;
+  seen?: string[];
+}
+
+export interface WebhookResult {
+  /** The HTTP status to answer the provider with: 2xx stored or ignored, 401 forged or stale,
+   * 400/413 malformed (retrying will not help), 404 unknown provider, 5xx retry later. */
+  status: number;
+  /** Whether a signature or credential check ran and passed. */
+  verified: boolean;
+  /** Why the request was refused (when `status` is not 2xx). */
+  error: WireError | null;
+  /** The events, grouped by route. */
+  routes: Record<RouteName, CanonicalEvent[]>;
+  /** Elements of the batch that could not be normalized (the others are in `routes`). */
+  errors: WireError[];
+  control: Control | null;
+  /** For an SNS subscription confirmation: the URL to GET to confirm it. */
+  confirm_url: string | null;
+}
+
+/** The wire op names `call` understands. */
+export type Op =
+  | "normalize" | "verify" | "event_key" | "reduce" | "apply" | "merge" | "view"
+  | "suppressions" | "route" | "plan_sync" | "webhook";
+"#;
+
+/// Turn a wire envelope into the call's result: `output`, or a thrown `Error` with `code`.
+///
+/// The one place errors become JavaScript values.
+fn into_result(envelope: &[u8]) -> Result<JsValue, JsValue> {
+    // The envelope is JSON that core serialized, hence valid UTF-8.
+    let text = String::from_utf8_lossy(envelope);
+    let parsed = JSON::parse(&text)?;
+    let error = Reflect::get(&parsed, &JsValue::from_str("error"))?;
+    if error.is_undefined() {
+        return Reflect::get(&parsed, &JsValue::from_str("output"));
+    }
+    let field = |name: &str| Reflect::get(&error, &JsValue::from_str(name));
+    let message = field("message")?.as_string().unwrap_or_default();
+    let js = js_sys::Error::new(&message);
+    js.set_name("MailstateError");
+    for name in ["code", "path", "line"] {
+        let value = field(name)?;
+        if !value.is_undefined() {
+            Reflect::set(&js, &JsValue::from_str(name), &value)?;
+        }
+    }
+    Err(js.into())
+}
+
+/// A core error for a problem found on this side of the boundary (an input `JSON.stringify`
+/// cannot encode), sent through the same conversion as every other error.
+fn local_error(kind: ErrorKind, message: &str) -> JsValue {
+    let envelope = serde_json_envelope(&Error::new(kind, message));
+    match into_result(&envelope) {
+        Err(e) | Ok(e) => e,
+    }
+}
+
+fn serde_json_envelope(e: &Error) -> Vec<u8> {
+    let body = wire::error_json(e);
+    format!("{{\"error\":{body}}}").into_bytes()
+}
+
+/// Run `op` on a JavaScript value.
+fn run(op: &str, input: &JsValue) -> Result<JsValue, JsValue> {
+    // `JSON.stringify(undefined)` is `undefined`: send `null` so core names what is missing.
+    into_result(&wire::call(op, stringify(input)?.as_bytes()))
+}
+
+/// Run any wire op on JSON text and return the envelope text, byte for byte what every other
+/// runtime returns (`{"output": …}` or `{"error": {…}}`). Never throws.
+#[wasm_bindgen(js_name = call)]
+pub fn call(#[wasm_bindgen(unchecked_param_type = "Op | string")] op: &str, input: &str) -> String {
+    String::from_utf8_lossy(&wire::call(op, input.as_bytes())).into_owned()
+}
+
+/// Normalize one payload into canonical events.
+///
+/// # Errors
+/// A `MailstateError` for a payload that is malformed as a whole; element errors are in
+/// `errors` instead.
+#[wasm_bindgen(js_name = normalize, unchecked_return_type = "NormalizeOutput")]
+pub fn normalize(
+    #[wasm_bindgen(unchecked_param_type = "NormalizeInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    run("normalize", input)
+}
+
+/// Check a webhook's signature or credentials; returns core's answer, throws when invalid.
+///
+/// # Errors
+/// A `MailstateError` whose `code` says what failed (`signature_mismatch`, …).
+#[wasm_bindgen(js_name = verify, unchecked_return_type = "VerifyOutput")]
+pub fn verify(
+    #[wasm_bindgen(unchecked_param_type = "VerifyInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    run("verify", input)
+}
+
+/// The dedupe key of an event's identifying fields.
+///
+/// # Errors
+/// A `MailstateError` for a malformed input.
+#[wasm_bindgen(js_name = eventKey, unchecked_return_type = "string")]
+pub fn event_key(
+    #[wasm_bindgen(unchecked_param_type = "EventKeyInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    run("event_key", input)
+}
+
+/// Message states of a set of events, one per (message_id, recipient).
+///
+/// # Errors
+/// A `MailstateError` for a malformed event.
+#[wasm_bindgen(js_name = reduce, unchecked_return_type = "StateView[]")]
+pub fn reduce(
+    #[wasm_bindgen(unchecked_param_type = "EventsInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    run("reduce", input)
+}
+
+/// Apply events to a mergeable state (op `apply`).
+///
+/// # Errors
+/// A `MailstateError` for a malformed state or event.
+#[wasm_bindgen(js_name = applyEvent, unchecked_return_type = "MessageState")]
+pub fn apply_event(
+    #[wasm_bindgen(unchecked_param_type = "ApplyInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    run("apply", input)
+}
+
+/// Merge mergeable states (op `merge`).
+///
+/// # Errors
+/// A `MailstateError` for a malformed state.
+#[wasm_bindgen(js_name = mergeStates, unchecked_return_type = "MessageState")]
+pub fn merge_states(
+    #[wasm_bindgen(unchecked_param_type = "MergeInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    run("merge", input)
+}
+
+/// The derived view of a mergeable state (op `view`).
+///
+/// # Errors
+/// A `MailstateError` for a malformed state.
+#[wasm_bindgen(js_name = viewState, unchecked_return_type = "StateView")]
+pub fn view_state(
+    #[wasm_bindgen(unchecked_param_type = "ViewInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    run("view", input)
+}
+
+/// Active suppressions of the recipients of a set of events.
+///
+/// # Errors
+/// A `MailstateError` for a malformed event or policy.
+#[wasm_bindgen(js_name = suppressions, unchecked_return_type = "Suppression[]")]
+pub fn suppressions(
+    #[wasm_bindgen(unchecked_param_type = "SuppressionsInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    run("suppressions", input)
+}
+
+/// The route of each event.
+///
+/// # Errors
+/// A `MailstateError` for a malformed event or policy.
+#[wasm_bindgen(js_name = route, unchecked_return_type = "RouteDecision[]")]
+pub fn route(
+    #[wasm_bindgen(unchecked_param_type = "RouteInput")] input: &JsValue,
+) -> Result<JsValue, JsValue> {
+    run("route", input)
+}
+
+/// Verify, normalize and route one webhook request, and say which HTTP status to answer with
+/// (op `webhook`).
+///
+/// # Errors
+/// A `MailstateError` only for the caller's own mistakes (a malformed policy, no `verify`
+/// option, a body that is not bytes or text); a bad request is a result with a 4xx status.
+#[wasm_bindgen(js_name = handleWebhook, unchecked_return_type = "WebhookResult")]
+pub fn handle_webhook(
+    #[wasm_bindgen(unchecked_param_type = "ProviderName | string")] provider: &str,
+    #[wasm_bindgen(unchecked_param_type = "WebhookRequest")] request: &JsValue,
+    #[wasm_bindgen(unchecked_param_type = "WebhookOptions")] options: &JsValue,
+) -> Result<JsValue, JsValue> {
+    // The input is assembled on the Rust side so the body crosses the boundary once.
+    let mut input = if options.is_undefined() || options.is_null() {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_str(&stringify(options)?) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(local_error(ErrorKind::TypeMismatch, "expected an object at options")),
+        }
+    };
+    input.insert("provider".into(), provider.into());
+    let headers = stringify(&headers_object(&Reflect::get(request, &"headers".into())?)?)?;
+    let headers = serde_json::from_str(&headers).unwrap_or_default();
+    input.insert("headers".into(), headers);
+    let body = Reflect::get(request, &"body".into())?;
+    if let Some(text) = body.as_string() {
+        input.insert("body".into(), text.into());
+    } else {
+        let bytes = if let Some(buf) = body.dyn_ref::<js_sys::ArrayBuffer>() {
+            Uint8Array::new(buf).to_vec()
+        } else if let Some(arr) = body.dyn_ref::<Uint8Array>() {
+            arr.to_vec()
+        } else {
+            return Err(local_error(
+                ErrorKind::TypeMismatch,
+                "expected a Uint8Array, ArrayBuffer or string at request.body",
+            ));
+        };
+        // Bodies are text in practice; bytes that are not UTF-8 still reach core intact.
+        match String::from_utf8(bytes) {
+            Ok(text) => input.insert("body".into(), text.into()),
+            Err(e) => input.insert("body_base64".into(), base64(e.as_bytes()).into()),
+        };
+    }
+    let json = serde_json::to_vec(&serde_json::Value::Object(input))
+        .map_err(|_| local_error(ErrorKind::InvalidJson, "the input cannot be encoded as json"))?;
+    into_result(&wire::call("webhook", &json))
+}
+
+/// `JSON.stringify(value)` as a Rust string (`null` for `undefined`).
+fn stringify(value: &JsValue) -> Result<String, JsValue> {
+    let json = JSON::stringify(value)
+        .map_err(|_| local_error(ErrorKind::InvalidJson, "the input cannot be encoded as json"))?;
+    Ok(json.as_string().unwrap_or_else(|| "null".to_owned()))
+}
+
+/// Headers as a plain `{name: value}` object, from an object, a `Headers`, a `Map` or pairs.
+fn headers_object(headers: &JsValue) -> Result<JsValue, JsValue> {
+    if headers.is_undefined() || headers.is_null() {
+        return Ok(Object::new().into());
+    }
+    let pairs = if let Some(iter) = js_sys::try_iter(headers)? {
+        iter.collect::<Result<Vec<_>, _>>()?
+    } else {
+        Object::entries(&headers.clone().unchecked_into()).iter().collect()
+    };
+    let out = Object::new();
+    for pair in pairs {
+        let pair: Array = pair.unchecked_into();
+        Reflect::set(&out, &pair.get(0), &pair.get(1))?;
+    }
+    Ok(out.into())
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
