@@ -190,7 +190,7 @@ fn event_bytes(key: &str, facts: &EventFacts) -> usize {
 }
 
 fn state_bytes(s: &MessageState) -> usize {
-    s.events.iter().map(|(k, f)| event_bytes(k, f)).sum()
+    s.events().map(|(k, f)| event_bytes(k, f)).sum()
 }
 
 /// Many groups: the normal case (one group per message).
@@ -230,7 +230,7 @@ impl GroupsAccumulator for MessageStateGroups {
             }
             if let Some((key, facts)) = inputs.event(row)? {
                 self.bytes += event_bytes(&key, &facts);
-                self.states[g].insert(key, facts);
+                self.states[g].insert(&key, facts);
             }
         }
         Ok(())
@@ -262,7 +262,7 @@ impl GroupsAccumulator for MessageStateGroups {
                 MessageState::decode(encoded.value(row)).map_err(|e| core_error(NAME, &e))?;
             self.bytes += state_bytes(&other);
             let mine = &mut self.states[g];
-            if mine.events.is_empty() && mine.message_id.is_none() && mine.recipient.is_none() {
+            if mine.is_empty() && mine.message_id.is_none() && mine.recipient.is_none() {
                 *mine = other;
             } else {
                 mine.merge(&other);
@@ -285,7 +285,7 @@ impl GroupsAccumulator for MessageStateGroups {
                 None => out.append_null(),
                 Some((key, facts)) => {
                     let mut s = MessageState::default();
-                    s.insert(key, facts);
+                    s.insert(&key, facts);
                     out.append_value(s.encode());
                 }
             }
@@ -311,7 +311,7 @@ impl Accumulator for MessageStateAccumulator {
         for row in 0..values[0].len() {
             if let Some((key, facts)) = inputs.event(row)? {
                 self.bytes += event_bytes(&key, &facts);
-                self.state.insert(key, facts);
+                self.state.insert(&key, facts);
             }
         }
         Ok(())

@@ -65,6 +65,10 @@ pub(crate) struct Args {
     /// Re-read this many seconds before the last watermark (default 900).
     #[arg(long)]
     overlap_secs: Option<u64>,
+    /// Records per page request (default: the API's maximum; 300 for mailgun, 1000 for
+    /// sparkpost and sendgrid, 500 for postmark).
+    #[arg(long)]
+    page_size: Option<u64>,
 }
 
 /// The environment variable holding the key for `provider`, after `MAILSTATE_API_KEY`.
@@ -89,10 +93,14 @@ fn default_base(provider: Provider) -> &'static str {
 /// Test hook: abort the process after storing this many pages, before their checkpoint.
 const CRASH_HOOK: &str = "MAILSTATE_PULL_CRASH_AFTER_PAGES";
 
-const MAILGUN_LIMIT: u32 = 300;
-const SPARKPOST_PER_PAGE: u32 = 1000;
-const POSTMARK_COUNT: u64 = 500;
-const SENDGRID_LIMIT: usize = 1000;
+/// The largest page each API serves.
+fn max_page(provider: Provider) -> u64 {
+    match provider {
+        Provider::Mailgun => 300,
+        Provider::Postmark => 500,
+        _ => 1000,
+    }
+}
 
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let provider: Provider = args.provider.parse()?;
@@ -128,21 +136,32 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         ),
         _ => None,
     };
-    let api = Api { provider, base: base.to_owned(), domain, client: Client::new(provider, &key) };
+    let page_size = args.page_size.unwrap_or(max_page(provider)).clamp(1, max_page(provider));
+    let api = Api {
+        provider,
+        base: base.to_owned(),
+        domain,
+        page_size,
+        client: Client::new(provider, &key),
+    };
     let store = Store::open(&args.out)?;
     let checkpoint_path = args.out.join(format!("pull-{}.json", provider.as_str()));
     let crash_after: Option<u64> = std::env::var(CRASH_HOOK).ok().and_then(|v| v.parse().ok());
 
     let mut totals = Totals::default();
     let mut checkpoint = read_checkpoint(&checkpoint_path)?;
+    // A resumed window is finished first; then a new window runs if it reaches further.
+    let mut finished: Option<Timestamp> = None;
     loop {
         let resumed = checkpoint.in_progress.is_some();
         let plan = match plan_sync(&options, &checkpoint, now()?, since, until) {
             Ok(p) => p,
-            // After finishing a resumed window there may be nothing newer to fetch.
-            Err(e) if totals.windows > 0 && e.kind() == ErrorKind::InvalidValue => break,
+            Err(e) if finished.is_some() && e.kind() == ErrorKind::InvalidValue => break,
             Err(e) => bail!("{e}"),
         };
+        if finished.is_some_and(|end| plan.until <= end) {
+            break;
+        }
         if let Some(RetentionGap { message, .. }) = &plan.gap {
             eprintln!("mailstate: warning: {provider}: {message}");
         }
@@ -178,10 +197,10 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
                 None => break,
             }
         }
-        totals.windows += 1;
         if !resumed {
             break;
         }
+        finished = Some(plan.until);
     }
     for r in &totals.rejected {
         eprintln!("mailstate: {}: {} (kept aside at {})", r.0, r.1, r.2.display());
@@ -200,7 +219,6 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
 
 #[derive(Default)]
 struct Totals {
-    windows: u32,
     pages: u64,
     events: u64,
     duplicates: u64,
@@ -236,8 +254,9 @@ fn store_page(
 ) -> anyhow::Result<IngestSummary> {
     let source = format!("{provider} page {url}");
     match records {
-        Records::WholePage => Ok(store
-            .ingest(provider, [Body { source, bytes: page.to_vec() }], |_| {})?),
+        Records::WholePage => {
+            Ok(store.ingest(provider, [Body { source, bytes: page.to_vec() }], |_| {})?)
+        }
         Records::Each(records) => {
             store.store_body(provider, page)?;
             let bodies = records.iter().enumerate().map(|(i, r)| Body {
@@ -273,42 +292,41 @@ struct Api {
     provider: Provider,
     base: String,
     domain: Option<String>,
+    page_size: u64,
     client: Client,
 }
 
 impl Api {
     fn first_url(&self, from: Timestamp, until: Timestamp) -> anyhow::Result<String> {
         let b = &self.base;
+        let n = self.page_size;
         let secs = |t: Timestamp| t.as_millis().div_euclid(1000);
         let ceil_secs = |t: Timestamp| (t.as_millis() + 999).div_euclid(1000);
         Ok(match self.provider {
             Provider::Mailgun => format!(
-                "{b}/v3/{}/events?begin={}&end={}&ascending=yes&limit={MAILGUN_LIMIT}",
+                "{b}/v3/{}/events?begin={}&end={}&ascending=yes&limit={n}",
                 encode(self.domain.as_deref().unwrap_or_default()),
                 secs(from),
                 ceil_secs(until),
             ),
             Provider::Sparkpost => format!(
-                "{b}/api/v1/events/message?from={}&to={}&per_page={SPARKPOST_PER_PAGE}&cursor=initial",
+                "{b}/api/v1/events/message?from={}&to={}&per_page={n}&cursor=initial",
                 encode(&iso_secs(secs(from))?),
                 encode(&iso_secs(ceil_secs(until))?),
             ),
             // Postmark reads fromdate/todate as US Eastern time without an offset: widen the
             // window by 6 hours at the start (UTC-4 and UTC-5 both fit); the end given in UTC
             // already lies later in Eastern time. The overlap dedupes by event key.
-            Provider::Postmark => postmark_url(
-                b,
-                &iso_secs(secs(from) - 6 * 3600)?,
-                &iso_secs(ceil_secs(until))?,
-                0,
-            ),
+            Provider::Postmark => {
+                postmark_url(b, &iso_secs(secs(from) - 6 * 3600)?, &iso_secs(ceil_secs(until))?, n)
+            }
             _ => {
                 let q = format!(
                     "last_event_time BETWEEN TIMESTAMP \"{}\" AND TIMESTAMP \"{}\"",
                     iso_secs(secs(from))?,
                     iso_secs(ceil_secs(until))?
                 );
-                format!("{b}/v3/messages?limit={SENDGRID_LIMIT}&query={}", encode(&q))
+                format!("{b}/v3/messages?limit={n}&query={}", encode(&q))
             }
         })
     }
@@ -372,7 +390,7 @@ impl Api {
                 let after = offset + p.bounces.len() as u64;
                 let next = if p.bounces.is_empty() || after >= p.total {
                     None
-                } else if after + POSTMARK_COUNT > 10_000 {
+                } else if after + self.page_size > 10_000 {
                     bail!(
                         "postmark: more than 10000 bounces in one window (Postmark's offset \
                          limit); pull in shorter windows with --until"
@@ -389,10 +407,11 @@ impl Api {
                     messages: Vec<&'a RawValue>,
                 }
                 let p: P<'_> = serde_json::from_slice(bytes).map_err(bad)?;
-                if p.messages.len() >= SENDGRID_LIMIT {
+                if p.messages.len() as u64 >= self.page_size {
                     eprintln!(
-                        "mailstate: warning: sendgrid: {SENDGRID_LIMIT} messages in one window, \
-                         the Email Activity API's maximum; pull shorter windows to see all"
+                        "mailstate: warning: sendgrid: {} messages in one window, the limit of \
+                         one Email Activity request; pull shorter windows to see all",
+                        self.page_size
                     );
                 }
                 Ok(Page { records: Records::RawOnly, next: None })
@@ -403,7 +422,8 @@ impl Api {
     /// A page link from the provider, made absolute; refused unless it is on `base`.
     fn follow(&self, link: &str) -> anyhow::Result<String> {
         let abs = if link.starts_with('/') { format!("{}{link}", self.base) } else { link.into() };
-        let on_base = abs.strip_prefix(&self.base).is_some_and(|r| r.is_empty() || r.starts_with('/'));
+        let on_base =
+            abs.strip_prefix(&self.base).is_some_and(|r| r.is_empty() || r.starts_with('/'));
         if !on_base {
             bail!(
                 "{}: the next-page link points outside {}; not following it with the API key",
@@ -415,9 +435,9 @@ impl Api {
     }
 }
 
-fn postmark_url(base: &str, from: &str, to: &str, offset: u64) -> String {
+fn postmark_url(base: &str, from: &str, to: &str, count: u64) -> String {
     format!(
-        "{base}/bounces?count={POSTMARK_COUNT}&offset={offset}&fromdate={}&todate={}",
+        "{base}/bounces?count={count}&offset=0&fromdate={}&todate={}",
         encode(from.trim_end_matches('Z')),
         encode(to.trim_end_matches('Z'))
     )
@@ -512,7 +532,9 @@ const MAX_WAIT: Duration = Duration::from_secs(120);
 impl Client {
     fn new(provider: Provider, key: &str) -> Client {
         let auth = match provider {
-            Provider::Mailgun => ("Authorization", format!("Basic {}", base64(&format!("api:{key}")))),
+            Provider::Mailgun => {
+                ("Authorization", format!("Basic {}", base64(&format!("api:{key}"))))
+            }
             Provider::Sparkpost => ("Authorization", key.to_owned()),
             Provider::Postmark => ("X-Postmark-Server-Token", key.to_owned()),
             _ => ("Authorization", format!("Bearer {key}")),
@@ -542,7 +564,10 @@ impl Client {
             let mut resp = match result {
                 Ok(r) => r,
                 Err(e) if !last => {
-                    eprintln!("mailstate: {}: GET {shown}: {e}; retrying in {backoff:?}", self.provider);
+                    eprintln!(
+                        "mailstate: {}: GET {shown}: {e}; retrying in {backoff:?}",
+                        self.provider
+                    );
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(MAX_WAIT);
                     continue;
@@ -552,13 +577,17 @@ impl Client {
             let status = resp.status().as_u16();
             let body = resp.body_mut().with_config().limit(256 << 20).read_to_vec();
             if (200..300).contains(&status) {
-                return body.with_context(|| format!("{}: GET {shown}: reading the body", self.provider));
+                return body
+                    .with_context(|| format!("{}: GET {shown}: reading the body", self.provider));
             }
             let body = body.unwrap_or_default();
             let message = provider_message(&body);
             if status == 429 || status >= 500 {
                 if last {
-                    bail!("{}: GET {shown}: HTTP {status} after {ATTEMPTS} attempts: {message}", self.provider);
+                    bail!(
+                        "{}: GET {shown}: HTTP {status} after {ATTEMPTS} attempts: {message}",
+                        self.provider
+                    );
                 }
                 let wait = if status == 429 {
                     resp.headers()
@@ -598,11 +627,7 @@ fn provider_message(body: &[u8]) -> String {
     found.unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
-        if text.is_empty() {
-            "(no body)".to_owned()
-        } else {
-            text.chars().take(200).collect()
-        }
+        if text.is_empty() { "(no body)".to_owned() } else { text.chars().take(200).collect() }
     })
 }
 
@@ -629,14 +654,19 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc4648_examples() {
-        for (i, o) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg==")] {
+        for (i, o) in
+            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg==")]
+        {
             assert_eq!(base64(i), o);
         }
     }
 
     #[test]
     fn replaces_one_query_parameter() {
-        assert_eq!(replace_param("http://h/b?count=5&offset=0&x=1", "offset", "5"), "http://h/b?count=5&offset=5&x=1");
+        assert_eq!(
+            replace_param("http://h/b?count=5&offset=0&x=1", "offset", "5"),
+            "http://h/b?count=5&offset=5&x=1"
+        );
         assert_eq!(query_param("http://h/b?count=5&offset=10", "offset"), Some("10"));
     }
 }

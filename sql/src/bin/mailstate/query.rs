@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::prelude::{CsvReadOptions, NdJsonReadOptions, ParquetReadOptions, SessionContext};
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -37,7 +37,7 @@ pub(crate) async fn register_table(
             ctx.register_json(
                 name,
                 p,
-                NdJsonReadOptions::default().file_extension(&format!(".{ext}")),
+                JsonReadOptions::default().file_extension(&format!(".{ext}")),
             )
             .await?;
         }
