@@ -23,8 +23,9 @@ impl TestExecution {
     /// Register `events` as table `events`, spread round-robin over `partitions` partitions.
     pub(crate) fn with_events(self, events: &[Event], partitions: usize) -> TestExecution {
         let mut parts: Vec<Vec<Event>> = vec![Vec::new(); partitions.max(1)];
+        let n = parts.len();
         for (i, e) in events.iter().enumerate() {
-            parts[i % parts.len()].push(e.clone());
+            parts[i % n].push(e.clone());
         }
         let batches: Vec<Vec<RecordBatch>> =
             parts.iter().map(|p| vec![mailstate_sql::events_to_batch(p).unwrap()]).collect();
