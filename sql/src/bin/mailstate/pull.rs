@@ -202,6 +202,15 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         }
         finished = Some(plan.until);
     }
+    report(out, &totals, &checkpoint)
+}
+
+/// Print rejected records on stderr and the one-line summary on `out`.
+fn report(
+    out: &mut dyn Write,
+    totals: &Totals,
+    checkpoint: &Checkpoint,
+) -> anyhow::Result<Outcome> {
     for r in &totals.rejected {
         eprintln!("mailstate: {}: {} (kept aside at {})", r.0, r.1, r.2.display());
     }
@@ -527,7 +536,7 @@ struct Client {
 /// Give up after this many attempts of one request (429s and 5xx).
 const ATTEMPTS: u32 = 6;
 /// Never wait longer than this for one retry.
-const MAX_WAIT: Duration = Duration::from_secs(120);
+const MAX_WAIT: Duration = Duration::from_mins(2);
 
 impl Client {
     fn new(provider: Provider, key: &str) -> Client {
@@ -541,7 +550,7 @@ impl Client {
         };
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(120)))
+            .timeout_global(Some(Duration::from_mins(2)))
             .user_agent(concat!("mailstate/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
