@@ -16,6 +16,9 @@
 //! | `view` | `{"state": MessageState}` | `StateView` |
 //! | `suppressions` | `{"events": [Event], "policy"?: SuppressionPolicy}` | `[Suppression]` |
 //! | `route` | `{"events": [Event], "policy"?: RoutingPolicy, "seen"?: [event_key]}` | `[{"event_key", "route"}]` (a key seen earlier in `seen` or in the batch is a duplicate) |
+//!
+//! Binary ops (`batch.fold`, `batch.merge`, `batch.view`) go through [`call_binary`] instead;
+//! their layouts are in [`crate::batch`].
 
 use std::collections::BTreeSet;
 
