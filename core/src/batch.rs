@@ -362,7 +362,7 @@ fn fold(input: &[u8]) -> Result<Vec<u8>, Error> {
                 if let Some(r) = recipient {
                     join_label(&mut state.recipient, r);
                 }
-                state.insert(key.to_owned(), facts);
+                state.insert(key, facts);
             }
             Err(e) => errors.push((row, e)),
         }
@@ -432,9 +432,7 @@ fn merge(input: &[u8]) -> Result<Vec<u8>, Error> {
         match MessageState::decode(bytes) {
             // Merging into an empty state would clone every event; take the first one whole.
             Ok(s)
-                if state.events.is_empty()
-                    && state.message_id.is_none()
-                    && state.recipient.is_none() =>
+                if state.is_empty() && state.message_id.is_none() && state.recipient.is_none() =>
             {
                 *state = s;
             }

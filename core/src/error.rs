@@ -242,9 +242,14 @@ impl Error {
         if msg.contains("recursion limit exceeded") {
             return Error::new(ErrorKind::TooLarge, "json nested too deeply");
         }
-        if let Some(first) = msg.get(..1) {
-            let lower = first.to_lowercase();
-            msg.replace_range(..1, &lower);
+        // Lower-case serde's capitalised first word ("Invalid type"), but not an acronym
+        // ("EOF while parsing").
+        let mut chars = msg.chars();
+        if let (Some(a), Some(b)) = (chars.next(), chars.next())
+            && a.is_ascii_uppercase()
+            && !b.is_ascii_uppercase()
+        {
+            msg.replace_range(..1, &a.to_ascii_lowercase().to_string());
         }
         Error::new(kind, msg)
     }

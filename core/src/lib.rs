@@ -5,7 +5,8 @@
 //! duplicates, retries and late, out-of-order arrivals. This crate turns a payload into
 //! canonical [`Event`]s, derives each event's dedupe key ([`event_key`]), folds a message's
 //! events into a [`MessageState`] whose merge is a join-semilattice, computes recipient
-//! [`Suppression`]s and routes events at the edge. Every other runtime of mailstate (the wasm
+//! [`Suppression`]s and routes events at the edge. Before any of that, [`verify`] checks that a
+//! webhook request really comes from its provider (signatures, credentials, replay windows). Every other runtime of mailstate (the wasm
 //! build for edge workers and wasmtime hosts, the DataFusion functions) calls this crate,
 //! usually through [`wire::call`], so the answers are identical everywhere.
 //!
@@ -42,8 +43,11 @@ mod providers;
 mod reduce;
 mod route;
 mod rules;
+mod signature;
 mod suppress;
+mod sync;
 mod time;
+mod verify;
 pub mod wire;
 
 pub use batch::{BATCH_VERSION, BINARY_OPS, EventBatch, StateBatch, States, encode_state_list};
@@ -51,7 +55,7 @@ pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
 pub use event::{BounceClass, Event, EventType};
 pub use provider::{
-    Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, normalize,
+    Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect, normalize,
 };
 pub use reduce::{EventFacts, MessageState, StateView, reduce};
 pub use route::{Route, RoutingPolicy};
@@ -60,7 +64,9 @@ pub use suppress::{
     Reason, ScopeRule, SoftBounceRule, Suppression, SuppressionFacts, SuppressionPolicy,
     SuppressionState, suppressions,
 };
+pub use sync::{Checkpoint, RetentionGap, SyncOptions, SyncPlan, WindowInProgress, plan_sync};
 pub use time::Timestamp;
+pub use verify::{Keys, Scheme, SeenTokens, SignedRequest, Verified, VerifyOptions, verify};
 
 /// The design of mailstate: why precedence, dedupe and suppression work as they do.
 #[doc = include_str!("../DESIGN.md")]

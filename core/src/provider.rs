@@ -9,6 +9,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
 use crate::{Event, providers};
@@ -17,12 +18,14 @@ use crate::{Event, providers};
 /// POST at about 768 KB); exports larger than this go through line by line.
 pub const MAX_BODY_BYTES: usize = 64 << 20;
 
-/// The sources mailstate reads: providers, and the canonical NDJSON format.
+/// The sources mailstate reads: providers, and the canonical NDJSON and CSV formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Provider {
     /// Canonical events, one JSON object per line, validated and passed through.
     Ndjson,
+    /// Canonical events as CSV with a header row (RFC 4180 quoting); see [`Event::csv_header`].
+    Csv,
     /// Twilio SendGrid Event Webhook.
     Sendgrid,
     /// Amazon SES through SNS (or raw message delivery).
@@ -49,8 +52,9 @@ pub enum Provider {
 
 impl Provider {
     /// Every source, in slug order of the docs.
-    pub const ALL: [Provider; 12] = [
+    pub const ALL: [Provider; 13] = [
         Provider::Ndjson,
+        Provider::Csv,
         Provider::Sendgrid,
         Provider::Ses,
         Provider::Mailgun,
@@ -68,6 +72,7 @@ impl Provider {
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Ndjson => "ndjson",
+            Provider::Csv => "csv",
             Provider::Sendgrid => "sendgrid",
             Provider::Ses => "ses",
             Provider::Mailgun => "mailgun",
@@ -206,10 +211,295 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
     }
     let result = match provider {
         Provider::Ndjson => Ok(providers::ndjson::normalize(payload)),
-        other => Err(Error::new(
-            ErrorKind::Unsupported,
-            format!("normalizing {other} payloads is not implemented yet"),
-        )),
+        Provider::Csv => providers::csv::normalize(payload),
+        Provider::Sparkpost => providers::sparkpost::normalize(payload),
+        Provider::Resend => providers::resend::normalize(payload),
+        Provider::Mandrill => providers::mandrill::normalize(payload),
+        Provider::Mailjet => providers::mailjet::normalize(payload),
+        Provider::Brevo => providers::brevo::normalize(payload),
+        Provider::Mailersend => providers::mailersend::normalize(payload),
+        Provider::Postal => providers::postal::normalize(payload),
+        Provider::Sendgrid => providers::sendgrid::normalize(payload),
+        Provider::Ses => providers::ses::normalize(payload),
+        Provider::Mailgun => providers::mailgun::normalize(payload),
+        Provider::Postmark => providers::postmark::normalize(payload),
     };
-    result.map_err(|e| if e.provider().is_none() { e.with_provider(provider.as_str()) } else { e })
+    let tag =
+        |e: Error| if e.provider().is_none() { e.with_provider(provider.as_str()) } else { e };
+    let mut out = result.map_err(tag)?;
+    out.errors = out.errors.into_iter().map(tag).collect();
+    Ok(out)
+}
+
+/// Recognize which provider sent a payload, from its headers and the shape of its body
+/// (`--provider auto`).
+///
+/// Headers decide first, because they are unambiguous: `x-amz-sns-*` (SES through SNS),
+/// `X-Twilio-Email-Event-Webhook-*` (SendGrid), `svix-id` / `webhook-id` (Resend),
+/// `X-Mandrill-Signature`, `X-Postal-Signature`, `X-MessageSystems-*` (SparkPost). Otherwise the
+/// body's shape: a `mandrill_events=` form, SparkPost's `msys` wrapper or `results` page, SNS and
+/// SES keys, Mailgun's `event-data` or `items`+`paging`, Postmark's `RecordType`, MailerSend's
+/// `activity.*` type, Resend's `email.*` type with `created_at` and `data`, Postal's `uuid` and
+/// `payload`, Mailjet's `MessageID`, Brevo's `ts_epoch` or `message-id`, SendGrid's `sg_*` keys,
+/// and canonical NDJSON (`event_key` and `provider`).
+///
+/// # Errors
+/// `ambiguous_provider` when nothing matches or several providers do (an empty JSON array could
+/// come from SendGrid, SparkPost or Mailjet); the message lists the candidates.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Headers, Provider, detect};
+/// let body = br#"{"RecordType":"Delivery","MessageID":"m1","Recipient":"a@example.com"}"#;
+/// assert_eq!(detect(&Headers::new(), body).unwrap(), Provider::Postmark);
+/// assert_eq!(detect(&Headers::new(), b"[]").unwrap_err().code(), "ambiguous_provider");
+/// ```
+pub fn detect(headers: &Headers, body: &[u8]) -> Result<Provider, Error> {
+    let mut found = from_headers(headers);
+    if found.is_empty() {
+        found = from_body(body);
+    }
+    found.sort();
+    found.dedup();
+    match found.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::new(
+            ErrorKind::AmbiguousProvider,
+            "could not recognize the provider from the headers or the body; name it explicitly",
+        )),
+        many => {
+            let names: Vec<&str> = many.iter().map(|p| p.as_str()).collect();
+            Err(Error::new(
+                ErrorKind::AmbiguousProvider,
+                format!(
+                    "the payload could come from any of {}; name the provider explicitly",
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+fn from_headers(headers: &Headers) -> Vec<Provider> {
+    let mut found = Vec::new();
+    for (name, _) in headers.iter() {
+        let n = name.to_ascii_lowercase();
+        let p = if n.starts_with("x-amz-sns-") {
+            Provider::Ses
+        } else if n.starts_with("x-twilio-email-event-webhook-") {
+            Provider::Sendgrid
+        } else if n == "svix-id" || n == "webhook-id" {
+            Provider::Resend
+        } else if n == "x-mandrill-signature" {
+            Provider::Mandrill
+        } else if n == "x-postal-signature" {
+            Provider::Postal
+        } else if n.starts_with("x-messagesystems-") {
+            Provider::Sparkpost
+        } else {
+            continue;
+        };
+        found.push(p);
+    }
+    found
+}
+
+fn from_body(body: &[u8]) -> Vec<Provider> {
+    let trimmed = body.trim_ascii_start();
+    if trimmed.starts_with(b"mandrill_events=") {
+        return vec![Provider::Mandrill];
+    }
+    if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        return from_value(&v);
+    }
+    // Not one JSON value: NDJSON (SES export records or canonical events) by its first line.
+    let first = trimmed.split(|b| *b == b'\n').next().unwrap_or_default();
+    match serde_json::from_slice::<Value>(first) {
+        Ok(v @ Value::Object(_)) => from_value(&v)
+            .into_iter()
+            .filter(|p| matches!(p, Provider::Ses | Provider::Ndjson))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn from_value(v: &Value) -> Vec<Provider> {
+    match v {
+        Value::Array(items) if items.is_empty() => {
+            vec![Provider::Sendgrid, Provider::Sparkpost, Provider::Mailjet]
+        }
+        Value::Array(items) => {
+            let mut found: Vec<Provider> = items.iter().take(8).flat_map(from_element).collect();
+            found.sort();
+            found.dedup();
+            found
+        }
+        Value::Object(_) => from_object(v),
+        _ => Vec::new(),
+    }
+}
+
+/// Candidates for one element of a JSON array body.
+fn from_element(item: &Value) -> Vec<Provider> {
+    let Value::Object(o) = item else { return Vec::new() };
+    let has = |k: &str| o.contains_key(k);
+    let mut found = Vec::new();
+    if has("msys") {
+        found.push(Provider::Sparkpost);
+    }
+    let sendgrid_keys = has("sg_event_id") || has("sg_message_id") || has("smtp-id");
+    if sendgrid_keys || (has("event") && has("email") && has("timestamp")) {
+        found.push(Provider::Sendgrid);
+    }
+    if has("MessageID") || has("mj_message_id") || (has("event") && has("time")) {
+        found.push(Provider::Mailjet);
+    }
+    if has("_id") && has("msg") && has("ts") {
+        found.push(Provider::Mandrill);
+    }
+    found
+}
+
+/// Candidates for a JSON object body.
+fn from_object(v: &Value) -> Vec<Provider> {
+    let Value::Object(o) = v else { return Vec::new() };
+    let has = |k: &str| o.contains_key(k);
+    let type_str = o.get("type").and_then(Value::as_str).unwrap_or("");
+    let mut found = Vec::new();
+    if (has("Type") && (has("TopicArn") || has("MessageId")))
+        || ((has("eventType") || has("notificationType")) && has("mail"))
+    {
+        found.push(Provider::Ses);
+    }
+    if has("event-data") || (has("items") && has("paging")) {
+        found.push(Provider::Mailgun);
+    }
+    if has("RecordType") || (has("TypeCode") && has("MessageID")) {
+        found.push(Provider::Postmark);
+    }
+    if has("msys") || (has("results") && has("links")) {
+        found.push(Provider::Sparkpost);
+    }
+    if type_str.starts_with("activity.") && has("data") {
+        found.push(Provider::Mailersend);
+    } else if type_str.contains('.') && has("created_at") && has("data") {
+        found.push(Provider::Resend);
+    }
+    if has("uuid") && has("payload") && has("event") {
+        found.push(Provider::Postal);
+    }
+    if has("event") && (has("MessageID") || has("mj_message_id") || has("Message_GUID")) {
+        found.push(Provider::Mailjet);
+    }
+    if has("event") && (has("ts_epoch") || has("message-id") || has("ts_event")) {
+        found.push(Provider::Brevo);
+    }
+    if has("event_key") && has("provider") {
+        found.push(Provider::Ndjson);
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detect_body(body: &str) -> Result<Provider, Error> {
+        detect(&Headers::new(), body.as_bytes())
+    }
+
+    #[test]
+    fn every_provider_is_recognized_from_its_body() {
+        let samples: [(Provider, &str); 14] = [
+            (
+                Provider::Sendgrid,
+                r#"[{"email":"a@example.com","timestamp":1767225600,"event":"processed","sg_event_id":"e1"}]"#,
+            ),
+            (
+                Provider::Ses,
+                r#"{"Type":"Notification","MessageId":"m1","TopicArn":"arn:aws:sns:us-east-2:1:t","Message":"{}"}"#,
+            ),
+            (
+                Provider::Ses,
+                r#"{"eventType":"Send","mail":{"messageId":"m1","destination":["a@example.com"]},"send":{}}"#,
+            ),
+            (
+                Provider::Ses,
+                "{\"eventType\":\"Send\",\"mail\":{\"messageId\":\"m1\"},\"send\":{}}\n{\"eventType\":\"Send\",\"mail\":{\"messageId\":\"m2\"},\"send\":{}}\n",
+            ),
+            (
+                Provider::Mailgun,
+                r#"{"signature":{"timestamp":"1","token":"t","signature":"s"},"event-data":{"event":"delivered"}}"#,
+            ),
+            (Provider::Mailgun, r#"{"items":[],"paging":{"next":"https://api.mailgun.net/x"}}"#),
+            (
+                Provider::Postmark,
+                r#"{"RecordType":"Open","MessageID":"m1","Recipient":"a@example.com"}"#,
+            ),
+            (
+                Provider::Sparkpost,
+                r#"[{"msys":{"message_event":{"type":"delivery","event_id":"1"}}}]"#,
+            ),
+            (
+                Provider::Resend,
+                r#"{"type":"email.delivered","created_at":"2026-01-10T09:00:01.250Z","data":{"email_id":"e1"}}"#,
+            ),
+            (Provider::Mandrill, "mandrill_events=%5B%7B%22event%22%3A%22send%22%7D%5D"),
+            (
+                Provider::Mailjet,
+                r#"{"event":"sent","time":1767600000,"MessageID":1152921512345678901,"email":"a@example.fr"}"#,
+            ),
+            (
+                Provider::Brevo,
+                r#"{"event":"delivered","email":"a@example.be","ts_epoch":1768122000123,"message-id":"<m@smtp-relay.mailin.fr>"}"#,
+            ),
+            (
+                Provider::Mailersend,
+                r#"{"type":"activity.sent","created_at":"2026-01-12T08:00:00.000000Z","data":{"id":"d1"}}"#,
+            ),
+            (
+                Provider::Postal,
+                r#"{"event":"MessageSent","timestamp":1767700000.5,"uuid":"u1","payload":{"status":"Sent"}}"#,
+            ),
+        ];
+        for (want, body) in samples {
+            assert_eq!(detect_body(body).unwrap(), want, "{body}");
+        }
+        let mailjet_batch =
+            r#"[{"event":"open","time":1767600000,"MessageID":1,"email":"a@example.fr"}]"#;
+        assert_eq!(detect_body(mailjet_batch).unwrap(), Provider::Mailjet);
+        let canonical =
+            r#"{"event_key":"ses:1","provider":"ses","type":"open","provider_type":"Open"}"#;
+        assert_eq!(detect_body(canonical).unwrap(), Provider::Ndjson);
+    }
+
+    #[test]
+    fn headers_decide_before_the_body() {
+        let body = br#"{"type":"email.sent","created_at":"2026-01-10T09:00:01.250Z","data":{}}"#;
+        let cases = [
+            ("x-amz-sns-message-type", Provider::Ses),
+            ("X-Twilio-Email-Event-Webhook-Signature", Provider::Sendgrid),
+            ("svix-id", Provider::Resend),
+            ("X-Mandrill-Signature", Provider::Mandrill),
+            ("X-Postal-Signature", Provider::Postal),
+            ("X-MessageSystems-Batch-ID", Provider::Sparkpost),
+        ];
+        for (name, want) in cases {
+            let headers: Headers = [(name, "v")].into_iter().collect();
+            assert_eq!(detect(&headers, body).unwrap(), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn unclear_payloads_are_ambiguous_and_name_the_candidates() {
+        let e = detect_body("[]").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AmbiguousProvider);
+        assert!(e.message().contains("sendgrid, sparkpost, mailjet"), "{}", e.message());
+        assert_eq!(detect_body("{}").unwrap_err().code(), "ambiguous_provider");
+        assert_eq!(detect_body("not json").unwrap_err().code(), "ambiguous_provider");
+        let headers: Headers =
+            [("svix-id", "msg_1"), ("x-amz-sns-message-id", "m1")].into_iter().collect();
+        let e = detect(&headers, b"{}").unwrap_err();
+        assert!(e.message().contains("ses, resend"), "{}", e.message());
+    }
 }

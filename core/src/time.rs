@@ -21,6 +21,16 @@ const MAX_MS: i64 = 253_402_300_799_999;
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// `0001-01-01T00:00:00.000Z`, the earliest representable instant.
+    pub const MIN: Timestamp = Timestamp(MIN_MS);
+    /// `9999-12-31T23:59:59.999Z`, the latest representable instant.
+    pub const MAX: Timestamp = Timestamp(MAX_MS);
+
+    /// The instant `ms` after the epoch, clamped into years 1–9999.
+    pub fn saturating_from_millis(ms: i64) -> Timestamp {
+        Timestamp(ms.clamp(MIN_MS, MAX_MS))
+    }
+
     /// The instant `ms` milliseconds after the Unix epoch, or `None` outside years 1–9999.
     ///
     /// # Example

@@ -8,14 +8,16 @@
 //!
 //! | op | input | output |
 //! |---|---|---|
-//! | `normalize` | `{"provider", "headers"?: {name: value}, "body"? : string, "body_base64"?: string}` | `{"events": [Event], "errors": [{"code","message","path","line"}], "control": Control \| null}` |
+//! | `normalize` | `{"provider" (a slug, or "auto" to detect it), "headers"?: {name: value}, "body"? : string, "body_base64"?: string}` | `{"events": [Event], "errors": [{"code","message","path","line"}], "control": Control \| null}` |
 //! | `event_key` | `{"provider", "provider_event_id"?, "provider_type", "message_id"?, "recipient"?, "occurred_at"?, "url"?, "scope"?: "event" \| "per_recipient"}` | string |
 //! | `reduce` | `{"events": [Event]}` | `[StateView]`, one per (message_id, recipient), in group order |
 //! | `apply` | `{"state"?: MessageState, "events": [Event]}` | `MessageState` |
 //! | `merge` | `{"states": [MessageState]}` | `MessageState` |
 //! | `view` | `{"state": MessageState}` | `StateView` |
 //! | `suppressions` | `{"events": [Event], "policy"?: SuppressionPolicy}` | `[Suppression]` |
+//! | `plan_sync` | `{"provider"?: slug, "options"?: SyncOptions, "checkpoint"?: Checkpoint, "now", "since"?, "until"?}` | `SyncPlan` (options default to the provider's) |
 //! | `route` | `{"events": [Event], "policy"?: RoutingPolicy, "seen"?: [event_key]}` | `[{"event_key", "route"}]` (a key seen earlier in `seen` or in the batch is a duplicate) |
+//! | `verify` | `{"provider", "headers"?, "body" \| "body_base64", "url"?, "form"?: {name: value}, "secrets"?: [string], "keys"?: [string], "now": unix seconds, "tolerance_secs"?, "seen_tokens"?: [string], "token_header"?}` | `{"valid": true, "scheme", "key_index", "timestamp": string \| null, "token": string \| null}`; a rejected request is an error envelope with the reason's code |
 //!
 //! Binary ops (`batch.fold`, `batch.merge`, `batch.view`) go through [`call_binary`] instead;
 //! their layouts are in [`crate::batch`].
@@ -28,13 +30,24 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorKind};
 use crate::{
-    Event, Headers, KeyScope, MessageState, Payload, Provider, RoutingPolicy, SuppressionPolicy,
-    Timestamp, event_key, normalize, reduce, suppressions,
+    Checkpoint, Event, Headers, KeyScope, Keys, MessageState, Payload, Provider, RoutingPolicy,
+    SignedRequest, SuppressionPolicy, SyncOptions, Timestamp, VerifyOptions, event_key, normalize,
+    plan_sync, reduce, suppressions, verify,
 };
 
 /// Every op `call` understands.
-pub const OPS: [&str; 8] =
-    ["normalize", "event_key", "reduce", "apply", "merge", "view", "suppressions", "route"];
+pub const OPS: [&str; 10] = [
+    "normalize",
+    "event_key",
+    "reduce",
+    "apply",
+    "merge",
+    "view",
+    "suppressions",
+    "route",
+    "plan_sync",
+    "verify",
+];
 
 /// Run `op` on JSON `input` and return the JSON envelope (see the module docs).
 ///
@@ -211,6 +224,25 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
                 .collect();
             Ok(Value::Array(routes))
         }
+        "plan_sync" => {
+            let i: PlanInput = parse(input)?;
+            let options = match (i.options, i.provider) {
+                (Some(o), _) => o,
+                (None, Some(p)) => {
+                    let provider: Provider = p.parse()?;
+                    SyncOptions::for_provider(provider).ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Unsupported,
+                            format!("{provider} has no pull API mailstate knows; give options"),
+                        )
+                    })?
+                }
+                (None, None) => return Err(Error::missing("options")),
+            };
+            let plan = plan_sync(&options, &i.checkpoint, i.now, i.since, i.until)?;
+            to_value(&plan)
+        }
+        "verify" => op_verify(parse(input)?),
         other => Err(Error::new(
             ErrorKind::UnknownOp,
             format!("unknown op {other:?}, expected one of {}", OPS.join(", ")),
@@ -219,21 +251,67 @@ fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
 }
 
 fn op_normalize(i: NormalizeInput) -> Result<Value, Error> {
-    let provider: Provider = i.provider.parse()?;
     let headers: Headers = i.headers.into_iter().collect();
-    let body = match (i.body, i.body_base64) {
-        (Some(b), None) => b.into_bytes(),
-        (None, Some(b64)) => {
-            decode_base64(&b64).ok_or_else(|| Error::invalid("body_base64", "not valid base64"))?
-        }
-        (None, None) => return Err(Error::missing("body")),
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid("body", "give body or body_base64, not both"));
-        }
-    };
+    let body = body_bytes(i.body, i.body_base64)?;
+    let provider: Provider =
+        if i.provider == "auto" { crate::detect(&headers, &body)? } else { i.provider.parse()? };
     let out = normalize(provider, Payload { body: &body, headers: &headers })?;
     let errors: Vec<Value> = out.errors.iter().map(error_json).collect();
     Ok(json!({ "events": out.events, "errors": errors, "control": out.control }))
+}
+
+fn op_verify(i: VerifyInput) -> Result<Value, Error> {
+    let provider: Provider = i.provider.parse()?;
+    let headers: Headers = i.headers.into_iter().collect();
+    let body = body_bytes(i.body, i.body_base64)?;
+    let mut keys = Keys::new();
+    for s in &i.secrets {
+        keys = keys.with_secret(s);
+    }
+    for (n, k) in i.keys.iter().enumerate() {
+        keys = keys.with_public_key(k).map_err(|e| e.with_path(format!("keys[{n}]")))?;
+    }
+    let now = i
+        .now
+        .checked_mul(1000)
+        .and_then(Timestamp::from_millis)
+        .ok_or_else(|| Error::invalid("now", "expected unix seconds within years 1-9999"))?;
+    let form: Option<Vec<(String, String)>> = i.form.map(|f| f.into_iter().collect());
+    let mut request = SignedRequest::new(&body, &headers);
+    if let Some(url) = &i.url {
+        request = request.with_url(url);
+    }
+    if let Some(form) = &form {
+        request = request.with_form(form);
+    }
+    let seen: BTreeSet<String> = i.seen_tokens.into_iter().collect();
+    let mut options = VerifyOptions::new().with_seen_tokens(&seen);
+    if let Some(t) = i.tolerance_secs {
+        options = options.with_tolerance_secs(t);
+    }
+    if let Some(h) = &i.token_header {
+        options = options.with_token_header(h);
+    }
+    let v = verify(provider, &request, &keys, now, &options)?;
+    Ok(json!({
+        "valid": true,
+        "scheme": v.scheme().as_str(),
+        "key_index": v.key_index(),
+        "timestamp": v.timestamp(),
+        "token": v.token(),
+    }))
+}
+
+/// The body from `body` (text) or `body_base64` (bytes), exactly one of them.
+fn body_bytes(body: Option<String>, body_base64: Option<String>) -> Result<Vec<u8>, Error> {
+    match (body, body_base64) {
+        (Some(b), None) => Ok(b.into_bytes()),
+        (None, Some(b64)) => {
+            decode_base64(&b64).ok_or_else(|| Error::invalid("body_base64", "not valid base64"))
+        }
+        (None, None) => Err(Error::missing("body")),
+        (Some(_), Some(_)) => Err(Error::invalid("body", "give body or body_base64, not both")),
+    }
 }
 
 /// Standard base64 (with or without padding), for binary bodies on the JSON wire.
@@ -271,6 +349,33 @@ struct NormalizeInput {
     body: Option<String>,
     #[serde(default)]
     body_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyInput {
+    provider: String,
+    #[serde(default)]
+    headers: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    body_base64: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    form: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    keys: Vec<String>,
+    now: i64,
+    #[serde(default)]
+    tolerance_secs: Option<u32>,
+    #[serde(default)]
+    seen_tokens: Vec<String>,
+    #[serde(default)]
+    token_header: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -336,6 +441,22 @@ struct RouteInput {
     seen: Vec<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanInput {
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    options: Option<SyncOptions>,
+    #[serde(default)]
+    checkpoint: Checkpoint,
+    now: Timestamp,
+    #[serde(default)]
+    since: Option<Timestamp>,
+    #[serde(default)]
+    until: Option<Timestamp>,
+}
+
 fn parse<T: DeserializeOwned>(input: &[u8]) -> Result<T, Error> {
     from_slice_with_path(input)
 }
@@ -347,19 +468,21 @@ fn to_value<T: Serialize>(v: &T) -> Result<Value, Error> {
 /// Deserialize JSON, turning serde's errors into ours with the JSON path of the failure
 /// (`expected a string at events[2].recipient, found integer `5``).
 pub(crate) fn from_slice_with_path<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    // Fast path: plain serde_json (which also rejects trailing characters). Only when it fails
+    // is the input parsed again with path tracking, to say exactly where and what.
+    let first = match serde_json::from_slice(bytes) {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        classify(&inner, &path)
-    })?;
-    // Reject trailing garbage after the value, as `serde_json::from_slice` does.
-    let mut rest = serde_json::Deserializer::from_slice(bytes).into_iter::<serde::de::IgnoredAny>();
-    let _ = rest.next();
-    if let Some(Ok(_) | Err(_)) = rest.next() {
-        return Err(Error::new(ErrorKind::InvalidJson, "trailing characters after the json value"));
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Err(e) => {
+            let path = e.path().to_string();
+            Err(classify(e.inner(), &path))
+        }
+        // The value parsed, so the first failure was trailing characters.
+        Ok(_) => Err(classify(&first, "$")),
     }
-    Ok(value)
 }
 
 fn classify(err: &serde_json::Error, path: &str) -> Error {

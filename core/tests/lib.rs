@@ -1,1 +1,19 @@
 //! Integration tests of mailstate-core.
+//!
+//! Modules:
+//! - `laws`: property tests of the reducer and suppression laws (order- and
+//!   duplicate-independence, a join-semilattice merge, fold == merge of any partition).
+//! - `consequences`: one named test per consequence DESIGN.md asks for.
+//! - `verify`: webhook verification on random input (no panic, noise never verifies, a
+//!   flipped body bit is always caught).
+//! - `normalize_never_panics`: normalize and detect on arbitrary and mutated input, for
+//!   every provider.
+//!
+//! The conformance vectors themselves are played by the `conformance` crate (`tests/`).
+
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected value")]
+
+mod consequences;
+mod laws;
+mod normalize_never_panics;
+mod verify;

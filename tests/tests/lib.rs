@@ -4,4 +4,6 @@
 //! Modules:
 //! - `native`: every vector through `mailstate_core::wire::call`.
 
+#![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected value")]
+
 mod native;

@@ -37,3 +37,41 @@ fn dedupe_vectors_pass_natively() {
 fn normalize_vectors_pass_natively() {
     play("normalize");
 }
+
+#[test]
+fn sync_vectors_pass_natively() {
+    play("sync");
+}
+
+#[test]
+fn signature_vectors_pass_natively() {
+    play("signature");
+}
+
+/// No rejected request's error message contains a configured secret or a presented
+/// signature or credential (issue 4: "never echo a secret or a computed signature").
+#[test]
+fn signature_errors_never_echo_secrets() {
+    let mut checked = 0;
+    for v in conformance::load("signature") {
+        let envelope = mailstate_core::wire::call(v.op(), &v.input_bytes());
+        let out: serde_json::Value = serde_json::from_slice(&envelope).unwrap();
+        let Some(message) = out.pointer("/error/message").and_then(|m| m.as_str()) else {
+            continue;
+        };
+        let input = &v.doc["input"];
+        let secrets = input["secrets"].as_array().into_iter().flatten();
+        let presented = input["headers"].as_object().into_iter().flatten().filter_map(|(k, v)| {
+            let k = k.to_ascii_lowercase();
+            (k.contains("signature") || k.contains("authorization") || k.contains("token"))
+                .then_some(v)
+        });
+        for s in secrets.chain(presented).filter_map(|s| s.as_str()) {
+            for part in s.split([' ', ',']).filter(|p| p.len() >= 8) {
+                assert!(!message.contains(part), "{}: message echoes {part:?}", v.path.display());
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked > 50, "only {checked} rejected vectors");
+}

@@ -1,0 +1,136 @@
+//! Mailjet event API (webhooks), single events and grouped batches.
+//!
+//! Docs: <https://dev.mailjet.com/email/guides/webhooks/> (event types, fields, grouping).
+//!
+//! | Mailjet `event` | canonical |
+//! |---|---|
+//! | `sent` (the receiving server accepted it) | `delivered` |
+//! | `open` | `open` |
+//! | `click` | `click` |
+//! | `bounce` with `hard_bounce: true` | `hard_bounce`, class `hard` |
+//! | `bounce` with `hard_bounce: false` and `error: "greylisted"` | `deferred` |
+//! | `bounce` with `hard_bounce: false`, any other error | `soft_bounce`, class `soft` |
+//! | `bounce` without `hard_bounce` | `soft_bounce`, class `undetermined` |
+//! | `blocked` | `rejected` |
+//! | `spam` | `complaint` |
+//! | `unsub` | `unsubscribe` |
+//! | anything else | `unknown` |
+//!
+//! Fields: `MessageID` is the message id, `email` the recipient, `time` (seconds) the time;
+//! `error` (else `comment`) is the diagnostic of bounces and blocks, with SMTP codes read
+//! from the start of `comment`; `smtp_reply` is the SMTP reply of `sent`; `url`, `agent` and `ip` the engagement details; a non-empty
+//! `customcampaign` is the one tag; non-empty `CustomID` and `Payload` are metadata under
+//! those names. Mailjet has no event id and no stream.
+//!
+//! # Quirks
+//! * With "group events" on, the body is an array; without it, a single object. Both work; an
+//!   array element's `raw` is its exact text.
+//! * `MessageID` is a 64-bit integer that routinely exceeds 2^53: it is read as an exact
+//!   integer and written with all its digits, never through a double. If it arrives as a
+//!   number that is not an integer, the string copy `mj_message_id` is used.
+//!
+//! # Unsupported
+//! * Mailjet does not sign its calls (credentials go in the URL); nothing to verify.
+//! * `Message_GUID`, `mj_campaign_id`, `mj_contact_id`, `geo` and `error_related_to` stay
+//!   in `raw` only.
+
+use serde_json::Value;
+
+use super::extract::{non_empty, raw_text, smtp_codes};
+use super::{Obj, TimeUnit, bare_address, split_array, type_name};
+use crate::error::{Error, ErrorKind};
+use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
+
+const SLUG: &str = "mailjet";
+
+pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
+    let body = std::str::from_utf8(payload.body)
+        .map_err(|_| Error::new(ErrorKind::InvalidUtf8, "body is not valid utf-8"))?;
+    let mut out = Normalized::default();
+    if body.trim_start().starts_with('[') {
+        for (i, raw) in split_array(payload.body)?.into_iter().enumerate() {
+            let path = format!("$[{i}]");
+            let one = serde_json::from_str::<Value>(raw)
+                .map_err(|e| Error::from_json(&e))
+                .and_then(|v| event(&Obj::new(&v, &path)?, raw));
+            match one {
+                Ok(e) => out.events.push(e),
+                Err(e) => out.errors.push(e.with_provider(SLUG)),
+            }
+        }
+    } else {
+        let raw = raw_text(payload.body)?;
+        let v: Value = serde_json::from_str(raw).map_err(|e| Error::from_json(&e))?;
+        out.events.push(event(&Obj::new(&v, "$")?, raw)?);
+    }
+    Ok(out)
+}
+
+fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {
+    let name = o.req_str("event")?;
+    let (kind, class) = match name.as_str() {
+        "sent" => (EventType::Delivered, None),
+        "open" => (EventType::Open, None),
+        "click" => (EventType::Click, None),
+        "bounce" => match o.bool("hard_bounce")? {
+            Some(true) => (EventType::HardBounce, Some(BounceClass::Hard)),
+            Some(false) if o.str("error")?.is_some_and(|e| e.trim() == "greylisted") => {
+                (EventType::Deferred, None)
+            }
+            Some(false) => (EventType::SoftBounce, Some(BounceClass::Soft)),
+            None => (EventType::SoftBounce, Some(BounceClass::Undetermined)),
+        },
+        "blocked" => (EventType::Rejected, None),
+        "spam" => (EventType::Complaint, None),
+        "unsub" => (EventType::Unsubscribe, None),
+        _ => (EventType::Unknown, None),
+    };
+    let mut e = Event::new(SLUG, kind);
+    e.provider_type = name;
+    e.bounce_class = class;
+    e.message_id = message_id(o)?;
+    e.recipient = o.str("email")?.as_deref().and_then(bare_address);
+    e.occurred_at = o.time("time", TimeUnit::Seconds)?;
+    if let Some(reply) = non_empty(o.str("smtp_reply")?) {
+        (e.smtp_status, e.enhanced_status) = smtp_codes(&reply);
+        e.diagnostic = Some(reply);
+    } else {
+        let comment = non_empty(o.str("comment")?);
+        if let Some(c) = &comment {
+            (e.smtp_status, e.enhanced_status) = smtp_codes(c);
+        }
+        e.diagnostic = non_empty(o.str("error")?).or(comment);
+    }
+    e.url = non_empty(o.str("url")?);
+    e.user_agent = non_empty(o.str("agent")?);
+    e.ip = non_empty(o.str("ip")?);
+    e.tags = non_empty(o.str("customcampaign")?).into_iter().collect();
+    for key in ["CustomID", "Payload"] {
+        if let Some(v) = non_empty(o.str(key)?) {
+            e.metadata.insert(key.to_owned(), v);
+        }
+    }
+    raw.clone_into(&mut e.raw);
+    e.event_key = event_key(&e, KeyScope::Event);
+    Ok(e)
+}
+
+/// `MessageID` with all its digits: serde_json keeps integers up to 2^64 exact, and a value
+/// that came through as a float falls back to the string `mj_message_id`.
+fn message_id(o: &Obj<'_>) -> Result<Option<String>, Error> {
+    match o.get("MessageID") {
+        None => Ok(non_empty(o.str("mj_message_id")?)),
+        Some(Value::Number(n)) if n.is_f64() => match non_empty(o.str("mj_message_id")?) {
+            Some(s) => Ok(Some(s)),
+            None => Err(Error::invalid(
+                o.child("MessageID"),
+                format!("expected an integer id, found {n}"),
+            )),
+        },
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(Value::String(s)) => Ok(non_empty(Some(s.trim().to_owned()))),
+        Some(other) => {
+            Err(Error::type_mismatch(o.child("MessageID"), "integer or string", type_name(other)))
+        }
+    }
+}

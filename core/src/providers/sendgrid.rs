@@ -1,0 +1,244 @@
+//! Twilio SendGrid Event Webhook.
+//!
+//! Docs: <https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event>
+//!
+//! The body is a JSON array of event objects, mixing messages, recipients and types. Each
+//! element becomes one canonical event whose `raw` is that element's exact text; an element that
+//! cannot be read becomes an error with its path (`$[3].timestamp`) and the others still come
+//! out. An empty array yields nothing.
+//!
+//! | `event` | canonical | notes |
+//! |---|---|---|
+//! | `processed` | `accepted` | |
+//! | `dropped` | `rejected` | SendGrid never tried (suppressed, invalid…) |
+//! | `deferred` | `deferred` | |
+//! | `delivered` | `delivered` | |
+//! | `bounce`, `type: "bounce"` or no `type` | `hard_bounce` / `hard` | |
+//! | `bounce`, `type: "blocked"` | `soft_bounce` / `block` | even with a 5xx status |
+//! | `open` | `open` | machine opens (`sg_machine_open`) too |
+//! | `click` | `click` | |
+//! | `spamreport` | `complaint` | |
+//! | `unsubscribe`, `group_unsubscribe` | `unsubscribe` | |
+//! | `group_resubscribe` | `resubscribe` | |
+//! | `account_status_change` | `unknown` | `message_id` is always null: it is about no message |
+//! | anything else | `unknown` | |
+//!
+//! Fields: `provider_event_id` is `sg_event_id`; `message_id` is the X-Message-Id (see below);
+//! `smtp_message_id` is `smtp-id` without `<>`; `recipient` is `email`; `occurred_at` is
+//! `timestamp`; `stream` is `asm_group_id` in decimal; `enhanced_status` is `status`;
+//! `diagnostic` is `reason` (bounces, drops) or else `response` (deliveries, deferrals), whose
+//! leading SMTP code becomes `smtp_status`; `url`, `useragent` and `ip` as given; `tags` are the
+//! `category` values; `metadata` holds the custom arguments, which SendGrid flattens into the
+//! event: every top-level key that is not one of SendGrid's own. The event key is
+//! `sendgrid:{sg_event_id}`, or the digest when the id is missing.
+//!
+//! # Quirks
+//!
+//! - Event names are matched case-insensitively (the docs' reserved-keys example says
+//!   `"Processed"`); `provider_type` keeps the name as sent.
+//! - `timestamp` may be a JSON number or a numeric string, and 13-digit values are taken as
+//!   milliseconds. `attempt` may be `"5"` or `5`; it is not mapped, so either shape is fine.
+//! - `category` is a string or an array of strings.
+//! - `message_id`: the part of `sg_message_id` before `.filter` or `.recvd` (legacy ids such as
+//!   `14c5d75ce93.dfd.64b469.filter0001…` contain dots, so the cut is at that marker, not at the
+//!   first dot). An id with neither marker is kept whole. When `sg_message_id` is missing
+//!   (delayed bounces) or is only the suffix (`filter0093p1…` on some drops), the local part of
+//!   `smtp-id` is used; otherwise null.
+//! - A `bounce` with a `type` other than `bounce` or `blocked` is treated as hard, like one with
+//!   no `type`.
+//! - A custom argument that is not a string is kept as its JSON text; a `null` one is skipped.
+//!
+//! # Unsupported
+//!
+//! - The Email Activity API (message summaries, not events) and the 2025 Email Logs API.
+//! - Signature verification lives with the other signature checks, not here.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use super::{RawObj, TimeUnit, bare_address, clean_message_id, raw_text, smtp_codes};
+use crate::error::Error;
+use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
+
+/// SendGrid's own keys; every other top-level key is a custom argument.
+fn is_reserved(key: &str) -> bool {
+    matches!(
+        key,
+        "email"
+            | "timestamp"
+            | "event"
+            | "smtp-id"
+            | "sg_event_id"
+            | "sg_message_id"
+            | "category"
+            | "asm_group_id"
+            | "reason"
+            | "status"
+            | "response"
+            | "attempt"
+            | "type"
+            | "url"
+            | "url_offset"
+            | "useragent"
+            | "ip"
+            | "tls"
+            | "cert_err"
+            | "bounce_classification"
+            | "sg_machine_open"
+            | "sg_content_type"
+            | "sg_user_id"
+            | "marketing_campaign_id"
+            | "marketing_campaign_name"
+            | "marketing_campaign_version"
+            | "marketing_campaign_split_id"
+            | "singlesend_id"
+            | "singlesend_name"
+            | "mc_stats"
+            | "phase_id"
+            | "template_id"
+            | "template_name"
+            | "sg_template_id"
+            | "sg_template_name"
+            | "send_at"
+            | "pool"
+            | "unique_args"
+    )
+}
+
+pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
+    if super::first_byte(payload.body) != Some(b'[') {
+        return Err(super::wrong_shape(payload.body, "a json array of sendgrid events"));
+    }
+    let text = super::body_text(payload.body)?;
+    let items = super::array_elements(text)?;
+    let mut out = Normalized::default();
+    out.events.reserve(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        match event(item, i) {
+            Ok(e) => out.events.push(e),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    Ok(out)
+}
+
+fn event(item: super::Element<'_>, index: usize) -> Result<Event, Error> {
+    let raw = item.raw;
+    let o = item.into_obj("$", index)?;
+    let name = o.string("event")?.ok_or_else(|| Error::missing(o.child("event")))?;
+    let is = |n: &str| name.eq_ignore_ascii_case(n);
+    let (kind, class) = if is("processed") {
+        (EventType::Accepted, None)
+    } else if is("dropped") {
+        (EventType::Rejected, None)
+    } else if is("deferred") {
+        (EventType::Deferred, None)
+    } else if is("delivered") {
+        (EventType::Delivered, None)
+    } else if is("bounce") {
+        let blocked = o.str("type")?.is_some_and(|t| t.eq_ignore_ascii_case("blocked"));
+        if blocked {
+            (EventType::SoftBounce, Some(BounceClass::Block))
+        } else {
+            (EventType::HardBounce, Some(BounceClass::Hard))
+        }
+    } else if is("open") {
+        (EventType::Open, None)
+    } else if is("click") {
+        (EventType::Click, None)
+    } else if is("spamreport") {
+        (EventType::Complaint, None)
+    } else if is("unsubscribe") || is("group_unsubscribe") {
+        (EventType::Unsubscribe, None)
+    } else if is("group_resubscribe") {
+        (EventType::Resubscribe, None)
+    } else {
+        (EventType::Unknown, None)
+    };
+    let about_no_message = is("account_status_change");
+    let mut e = super::new_event("sendgrid", kind, name.into_owned());
+    e.bounce_class = class;
+    e.provider_event_id = o.str("sg_event_id")?.map(Cow::into_owned);
+    e.smtp_message_id = o.string("smtp-id")?.as_deref().and_then(clean_message_id);
+    if !about_no_message {
+        e.message_id = message_id(o.str("sg_message_id")?.as_deref(), e.smtp_message_id.as_deref());
+    }
+    e.recipient = o.string("email")?.as_deref().and_then(bare_address);
+    e.occurred_at = o.time("timestamp", TimeUnit::Seconds)?;
+    e.stream = o.str("asm_group_id")?.map(Cow::into_owned);
+    e.enhanced_status = o.str("status")?.map(Cow::into_owned);
+    e.diagnostic = match o.str("reason")? {
+        Some(r) if !r.is_empty() => Some(r.into_owned()),
+        _ => o.str("response")?.map(Cow::into_owned),
+    };
+    if let Some(d) = &e.diagnostic {
+        let (code, enhanced) = smtp_codes(d);
+        e.smtp_status = code;
+        if e.enhanced_status.is_none() {
+            e.enhanced_status = enhanced;
+        }
+    }
+    e.url = o.string("url")?.map(Cow::into_owned);
+    e.user_agent = o.string("useragent")?.map(Cow::into_owned);
+    e.ip = o.string("ip")?.map(Cow::into_owned);
+    e.tags = o.str_list("category")?;
+    e.metadata = custom_args(&o);
+    raw.clone_into(&mut e.raw);
+    e.event_key = event_key(&e, KeyScope::Event);
+    Ok(e)
+}
+
+/// The X-Message-Id: `sg_message_id` cut before `.filter` / `.recvd`, or the local part of the
+/// `smtp-id` when `sg_message_id` is missing or only a suffix.
+fn message_id(sg: Option<&str>, smtp_id: Option<&str>) -> Option<String> {
+    let sg = sg.map(str::trim).filter(|s| !s.is_empty());
+    match sg {
+        Some(s) if !s.starts_with("filter") && !s.starts_with("recvd") => {
+            let cut = s.match_indices('.').map(|(at, _)| at).find(|&at| {
+                let rest = &s[at + 1..];
+                rest.starts_with("filter") || rest.starts_with("recvd")
+            });
+            clean_message_id(cut.map_or(s, |at| &s[..at]))
+        }
+        _ => {
+            let id = smtp_id?;
+            let local = id.split_once('@').map_or(id, |(l, _)| l);
+            clean_message_id(local)
+        }
+    }
+}
+
+fn custom_args(o: &RawObj<'_>) -> BTreeMap<String, String> {
+    // Inserted one by one: `collect` would buffer, sort and bulk-build, which for the usual one
+    // to three custom args costs more than the inserts.
+    let mut out = BTreeMap::new();
+    for (k, v) in o.fields().filter(|(k, v)| !is_reserved(k) && v.get() != "null") {
+        out.insert(k.to_owned(), raw_text(v));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_id_cuts_at_the_internal_suffix() {
+        let m = |sg: Option<&str>, smtp: Option<&str>| message_id(sg, smtp);
+        assert_eq!(
+            m(Some("Tq9fR2mWx0aZyB4cD5eF6g.recvd-6b7c8d9e0-abcd1-1-695A3C00-3.0"), None).unwrap(),
+            "Tq9fR2mWx0aZyB4cD5eF6g"
+        );
+        assert_eq!(
+            m(Some("14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0"), None).unwrap(),
+            "14c5d75ce93.dfd.64b469"
+        );
+        assert_eq!(
+            m(Some("filter0093p1las1.9128.5717FB8127.0"), Some("AbCdEf@ismtpd-1")).unwrap(),
+            "AbCdEf"
+        );
+        assert_eq!(m(None, Some("Xy12@geopod-ismtpd-2")).unwrap(), "Xy12");
+        assert_eq!(m(Some("filter0093p1las1.9128.5717FB8127.0"), None), None);
+        assert_eq!(m(Some("PlainId"), None).unwrap(), "PlainId");
+    }
+}

@@ -1,0 +1,350 @@
+//! Shared primitives of the signature checks: constant-time comparison, HMAC, the timestamp
+//! tolerance, strict base64 and hex decoders, PEM armor, a minimal DER reader and public-key
+//! parsing (SPKI, PKCS#1, X.509 certificates).
+//!
+//! Nothing here knows a provider; `verify/<provider>.rs` composes these into schemes.
+
+use hmac::{Hmac, KeyInit, Mac};
+use p256::ecdsa::VerifyingKey;
+use rsa::PublicKey as RsaKey;
+use sha1::Sha1;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::Timestamp;
+use crate::error::{Error, ErrorKind};
+
+/// Equality of two byte strings in time that depends only on their lengths.
+///
+/// Lengths are public here (signature sizes are fixed by the scheme; a credential's length is
+/// not considered secret by any provider's own verifier).
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// HMAC-SHA256 of the concatenation of `parts` under `key`.
+pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // `new_from_slice` accepts keys of any length for HMAC; the error arm is unreachable, and
+    // an empty MAC would only ever fail comparisons.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return [0; 32] };
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// HMAC-SHA1 of the concatenation of `parts` under `key`.
+pub(crate) fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
+    let Ok(mut mac) = Hmac::<Sha1>::new_from_slice(key) else { return [0; 20] };
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Default timestamp tolerance, in seconds, in both directions.
+pub(crate) const DEFAULT_TOLERANCE_SECS: u32 = 300;
+
+/// Accept `signed` only if it is within `tolerance_secs` of `now`, in either direction.
+///
+/// # Errors
+/// `stale_timestamp` when it is older, `future_timestamp` when it is later.
+pub(crate) fn check_tolerance(
+    signed: Timestamp,
+    now: Timestamp,
+    tolerance_secs: u32,
+) -> Result<(), Error> {
+    let skew_ms = signed.as_millis() - now.as_millis();
+    let limit_ms = i64::from(tolerance_secs) * 1000;
+    if skew_ms < -limit_ms {
+        Err(Error::new(
+            ErrorKind::StaleTimestamp,
+            format!(
+                "signed timestamp {signed} is {} s older than now, beyond the tolerance of {tolerance_secs} s",
+                -skew_ms / 1000
+            ),
+        ))
+    } else if skew_ms > limit_ms {
+        Err(Error::new(
+            ErrorKind::FutureTimestamp,
+            format!(
+                "signed timestamp {signed} is {} s ahead of now, beyond the tolerance of {tolerance_secs} s",
+                skew_ms / 1000
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A Unix-seconds header value (`"1767225600"`), as a timestamp.
+///
+/// # Errors
+/// `bad_encoding` naming `what` when it is not a plain non-negative integer in range.
+pub(crate) fn parse_unix_secs(value: &str, what: &str) -> Result<Timestamp, Error> {
+    let v = value.trim();
+    let bad =
+        || Error::new(ErrorKind::BadEncoding, format!("{what} is not a unix time in seconds"));
+    if v.is_empty() || v.len() > 12 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let secs: i64 = v.parse().map_err(|_| bad())?;
+    Timestamp::from_millis(secs * 1000).ok_or_else(bad)
+}
+
+/// Strict standard base64 (RFC 4648 §4): padding optional but correct when present, no
+/// whitespace, no trailing garbage, unused bits zero.
+pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    let bytes = s.as_bytes();
+    let unpadded = match bytes {
+        [rest @ .., b'=', b'='] if bytes.len().is_multiple_of(4) => rest,
+        [rest @ .., b'='] if bytes.len().is_multiple_of(4) => rest,
+        _ => bytes,
+    };
+    if unpadded.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(unpadded.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0u32;
+    for &c in unpadded {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits).to_le_bytes()[0]);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    // Leftover bits must be zero, so that every byte string has exactly one encoding.
+    (acc == 0).then_some(out)
+}
+
+/// Lowercase or uppercase hex, even length.
+pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let b = s.as_bytes();
+    if !b.len().is_multiple_of(2) {
+        return None;
+    }
+    b.chunks_exact(2).map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?)).collect()
+}
+
+/// The label and DER bytes of the first PEM block in `text`.
+fn decode_pem(text: &str) -> Option<(&str, Vec<u8>)> {
+    let start = text.find("-----BEGIN ")?;
+    let after = &text[start + 11..];
+    let label_end = after.find("-----")?;
+    let label = &after[..label_end];
+    let body = &after[label_end + 5..];
+    let end_marker = format!("-----END {label}-----");
+    let body = &body[..body.find(&end_marker)?];
+    // Base64 lines; RFC 7468 also allows header lines in legacy blocks, which keys never use.
+    let joined: String = body.split_ascii_whitespace().collect();
+    Some((label, decode_base64(&joined)?))
+}
+
+/// One DER element: `(tag, contents, rest)`. Definite lengths only (DER forbids the rest).
+fn der_next(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
+}
+
+/// The whole encoding (tag, length and contents) of the first element of `input`.
+fn der_whole(input: &[u8]) -> Option<&[u8]> {
+    let (_, _, rest) = der_next(input)?;
+    Some(&input[..input.len() - rest.len()])
+}
+
+/// The SubjectPublicKeyInfo inside an X.509 certificate (RFC 5280 §4.1).
+fn certificate_spki(cert: &[u8]) -> Option<&[u8]> {
+    const SEQUENCE: u8 = 0x30;
+    let (tag, cert_body, _) = der_next(cert)?;
+    if tag != SEQUENCE {
+        return None;
+    }
+    let (tag, tbs, _) = der_next(cert_body)?;
+    if tag != SEQUENCE {
+        return None;
+    }
+    let mut rest = tbs;
+    // version [0] EXPLICIT is optional; then serialNumber, signature, issuer, validity, subject.
+    if rest.first() == Some(&0xa0) {
+        rest = der_next(rest)?.2;
+    }
+    for _ in 0..5 {
+        rest = der_next(rest)?.2;
+    }
+    let spki = der_whole(rest)?;
+    (spki.first() == Some(&SEQUENCE)).then_some(spki)
+}
+
+/// A public key as a provider shows it, parsed once.
+#[derive(Clone, Debug)]
+pub(crate) enum PublicKey {
+    /// An ECDSA P-256 key (SendGrid).
+    P256(VerifyingKey),
+    /// An RSA key (Postal, the SNS signing certificate).
+    Rsa(RsaKey),
+}
+
+impl PublicKey {
+    /// Parse PEM (`PUBLIC KEY`, `RSA PUBLIC KEY`, `CERTIFICATE`), bare base64 DER of a
+    /// SubjectPublicKeyInfo or certificate (what SendGrid and Postal show), or a DKIM-style
+    /// record carrying `p=<base64>` (Postal's DNS TXT record).
+    ///
+    /// # Errors
+    /// `bad_encoding` when the text is none of these; `unknown_key` when it is a well-formed
+    /// key of an algorithm no scheme here uses.
+    pub(crate) fn parse(text: &str) -> Result<PublicKey, Error> {
+        let bad = |what: &str| Error::new(ErrorKind::BadEncoding, format!("public key: {what}"));
+        let text = text.trim();
+        if text.contains("-----BEGIN ") {
+            let (label, der) = decode_pem(text).ok_or_else(|| bad("malformed pem block"))?;
+            return match label {
+                "PUBLIC KEY" => PublicKey::from_spki(&der),
+                "RSA PUBLIC KEY" => {
+                    use rsa::pkcs1::DecodeRsaPublicKey;
+                    RsaKey::from_pkcs1_der(&der)
+                        .map(PublicKey::Rsa)
+                        .map_err(|_| bad("not a valid pkcs#1 rsa public key"))
+                }
+                "CERTIFICATE" => PublicKey::from_spki(
+                    certificate_spki(&der).ok_or_else(|| bad("not a valid x.509 certificate"))?,
+                ),
+                other => Err(bad(&format!("unexpected pem label {other:?}"))),
+            };
+        }
+        let b64 = match text.split(';').map(str::trim).find_map(|t| t.strip_prefix("p=")) {
+            Some(p) => p,
+            None => text,
+        };
+        let der: String = b64.split_ascii_whitespace().collect();
+        let der = decode_base64(&der).ok_or_else(|| bad("neither pem nor base64 der"))?;
+        PublicKey::from_spki(&der).or_else(|e| match certificate_spki(&der) {
+            Some(spki) => PublicKey::from_spki(spki),
+            None => Err(e),
+        })
+    }
+
+    fn from_spki(der: &[u8]) -> Result<PublicKey, Error> {
+        use p256::pkcs8::DecodePublicKey as _;
+        if let Ok(k) = VerifyingKey::from_public_key_der(der) {
+            return Ok(PublicKey::P256(k));
+        }
+        if let Ok(k) = RsaKey::from_public_key_der(der) {
+            return Ok(PublicKey::Rsa(k));
+        }
+        // Tell a well-formed key of another algorithm (Ed25519, P-384) from garbage.
+        let is_spki = der_next(der).is_some_and(|(tag, body, rest)| {
+            tag == 0x30
+                && rest.is_empty()
+                && der_next(body).is_some_and(|(t, _, r)| t == 0x30 && r.first() == Some(&0x03))
+        });
+        if is_spki {
+            Err(Error::new(
+                ErrorKind::UnknownKey,
+                "public key: neither an ecdsa p-256 nor an rsa key (of at most 8192 bits)",
+            ))
+        } else {
+            Err(Error::new(ErrorKind::BadEncoding, "public key: not a subject public key info"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_is_strict() {
+        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
+        assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
+        assert_eq!(decode_base64("").unwrap(), b"");
+        assert!(decode_base64("aGVsbG9=").is_none(), "non-zero leftover bits");
+        assert!(decode_base64("aGVs bG8=").is_none());
+        assert!(decode_base64("aGVsbG8==").is_none());
+        assert!(decode_base64("a").is_none());
+        assert!(decode_base64("a-b_").is_none());
+    }
+
+    #[test]
+    fn hex_round_trips_and_rejects_odd_or_foreign() {
+        assert_eq!(decode_hex("00ffA0").unwrap(), [0, 255, 160]);
+        assert!(decode_hex("abc").is_none());
+        assert!(decode_hex("zz").is_none());
+    }
+
+    #[test]
+    fn constant_time_equality_needs_equal_length_and_bytes() {
+        assert!(ct_eq(b"abc", b"abc"));
+        assert!(!ct_eq(b"abc", b"abd"));
+        assert!(!ct_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let mac = hmac_sha256(b"Jefe", &[b"what do ya want ", b"for nothing?"]);
+        assert_eq!(
+            decode_hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843").unwrap(),
+            mac
+        );
+        let mac = hmac_sha1(b"Jefe", &[b"what do ya want for nothing?"]);
+        assert_eq!(decode_hex("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79").unwrap(), mac);
+    }
+
+    #[test]
+    fn tolerance_is_inclusive_and_two_sided() {
+        let now = Timestamp::from_millis(1_000_000_000).unwrap();
+        let at = |s: i64| Timestamp::from_millis(1_000_000_000 + s * 1000).unwrap();
+        assert!(check_tolerance(at(-300), now, 300).is_ok());
+        assert!(check_tolerance(at(300), now, 300).is_ok());
+        assert_eq!(check_tolerance(at(-301), now, 300).unwrap_err().code(), "stale_timestamp");
+        assert_eq!(check_tolerance(at(301), now, 300).unwrap_err().code(), "future_timestamp");
+    }
+
+    #[test]
+    fn unix_seconds_are_plain_digits() {
+        assert_eq!(parse_unix_secs("1767225600", "t").unwrap().as_millis(), 1_767_225_600_000);
+        for bad in ["", "-5", "1.5", "12a", "9999999999999"] {
+            assert_eq!(parse_unix_secs(bad, "t").unwrap_err().code(), "bad_encoding", "{bad}");
+        }
+    }
+
+    #[test]
+    fn der_reader_rejects_truncation() {
+        assert_eq!(der_next(&[0x30, 0x02, 1, 2, 9]), Some((0x30, &[1u8, 2][..], &[9u8][..])));
+        assert!(der_next(&[0x30, 0x03, 1, 2]).is_none());
+        assert!(der_next(&[0x30, 0x81]).is_none());
+        assert!(certificate_spki(&[0x30, 0x00]).is_none());
+    }
+}

@@ -1,0 +1,65 @@
+//! Providers that do not sign their webhooks (Postmark, SparkPost, Mailjet, Brevo): the
+//! request is authentic when it presents a configured credential.
+//!
+//! Accepted, compared in constant time with each configured secret:
+//! - `Authorization: Basic <base64 user:password>` equal to the secret `user:password` (what
+//!   a sender does with credentials in the webhook URL, and SparkPost's `basic` auth);
+//! - `Authorization: Bearer <token>` equal to the secret (SparkPost's `oauth2`, checked here as
+//!   a shared token: core does not run the OAuth flow);
+//! - the token header equal to the secret: SparkPost's legacy `X-MessageSystems-Webhook-Token`,
+//!   or the header named by [`super::VerifyOptions::with_token_header`] (a custom header on a
+//!   Postmark webhook, for example).
+//!
+//! None of them carries a time: dedupe on the events themselves.
+
+use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions};
+use crate::Provider;
+use crate::error::{Error, ErrorKind};
+use crate::signature::{ct_eq, decode_base64};
+
+pub(super) fn verify(
+    provider: Provider,
+    req: &SignedRequest<'_>,
+    keys: &Keys,
+    opts: &VerifyOptions<'_>,
+) -> Result<Verified, Error> {
+    let secrets = keys.secrets(Scheme::BasicAuth)?;
+    let mut presented: Vec<(Scheme, Vec<u8>)> = Vec::new();
+    if let Some(auth) = req.headers.get("Authorization") {
+        let (kind, value) = auth.trim().split_once(' ').unwrap_or((auth.trim(), ""));
+        if kind.eq_ignore_ascii_case("basic") {
+            let decoded = decode_base64(value.trim()).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::BadEncoding,
+                    "Authorization: Basic credentials are not base64",
+                )
+            })?;
+            presented.push((Scheme::BasicAuth, decoded));
+        } else if kind.eq_ignore_ascii_case("bearer") {
+            presented.push((Scheme::BearerToken, value.trim().as_bytes().to_vec()));
+        }
+    }
+    let default_header =
+        (provider == Provider::Sparkpost).then_some("X-MessageSystems-Webhook-Token");
+    for name in [opts.token_header, default_header].into_iter().flatten() {
+        if let Some(v) = req.headers.get(name) {
+            presented.push((Scheme::SharedToken, v.as_bytes().to_vec()));
+        }
+    }
+    if presented.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Unauthorized,
+            "no credentials: expected Authorization (Basic or Bearer) or a token header",
+        ));
+    }
+    // Compare every presented credential with every secret, without stopping early.
+    let mut found = None;
+    for (scheme, cred) in &presented {
+        for (i, secret) in secrets.iter().enumerate() {
+            if ct_eq(cred, secret) && found.is_none() {
+                found = Some(Verified::new(*scheme, i));
+            }
+        }
+    }
+    found.ok_or_else(|| Error::new(ErrorKind::Unauthorized, "credentials do not match"))
+}

@@ -1,0 +1,514 @@
+//! Webhook authentication: signature schemes and credential checks, one per provider.
+//!
+//! A webhook endpoint is public, so the edge checks every request before anything else reads
+//! it: a forged "hard bounce" would suppress a good customer, and a replayed one would apply
+//! again. [`verify`] takes the request exactly as received, the key material, and `now` (core
+//! has no clock), and says which scheme accepted it or why it was rejected.
+//!
+//! | provider | scheme | time checked | key material |
+//! |---|---|---|---|
+//! | sendgrid | ECDSA P-256 / SHA-256 over `timestamp ‖ body` | `X-Twilio-Email-Event-Webhook-Timestamp` | public key (base64 DER or PEM) |
+//! | ses | SNS RSA PKCS#1 v1.5, SHA-1 (`SignatureVersion` 1) or SHA-256 (2), over the canonical string | `Timestamp` | signing certificate (PEM), fetched by the caller |
+//! | mailgun | HMAC-SHA256 hex over `timestamp ‖ token` | `signature.timestamp` | signing key; optional seen-token set |
+//! | resend | Svix HMAC-SHA256 base64 over `id.timestamp.body` | `svix-timestamp` | `whsec_…` secrets |
+//! | mandrill | HMAC-SHA1 base64 over `url ‖ (name ‖ value)*`, names sorted | none | webhook key, plus the exact URL |
+//! | mailersend | HMAC-SHA256 hex over the body (`Signature`) | none | signing secret |
+//! | postal | RSA PKCS#1 v1.5 over the body, SHA-256 (`X-Postal-Signature-256`) or SHA-1 | none | public key |
+//! | postmark, sparkpost, mailjet, brevo | no signature: basic auth, bearer or shared-token header | none | the expected credential |
+//!
+//! Every comparison of secret-derived bytes is constant-time. Several secrets or keys may be
+//! given (rotation, or several webhook configurations): any one of them is accepted, and
+//! [`Verified::key_index`] says which. Errors say what failed and never contain a secret, a
+//! credential or a computed signature.
+//!
+//! # Quirks
+//! - The default tolerance of 300 s (both directions) suits Svix and Mailgun. SNS keeps the
+//!   original `Timestamp` on its retries (3 × 20 s by default, up to an hour with a custom
+//!   delivery policy) and SendGrid documents no tolerance and retries for 24 h: raise the
+//!   tolerance when the topic or account retries longer than it.
+//! - Mailgun signs only `timestamp ‖ token`, not the body; the token-reuse check
+//!   ([`VerifyOptions::with_seen_tokens`]) is what stops a replay within the tolerance. The
+//!   caller records [`Verified::token`] after accepting the request.
+//! - Postal: when `X-Postal-Signature-256` is present it is the only one checked, so a
+//!   forger cannot downgrade to SHA-1 by dropping it.
+//! - SNS: core checks that `SigningCertURL` is `https://sns.<region>.amazonaws.com[.cn]/…`;
+//!   the caller fetches the certificate from that URL (and caches it) and passes it as a key.
+//!   The certificate chain is the TLS fetch's concern; core does no I/O.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+
+use crate::error::{Error, ErrorKind};
+use crate::signature::{DEFAULT_TOLERANCE_SECS, PublicKey};
+use crate::{Headers, MAX_BODY_BYTES, Provider, Timestamp};
+
+mod credentials;
+mod mailersend;
+mod mailgun;
+mod mandrill;
+mod postal;
+mod resend;
+mod sendgrid;
+mod ses;
+
+/// A webhook request as received: the raw body, the headers, and for schemes that sign them
+/// the URL and the form parameters.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Headers, SignedRequest};
+/// let headers: Headers = [("Signature", "00ff")].into_iter().collect();
+/// let req = SignedRequest::new(b"{}", &headers).with_url("https://hooks.example.com/mandrill");
+/// assert_eq!(req.url(), Some("https://hooks.example.com/mandrill"));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct SignedRequest<'a> {
+    body: &'a [u8],
+    headers: &'a Headers,
+    url: Option<&'a str>,
+    form: Option<&'a [(String, String)]>,
+}
+
+impl<'a> SignedRequest<'a> {
+    /// A request with this body (byte for byte as received) and these headers.
+    pub fn new(body: &'a [u8], headers: &'a Headers) -> SignedRequest<'a> {
+        SignedRequest { body, headers, url: None, form: None }
+    }
+
+    /// The webhook URL exactly as configured at the provider (Mandrill signs it). Give the
+    /// configured URL, not the one a proxy rewrote.
+    #[must_use]
+    pub fn with_url(mut self, url: &'a str) -> SignedRequest<'a> {
+        self.url = Some(url);
+        self
+    }
+
+    /// Already-decoded form parameters, for frameworks that consumed the body. Without them,
+    /// a form-encoded body is decoded here.
+    #[must_use]
+    pub fn with_form(mut self, form: &'a [(String, String)]) -> SignedRequest<'a> {
+        self.form = Some(form);
+        self
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &'a Headers {
+        self.headers
+    }
+
+    /// The configured webhook URL, if given.
+    pub fn url(&self) -> Option<&'a str> {
+        self.url
+    }
+
+    /// The decoded form parameters, if given.
+    pub fn form(&self) -> Option<&'a [(String, String)]> {
+        self.form
+    }
+
+    /// The value of header `name`, or `missing_header`.
+    fn header(&self, name: &str) -> Result<&'a str, Error> {
+        self.headers
+            .get(name)
+            .ok_or_else(|| Error::new(ErrorKind::MissingHeader, format!("missing header {name}")))
+    }
+}
+
+/// Key material: shared secrets (HMAC keys, `whsec_` secrets, expected credentials) and
+/// public keys (ECDSA P-256, RSA, or an X.509 certificate's key).
+///
+/// Secrets are tried in order; put the current one first and the one being retired after it.
+/// `Debug` shows only counts.
+///
+/// # Example
+/// ```
+/// use mailstate_core::Keys;
+/// let keys = Keys::new().with_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").with_secret("old");
+/// assert_eq!(format!("{keys:?}"), "Keys { secrets: 2, public_keys: 0 }");
+/// ```
+#[derive(Clone, Default)]
+pub struct Keys {
+    secrets: Vec<Vec<u8>>,
+    public_keys: Vec<PublicKey>,
+}
+
+impl Keys {
+    /// No keys.
+    pub fn new() -> Keys {
+        Keys::default()
+    }
+
+    /// Add a shared secret, as the provider shows it (bytes of the text, `whsec_` prefix
+    /// included for Svix; `user:password` for basic auth).
+    #[must_use]
+    pub fn with_secret(mut self, secret: impl AsRef<[u8]>) -> Keys {
+        self.secrets.push(secret.as_ref().to_vec());
+        self
+    }
+
+    /// Add a public key as the provider shows it: PEM (`PUBLIC KEY`, `RSA PUBLIC KEY`,
+    /// `CERTIFICATE`), bare base64 DER (SendGrid's and Postal's form), or a DKIM-style
+    /// `p=<base64>` record.
+    ///
+    /// # Errors
+    /// `bad_encoding` when the text is not a key in one of these forms; `unknown_key` when it
+    /// is a key of an algorithm no scheme uses (neither P-256 nor RSA up to 8192 bits).
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::Keys;
+    /// let err = Keys::new().with_public_key("not a key").unwrap_err();
+    /// assert_eq!(err.code(), "bad_encoding");
+    /// ```
+    pub fn with_public_key(mut self, text: &str) -> Result<Keys, Error> {
+        self.public_keys.push(PublicKey::parse(text)?);
+        Ok(self)
+    }
+
+    /// How many secrets are configured.
+    pub fn secret_count(&self) -> usize {
+        self.secrets.len()
+    }
+
+    /// How many public keys are configured.
+    pub fn public_key_count(&self) -> usize {
+        self.public_keys.len()
+    }
+
+    /// The secrets, or `unknown_key` when there are none or one is empty (an unset variable
+    /// read as "" must not make an empty bearer token, or an HMAC anyone can compute, valid).
+    fn secrets(&self, scheme: Scheme) -> Result<&[Vec<u8>], Error> {
+        if self.secrets.is_empty() {
+            Err(Error::new(ErrorKind::UnknownKey, format!("no secret configured for {scheme}")))
+        } else if let Some(i) = self.secrets.iter().position(Vec::is_empty) {
+            Err(Error::new(
+                ErrorKind::UnknownKey,
+                format!("secret {i} is empty: refusing to verify {scheme} with it"),
+            ))
+        } else {
+            Ok(&self.secrets)
+        }
+    }
+
+    /// The configured keys (index, key) of one algorithm, or `unknown_key` when none is.
+    fn public<'k, T>(
+        &'k self,
+        what: &str,
+        pick: impl Fn(&'k PublicKey) -> Option<&'k T>,
+    ) -> Result<Vec<(usize, &'k T)>, Error> {
+        let found: Vec<_> =
+            self.public_keys.iter().enumerate().filter_map(|(i, k)| Some((i, pick(k)?))).collect();
+        if found.is_empty() {
+            Err(Error::new(ErrorKind::UnknownKey, format!("no {what} public key configured")))
+        } else {
+            Ok(found)
+        }
+    }
+}
+
+impl fmt::Debug for Keys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keys")
+            .field("secrets", &self.secrets.len())
+            .field("public_keys", &self.public_keys.len())
+            .finish()
+    }
+}
+
+/// A set of one-time tokens already accepted (Mailgun's `signature.token`), for replay checks.
+///
+/// Implemented for `BTreeSet<String>`, `HashSet<String>` and any `Fn(&str) -> bool`, so a
+/// caller can back it with a cache or a database lookup.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Headers, Keys, Provider, SignedRequest, Timestamp, VerifyOptions, verify};
+///
+/// let body = br#"{"signature":{"timestamp":"1767225540","token":"a1b2c3d4e5f6a7b8c9d0","signature":"bbc676e0da43aba179a49b6e5d5cbc7aaa3627e3081a3ad9447b1d606fa4bec5"}}"#;
+/// let headers = Headers::new();
+/// let request = SignedRequest::new(body, &headers);
+/// let keys = Keys::new().with_secret("key-example");
+/// let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
+///
+/// let fresh = |_: &str| false;
+/// let ok = verify(Provider::Mailgun, &request, &keys, now, &VerifyOptions::new().with_seen_tokens(&fresh))
+///     .unwrap();
+/// assert_eq!(ok.token(), Some("a1b2c3d4e5f6a7b8c9d0")); // remember it once the request is handled
+///
+/// let seen = |t: &str| t == "a1b2c3d4e5f6a7b8c9d0";
+/// let err = verify(Provider::Mailgun, &request, &keys, now, &VerifyOptions::new().with_seen_tokens(&seen))
+///     .unwrap_err();
+/// assert_eq!(err.code(), "replay");
+/// ```
+pub trait SeenTokens {
+    /// True if `token` was accepted before.
+    fn contains_token(&self, token: &str) -> bool;
+}
+
+impl SeenTokens for BTreeSet<String> {
+    fn contains_token(&self, token: &str) -> bool {
+        self.contains(token)
+    }
+}
+
+impl<S: std::hash::BuildHasher> SeenTokens for HashSet<String, S> {
+    fn contains_token(&self, token: &str) -> bool {
+        self.contains(token)
+    }
+}
+
+impl<F: Fn(&str) -> bool> SeenTokens for F {
+    fn contains_token(&self, token: &str) -> bool {
+        self(token)
+    }
+}
+
+/// Options of [`verify`]: timestamp tolerance, seen tokens, and the shared-token header.
+///
+/// # Example
+/// ```
+/// use std::collections::BTreeSet;
+/// use mailstate_core::VerifyOptions;
+/// let seen: BTreeSet<String> = ["tok1".to_owned()].into();
+/// let opts = VerifyOptions::new().with_tolerance_secs(900).with_seen_tokens(&seen);
+/// assert_eq!(opts.tolerance_secs(), 900);
+/// ```
+#[derive(Clone, Copy)]
+pub struct VerifyOptions<'a> {
+    tolerance_secs: u32,
+    seen: Option<&'a dyn SeenTokens>,
+    token_header: Option<&'a str>,
+}
+
+impl Default for VerifyOptions<'_> {
+    fn default() -> Self {
+        VerifyOptions { tolerance_secs: DEFAULT_TOLERANCE_SECS, seen: None, token_header: None }
+    }
+}
+
+impl<'a> VerifyOptions<'a> {
+    /// Tolerance 300 s, no seen-token check, the provider's default token header.
+    pub fn new() -> VerifyOptions<'a> {
+        VerifyOptions::default()
+    }
+
+    /// Reject signed times more than `secs` seconds before or after `now`.
+    #[must_use]
+    pub fn with_tolerance_secs(mut self, secs: u32) -> VerifyOptions<'a> {
+        self.tolerance_secs = secs;
+        self
+    }
+
+    /// Reject a Mailgun request whose token is in `seen` (`replay`).
+    #[must_use]
+    pub fn with_seen_tokens(mut self, seen: &'a dyn SeenTokens) -> VerifyOptions<'a> {
+        self.seen = Some(seen);
+        self
+    }
+
+    /// For the providers without signatures, also accept the secret in this header (for
+    /// example a custom header configured on a Postmark webhook). SparkPost's
+    /// `X-MessageSystems-Webhook-Token` is checked without it.
+    #[must_use]
+    pub fn with_token_header(mut self, name: &'a str) -> VerifyOptions<'a> {
+        self.token_header = Some(name);
+        self
+    }
+
+    /// The tolerance in seconds.
+    pub fn tolerance_secs(&self) -> u32 {
+        self.tolerance_secs
+    }
+}
+
+impl fmt::Debug for VerifyOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("tolerance_secs", &self.tolerance_secs)
+            .field("seen_tokens", &self.seen.is_some())
+            .field("token_header", &self.token_header)
+            .finish()
+    }
+}
+
+/// The scheme that authenticated a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// SendGrid: ECDSA P-256 with SHA-256.
+    SendgridEcdsa,
+    /// Amazon SNS `SignatureVersion` 1: RSA with SHA-1.
+    SnsRsaSha1,
+    /// Amazon SNS `SignatureVersion` 2: RSA with SHA-256.
+    SnsRsaSha256,
+    /// Mailgun: HMAC-SHA256 of timestamp and token.
+    MailgunHmacSha256,
+    /// Svix (Resend): HMAC-SHA256 of id, timestamp and body.
+    SvixHmacSha256,
+    /// Mandrill: HMAC-SHA1 of URL and form parameters.
+    MandrillHmacSha1,
+    /// MailerSend: HMAC-SHA256 of the body.
+    MailersendHmacSha256,
+    /// Postal: RSA with SHA-1 (`X-Postal-Signature`).
+    PostalRsaSha1,
+    /// Postal: RSA with SHA-256 (`X-Postal-Signature-256`).
+    PostalRsaSha256,
+    /// HTTP basic auth (`Authorization: Basic`).
+    BasicAuth,
+    /// A bearer token (`Authorization: Bearer`).
+    BearerToken,
+    /// A shared token in a provider or configured header.
+    SharedToken,
+}
+
+impl Scheme {
+    /// The stable snake_case name (`"svix_hmac_sha256"`), as the wire and CLI show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::SendgridEcdsa => "sendgrid_ecdsa_p256",
+            Scheme::SnsRsaSha1 => "sns_rsa_sha1",
+            Scheme::SnsRsaSha256 => "sns_rsa_sha256",
+            Scheme::MailgunHmacSha256 => "mailgun_hmac_sha256",
+            Scheme::SvixHmacSha256 => "svix_hmac_sha256",
+            Scheme::MandrillHmacSha1 => "mandrill_hmac_sha1",
+            Scheme::MailersendHmacSha256 => "mailersend_hmac_sha256",
+            Scheme::PostalRsaSha1 => "postal_rsa_sha1",
+            Scheme::PostalRsaSha256 => "postal_rsa_sha256",
+            Scheme::BasicAuth => "basic_auth",
+            Scheme::BearerToken => "bearer_token",
+            Scheme::SharedToken => "shared_token",
+        }
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A request that passed [`verify`]: which scheme and key accepted it, and the signed time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    scheme: Scheme,
+    key_index: usize,
+    timestamp: Option<Timestamp>,
+    token: Option<String>,
+}
+
+impl Verified {
+    fn new(scheme: Scheme, key_index: usize) -> Verified {
+        Verified { scheme, key_index, timestamp: None, token: None }
+    }
+
+    fn at(mut self, timestamp: Timestamp) -> Verified {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// The scheme that accepted the request.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// Which key accepted it: an index into the secrets for secret schemes, into the public
+    /// keys for signature schemes. A non-zero index during rotation means the sender still
+    /// uses an older secret.
+    pub fn key_index(&self) -> usize {
+        self.key_index
+    }
+
+    /// The signed time, for schemes that carry one.
+    pub fn timestamp(&self) -> Option<Timestamp> {
+        self.timestamp
+    }
+
+    /// The one-time token to remember for replay checks (Mailgun), once the request is
+    /// accepted.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
+/// Check that `request` really comes from `provider`.
+///
+/// Cheap checks come first (headers present and well-formed, time within tolerance), then
+/// the signature, then the seen-token check, so a replayed token is only reported for an
+/// authentic request.
+///
+/// # Errors
+/// An error of one of the authentication kinds (see [`ErrorKind::is_authentication`]):
+/// `missing_header`, `bad_encoding` (of a header, signature or key), `stale_timestamp`,
+/// `future_timestamp`, `signature_mismatch`, `unknown_key` (no usable key configured, or an
+/// SNS certificate URL that is not Amazon's), `unauthorized` (credentials absent or wrong),
+/// `replay`. Also `missing_field` for a scheme input the caller must give (the Mandrill URL)
+/// or a signed field absent from the payload, `too_large` for a body over
+/// [`MAX_BODY_BYTES`], and `unsupported` for the file formats (`ndjson`, `csv`), which have no webhooks.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Headers, Keys, Provider, SignedRequest, Timestamp, VerifyOptions, verify};
+///
+/// let body = br#"{"type":"activity.sent"}"#;
+/// // hex(HMAC-SHA256("test-secret", body)), as MailerSend sends it.
+/// let sig = "b508a1bc6203d11345dac7ce9a97442bcb18c76ff362e9560f16465e4671e64c";
+/// let headers: Headers = [("Signature", sig)].into_iter().collect();
+/// let request = SignedRequest::new(body, &headers);
+/// let keys = Keys::new().with_secret("test-secret");
+/// let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
+/// let ok = verify(Provider::Mailersend, &request, &keys, now, &VerifyOptions::new()).unwrap();
+/// assert_eq!(ok.scheme().as_str(), "mailersend_hmac_sha256");
+///
+/// let forged = SignedRequest::new(br#"{"type":"activity.hard_bounced"}"#, &headers);
+/// let err = verify(Provider::Mailersend, &forged, &keys, now, &VerifyOptions::new()).unwrap_err();
+/// assert_eq!(err.code(), "signature_mismatch");
+/// ```
+pub fn verify(
+    provider: Provider,
+    request: &SignedRequest<'_>,
+    keys: &Keys,
+    now: Timestamp,
+    options: &VerifyOptions<'_>,
+) -> Result<Verified, Error> {
+    if request.body.len() > MAX_BODY_BYTES {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("body of {} bytes exceeds the limit of {MAX_BODY_BYTES}", request.body.len()),
+        )
+        .with_provider(provider.as_str()));
+    }
+    let result = match provider {
+        Provider::Sendgrid => sendgrid::verify(request, keys, now, options),
+        Provider::Ses => ses::verify(request, keys, now, options),
+        Provider::Mailgun => mailgun::verify(request, keys, now, options),
+        Provider::Resend => resend::verify(request, keys, now, options),
+        Provider::Mandrill => mandrill::verify(request, keys),
+        Provider::Mailersend => mailersend::verify(request, keys),
+        Provider::Postal => postal::verify(request, keys),
+        Provider::Postmark | Provider::Sparkpost | Provider::Mailjet | Provider::Brevo => {
+            credentials::verify(provider, request, keys, options)
+        }
+        Provider::Ndjson | Provider::Csv => Err(Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{provider} is a file format, not a webhook sender: there is nothing to verify"
+            ),
+        )),
+    };
+    result.map_err(|e| e.with_provider(provider.as_str()))
+}
+
+/// The signature does not verify under any configured key.
+fn mismatch(scheme: Scheme) -> Error {
+    Error::new(ErrorKind::SignatureMismatch, format!("{scheme} signature does not match"))
+}
+
+/// A header or field is not in the encoding its scheme needs.
+fn bad_encoding(what: &str, expected: &str) -> Error {
+    Error::new(ErrorKind::BadEncoding, format!("{what} is not {expected}"))
+}

@@ -1,0 +1,144 @@
+//! Amazon SES events arrive in the Amazon SNS envelope, signed by SNS: RSA PKCS#1 v1.5 with
+//! SHA-1 (`SignatureVersion` 1) or SHA-256 (2) over a canonical string of `name\nvalue\n`
+//! pairs, with the key of the X.509 certificate at `SigningCertURL`.
+//!
+//! | `Type` | signed fields, in this order |
+//! |---|---|
+//! | `Notification` | `Message`, `MessageId`, `Subject` (only when present), `Timestamp`, `TopicArn`, `Type` |
+//! | `SubscriptionConfirmation`, `UnsubscribeConfirmation` | `Message`, `MessageId`, `SubscribeURL`, `Timestamp`, `Token`, `TopicArn`, `Type` |
+//!
+//! See <https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html>.
+//!
+//! # Unsupported
+//! Raw message delivery has no envelope and no signature; it cannot be verified here (put
+//! basic-auth credentials in the endpoint URL and check them at the edge instead).
+
+use rsa::Pkcs1v15Sign;
+use serde_json::{Map, Value};
+use sha1::Sha1;
+use sha2::{Digest, Sha256};
+
+use super::postal::rsa_key;
+use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions, bad_encoding, mismatch};
+use crate::Timestamp;
+use crate::error::{Error, ErrorKind};
+use crate::signature::{check_tolerance, decode_base64};
+
+pub(super) fn verify(
+    req: &SignedRequest<'_>,
+    keys: &Keys,
+    now: Timestamp,
+    opts: &VerifyOptions<'_>,
+) -> Result<Verified, Error> {
+    let msg: Map<String, Value> = serde_json::from_slice(req.body)
+        .map_err(|_| bad_encoding("body", "an sns message (a json object)"))?;
+    let field = |name: &str| -> Result<Option<&str>, Error> {
+        match msg.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(bad_encoding(name, "a string")),
+        }
+    };
+    let sig_field = |name: &str| {
+        field(name)?.ok_or_else(|| {
+            Error::new(ErrorKind::MissingHeader, format!("sns message has no {name}"))
+        })
+    };
+    let signature = sig_field("Signature")?;
+    let version = sig_field("SignatureVersion")?;
+    let cert_url = sig_field("SigningCertURL")?;
+    let kind = field("Type")?.ok_or_else(|| Error::missing("Type"))?;
+    let signed: &[&str] = match kind {
+        "Notification" => &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
+        "SubscriptionConfirmation" | "UnsubscribeConfirmation" => {
+            &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+        }
+        other => return Err(Error::invalid("Type", format!("unknown sns message type {other:?}"))),
+    };
+    let mut canonical = String::new();
+    for &name in signed {
+        match field(name)? {
+            Some(v) => {
+                canonical.push_str(name);
+                canonical.push('\n');
+                canonical.push_str(v);
+                canonical.push('\n');
+            }
+            None if name == "Subject" => {}
+            None => return Err(Error::missing(name)),
+        }
+    }
+    let scheme = match version {
+        "1" => Scheme::SnsRsaSha1,
+        "2" => Scheme::SnsRsaSha256,
+        _ => return Err(bad_encoding("SignatureVersion", "1 or 2")),
+    };
+    let sig = decode_base64(signature).ok_or_else(|| bad_encoding("Signature", "base64"))?;
+    if !is_sns_cert_url(cert_url) {
+        return Err(Error::new(
+            ErrorKind::UnknownKey,
+            "SigningCertURL is not an https url on an sns.<region>.amazonaws.com host",
+        ));
+    }
+    let ts = field("Timestamp")?.unwrap_or_default();
+    let signed_at = Timestamp::parse_rfc3339(ts)
+        .map_err(|_| bad_encoding("Timestamp", "an rfc 3339 date-time"))?;
+    check_tolerance(signed_at, now, opts.tolerance_secs)?;
+    let keys = keys.public("rsa (sns signing certificate)", rsa_key)?;
+    let found = if scheme == Scheme::SnsRsaSha1 {
+        let hash = Sha1::digest(canonical.as_bytes());
+        keys.into_iter().find(|(_, k)| k.verify(Pkcs1v15Sign::new::<Sha1>(), &hash, &sig).is_ok())
+    } else {
+        let hash = Sha256::digest(canonical.as_bytes());
+        keys.into_iter().find(|(_, k)| k.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &sig).is_ok())
+    };
+    found.map(|(i, _)| Verified::new(scheme, i).at(signed_at)).ok_or_else(|| mismatch(scheme))
+}
+
+/// `https://sns.<region>.amazonaws.com[.cn]/…`: no user info, no port, a plausible region.
+fn is_sns_cert_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if !rest[host.len()..].starts_with('/') {
+        return false;
+    }
+    let Some(region) = host
+        .strip_suffix(".amazonaws.com")
+        .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
+        .and_then(|h| h.strip_prefix("sns."))
+    else {
+        return false;
+    };
+    region.len() >= 3
+        && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_sns_cert_url;
+
+    #[test]
+    fn only_amazon_sns_hosts_over_https_sign() {
+        for good in [
+            "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem",
+            "https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-abc.pem",
+            "https://sns.us-gov-west-1.amazonaws.com/x.pem",
+        ] {
+            assert!(is_sns_cert_url(good), "{good}");
+        }
+        for bad in [
+            "http://sns.us-east-1.amazonaws.com/x.pem",
+            "https://sns.us-east-1.amazonaws.com.evil.example/x.pem",
+            "https://evil.example/sns.us-east-1.amazonaws.com/x.pem",
+            "https://sns.us-east-1.amazonaws.com@evil.example/x.pem",
+            "https://sns.us-east-1.amazonaws.com:8443/x.pem",
+            "https://sns.amazonaws.com/x.pem",
+            "https://sqs.us-east-1.amazonaws.com/x.pem",
+            "https://sns.us-east-1.amazonaws.com",
+            "https://sns.US-EAST-1.amazonaws.com/x.pem",
+            "https://sns.us.east.1.amazonaws.com/x.pem",
+        ] {
+            assert!(!is_sns_cert_url(bad), "{bad}");
+        }
+    }
+}

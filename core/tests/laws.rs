@@ -1,0 +1,182 @@
+//! The laws that let the edge, SQL and a distributed engine agree, checked on random event
+//! sets with duplicates, shuffles and equal timestamps (1,000 cases per law).
+
+use mailstate_core::{
+    BounceClass, Event, EventType, MessageState, SuppressionPolicy, SuppressionState, Timestamp,
+};
+use proptest::prelude::*;
+
+const CASES: u32 = 1000;
+
+fn kind() -> impl Strategy<Value = EventType> {
+    proptest::sample::select(EventType::ALL.to_vec())
+}
+
+/// Times from a small set, so equal timestamps are common; sometimes absent.
+fn time() -> impl Strategy<Value = Option<Timestamp>> {
+    prop_oneof![
+        1 => Just(None),
+        6 => (0i64..12).prop_map(|h| Timestamp::from_millis(1_762_000_000_000 + h * 3_600_000)),
+    ]
+}
+
+fn stream() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of(proptest::sample::select(vec!["news".to_owned(), "product".to_owned()]))
+}
+
+/// One event with the given key; a bounce class and diagnostic only on bounces.
+fn event_with_key(key: String) -> impl Strategy<Value = Event> {
+    (kind(), time(), stream(), proptest::option::of("[a-c]{1,2}")).prop_map(
+        move |(kind, occurred_at, stream, diag)| {
+            let mut e = Event::new("test", kind);
+            e.event_key.clone_from(&key);
+            e.message_id = Some("m1".into());
+            e.recipient = Some("ann@example.com".into());
+            e.occurred_at = occurred_at;
+            e.stream = stream;
+            if matches!(kind, EventType::HardBounce | EventType::SoftBounce) {
+                e.bounce_class = Some(if kind == EventType::HardBounce {
+                    BounceClass::Hard
+                } else {
+                    BounceClass::Soft
+                });
+                e.diagnostic = diag;
+            }
+            e
+        },
+    )
+}
+
+/// A set of distinct events (unique keys).
+fn distinct_events() -> impl Strategy<Value = Vec<Event>> {
+    (0usize..12)
+        .prop_flat_map(|n| (0..n).map(|i| event_with_key(format!("k{i:02}"))).collect::<Vec<_>>())
+}
+
+/// The same events as a delivery stream: some retried, all shuffled.
+fn delivered(events: Vec<Event>) -> impl Strategy<Value = (Vec<Event>, Vec<Event>)> {
+    let n = events.len();
+    proptest::collection::vec(0..n.max(1), 0..=n * 2).prop_flat_map(move |dups| {
+        let mut stream = events.clone();
+        if n > 0 {
+            stream.extend(dups.iter().map(|&i| events[i].clone()));
+        }
+        (Just(events.clone()), Just(stream).prop_shuffle())
+    })
+}
+
+/// Events where keys may collide with different facts (a misbehaving provider); the laws must
+/// hold even then.
+fn colliding_events() -> impl Strategy<Value = Vec<Event>> {
+    proptest::collection::vec((0u8..6).prop_flat_map(|k| event_with_key(format!("k{k}"))), 0..10)
+}
+
+fn fold(events: &[Event]) -> MessageState {
+    let mut s = MessageState::default();
+    for e in events {
+        s.apply(e);
+    }
+    s
+}
+
+fn merged(a: &MessageState, b: &MessageState) -> MessageState {
+    let mut m = a.clone();
+    m.merge(b);
+    m
+}
+
+fn suppressions_of(
+    events: &[Event],
+    policy: &SuppressionPolicy,
+) -> Vec<mailstate_core::Suppression> {
+    let mut s = SuppressionState::default();
+    for e in events {
+        s.apply(e);
+    }
+    s.evaluate(policy)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn state_ignores_arrival_order_and_retries((set, stream) in distinct_events().prop_flat_map(delivered)) {
+        prop_assert_eq!(fold(&stream).view(), fold(&set).view());
+        prop_assert_eq!(fold(&stream), fold(&set));
+    }
+
+    #[test]
+    fn suppressions_ignore_arrival_order_and_retries((set, stream) in distinct_events().prop_flat_map(delivered)) {
+        let policy = SuppressionPolicy::default();
+        prop_assert_eq!(suppressions_of(&stream, &policy), suppressions_of(&set, &policy));
+        let stream_policy = SuppressionPolicy::from_json(br#"{"complaint":"stream","unsubscribe":"all"}"#).unwrap();
+        prop_assert_eq!(suppressions_of(&stream, &stream_policy), suppressions_of(&set, &stream_policy));
+    }
+
+    #[test]
+    fn merge_is_commutative(a in colliding_events(), b in colliding_events()) {
+        let (sa, sb) = (fold(&a), fold(&b));
+        prop_assert_eq!(merged(&sa, &sb), merged(&sb, &sa));
+    }
+
+    #[test]
+    fn merge_is_associative(a in colliding_events(), b in colliding_events(), c in colliding_events()) {
+        let (sa, sb, sc) = (fold(&a), fold(&b), fold(&c));
+        prop_assert_eq!(merged(&merged(&sa, &sb), &sc), merged(&sa, &merged(&sb, &sc)));
+    }
+
+    #[test]
+    fn merge_is_idempotent(a in colliding_events()) {
+        let sa = fold(&a);
+        prop_assert_eq!(merged(&sa, &sa), sa);
+    }
+
+    #[test]
+    fn folding_equals_merging_any_partition(
+        (events, cuts) in colliding_events().prop_flat_map(|e| {
+            let n = e.len();
+            (Just(e), proptest::collection::vec(0..=n, 0..4))
+        })
+    ) {
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let mut parts = Vec::new();
+        let mut start = 0;
+        for c in cuts.into_iter().chain([events.len()]) {
+            parts.push(fold(&events[start..c]));
+            start = c;
+        }
+        let mut total = MessageState::default();
+        for p in parts.iter().rev() {
+            total.merge(p);
+        }
+        prop_assert_eq!(&total, &fold(&events));
+        prop_assert_eq!(total.view(), fold(&events).view());
+    }
+
+    #[test]
+    fn suppression_merge_equals_fold(a in colliding_events(), b in colliding_events()) {
+        let policy = SuppressionPolicy::default();
+        let mut sa = SuppressionState::default();
+        for e in &a {
+            sa.apply(e);
+        }
+        let mut sb = SuppressionState::default();
+        for e in &b {
+            sb.apply(e);
+        }
+        let mut ab = sa.clone();
+        ab.merge(&sb);
+        let mut ba = sb.clone();
+        ba.merge(&sa);
+        prop_assert_eq!(&ab, &ba);
+        let all: Vec<Event> = a.iter().chain(b.iter()).cloned().collect();
+        prop_assert_eq!(ab.evaluate(&policy), suppressions_of(&all, &policy));
+    }
+
+    #[test]
+    fn encoding_round_trips(a in colliding_events()) {
+        let s = fold(&a);
+        prop_assert_eq!(MessageState::decode(&s.encode()).unwrap(), s);
+    }
+}

@@ -1,0 +1,103 @@
+//! `mailstate`: email delivery events in, message state, suppressions and routes out.
+//!
+//! The binary parses arguments into a `Command`, runs it, and prints any fatal error once as
+//! `mailstate: <error chain>`. Exit codes: 0 success, 1 some input was bad (every bad line is
+//! reported on stderr and the good ones are still processed; `verify`: the request was
+//! rejected), 2 usage error (from clap, or a [`UsageError`] found after parsing).
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod input;
+mod normalize;
+mod route;
+mod state;
+mod suppressions;
+mod verify;
+
+/// Email delivery events in; message state, suppressions and routes out.
+///
+/// mailstate turns what email providers report after send (webhooks, activity-API pages,
+/// exports) into one canonical event stream, and computes each message's state and each
+/// recipient's suppressions with the same rules everywhere (edge workers, wasm hosts, SQL).
+#[derive(Debug, Parser)]
+#[command(name = "mailstate", version, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    State(state::Args),
+    Suppressions(suppressions::Args),
+    Route(route::Args),
+    Normalize(normalize::Args),
+    Bench(bench::Args),
+    Verify(verify::Args),
+}
+
+/// What a command reports back to `main`: whether any input was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Clean,
+    SomeInputRejected,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let result = match cli.command {
+        Command::State(a) => state::run(&a, &mut out),
+        Command::Suppressions(a) => suppressions::run(&a, &mut out),
+        Command::Route(a) => route::run(&a, &mut out),
+        Command::Normalize(a) => normalize::run(&a, &mut out),
+        Command::Bench(a) => bench::run(&a, &mut out),
+        Command::Verify(a) => verify::run(&a, &mut out),
+    }
+    .and_then(|o| out.flush().map(|()| o).map_err(anyhow::Error::from));
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::SomeInputRejected) => ExitCode::from(1),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.is::<UsageError>() => {
+            eprintln!("mailstate: {e:#}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("mailstate: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A usage or configuration error found after argument parsing (an unset `--secret-env`, an
+/// unreadable key file): exit status 2, like clap's own usage errors.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// `mailstate state | head` closes our stdout early; that is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Write one JSON value as a line.
+fn write_line(out: &mut dyn Write, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")?;
+    Ok(())
+}

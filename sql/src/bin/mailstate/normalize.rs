@@ -1,0 +1,62 @@
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use mailstate_core::{Headers, Payload, Provider, normalize};
+use serde_json::json;
+
+use crate::{Outcome, input, write_line};
+
+/// Turn one provider payload into canonical events (NDJSON on stdout).
+///
+/// FILE is the body exactly as received (a webhook POST body, an activity-API page, an
+/// export); headers matter for some providers (SES raw delivery, Resend's svix-id) and are
+/// given with --header. Elements of a batch that cannot be read are reported on stderr with
+/// their JSON path, and the other events still come out (exit status 1).
+///
+/// A provider control message that is not an event (an SNS subscription confirmation, a
+/// SparkPost ping) prints no events; what to do about it is printed on stderr as
+///   mailstate: control: {"kind": "subscription_confirmation", "url": "...", ...}
+///
+/// Providers: ndjson (canonical events, validated and passed through), sendgrid, ses,
+/// mailgun, postmark, sparkpost, resend, mandrill, mailjet, brevo, mailersend, postal.
+///
+/// Example:
+///   mailstate normalize --provider ses --header 'x-amz-sns-message-type: Notification' body.json
+#[derive(Debug, clap::Args)]
+#[command(verbatim_doc_comment)]
+pub(crate) struct Args {
+    /// Who sent the payload (see the list above).
+    #[arg(long, short = 'p', value_name = "PROVIDER")]
+    provider: String,
+    /// A request header as received, `Name: value`; repeatable.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// The payload; `-` or nothing reads stdin.
+    file: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let provider: Provider = args.provider.parse()?;
+    let mut headers = Headers::new();
+    for h in &args.headers {
+        let Some((name, value)) = h.split_once(':') else {
+            bail!("--header {h:?}: expected 'Name: value'");
+        };
+        headers.push(name.trim(), value.trim());
+    }
+    let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let body = input::read_all(&path)?;
+    let normalized = normalize(provider, Payload { body: &body, headers: &headers })
+        .with_context(|| format!("cannot normalize {}", path.display()))?;
+    for e in &normalized.events {
+        write_line(out, e)?;
+    }
+    if let Some(c) = &normalized.control {
+        eprintln!("mailstate: control: {}", json!(c));
+    }
+    for e in &normalized.errors {
+        eprintln!("mailstate: {}: {e}", path.display());
+    }
+    Ok(if normalized.errors.is_empty() { Outcome::Clean } else { Outcome::SomeInputRejected })
+}

@@ -1,0 +1,255 @@
+//! The `mailstate` binary, run as a user runs it.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn mailstate(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailstate"));
+    cmd.args(args).current_dir(repo()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = cmd.spawn().expect("run mailstate");
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn find<'a>(rows: &'a [Value], message_id: &str, recipient: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["message_id"] == message_id && r["recipient"] == recipient)
+        .unwrap_or_else(|| panic!("no state for {message_id}/{recipient}"))
+}
+
+const DESIGN_FIELDS: [&str; 21] = [
+    "message_id",
+    "recipient",
+    "status",
+    "terminal",
+    "terminal_at",
+    "first_event_at",
+    "last_event_at",
+    "accepted_at",
+    "delivered_at",
+    "first_open_at",
+    "first_click_at",
+    "bounced_at",
+    "complained_at",
+    "unsubscribed_at",
+    "open_count",
+    "click_count",
+    "deferred_count",
+    "event_count",
+    "late_event_count",
+    "bounce_class",
+    "diagnostic",
+];
+
+#[test]
+fn state_of_the_examples_follows_design_to_the_letter() {
+    let out = mailstate(&["state", "examples/events.ndjson"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = lines(&out);
+    for row in &rows {
+        let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut want = DESIGN_FIELDS.to_vec();
+        want.sort_unstable();
+        let mut got = keys.clone();
+        got.sort_unstable();
+        assert_eq!(got, want);
+    }
+    // A hard bounce retried five times, then two proxy opens: terminal, counted once, 2 late.
+    let bob = find(&rows, "ses-0100-B", "bob@example.com");
+    assert_eq!(bob["status"], "hard_bounce");
+    assert_eq!(bob["terminal"], true);
+    assert_eq!(bob["terminal_at"], "2025-11-03T20:01:00.000Z");
+    assert_eq!(bob["event_count"], 4);
+    assert_eq!(bob["open_count"], 2);
+    assert_eq!(bob["late_event_count"], 2);
+    assert_eq!(bob["bounce_class"], "hard");
+    assert_eq!(bob["diagnostic"], "smtp; 550 5.1.1 user unknown");
+    assert_eq!(bob["accepted_at"], "2025-11-03T20:00:59.000Z");
+    // The click arrived first in the file and was retried: status click, delivered recorded.
+    let ann = find(&rows, "sgA1", "ann@example.com");
+    assert_eq!(ann["status"], "click");
+    assert_eq!(ann["delivered_at"], "2025-11-03T20:00:02.000Z");
+    assert_eq!(ann["click_count"], 1);
+    assert_eq!(ann["event_count"], 4);
+    // Deferred after delivered changes nothing.
+    let eve = find(&rows, "sp-e-1", "eve@example.com");
+    assert_eq!(eve["status"], "delivered");
+    assert_eq!(eve["deferred_count"], 1);
+    // States come out sorted by (message_id, recipient), null first.
+    let keys: Vec<(String, String)> =
+        rows.iter().map(|r| (r["message_id"].to_string(), r["recipient"].to_string())).collect();
+    assert_eq!(rows[0]["message_id"], Value::Null);
+    assert!(keys[1..].windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn bad_lines_name_their_line_and_field_and_the_rest_is_processed() {
+    let input = concat!(
+        r#"{"event_key":"k1","provider":"ses","type":"delivered","provider_type":"Delivery","message_id":"m1","recipient":"ann@example.com"}"#,
+        "\n",
+        r#"{"event_key":"k2","provider":"ses","type":"open","provider_type":"Open","message_id":"m1","recipient":"ann@example.com","occurred_at":"yesterday"}"#,
+        "\n",
+        "not json\n",
+        r#"{"event_key":"k3","provider":"ses","type":"open","provider_type":"Open","message_id":"m2","recipient":"ann@example.com"}"#,
+        "\n",
+    );
+    let out = mailstate(&["state", "-"], Some(input.as_bytes()));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(stderr.contains("<stdin>:2:") && stderr.contains("occurred_at"), "{stderr}");
+    assert!(stderr.contains("<stdin>:3:"), "{stderr}");
+    assert_eq!(lines(&out).len(), 2);
+}
+
+#[test]
+fn no_file_argument_reads_stdin() {
+    let input = br#"{"event_key":"k1","provider":"ses","type":"complaint","provider_type":"Complaint","message_id":"m1","recipient":"ann@example.com"}"#;
+    let out = mailstate(&["suppressions"], Some(input));
+    assert!(out.status.success());
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["reason"], "complaint");
+}
+
+#[test]
+fn suppressions_of_the_examples_follow_the_default_policy() {
+    let out = mailstate(&["suppressions", "examples/events.ndjson"], None);
+    assert!(out.status.success());
+    let got: Vec<(String, String, String)> = lines(&out)
+        .iter()
+        .map(|r| {
+            (
+                r["recipient"].as_str().unwrap().to_owned(),
+                r["scope"].as_str().unwrap().to_owned(),
+                r["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("bob@example.com", "all", "hard_bounce"),
+        ("cara@example.com", "all", "complaint"),
+        // dan unsubscribed from newsletter, resubscribed later; product is still off.
+        ("dan@example.com", "stream:product", "unsubscribe"),
+        ("fay@example.com", "all", "soft_bounces"),
+    ];
+    let want: Vec<(String, String, String)> =
+        want.iter().map(|(a, b, c)| ((*a).into(), (*b).into(), (*c).into())).collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_policy_file_changes_suppression_scope() {
+    let dir = std::env::temp_dir().join(format!("mailstate-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = dir.join("policy.json");
+    std::fs::write(&policy, br#"{"complaint":"stream","soft_bounce":null}"#).unwrap();
+    let out = mailstate(
+        &["suppressions", "--policy", policy.to_str().unwrap(), "examples/events.ndjson"],
+        None,
+    );
+    assert!(out.status.success());
+    let rows = lines(&out);
+    let cara = rows.iter().find(|r| r["recipient"] == "cara@example.com").unwrap();
+    assert_eq!(cara["scope"], "stream:broadcast");
+    assert!(rows.iter().all(|r| r["reason"] != "soft_bounces"));
+
+    std::fs::write(&policy, br#"{"complaint":"sometimes"}"#).unwrap();
+    let out = mailstate(
+        &["suppressions", "--policy", policy.to_str().unwrap(), "examples/events.ndjson"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("mailstate: ") && stderr.contains("complaint"), "{stderr}");
+}
+
+#[test]
+fn route_drops_retries_and_sends_terminal_events_to_suppress() {
+    let out = mailstate(&["route", "examples/events.ndjson"], None);
+    assert!(out.status.success());
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 26);
+    let bounces: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["event"]["event_key"] == "ses:8d1f-bounce:bob@example.com")
+        .map(|r| r["route"].as_str().unwrap())
+        .collect();
+    assert_eq!(bounces, ["suppress", "drop", "drop", "drop", "drop"]);
+    let click = rows.iter().find(|r| r["event"]["type"] == "click").unwrap();
+    assert_eq!(click["route"], "analytics");
+}
+
+#[test]
+fn normalize_passes_valid_canonical_events_through() {
+    let out = mailstate(&["normalize", "--provider", "ndjson", "examples/events.ndjson"], None);
+    assert!(out.status.success());
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 26);
+    let original: Vec<Value> = std::fs::read_to_string(repo().join("examples/events.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Same events; absent optional fields are written out explicitly as null / [] / {}.
+    for (a, b) in rows.iter().zip(&original) {
+        for (k, v) in b.as_object().unwrap() {
+            assert_eq!(&a[k], v, "field {k}");
+        }
+    }
+}
+
+#[test]
+fn unknown_provider_is_a_clear_error() {
+    let out = mailstate(&["normalize", "--provider", "sendgird", "examples/events.ndjson"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("unknown provider \"sendgird\"") && stderr.contains("sendgrid"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let out = mailstate(&["state", "no/such/file.ndjson"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.starts_with("mailstate: cannot open no/such/file.ndjson"), "{stderr}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = mailstate(&["state", "--frobnicate"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn every_subcommand_explains_itself_with_an_example() {
+    for sub in ["state", "suppressions", "route", "normalize", "verify"] {
+        let out = mailstate(&[sub, "--help"], None);
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            help.contains("Example:") && help.contains(&format!("mailstate {sub}")),
+            "{sub}: {help}"
+        );
+    }
+}
