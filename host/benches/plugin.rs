@@ -4,6 +4,8 @@
 //! Run: `scripts/build-wasm.sh && cargo bench -p mailstate-host --bench plugin`.
 //! Figures and ratios are recorded in BENCHMARKS-host.md.
 
+#![expect(clippy::unwrap_used, reason = "a benchmark should fail loudly on broken input")]
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::PathBuf;
