@@ -256,7 +256,10 @@ fn every_subcommand_explains_itself_with_an_example() {
 
 #[test]
 fn normalize_auto_recognizes_the_provider_and_says_so() {
-    let out = mailstate(&["normalize", "--provider", "auto", "examples/payloads/sparkpost-webhook-batch.json"], None);
+    let out = mailstate(
+        &["normalize", "--provider", "auto", "examples/payloads/sparkpost-webhook-batch.json"],
+        None,
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8(out.stderr.clone()).unwrap();
     assert!(stderr.contains("recognized as sparkpost"), "{stderr}");
