@@ -269,7 +269,7 @@ fn normalize_auto_recognizes_the_provider_and_says_so() {
     let out = mailstate(&["normalize", "--provider", "auto", "-"], Some(b"[]"));
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
-    assert!(stderr.contains("could not recognize the provider"), "{stderr}");
+    assert!(stderr.contains("name the provider explicitly"), "{stderr}");
 }
 
 #[test]
