@@ -22,6 +22,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p mailstate-wasm --features plugin --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p mailstate-wasm --features js --target wasm32-unknown-unknown -- -D warnings
 
+step "docs of the library crates (rustdoc warnings are errors)"
+RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps -p mailstate-core -p mailstate-host -p mailstate-wasm -p conformance
+
 step "building the wasm plugin (mailstate-host's tests and the Python example load it)"
 scripts/build-wasm.sh
 
