@@ -31,6 +31,9 @@ scripts/build-wasm.sh
 step "cargo test --workspace"
 cargo test --workspace
 
+step "the README's main job runs on the bundled examples (scripts/demo.sh)"
+scripts/demo.sh >/dev/null
+
 step "mailstate-core builds for wasm32-unknown-unknown"
 cargo build -q -p mailstate-core --target wasm32-unknown-unknown
 
