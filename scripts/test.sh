@@ -22,11 +22,17 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p mailstate-wasm --features plugin --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p mailstate-wasm --features js --target wasm32-unknown-unknown -- -D warnings
 
-step "building the wasm plugin (scripts/build-wasm.sh)"
+step "docs of the library crates (rustdoc warnings are errors)"
+RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps -p mailstate-core -p mailstate-host -p mailstate-wasm -p conformance
+
+step "building the wasm plugin (mailstate-host's tests and the Python example load it)"
 scripts/build-wasm.sh
 
 step "cargo test --workspace"
 cargo test --workspace
+
+step "the README's main job runs on the bundled examples (scripts/demo.sh)"
+scripts/demo.sh >/dev/null
 
 step "mailstate-core builds for wasm32-unknown-unknown"
 cargo build -q -p mailstate-core --target wasm32-unknown-unknown

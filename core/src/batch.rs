@@ -12,7 +12,7 @@
 //! |---|---|---|
 //! | `batch.fold` | an [`EventBatch`] | [`States`]: one state per group, built from its rows |
 //! | `batch.merge` | a [`StateBatch`] | [`States`]: one state per group, the merge of its states |
-//! | `batch.view` | a [`StateList`] | JSON `{"views": [StateView \| null], "errors": [...]}` |
+//! | `batch.view` | a state list ([`encode_state_list`]) | JSON `{"views": [StateView \| null], "errors": [...]}` |
 //!
 //! # Layouts
 //!

@@ -248,12 +248,18 @@ impl Event {
     /// set to the canonical name and an empty `event_key` (normalizers fill it last with
     /// [`crate::event_key`]).
     pub fn new(provider: impl Into<String>, kind: EventType) -> Event {
+        Event::blank(provider.into(), kind, kind.as_str().to_owned())
+    }
+
+    /// An event with every optional field empty and no key yet: the one place the full field
+    /// list is spelled out.
+    pub(crate) fn blank(provider: String, kind: EventType, provider_type: String) -> Event {
         Event {
             event_key: String::new(),
-            provider: provider.into(),
+            provider,
             provider_event_id: None,
             kind,
-            provider_type: kind.as_str().to_owned(),
+            provider_type,
             message_id: None,
             smtp_message_id: None,
             recipient: None,

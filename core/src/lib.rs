@@ -10,6 +10,10 @@
 //! build for edge workers and wasmtime hosts, the DataFusion functions) calls this crate,
 //! usually through [`wire::call`], so the answers are identical everywhere.
 //!
+//! [`Rules`] is the one interface to these rules whether they run in this process
+//! ([`NativeRules`]) or in the sandboxed wasm plugin (`mailstate-host`); its batch methods
+//! ([`EventBatch`] in, [`States`] out) are the SQL hot path, one call per batch of rows.
+//!
 //! # Example
 //! ```
 //! use mailstate_core::{Headers, Payload, Provider, normalize, reduce, EventType};
@@ -30,7 +34,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
-mod batch;
+pub mod batch;
 mod dedupe;
 mod error;
 mod event;

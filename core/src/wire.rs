@@ -19,6 +19,9 @@
 //! | `route` | `{"events": [Event], "policy"?: RoutingPolicy, "seen"?: [event_key]}` | `[{"event_key", "route"}]` (a key seen earlier in `seen` or in the batch is a duplicate) |
 //! | `webhook` | `{"provider", "headers"?, "body" \| "body_base64", "verify": {…} \| null, "policy"?, "seen"?}` | `{"status", "verified", "error", "routes", "errors", "control", "confirm_url"}` (see `webhook.rs`) |
 //! | `verify` | `{"provider", "headers"?, "body" \| "body_base64", "url"?, "form"?: {name: value}, "secrets"?: [string], "keys"?: [string], "now": unix seconds, "tolerance_secs"?, "seen_tokens"?: [string], "token_header"?}` | `{"valid": true, "scheme", "key_index", "timestamp": string \| null, "token": string \| null}`; a rejected request is an error envelope with the reason's code |
+//!
+//! Binary ops (`batch.fold`, `batch.merge`, `batch.view`) go through [`call_binary`] instead;
+//! their layouts are in [`crate::batch`].
 
 use std::collections::BTreeSet;
 
@@ -314,30 +317,9 @@ fn body_bytes(body: Option<String>, body_base64: Option<String>) -> Result<Vec<u
     }
 }
 
-/// Standard base64 (with or without padding), for binary bodies on the JSON wire.
-pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => continue,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(u8::try_from((acc >> bits) & 0xff).unwrap_or(0));
-        }
-    }
-    Some(out)
-}
+/// Bodies on the JSON wire may come as base64 (binary or non-UTF-8 bytes): the strict
+/// decoder the signature checks use.
+pub(crate) use crate::signature::decode_base64;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,8 +2,10 @@
 
 Run: python -m unittest discover -s examples/python (after scripts/build-wasm.sh).
 Each vector is checked for the same `output` value (or error code) as the vector expects,
-and the envelope bytes are checked to be canonical: re-serializing the expected value the
-way the Rust rules do gives exactly the bytes the plugin returned.
+and the envelope is checked to be compact JSON exactly as serde_json writes it (re-serializing
+the parsed envelope in its own key order gives the same bytes). Byte identity with the native
+rules is checked in Rust (host/tests/conformance.rs) for the same module; vector files may
+order keys differently from the rules, so they are compared as values here.
 """
 
 import difflib
@@ -49,8 +51,8 @@ class VectorTests(unittest.TestCase):
                 if "output" in expect:
                     self.assertEqual(envelope.get("output"), expect["output"],
                                      f"{rel}\n{diff({'output': expect['output']}, envelope)}")
-                    self.assertEqual(raw, compact({"output": expect["output"]}),
-                                     f"{rel}: envelope bytes are not canonical")
+                    self.assertEqual(raw, compact(envelope),
+                                     f"{rel}: envelope bytes are not compact serde_json")
                 else:
                     self.assertEqual(envelope.get("error", {}).get("code"),
                                      expect["error"]["code"], f"{rel}\n{diff(expect, envelope)}")

@@ -2,7 +2,9 @@
 //! the batch form a SQL engine uses (8,192-row folds, then merges into the running states).
 //!
 //! Run: `scripts/build-wasm.sh && cargo bench -p mailstate-host --bench plugin`.
-//! Figures and ratios are recorded in BENCHMARKS-host.md.
+//! Figures and ratios are recorded in BENCHMARKS.md ("The wasmtime plugin against native rules").
+
+#![expect(clippy::unwrap_used, reason = "a benchmark should fail loudly on broken input")]
 
 use std::collections::HashMap;
 use std::hint::black_box;

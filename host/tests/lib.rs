@@ -9,6 +9,8 @@
 //! - `sandbox`: malicious plugins (infinite loop, memory bomb, wrong ABI, missing export, ...)
 //!   fail with a clear error within their bounds, and the process keeps working.
 
+#![allow(clippy::unwrap_used, reason = "test helpers should fail loudly, like the tests")]
+
 mod batch;
 mod conformance;
 mod sandbox;

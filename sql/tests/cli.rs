@@ -253,3 +253,44 @@ fn every_subcommand_explains_itself_with_an_example() {
         );
     }
 }
+
+#[test]
+fn normalize_auto_recognizes_the_provider_and_says_so() {
+    let out = mailstate(
+        &["normalize", "--provider", "auto", "examples/payloads/sparkpost-webhook-batch.json"],
+        None,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(stderr.contains("recognized as sparkpost"), "{stderr}");
+    let rows = lines(&out);
+    assert!(!rows.is_empty() && rows.iter().all(|r| r["provider"] == "sparkpost"));
+
+    let out = mailstate(&["normalize", "--provider", "auto", "-"], Some(b"[]"));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("name the provider explicitly"), "{stderr}");
+}
+
+#[test]
+fn provider_payloads_normalize_and_reduce_end_to_end() {
+    let out = mailstate(
+        &[
+            "normalize",
+            "--provider",
+            "ses",
+            "--header",
+            "x-amz-sns-message-type: Notification",
+            "--header",
+            "x-amz-sns-message-id: 6b1a2c3d-0000-4000-8000-000000000001",
+            "examples/payloads/ses-sns-permanent-bounce.json",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let states = mailstate(&["state", "-"], Some(&out.stdout));
+    assert!(states.status.success());
+    let rows = lines(&states);
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| r["status"] == "hard_bounce" && r["terminal"] == true), "{rows:?}");
+}

@@ -36,34 +36,15 @@
 
 use serde_json::Value;
 
-use super::extract::{non_empty, raw_text, smtp_codes};
-use super::{Obj, TimeUnit, bare_address, split_array, type_name};
-use crate::error::{Error, ErrorKind};
+use super::extract::{non_empty, smtp_codes};
+use super::{Obj, TimeUnit, bare_address, type_name};
+use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
 const SLUG: &str = "mailjet";
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
-    let body = std::str::from_utf8(payload.body)
-        .map_err(|_| Error::new(ErrorKind::InvalidUtf8, "body is not valid utf-8"))?;
-    let mut out = Normalized::default();
-    if body.trim_start().starts_with('[') {
-        for (i, raw) in split_array(payload.body)?.into_iter().enumerate() {
-            let path = format!("$[{i}]");
-            let one = serde_json::from_str::<Value>(raw)
-                .map_err(|e| Error::from_json(&e))
-                .and_then(|v| event(&Obj::new(&v, &path)?, raw));
-            match one {
-                Ok(e) => out.events.push(e),
-                Err(e) => out.errors.push(e.with_provider(SLUG)),
-            }
-        }
-    } else {
-        let raw = raw_text(payload.body)?;
-        let v: Value = serde_json::from_str(raw).map_err(|e| Error::from_json(&e))?;
-        out.events.push(event(&Obj::new(&v, "$")?, raw)?);
-    }
-    Ok(out)
+    super::one_or_many(payload, SLUG, event)
 }
 
 fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {

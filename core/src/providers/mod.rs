@@ -132,28 +132,37 @@ impl<'de> serde::de::DeserializeSeed<'de> for BorrowedKey {
 /// [`Event::new`] without its placeholder `provider_type`, which the hot path would allocate and
 /// drop).
 pub(crate) fn new_event(provider: &str, kind: EventType, provider_type: String) -> Event {
-    Event {
-        event_key: String::new(),
-        provider: provider.to_owned(),
-        provider_event_id: None,
-        kind,
-        provider_type,
-        message_id: None,
-        smtp_message_id: None,
-        recipient: None,
-        occurred_at: None,
-        stream: None,
-        bounce_class: None,
-        smtp_status: None,
-        enhanced_status: None,
-        diagnostic: None,
-        url: None,
-        user_agent: None,
-        ip: None,
-        tags: Vec::new(),
-        metadata: std::collections::BTreeMap::new(),
-        raw: String::new(),
+    Event::blank(provider.to_owned(), kind, provider_type)
+}
+
+/// A body that is either one event object or a JSON array of them (Brevo, Mailjet's grouped
+/// mode): each element normalized by `event` with its exact raw text; a bad element becomes an
+/// error with its path and the others still come out. A bad single object fails the call.
+pub(crate) fn one_or_many(
+    payload: crate::Payload<'_>,
+    slug: &str,
+    event: impl Fn(&Obj<'_>, &str) -> Result<Event, Error>,
+) -> Result<crate::Normalized, Error> {
+    let body = std::str::from_utf8(payload.body)
+        .map_err(|_| Error::new(ErrorKind::InvalidUtf8, "body is not valid utf-8"))?;
+    let mut out = crate::Normalized::default();
+    if body.trim_start().starts_with('[') {
+        for (i, raw) in split_array(payload.body)?.into_iter().enumerate() {
+            let path = format!("$[{i}]");
+            let one = serde_json::from_str::<Value>(raw)
+                .map_err(|e| Error::from_json(&e))
+                .and_then(|v| event(&Obj::new(&v, &path)?, raw));
+            match one {
+                Ok(e) => out.events.push(e),
+                Err(e) => out.errors.push(e.with_provider(slug)),
+            }
+        }
+    } else {
+        let raw = extract::raw_text(payload.body)?;
+        let v: Value = serde_json::from_str(raw).map_err(|e| Error::from_json(&e))?;
+        out.events.push(event(&Obj::new(&v, "$")?, raw)?);
     }
+    Ok(out)
 }
 
 /// A metadata value as text: strings as they are, anything else as its JSON text.

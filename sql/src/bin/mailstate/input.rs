@@ -70,3 +70,13 @@ pub(crate) fn for_each_event(
     }
     Ok(bad)
 }
+
+/// A policy from a JSON file, or the default when no file is given.
+pub(crate) fn policy<T: Default>(
+    path: Option<&Path>,
+    parse: fn(&[u8]) -> Result<T, mailstate_core::Error>,
+) -> anyhow::Result<T> {
+    let Some(p) = path else { return Ok(T::default()) };
+    let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
+    parse(&bytes).with_context(|| format!("in {}", p.display()))
+}

@@ -2,7 +2,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use mailstate_core::{Headers, Payload, Provider, normalize};
+use mailstate_core::{Headers, Payload, Provider, detect, normalize};
 use serde_json::json;
 
 use crate::{Outcome, input, write_line};
@@ -18,8 +18,11 @@ use crate::{Outcome, input, write_line};
 /// SparkPost ping) prints no events; what to do about it is printed on stderr as
 ///   mailstate: control: {"kind": "subscription_confirmation", "url": "...", ...}
 ///
-/// Providers: ndjson (canonical events, validated and passed through), sendgrid, ses,
-/// mailgun, postmark, sparkpost, resend, mandrill, mailjet, brevo, mailersend, postal.
+/// Providers: sendgrid, ses (SNS envelope, raw delivery, or a Firehose NDJSON export),
+/// mailgun (webhook or Events API page), postmark, sparkpost (webhook batch or Events API
+/// page), resend, mandrill, mailjet, brevo, mailersend, postal; and the canonical formats
+/// ndjson and csv (validated and passed through). `auto` recognizes the provider from the
+/// headers and the shape of the body, prints which on stderr, and refuses when it cannot tell.
 ///
 /// Example:
 ///   mailstate normalize --provider ses --header 'x-amz-sns-message-type: Notification' body.json
@@ -37,7 +40,6 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let provider: Provider = args.provider.parse()?;
     let mut headers = Headers::new();
     for h in &args.headers {
         let Some((name, value)) = h.split_once(':') else {
@@ -47,6 +49,13 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     }
     let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
     let body = input::read_all(&path)?;
+    let provider: Provider = if args.provider == "auto" {
+        let p = detect(&headers, &body).with_context(|| format!("{}", path.display()))?;
+        eprintln!("mailstate: {}: recognized as {p}", path.display());
+        p
+    } else {
+        args.provider.parse()?
+    };
     let normalized = normalize(provider, Payload { body: &body, headers: &headers })
         .with_context(|| format!("cannot normalize {}", path.display()))?;
     for e in &normalized.events {

@@ -2,7 +2,6 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use mailstate_core::RoutingPolicy;
 use serde_json::json;
 
@@ -32,13 +31,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let policy = match &args.policy {
-        None => RoutingPolicy::default(),
-        Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-            RoutingPolicy::from_json(&bytes).with_context(|| format!("in {}", p.display()))?
-        }
-    };
+    let policy = input::policy(args.policy.as_deref(), RoutingPolicy::from_json)?;
     let mut seen: HashSet<String> = HashSet::new();
     let bad = input::for_each_event(&args.files, |e| {
         let dup = !seen.insert(e.event_key.clone());

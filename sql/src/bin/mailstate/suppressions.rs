@@ -2,7 +2,6 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use mailstate_core::{SuppressionPolicy, SuppressionState};
 
 use crate::{Outcome, input, write_line};
@@ -33,13 +32,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    let policy = match &args.policy {
-        None => SuppressionPolicy::default(),
-        Some(p) => {
-            let bytes = std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?;
-            SuppressionPolicy::from_json(&bytes).with_context(|| format!("in {}", p.display()))?
-        }
-    };
+    let policy = input::policy(args.policy.as_deref(), SuppressionPolicy::from_json)?;
     let mut by_recipient: BTreeMap<String, SuppressionState> = BTreeMap::new();
     let bad = input::for_each_event(&args.files, |e| {
         if let Some(r) = &e.recipient
