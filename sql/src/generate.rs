@@ -110,7 +110,7 @@ pub fn message_events(rng: &mut Rng, opts: &GenerateOptions, n: u64) -> Vec<Even
     let r = rng.below(recipients);
     let recipient = format!("user{r}@{}", DOMAINS[(r % 6) as usize]);
     let stream = STREAMS[usize::from(rng.chance(400))];
-    let campaign = CAMPAIGNS[rng.below(4) as usize];
+    let campaign = CAMPAIGNS[usize::try_from(rng.below(4)).unwrap_or(0)];
     let sent =
         opts.start_ms + i64::try_from(rng.below(u64::from(opts.days) * 86_400_000)).unwrap_or(0);
     let mut seq = 0u32;
@@ -229,7 +229,7 @@ pub fn generate(
     let mut writers: BTreeMap<String, (PathBuf, ArrowWriter<File>)> = BTreeMap::new();
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_size(256 * 1024)
+        .set_max_row_group_row_count(Some(256 * 1024))
         .build();
     let mut summary = Generated { messages: opts.messages, ..Generated::default() };
     let mut n = 0;
@@ -241,7 +241,7 @@ pub fn generate(
         }
         // Arrival order is not time order: shuffle the chunk (Fisher-Yates).
         for i in (1..chunk.len()).rev() {
-            let j = rng.below(i as u64 + 1) as usize;
+            let j = usize::try_from(rng.below(i as u64 + 1)).unwrap_or(0);
             chunk.swap(i, j);
         }
         let mut by_day: BTreeMap<String, Vec<Event>> = BTreeMap::new();

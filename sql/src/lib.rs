@@ -146,6 +146,7 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
 ///
 /// # Example
 /// ```
+/// use datafusion::execution::FunctionRegistry;
 /// let ctx = mailstate_sql::context(Some(4)).unwrap();
 /// assert!(ctx.udaf("message_state").is_ok());
 /// ```

@@ -1,6 +1,7 @@
 //! `message_state` over a generated dataset equals, row by row, an independent formulation of
 //! the same state in built-in SQL (`sql/bench/message_state_handwritten.sql`).
 
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
 use crate::util::{TestExecution, repo, temp_dir};
@@ -29,8 +30,8 @@ async fn message_state_equals_handwritten_sql_on_generated_data() {
         .unwrap();
 
     assert_eq!(udaf[0].schema().fields().len(), 21);
-    let udaf_rows: usize = udaf.iter().map(|b| b.num_rows()).sum();
-    let hand_rows: usize = hand.iter().map(|b| b.num_rows()).sum();
+    let udaf_rows: usize = udaf.iter().map(RecordBatch::num_rows).sum();
+    let hand_rows: usize = hand.iter().map(RecordBatch::num_rows).sum();
     assert_eq!(udaf_rows, hand_rows);
     assert!(udaf_rows >= 20_000);
     // Compare the rendered rows: every value, in the same types (a type difference would

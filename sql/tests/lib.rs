@@ -10,7 +10,6 @@
 //! - `handwritten`: `message_state` over a generated dataset equals an independent formulation
 //!   in built-in SQL, row by row.
 //! - `store`: ingest stores bodies first, is idempotent, keeps bad bodies aside.
-//! - `queries`: every file of `sql/queries/` run against the demo data, results asserted.
 //! - `cli`: the `mailstate` binary run as a user runs it (files, stdin, exit codes, stderr).
 //! - `verify`: `mailstate verify` on requests from the signature vectors.
 //! - `pull`: `mailstate pull` against local servers playing each provider's paging contract.
@@ -22,7 +21,6 @@ mod functions;
 mod handwritten;
 mod partitions;
 mod pull;
-mod queries;
 mod store;
 mod util;
 mod vectors;

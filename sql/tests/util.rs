@@ -119,9 +119,10 @@ pub(crate) fn value(col: &ArrayRef, row: usize) -> Value {
 
 /// Events from a JSON array of canonical events.
 pub(crate) fn events_from_json(v: &Value) -> Result<Vec<Event>, mailstate_core::Error> {
-    v.as_array()
-        .map(|a| a.iter().map(|e| Event::from_json(e.to_string().as_bytes())).collect())
-        .unwrap_or_else(|| Ok(Vec::new()))
+    v.as_array().map_or_else(
+        || Ok(Vec::new()),
+        |a| a.iter().map(|e| Event::from_json(e.to_string().as_bytes())).collect(),
+    )
 }
 
 /// Shuffle deterministically.

@@ -202,7 +202,7 @@ impl GroupsAccumulator for SuppressionGroups {
         self.states.resize_with(total_num_groups, labelled);
         let states = &mut self.states;
         each_event(values, opt_filter, |row, key, facts| {
-            states[group_indices[row]].insert(key, facts)
+            states[group_indices[row]].insert(key, facts);
         })
     }
 
@@ -243,7 +243,7 @@ impl GroupsAccumulator for SuppressionGroups {
         values: &[ArrayRef],
         opt_filter: Option<&BooleanArray>,
     ) -> Result<Vec<ArrayRef>> {
-        let n = values.first().map_or(0, |a| a.len());
+        let n = values.first().map_or(0, Array::len);
         let mut states: Vec<Option<SuppressionState>> = vec![None; n];
         each_event(values, opt_filter, |row, key, facts| {
             let mut s = labelled();
