@@ -5,8 +5,14 @@
 # the suppression list.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -q -p mailstate-sql --bin mailstate
-bin="${CARGO_TARGET_DIR:-target}/debug/mailstate"
+# MAILSTATE_BIN: a mailstate binary already built (scripts/test.sh passes the one `cargo test`
+# built, so CI does not build DataFusion a second time with other features).
+if [[ -n "${MAILSTATE_BIN:-}" ]]; then
+  bin="$MAILSTATE_BIN"
+else
+  cargo build -q -p mailstate-sql --bin mailstate
+  bin="${CARGO_TARGET_DIR:-target}/debug/mailstate"
+fi
 events="$(mktemp)"
 trap 'rm -f "$events"' EXIT
 

@@ -32,7 +32,7 @@ step "cargo test --workspace"
 cargo test --workspace
 
 step "the README's main job runs on the bundled examples (scripts/demo.sh)"
-scripts/demo.sh >/dev/null
+MAILSTATE_BIN="${CARGO_TARGET_DIR:-target}/debug/mailstate" scripts/demo.sh >/dev/null
 
 step "mailstate-core builds for wasm32-unknown-unknown"
 cargo build -q -p mailstate-core --target wasm32-unknown-unknown
