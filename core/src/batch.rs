@@ -6,13 +6,14 @@
 //! once per batch. This module is that form, shared by the native rules and the wasm plugin:
 //! the same bytes in give the same bytes out in both.
 //!
-//! Three ops (called through [`crate::wire::call_binary`]):
+//! Four ops (called through [`crate::wire::call_binary`]):
 //!
 //! | op | input | output |
 //! |---|---|---|
 //! | `batch.fold` | an [`EventBatch`] | [`States`]: one state per group, built from its rows |
 //! | `batch.merge` | a [`StateBatch`] | [`States`]: one state per group, the merge of its states |
 //! | `batch.view` | a state list ([`encode_state_list`]) | JSON `{"views": [StateView \| null], "errors": [...]}` |
+//! | `batch.reduce` | a [`ReduceBatch`]: an `EventBatch` and a `StateBatch` of the same groups | [`States`] or [`Views`]: per group, the fold of its rows merged with its states |
 //!
 //! # Layouts
 //!
@@ -45,6 +46,20 @@
 //! **`StateList`** (`batch.view` input): `u8` version, `u32 n`, then `n` times a `u32` length
 //! and an encoded state.
 //!
+//! **`ReduceBatch`** (`batch.reduce` input): `u8` version, `u8` output (`0` states, `1` views),
+//! `u32` length and an `EventBatch`, `u32` length and a `StateBatch`; the two group counts
+//! must be equal. Error indices count the rows first, then the states (state `i` is
+//! `rows + i`).
+//!
+//! **`Views`** (`batch.reduce` output `1`): `u8` version, `u32 n`, then per group: `u8`
+//! status (index in `EventType::ALL`), `u8` terminal (0 or 1), `u16` presence bits of the ten
+//! times (bit `i` set when time `i` is present), ten `i64` milliseconds (0 when absent) in the
+//! order terminal_at, first_event_at, last_event_at, accepted_at, delivered_at, first_open_at,
+//! first_click_at, bounced_at, complained_at, unsubscribed_at, five `u64` counts (open, click,
+//! deferred, event, late_event), `u8` bounce class, then three optional strings (`u8` presence,
+//! and when present a `u32` length and UTF-8 bytes): diagnostic, message_id, recipient. Then
+//! the errors, as in `States`.
+//!
 //! **`States`** (`batch.fold` and `batch.merge` output): `u8` version, `u32 g`, then `g` times a
 //! `u32` length and an encoded state (a group with no rows gets the empty state), then
 //! `u32 e` errors, each a `u32` row (or state) index, a `u32` length and a JSON error object
@@ -61,13 +76,13 @@
 use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorKind};
-use crate::{BounceClass, EventFacts, EventType, MessageState, Timestamp};
+use crate::{BounceClass, EventFacts, EventType, MessageState, StateView, Timestamp};
 
 /// The version byte that starts every batch layout of this module.
 pub const BATCH_VERSION: u8 = 1;
 
 /// The binary ops of [`crate::wire::call_binary`].
-pub const BINARY_OPS: [&str; 3] = ["batch.fold", "batch.merge", "batch.view"];
+pub const BINARY_OPS: [&str; 4] = ["batch.fold", "batch.merge", "batch.view", "batch.reduce"];
 
 /// Columns of event facts with a group per row: the input of `batch.fold`.
 ///
@@ -310,12 +325,222 @@ impl States {
     }
 }
 
+/// What `batch.reduce` answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceOutput {
+    /// One encoded state per group ([`States`]): a partial aggregate.
+    States,
+    /// One view per group ([`Views`]): the final answer.
+    Views,
+}
+
+/// Rows and encoded states of the same groups, reduced in one call: the input of
+/// `batch.reduce`.
+///
+/// Group `i` of the answer is the fold of the rows of group `i` merged with every state of
+/// group `i`, so a host can keep rows as they arrive, receive partial states from other
+/// partitions, and cross the boundary once per chunk of groups.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{EventBatch, EventType, NativeRules, ReduceBatch, ReduceOutput, Rules, StateBatch, Timestamp};
+/// let mut rows = EventBatch::new(1);
+/// rows.push(0, "ses:1", EventType::Delivered, Timestamp::from_millis(1_000), None, None);
+/// let mut other = EventBatch::new(1);
+/// other.push(0, "ses:2", EventType::Click, Timestamp::from_millis(2_000), None, None);
+/// let partial = NativeRules.fold(&other).unwrap();
+/// let mut states = StateBatch::new(1);
+/// states.push(0, partial.get(0).unwrap());
+/// let views = NativeRules.reduce_views(&ReduceBatch::new(&rows, &states)).unwrap();
+/// assert_eq!(views.get(0).unwrap().status, EventType::Click);
+/// assert_eq!(views.get(0).unwrap().event_count, 2);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct ReduceBatch<'a> {
+    events: &'a EventBatch,
+    states: &'a StateBatch,
+}
+
+impl<'a> ReduceBatch<'a> {
+    /// Rows and states; both must have the same group count.
+    pub fn new(events: &'a EventBatch, states: &'a StateBatch) -> ReduceBatch<'a> {
+        ReduceBatch { events, states }
+    }
+
+    /// The `batch.reduce` input bytes for `output`.
+    pub fn encode(&self, output: ReduceOutput) -> Vec<u8> {
+        let events = self.events.encode();
+        let states = self.states.encode();
+        let mut out = Vec::with_capacity(10 + events.len() + states.len());
+        out.push(BATCH_VERSION);
+        out.push(match output {
+            ReduceOutput::States => 0,
+            ReduceOutput::Views => 1,
+        });
+        put_u32(&mut out, events.len());
+        out.extend_from_slice(&events);
+        put_u32(&mut out, states.len());
+        out.extend_from_slice(&states);
+        out
+    }
+}
+
+/// One [`StateView`] per group, and the rows or states that could not be used: the output
+/// of `batch.reduce` with [`ReduceOutput::Views`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Views {
+    views: Vec<StateView>,
+    errors: Vec<(u32, Error)>,
+}
+
+impl Views {
+    /// Parse the views layout.
+    ///
+    /// # Errors
+    /// `invalid_value` when the bytes do not follow the layout.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Views, Error> {
+        let mut r = Reader::new(bytes);
+        r.version()?;
+        let n = r.count()?;
+        // A view is at least 125 bytes: never trust a count the input cannot hold.
+        let mut views = Vec::with_capacity(n.min(bytes.len() / 125));
+        for _ in 0..n {
+            views.push(read_view(&mut r)?);
+        }
+        let e = r.count()?;
+        let mut errors = Vec::with_capacity(e.min(bytes.len()));
+        for _ in 0..e {
+            let row = r.u32()?;
+            let len = r.count()?;
+            let obj: Value = serde_json::from_slice(r.take(len)?)
+                .map_err(|_| bad_batch("error object is not json"))?;
+            errors.push((row, crate::wire::error_from_json(&obj, None)));
+        }
+        r.finish()?;
+        Ok(Views { views, errors })
+    }
+
+    /// The number of groups.
+    pub fn len(&self) -> usize {
+        self.views.len()
+    }
+
+    /// Whether there are no groups.
+    pub fn is_empty(&self) -> bool {
+        self.views.is_empty()
+    }
+
+    /// The view of group `i`.
+    pub fn get(&self, i: usize) -> Option<&StateView> {
+        self.views.get(i)
+    }
+
+    /// Every view, in group order.
+    pub fn into_views(self) -> Vec<StateView> {
+        self.views
+    }
+
+    /// The rows (numbered first) or states (numbered after the rows) that could not be used.
+    pub fn errors(&self) -> &[(u32, Error)] {
+        &self.errors
+    }
+}
+
+fn read_view(r: &mut Reader<'_>) -> Result<StateView, Error> {
+    let head = r.take(4)?;
+    let status = *EventType::ALL
+        .get(usize::from(head[0]))
+        .ok_or_else(|| bad_batch("view status out of range"))?;
+    let terminal = match head[1] {
+        0 => false,
+        1 => true,
+        _ => return Err(bad_batch("view terminal flag is not 0 or 1")),
+    };
+    let present = u16::from_le_bytes([head[2], head[3]]);
+    let mut times = [None; 10];
+    for (i, t) in times.iter_mut().enumerate() {
+        let ms = le_i64(r.take(8)?);
+        if present & (1 << i) != 0 {
+            *t = Some(
+                Timestamp::from_millis(ms).ok_or_else(|| bad_batch("view time out of range"))?,
+            );
+        }
+    }
+    let mut counts = [0u64; 5];
+    for c in &mut counts {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(r.take(8)?);
+        *c = u64::from_le_bytes(a);
+    }
+    let bounce_class = match r.take(1)?[0] {
+        0 => None,
+        1 => Some(BounceClass::Hard),
+        2 => Some(BounceClass::Soft),
+        3 => Some(BounceClass::Block),
+        4 => Some(BounceClass::Undetermined),
+        _ => return Err(bad_batch("view bounce class out of range")),
+    };
+    let mut text = || -> Result<Option<String>, Error> {
+        match r.take(1)?[0] {
+            0 => Ok(None),
+            1 => {
+                let len = r.count()?;
+                let bytes = r.take(len)?;
+                std::str::from_utf8(bytes)
+                    .map(|s| Some(s.to_owned()))
+                    .map_err(|_| bad_batch("view string is not utf-8"))
+            }
+            _ => Err(bad_batch("view presence byte is not 0 or 1")),
+        }
+    };
+    let diagnostic = text()?;
+    let message_id = text()?;
+    let recipient = text()?;
+    let [
+        terminal_at,
+        first_event_at,
+        last_event_at,
+        accepted_at,
+        delivered_at,
+        first_open_at,
+        first_click_at,
+        bounced_at,
+        complained_at,
+        unsubscribed_at,
+    ] = times;
+    let [open_count, click_count, deferred_count, event_count, late_event_count] = counts;
+    Ok(StateView {
+        message_id,
+        recipient,
+        status,
+        terminal,
+        terminal_at,
+        first_event_at,
+        last_event_at,
+        accepted_at,
+        delivered_at,
+        first_open_at,
+        first_click_at,
+        bounced_at,
+        complained_at,
+        unsubscribed_at,
+        open_count,
+        click_count,
+        deferred_count,
+        event_count,
+        late_event_count,
+        bounce_class,
+        diagnostic,
+    })
+}
+
 /// Run one binary op on its input; `Err` for an unknown op or a broken batch.
 pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
     match op {
         "batch.fold" => fold(input),
         "batch.merge" => merge(input),
         "batch.view" => view(input),
+        "batch.reduce" => reduce_op(input),
         other => Err(Error::new(
             ErrorKind::UnknownOp,
             format!("unknown binary op {other:?}, expected one of {}", BINARY_OPS.join(", ")),
@@ -324,6 +549,20 @@ pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
 }
 
 fn fold(input: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut states = Vec::new();
+    let mut errors = Vec::new();
+    fold_into(input, &mut states, &mut errors, 0)?;
+    Ok(write_states(states.iter().map(MessageState::encode), &errors))
+}
+
+/// Read an [`EventBatch`] and fold its rows into `states` (resized to its group count); bad
+/// rows go to `errors`, numbered from `first_index`.
+fn fold_into(
+    input: &[u8],
+    states: &mut Vec<MessageState>,
+    errors: &mut Vec<(usize, Error)>,
+    first_index: usize,
+) -> Result<usize, Error> {
     let mut r = Reader::new(input);
     r.version()?;
     let n = r.count()?;
@@ -339,9 +578,7 @@ fn fold(input: &[u8]) -> Result<Vec<u8>, Error> {
     let recipients = r.opt_strings(n)?;
     r.finish()?;
 
-    let mut states: Vec<MessageState> = Vec::new();
     states.resize_with(g, MessageState::default);
-    let mut errors = Vec::new();
     for row in 0..n {
         let group = le_u32(&groups[row * 4..row * 4 + 4]) as usize;
         let Some(state) = states.get_mut(group) else {
@@ -364,10 +601,10 @@ fn fold(input: &[u8]) -> Result<Vec<u8>, Error> {
                 }
                 state.insert(key, facts);
             }
-            Err(e) => errors.push((row, e)),
+            Err(e) => errors.push((first_index + row, e)),
         }
     }
-    Ok(write_states(states.iter().map(MessageState::encode), &errors))
+    Ok(n)
 }
 
 fn row_facts<'a>(
@@ -414,14 +651,26 @@ fn row_facts<'a>(
 }
 
 fn merge(input: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut states = Vec::new();
+    let mut errors = Vec::new();
+    merge_into(input, &mut states, &mut errors, 0)?;
+    Ok(write_states(states.iter().map(MessageState::encode), &errors))
+}
+
+/// Read a [`StateBatch`] and merge its states into `states` (resized to its group count);
+/// states that do not decode go to `errors`, numbered from `first_index`.
+fn merge_into(
+    input: &[u8],
+    states: &mut Vec<MessageState>,
+    errors: &mut Vec<(usize, Error)>,
+    first_index: usize,
+) -> Result<(), Error> {
     let mut r = Reader::new(input);
     r.version()?;
     let n = r.count()?;
     let g = r.count()?;
     let groups = r.take(n.checked_mul(4).ok_or_else(|| bad_batch("too many states"))?)?;
-    let mut states: Vec<MessageState> = Vec::new();
     states.resize_with(g, MessageState::default);
-    let mut errors = Vec::new();
     for i in 0..n {
         let len = r.count()?;
         let bytes = r.take(len)?;
@@ -437,11 +686,51 @@ fn merge(input: &[u8]) -> Result<Vec<u8>, Error> {
                 *state = s;
             }
             Ok(s) => state.merge(&s),
-            Err(e) => errors.push((i, e)),
+            Err(e) => errors.push((first_index + i, e)),
         }
     }
+    r.finish()
+}
+
+/// `batch.reduce`: fold rows and merge states of the same groups, then answer with states or
+/// with views.
+fn reduce_op(input: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut r = Reader::new(input);
+    r.version()?;
+    let output = match r.take(1)?[0] {
+        0 => ReduceOutput::States,
+        1 => ReduceOutput::Views,
+        other => return Err(bad_batch(&format!("output {other}, expected 0 or 1"))),
+    };
+    let events_len = r.count()?;
+    let events = r.take(events_len)?;
+    let states_len = r.count()?;
+    let partials = r.take(states_len)?;
     r.finish()?;
-    Ok(write_states(states.iter().map(MessageState::encode), &errors))
+
+    let mut states = Vec::new();
+    let mut errors = Vec::new();
+    let rows = fold_into(events, &mut states, &mut errors, 0)?;
+    let groups = states.len();
+    let mut merged = Vec::new();
+    merge_into(partials, &mut merged, &mut errors, rows)?;
+    if merged.len() != groups {
+        return Err(bad_batch(&format!(
+            "the events have {groups} groups, the states {}",
+            merged.len()
+        )));
+    }
+    for (mine, other) in states.iter_mut().zip(merged) {
+        if mine.is_empty() && mine.message_id.is_none() && mine.recipient.is_none() {
+            *mine = other;
+        } else if !other.is_empty() || other.message_id.is_some() || other.recipient.is_some() {
+            mine.merge(&other);
+        }
+    }
+    Ok(match output {
+        ReduceOutput::States => write_states(states.iter().map(MessageState::encode), &errors),
+        ReduceOutput::Views => write_views(states.iter().map(MessageState::view), &errors),
+    })
 }
 
 fn view(input: &[u8]) -> Result<Vec<u8>, Error> {
@@ -481,14 +770,85 @@ fn write_states(states: impl Iterator<Item = Vec<u8>>, errors: &[(usize, Error)]
     out.push(BATCH_VERSION);
     put_u32(&mut out, g);
     out.extend_from_slice(&body);
-    put_u32(&mut out, errors.len());
+    write_errors(&mut out, errors);
+    out
+}
+
+/// The `batch.reduce` views layout (see the module docs).
+fn write_views(views: impl Iterator<Item = StateView>, errors: &[(usize, Error)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    let mut n = 0;
+    for v in views {
+        body.push(type_index(v.status));
+        body.push(u8::from(v.terminal));
+        let times = view_times(&v);
+        let mut present = 0u16;
+        for (i, t) in times.iter().enumerate() {
+            if t.is_some() {
+                present |= 1 << i;
+            }
+        }
+        body.extend_from_slice(&present.to_le_bytes());
+        for t in times {
+            body.extend_from_slice(&t.map_or(0, Timestamp::as_millis).to_le_bytes());
+        }
+        for c in [v.open_count, v.click_count, v.deferred_count, v.event_count, v.late_event_count]
+        {
+            body.extend_from_slice(&c.to_le_bytes());
+        }
+        body.push(bounce_byte(v.bounce_class));
+        match v.diagnostic.as_deref() {
+            None => body.push(0),
+            Some(d) => {
+                body.push(1);
+                put_u32(&mut body, d.len());
+                body.extend_from_slice(d.as_bytes());
+            }
+        }
+        for label in [v.message_id.as_deref(), v.recipient.as_deref()] {
+            match label {
+                None => body.push(0),
+                Some(l) => {
+                    body.push(1);
+                    put_u32(&mut body, l.len());
+                    body.extend_from_slice(l.as_bytes());
+                }
+            }
+        }
+        n += 1;
+    }
+    let mut out = Vec::with_capacity(9 + body.len());
+    out.push(BATCH_VERSION);
+    put_u32(&mut out, n);
+    out.extend_from_slice(&body);
+    write_errors(&mut out, errors);
+    out
+}
+
+/// The ten times of a view, in the order of the views layout.
+fn view_times(v: &StateView) -> [Option<Timestamp>; 10] {
+    [
+        v.terminal_at,
+        v.first_event_at,
+        v.last_event_at,
+        v.accepted_at,
+        v.delivered_at,
+        v.first_open_at,
+        v.first_click_at,
+        v.bounced_at,
+        v.complained_at,
+        v.unsubscribed_at,
+    ]
+}
+
+fn write_errors(out: &mut Vec<u8>, errors: &[(usize, Error)]) {
+    put_u32(out, errors.len());
     for (row, e) in errors {
-        put_u32(&mut out, *row);
+        put_u32(out, *row);
         let obj = serde_json::to_vec(&crate::wire::error_json(e)).unwrap_or_default();
-        put_u32(&mut out, obj.len());
+        put_u32(out, obj.len());
         out.extend_from_slice(&obj);
     }
-    out
 }
 
 fn join_label(mine: &mut Option<String>, theirs: &str) {
@@ -701,6 +1061,121 @@ mod tests {
             );
         }
         b
+    }
+
+    #[test]
+    fn reduce_of_rows_and_partial_states_equals_reduce_of_all_events() {
+        let events = [
+            event("k1", EventType::Delivered, 1_000, "m1"),
+            event("k2", EventType::HardBounce, 2_000, "m2"),
+            event("k3", EventType::Open, 3_000, "m1"),
+            event("k2", EventType::HardBounce, 2_000, "m2"),
+            event("k4", EventType::Open, 4_000, "m2"),
+            event("k5", EventType::Click, 500, "m1"),
+        ];
+        let group = |e: &Event| u32::from(e.message_id.as_deref() == Some("m2"));
+        // Rows 0..3 arrive here; rows 3.. were folded elsewhere and arrive as states.
+        let rows = batch_of(&events[..3], group, 2);
+        let elsewhere = States::from_bytes(
+            dispatch("batch.fold", &batch_of(&events[3..], group, 2).encode()).unwrap(),
+        )
+        .unwrap();
+        let mut partials = StateBatch::new(2);
+        for g in 0..2 {
+            partials.push(g, elsewhere.get(g as usize).unwrap());
+        }
+        let expected = reduce(&events);
+        let batch = ReduceBatch::new(&rows, &partials);
+
+        let states = States::from_bytes(
+            dispatch("batch.reduce", &batch.encode(ReduceOutput::States)).unwrap(),
+        )
+        .unwrap();
+        assert!(states.errors().is_empty());
+        assert_eq!(states.decode(0).unwrap(), expected[0]);
+        assert_eq!(states.decode(1).unwrap(), expected[1]);
+
+        let views = Views::from_bytes(
+            &dispatch("batch.reduce", &batch.encode(ReduceOutput::Views)).unwrap(),
+        )
+        .unwrap();
+        assert!(views.errors().is_empty());
+        assert_eq!(views.into_views(), vec![expected[0].view(), expected[1].view()]);
+    }
+
+    #[test]
+    fn views_layout_carries_every_field_of_the_view() {
+        // A hard bounce with a diagnostic, labels, late events and absent times.
+        let mut events = vec![
+            event("b", EventType::HardBounce, 2_000, "m1"),
+            event("o", EventType::Open, 3_000, "m1"),
+            event("c", EventType::Click, 4_000, "m1"),
+        ];
+        let mut untimed = event("d", EventType::Deferred, 0, "m1");
+        untimed.occurred_at = None;
+        events.push(untimed);
+        let rows = batch_of(&events, |_| 0, 1);
+        let views = Views::from_bytes(
+            &dispatch(
+                "batch.reduce",
+                &ReduceBatch::new(&rows, &StateBatch::new(1)).encode(ReduceOutput::Views),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let expected = reduce(&events)[0].view();
+        assert_eq!(expected.late_event_count, 2);
+        assert_eq!(expected.diagnostic.as_deref(), Some("550 5.1.1 no such user"));
+        assert_eq!(views.get(0), Some(&expected));
+    }
+
+    #[test]
+    fn reduce_refuses_rows_and_states_of_different_group_counts() {
+        let rows = batch_of(&[event("k1", EventType::Open, 1, "m1")], |_| 0, 1);
+        let err = dispatch(
+            "batch.reduce",
+            &ReduceBatch::new(&rows, &StateBatch::new(2)).encode(ReduceOutput::States),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidValue);
+        assert!(err.message().contains("1 groups") && err.message().contains('2'), "{err}");
+    }
+
+    #[test]
+    fn reduce_numbers_bad_states_after_the_rows() {
+        let rows = batch_of(
+            &[event("k1", EventType::Open, 1, "m1"), event("k2", EventType::Open, 2, "m1")],
+            |_| 0,
+            1,
+        );
+        let mut partials = StateBatch::new(1);
+        partials.push(0, b"not a state");
+        let states = States::from_bytes(
+            dispatch(
+                "batch.reduce",
+                &ReduceBatch::new(&rows, &partials).encode(ReduceOutput::States),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(states.errors().len(), 1);
+        assert_eq!(states.errors()[0].0, 2, "state 0 comes after rows 0 and 1");
+        // The good rows still count.
+        assert_eq!(states.decode(0).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn views_from_truncated_bytes_is_an_error_not_a_panic() {
+        let rows = batch_of(&[event("k1", EventType::HardBounce, 1, "m1")], |_| 0, 1);
+        let full = dispatch(
+            "batch.reduce",
+            &ReduceBatch::new(&rows, &StateBatch::new(1)).encode(ReduceOutput::Views),
+        )
+        .unwrap();
+        for cut in 0..full.len() {
+            assert!(Views::from_bytes(&full[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(Views::from_bytes(&full).is_ok());
     }
 
     #[test]

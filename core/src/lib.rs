@@ -51,7 +51,10 @@ mod verify;
 mod webhook;
 pub mod wire;
 
-pub use batch::{BATCH_VERSION, BINARY_OPS, EventBatch, StateBatch, States, encode_state_list};
+pub use batch::{
+    BATCH_VERSION, BINARY_OPS, EventBatch, ReduceBatch, ReduceOutput, StateBatch, States, Views,
+    encode_state_list,
+};
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
 pub use event::{BounceClass, Event, EventType};

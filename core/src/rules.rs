@@ -9,7 +9,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::batch::{EventBatch, StateBatch, States};
+use crate::batch::{EventBatch, ReduceBatch, ReduceOutput, StateBatch, States, Views};
 use crate::error::{Error, ErrorKind};
 use crate::{Control, Event, Normalized, Payload, Provider, StateView};
 
@@ -114,6 +114,30 @@ pub trait Rules {
     fn merge(&self, batch: &StateBatch) -> Result<States, Self::Error> {
         let body = open_binary(self.call_binary("batch.merge", &batch.encode())?)?;
         Ok(States::from_bytes(body)?)
+    }
+
+    /// Fold rows and merge states of the same groups into one encoded state per group (the
+    /// `batch.reduce` op answering with states).
+    ///
+    /// # Errors
+    /// A transport error, or `invalid_value` when the batch is malformed. Bad rows and states
+    /// come back in [`States::errors`] instead.
+    fn reduce_states(&self, batch: &ReduceBatch<'_>) -> Result<States, Self::Error> {
+        let input = batch.encode(ReduceOutput::States);
+        let body = open_binary(self.call_binary("batch.reduce", &input)?)?;
+        Ok(States::from_bytes(body)?)
+    }
+
+    /// Fold rows and merge states of the same groups into one view per group (the
+    /// `batch.reduce` op answering with views).
+    ///
+    /// # Errors
+    /// A transport error, or `invalid_value` when the batch is malformed. Bad rows and states
+    /// come back in [`Views::errors`] instead.
+    fn reduce_views(&self, batch: &ReduceBatch<'_>) -> Result<Views, Self::Error> {
+        let input = batch.encode(ReduceOutput::Views);
+        let body = open_binary(self.call_binary("batch.reduce", &input)?)?;
+        Ok(Views::from_bytes(&body)?)
     }
 
     /// The views of encoded states (the `batch.view` op); `None` for a state that does not

@@ -18,9 +18,10 @@
 //! | `plan_sync` | `{"provider"?: slug, "options"?: SyncOptions, "checkpoint"?: Checkpoint, "now", "since"?, "until"?}` | `SyncPlan` (options default to the provider's) |
 //! | `route` | `{"events": [Event], "policy"?: RoutingPolicy, "seen"?: [event_key]}` | `[{"event_key", "route"}]` (a key seen earlier in `seen` or in the batch is a duplicate) |
 //! | `webhook` | `{"provider", "headers"?, "body" \| "body_base64", "verify": {…} \| null, "policy"?, "seen"?}` | `{"status", "verified", "error", "routes", "errors", "control", "confirm_url"}` (see `webhook.rs`) |
+//! | `types` | anything (ignored; `{}`) | `[{"type", "rank": int \| null, "terminal": bool}]`, the event type table in `EventType::ALL` order |
 //! | `verify` | `{"provider", "headers"?, "body" \| "body_base64", "url"?, "form"?: {name: value}, "secrets"?: [string], "keys"?: [string], "now": unix seconds, "tolerance_secs"?, "seen_tokens"?: [string], "token_header"?}` | `{"valid": true, "scheme", "key_index", "timestamp": string \| null, "token": string \| null}`; a rejected request is an error envelope with the reason's code |
 //!
-//! Binary ops (`batch.fold`, `batch.merge`, `batch.view`) go through [`call_binary`] instead;
+//! Binary ops (`batch.fold`, `batch.merge`, `batch.view`, `batch.reduce`) go through [`call_binary`] instead;
 //! their layouts are in [`crate::batch`].
 
 use std::collections::BTreeSet;
@@ -37,7 +38,7 @@ use crate::{
 };
 
 /// Every op `call` understands.
-pub const OPS: [&str; 11] = [
+pub const OPS: [&str; 12] = [
     "normalize",
     "event_key",
     "reduce",
@@ -49,6 +50,7 @@ pub const OPS: [&str; 11] = [
     "plan_sync",
     "verify",
     "webhook",
+    "types",
 ];
 
 /// Run `op` on JSON `input` and return the JSON envelope (see the module docs).
@@ -152,6 +154,14 @@ pub fn error_json(e: &Error) -> Value {
     Value::Object(obj)
 }
 
+/// The event type table, in `EventType::ALL` order.
+fn op_types() -> Value {
+    crate::EventType::ALL
+        .iter()
+        .map(|t| json!({ "type": t.as_str(), "rank": t.rank(), "terminal": t.is_terminal() }))
+        .collect()
+}
+
 pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
     match op {
         "normalize" => op_normalize(parse(input)?),
@@ -246,6 +256,7 @@ pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
         }
         "verify" => op_verify(parse(input)?),
         "webhook" => crate::webhook::handle(parse(input)?),
+        "types" => Ok(op_types()),
         other => Err(Error::new(
             ErrorKind::UnknownOp,
             format!("unknown op {other:?}, expected one of {}", OPS.join(", ")),

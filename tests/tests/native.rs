@@ -53,6 +53,11 @@ fn signature_vectors_pass_natively() {
     play("signature");
 }
 
+#[test]
+fn types_vectors_pass_natively() {
+    play("types");
+}
+
 /// No rejected request's error message contains a configured secret or a presented
 /// signature or credential (issue 4: "never echo a secret or a computed signature").
 #[test]
