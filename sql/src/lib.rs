@@ -48,6 +48,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+mod rules;
 mod schema;
 mod table;
 mod udaf;
@@ -63,6 +64,7 @@ use datafusion::logical_expr::registry::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
+pub use rules::SqlRules;
 pub use schema::{event_schema, events_to_batch};
 
 /// The aggregate functions of this crate.
@@ -91,12 +93,12 @@ pub mod udfs {
 
     /// `event_rank(type)`.
     pub fn event_rank() -> Arc<ScalarUDF> {
-        crate::udf::event_rank::udf()
+        crate::udf::event_rank()
     }
 
     /// `is_terminal(type)`.
     pub fn is_terminal() -> Arc<ScalarUDF> {
-        crate::udf::is_terminal::udf()
+        crate::udf::is_terminal()
     }
 
     /// Every scalar function.
@@ -105,17 +107,29 @@ pub mod udfs {
     }
 }
 
-/// Register the scalar and aggregate functions in `registry`.
+/// Register the scalar and aggregate functions, with the native rules, in `registry`.
 ///
 /// # Errors
 /// When the registry refuses a function.
 pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
-    for f in udfs::all() {
+    register_functions_with(registry, &SqlRules::native())
+}
+
+/// Register the scalar and aggregate functions, running `rules`, in `registry`.
+///
+/// # Errors
+/// When the registry refuses a function, or a plugin cannot give its event type table.
+pub fn register_functions_with(
+    registry: &mut dyn FunctionRegistry,
+    rules: &SqlRules,
+) -> Result<()> {
+    for f in udf::with_rules(rules)? {
         if let Some(old) = registry.register_udf(f)? {
             log::debug!("overwrote function {}", old.name());
         }
     }
-    for f in udafs::all() {
+    for f in [udaf::message_state::udaf_with(rules), udaf::recipient_suppressions::udaf_with(rules)]
+    {
         if let Some(old) = registry.register_udaf(f)? {
             log::debug!("overwrote function {}", old.name());
         }
@@ -124,17 +138,39 @@ pub fn register_functions(registry: &mut dyn FunctionRegistry) -> Result<()> {
 }
 
 /// Register every function of this crate, including the `provider_events` table function,
-/// in `ctx`.
+/// with the native rules, in `ctx`.
 ///
 /// # Errors
 /// When the context refuses a function.
 pub fn register_all(ctx: &SessionContext) -> Result<()> {
+    register_all_with(ctx, &SqlRules::native())
+}
+
+/// Register every function of this crate in `ctx`, taking their rules from `rules`: the
+/// native core ([`SqlRules::native`], what [`register_all`] does) or a wasm plugin
+/// ([`SqlRules::plugin`]), the same `.wasm` the edge runs.
+///
+/// # Errors
+/// When the context refuses a function, or a plugin cannot give its event type table.
+///
+/// # Example
+/// ```no_run
+/// use mailstate_sql::SqlRules;
+/// let ctx = datafusion::prelude::SessionContext::new();
+/// let rules = SqlRules::plugin("wasm/dist/mailstate_plugin.wasm").expect("a rules plugin");
+/// mailstate_sql::register_all_with(&ctx, &rules)?;
+/// # Ok::<(), datafusion::error::DataFusionError>(())
+/// ```
+pub fn register_all_with(ctx: &SessionContext, rules: &SqlRules) -> Result<()> {
     {
         let state = ctx.state_ref();
         let mut state = state.write();
-        register_functions(&mut *state)?;
+        register_functions_with(&mut *state, rules)?;
     }
-    ctx.register_udtf("provider_events", Arc::new(table::provider_events::ProviderEvents));
+    ctx.register_udtf(
+        "provider_events",
+        Arc::new(table::provider_events::ProviderEvents { rules: rules.clone() }),
+    );
     Ok(())
 }
 
@@ -151,11 +187,19 @@ pub fn register_all(ctx: &SessionContext) -> Result<()> {
 /// assert!(ctx.udaf("message_state").is_ok());
 /// ```
 pub fn context(target_partitions: Option<usize>) -> Result<SessionContext> {
+    context_with(target_partitions, &SqlRules::native())
+}
+
+/// [`context`] with the functions running `rules`.
+///
+/// # Errors
+/// When a function cannot be registered.
+pub fn context_with(target_partitions: Option<usize>, rules: &SqlRules) -> Result<SessionContext> {
     let mut config = datafusion::prelude::SessionConfig::new();
     if let Some(n) = target_partitions {
         config = config.with_target_partitions(n);
     }
     let ctx = SessionContext::new_with_config(config);
-    register_all(&ctx)?;
+    register_all_with(&ctx, rules)?;
     Ok(ctx)
 }

@@ -294,3 +294,54 @@ fn provider_payloads_normalize_and_reduce_end_to_end() {
     assert!(!rows.is_empty());
     assert!(rows.iter().all(|r| r["status"] == "hard_bounce" && r["terminal"] == true), "{rows:?}");
 }
+
+fn plugin_path() -> String {
+    std::env::var("MAILSTATE_PLUGIN").unwrap_or_else(|_| {
+        repo().join("wasm/dist/mailstate_plugin.wasm").to_string_lossy().into_owned()
+    })
+}
+
+#[test]
+fn state_with_the_wasm_plugin_prints_the_same_bytes_and_says_which_rules_ran() {
+    let events = repo().join("examples/events.ndjson");
+    let events = events.to_str().unwrap();
+    let native = mailstate(&["state", "--verbose", events], None);
+    let plugin_file = plugin_path();
+    let plugin = mailstate(&["state", "--rules", &plugin_file, "--verbose", events], None);
+    assert!(native.status.success() && plugin.status.success());
+    assert!(!native.stdout.is_empty());
+    assert_eq!(String::from_utf8_lossy(&plugin.stdout), String::from_utf8_lossy(&native.stdout));
+    let said = String::from_utf8_lossy(&native.stderr);
+    assert!(said.contains("rules: native (mailstate "), "{said}");
+    let said = String::from_utf8_lossy(&plugin.stderr);
+    assert!(said.contains(&format!("rules: plugin {plugin_file} (abi 1, sha256 ")), "{said}");
+}
+
+#[test]
+fn sql_with_the_wasm_plugin_gives_the_native_answer() {
+    let events = repo().join("examples/events.ndjson");
+    let query = format!(
+        "SELECT message_id, recipient,
+                get_field(message_state(type, occurred_at, event_key, bounce_class, diagnostic),
+                          'status') AS status,
+                max(event_rank(type)) AS top_rank
+         FROM provider_events('ndjson', '{}')
+         GROUP BY message_id, recipient ORDER BY message_id, recipient",
+        events.display()
+    );
+    let plugin_file = plugin_path();
+    let native = mailstate(&["sql", "--format", "csv", &query], None);
+    let plugin = mailstate(&["sql", "--rules", &plugin_file, "--format", "csv", &query], None);
+    assert!(native.status.success(), "{}", String::from_utf8_lossy(&native.stderr));
+    assert!(plugin.status.success(), "{}", String::from_utf8_lossy(&plugin.stderr));
+    assert!(String::from_utf8_lossy(&native.stdout).lines().count() > 3);
+    assert_eq!(native.stdout, plugin.stdout);
+}
+
+#[test]
+fn a_file_that_is_not_a_plugin_is_a_clear_error() {
+    let out = mailstate(&["state", "--rules", "README.md", "examples/events.ndjson"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot load the rules plugin README.md"), "{err}");
+}

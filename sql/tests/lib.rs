@@ -9,6 +9,8 @@
 //!   shuffle, and when the partial stage is skipped (`convert_to_state`).
 //! - `handwritten`: `message_state` over a generated dataset equals an independent formulation
 //!   in built-in SQL, row by row.
+//! - `plugin`: the functions on the wasm rules plugin equal native on a million events; a
+//!   plugin that traps, runs out of fuel or answers garbage fails the query with its name.
 //! - `store`: ingest stores bodies first, is idempotent, keeps bad bodies aside.
 //! - `cli`: the `mailstate` binary run as a user runs it (files, stdin, exit codes, stderr).
 //! - `verify`: `mailstate verify` on requests from the signature vectors.
@@ -20,6 +22,7 @@ mod cli;
 mod functions;
 mod handwritten;
 mod partitions;
+mod plugin;
 mod pull;
 mod store;
 mod util;

@@ -1,11 +1,12 @@
 //! Partial and final aggregation agree: any partitioning and order of the input, with or
-//! without the partial stage, gives exactly core's answer.
+//! without the partial stage, gives exactly core's answer — with the native rules and with
+//! the wasm plugin.
 
 use mailstate_core::{Event, MessageState, reduce};
 use mailstate_sql::generate::{GenerateOptions, Rng, message_events};
 use serde_json::Value;
 
-use crate::util::{TestExecution, shuffle};
+use crate::util::{TestExecution, both_rules, shuffle};
 
 const STATES: &str = "SELECT message_id, recipient,
         message_state(type, occurred_at, event_key, bounce_class, diagnostic) AS s
@@ -32,14 +33,17 @@ async fn any_partitioning_and_order_gives_cores_states() {
     let events = generated(1_500, 11);
     let want = expected(&events);
     assert!(want.len() >= 1_500);
-    for (target, parts, seed) in [(1, 1, 0), (4, 7, 1), (8, 3, 2), (3, 16, 3)] {
-        let mut shuffled = events.clone();
-        shuffle(&mut shuffled, seed);
-        let t = TestExecution::new(target).with_events(&shuffled, parts);
-        let got = t.rows(STATES).await;
-        assert_eq!(got.len(), want.len(), "target_partitions={target}, parts={parts}");
-        for (g, w) in got.iter().zip(&want) {
-            assert_eq!(g, w, "target_partitions={target}, parts={parts}");
+    for (name, rules) in both_rules() {
+        for (target, parts, seed) in [(1, 1, 0), (4, 7, 1), (8, 3, 2), (3, 16, 3)] {
+            let mut shuffled = events.clone();
+            shuffle(&mut shuffled, seed);
+            let t = TestExecution::with_rules(target, &rules).with_events(&shuffled, parts);
+            let got = t.rows(STATES).await;
+            let at = format!("{name} rules, target_partitions={target}, parts={parts}");
+            assert_eq!(got.len(), want.len(), "{at}");
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g, w, "{at}");
+            }
         }
     }
 }
@@ -50,15 +54,17 @@ async fn skipping_the_partial_stage_gives_the_same_states() {
     // as DataFusion does by itself on high-cardinality input.
     let events = generated(800, 5);
     let want = expected(&events);
-    let t = TestExecution::new(4).with_events(&events, 5);
-    for sql in [
-        "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 0",
-        "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
-    ] {
-        t.run(sql).await.unwrap();
+    for (name, rules) in both_rules() {
+        let t = TestExecution::with_rules(4, &rules).with_events(&events, 5);
+        for sql in [
+            "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 0",
+            "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
+        ] {
+            t.run(sql).await.unwrap();
+        }
+        let got = t.rows(STATES).await;
+        assert_eq!(got, want, "{name} rules");
     }
-    let got = t.rows(STATES).await;
-    assert_eq!(got, want);
 }
 
 #[tokio::test]
@@ -66,15 +72,17 @@ async fn repartitioned_input_by_other_keys_agrees() {
     // Repartition explicitly on a key that splits each group across partitions.
     let events = generated(600, 9);
     let want = expected(&events);
-    let t = TestExecution::new(6).with_events(&events, 6);
-    let got = t
-        .rows(
-            "SELECT message_id, recipient,
-                    message_state(type, occurred_at, event_key, bounce_class, diagnostic) AS s
-             FROM (SELECT * FROM events ORDER BY event_key DESC)
-             GROUP BY message_id, recipient
-             ORDER BY message_id NULLS FIRST, recipient NULLS FIRST",
-        )
-        .await;
-    assert_eq!(got, want);
+    for (name, rules) in both_rules() {
+        let t = TestExecution::with_rules(6, &rules).with_events(&events, 6);
+        let got = t
+            .rows(
+                "SELECT message_id, recipient,
+                        message_state(type, occurred_at, event_key, bounce_class, diagnostic) AS s
+                 FROM (SELECT * FROM events ORDER BY event_key DESC)
+                 GROUP BY message_id, recipient
+                 ORDER BY message_id NULLS FIRST, recipient NULLS FIRST",
+            )
+            .await;
+        assert_eq!(got, want, "{name} rules");
+    }
 }

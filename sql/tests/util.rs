@@ -1,13 +1,14 @@
 //! Test helpers: a context with mailstate's functions, tables from events, and results as JSON.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use mailstate_core::{Event, Timestamp};
+use mailstate_sql::SqlRules;
 use serde_json::{Map, Value};
 
 /// A session with every mailstate function registered.
@@ -17,7 +18,12 @@ pub(crate) struct TestExecution {
 
 impl TestExecution {
     pub(crate) fn new(target_partitions: usize) -> TestExecution {
-        TestExecution { ctx: mailstate_sql::context(Some(target_partitions)).unwrap() }
+        TestExecution::with_rules(target_partitions, &SqlRules::native())
+    }
+
+    /// A session whose functions run `rules`.
+    pub(crate) fn with_rules(target_partitions: usize, rules: &SqlRules) -> TestExecution {
+        TestExecution { ctx: mailstate_sql::context_with(Some(target_partitions), rules).unwrap() }
     }
 
     /// Register `events` as table `events`, spread round-robin over `partitions` partitions.
@@ -42,6 +48,28 @@ impl TestExecution {
     pub(crate) async fn rows(&self, sql: &str) -> Vec<Value> {
         rows_json(&self.run(sql).await.unwrap_or_else(|e| panic!("{sql}\n{e}")))
     }
+}
+
+/// The wasm rules plugin built by `scripts/build-wasm.sh` (or `$MAILSTATE_PLUGIN`), loaded
+/// once. Its absence fails the test: the plugin column is part of the suite, not optional.
+pub(crate) fn plugin_rules() -> SqlRules {
+    static RULES: OnceLock<SqlRules> = OnceLock::new();
+    RULES
+        .get_or_init(|| {
+            let path = std::env::var_os("MAILSTATE_PLUGIN").map_or_else(
+                || repo().join("wasm").join("dist").join("mailstate_plugin.wasm"),
+                PathBuf::from,
+            );
+            SqlRules::plugin(&path).unwrap_or_else(|e| {
+                panic!("{e}: build the plugin first with scripts/build-wasm.sh")
+            })
+        })
+        .clone()
+}
+
+/// Both rules: native, and the plugin.
+pub(crate) fn both_rules() -> [(&'static str, SqlRules); 2] {
+    [("native", SqlRules::native()), ("plugin", plugin_rules())]
 }
 
 /// A fresh temporary folder, removed when dropped.

@@ -1,6 +1,8 @@
 //! The SQL column of the conformance matrix: the reduce and suppress vectors of
 //! `tests/vectors`, played through `message_state` and `recipient_suppressions`.
 //!
+//! Each area is played twice: with the native rules and with the wasm plugin.
+//!
 //! Each vector's events are written as canonical NDJSON and read with `provider_events`
 //! (so invalid events fail with core's error code), and, for vectors that expect an output,
 //! also as one Parquet file per event in shuffled order, read with 4 partitions.
@@ -10,7 +12,11 @@ use std::path::{Path, PathBuf};
 use datafusion::parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
-use crate::util::{TestExecution, events_from_json, repo, rows_json, shuffle, temp_dir};
+use mailstate_sql::SqlRules;
+
+use crate::util::{
+    TestExecution, events_from_json, plugin_rules, repo, rows_json, shuffle, temp_dir,
+};
 
 fn vectors(area: &str) -> Vec<(PathBuf, Value)> {
     let dir = repo().join("tests").join("vectors").join(area);
@@ -95,12 +101,21 @@ async fn reduce_rows(t: &TestExecution, from: &str) -> Result<Vec<Value>, String
 
 #[tokio::test]
 async fn reduce_vectors_through_message_state() {
+    play_reduce(&SqlRules::native()).await;
+}
+
+#[tokio::test]
+async fn reduce_vectors_through_message_state_on_the_wasm_plugin() {
+    play_reduce(&plugin_rules()).await;
+}
+
+async fn play_reduce(rules: &SqlRules) {
     let all = vectors("reduce");
     for (i, (path, v)) in all.iter().enumerate() {
         assert_eq!(v["op"], "reduce", "{}", path.display());
         let dir = temp_dir();
         let ndjson = write_ndjson(dir.path(), &v["input"]["events"]);
-        let t = TestExecution::new(1);
+        let t = TestExecution::with_rules(1, rules);
         let from = format!("provider_events('ndjson', {})", sql_literal(&ndjson.to_string_lossy()));
         check(path, "ndjson", &v["expect"], reduce_rows(&t, &from).await);
 
@@ -108,7 +123,7 @@ async fn reduce_vectors_through_message_state() {
             && !v["input"]["events"].as_array().unwrap().is_empty()
         {
             let folder = write_parquet_per_event(dir.path(), &v["input"]["events"], i as u64);
-            let t = TestExecution::new(4);
+            let t = TestExecution::with_rules(4, rules);
             t.ctx
                 .register_parquet(
                     "events",
@@ -129,6 +144,15 @@ async fn reduce_vectors_through_message_state() {
 
 #[tokio::test]
 async fn suppress_vectors_through_recipient_suppressions() {
+    play_suppress(&SqlRules::native()).await;
+}
+
+#[tokio::test]
+async fn suppress_vectors_through_recipient_suppressions_on_the_wasm_plugin() {
+    play_suppress(&plugin_rules()).await;
+}
+
+async fn play_suppress(rules: &SqlRules) {
     for (path, v) in vectors("suppress") {
         assert_eq!(v["op"], "suppressions", "{}", path.display());
         let dir = temp_dir();
@@ -147,7 +171,7 @@ async fn suppress_vectors_through_recipient_suppressions() {
             sql_literal(&ndjson.to_string_lossy())
         );
         for partitions in [1, 3] {
-            let t = TestExecution::new(partitions);
+            let t = TestExecution::with_rules(partitions, rules);
             let result = t.run(&sql).await.map_err(|e| e.to_string()).map(|batches| {
                 // Flatten to the wire's shape: one object per suppression, with its recipient.
                 let mut out = Vec::new();

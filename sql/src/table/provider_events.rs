@@ -1,7 +1,7 @@
 //! `provider_events(provider, path_or_glob)`: canonical events from raw provider payloads.
 //!
 //! Each matching file is one payload (a webhook body, an API page, an export), normalized by
-//! `mailstate_core::normalize` for `provider` (a slug such as `sendgrid`, or `ndjson` for
+//! the rules in use (core's `normalize`, or the plugin's) for `provider` (a slug such as `sendgrid`, or `ndjson` for
 //! canonical events). A directory means every file under it. The result has the columns of
 //! [`crate::event_schema`].
 //!
@@ -17,15 +17,18 @@ use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::Expr;
-use mailstate_core::{Event, Headers, Payload, Provider, normalize};
+use mailstate_core::{Event, Headers, Payload, Provider};
 
+use crate::rules::{RulesError, SqlRules};
 use crate::schema::{event_schema, events_to_batch};
 
 const NAME: &str = "provider_events";
 
-/// The `provider_events` table function.
+/// The `provider_events` table function, normalizing with `rules`.
 #[derive(Debug, Default)]
-pub(crate) struct ProviderEvents;
+pub(crate) struct ProviderEvents {
+    pub(crate) rules: SqlRules,
+}
 
 fn literal(fun: &str, e: &Expr, what: &str) -> Result<String> {
     match e {
@@ -56,7 +59,7 @@ impl TableFunctionImpl for ProviderEvents {
         let files = expand(&pattern)?;
         let mut events = Vec::new();
         for file in &files {
-            events.extend(read_payload(provider, file)?);
+            events.extend(read_payload(&self.rules, provider, file)?);
         }
         let batch = events_to_batch(&events)?;
         Ok(Arc::new(MemTable::try_new(event_schema(), vec![vec![batch]])?))
@@ -67,12 +70,22 @@ impl TableFunctionImpl for ProviderEvents {
 ///
 /// # Errors
 /// The file cannot be read, or the payload or one of its elements does not normalize.
-pub(crate) fn read_payload(provider: Provider, file: &Path) -> Result<Vec<Event>> {
+pub(crate) fn read_payload(
+    rules: &SqlRules,
+    provider: Provider,
+    file: &Path,
+) -> Result<Vec<Event>> {
     let body = std::fs::read(file).map_err(|e| {
         DataFusionError::Execution(format!("{NAME}: cannot read {}: {e}", file.display()))
     })?;
-    let out = normalize(provider, Payload { body: &body, headers: &Headers::new() })
-        .map_err(|e| at_file(file, &e))?;
+    let out = rules
+        .normalize(provider, Payload { body: &body, headers: &Headers::new() })
+        .map_err(|e| match e {
+            RulesError::Rules(e) => at_file(file, &e),
+            RulesError::Sandbox(why) => {
+                DataFusionError::Execution(format!("{NAME}: {}: {why}", file.display()))
+            }
+        })?;
     if let Some(e) = out.errors.first() {
         let more = out.errors.len() - 1;
         let mut err = at_file(file, e);

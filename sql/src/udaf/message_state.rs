@@ -28,11 +28,15 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, EmitTo, GroupsAccumulator, Signature, Volatility,
 };
 use datafusion::scalar::ScalarValue;
-use mailstate_core::{BounceClass, EventFacts, MessageState, StateView, Timestamp};
+use mailstate_core::{
+    BounceClass, EventBatch, EventFacts, MessageState, ReduceBatch, StateBatch, StateView,
+    Timestamp,
+};
 
 use super::{
     Arg, check_arity, coerce, core_error, event_type, opt_str, opt_time, passes, text, time,
 };
+use crate::rules::SqlRules;
 use crate::schema::{UTC, timestamp_type};
 
 const NAME: &str = "message_state";
@@ -69,20 +73,30 @@ pub(crate) fn state_struct_fields() -> Fields {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct MessageStateUdaf {
     signature: Signature,
+    rules: SqlRules,
 }
 
 impl MessageStateUdaf {
-    fn new() -> Self {
-        MessageStateUdaf { signature: Signature::user_defined(Volatility::Immutable) }
+    fn new(rules: SqlRules) -> Self {
+        MessageStateUdaf { signature: Signature::user_defined(Volatility::Immutable), rules }
     }
 }
 
 static INSTANCE: LazyLock<Arc<AggregateUDF>> =
-    LazyLock::new(|| Arc::new(AggregateUDF::from(MessageStateUdaf::new())));
+    LazyLock::new(|| Arc::new(AggregateUDF::from(MessageStateUdaf::new(SqlRules::native()))));
 
-/// The shared `message_state` function.
+/// The shared `message_state` function with the native rules.
 pub(crate) fn udaf() -> Arc<AggregateUDF> {
     Arc::clone(&INSTANCE)
+}
+
+/// `message_state` running `rules`.
+pub(crate) fn udaf_with(rules: &SqlRules) -> Arc<AggregateUDF> {
+    if rules.is_native() {
+        udaf()
+    } else {
+        Arc::new(AggregateUDF::from(MessageStateUdaf::new(rules.clone())))
+    }
 }
 
 impl AggregateUDFImpl for MessageStateUdaf {
@@ -125,7 +139,11 @@ impl AggregateUDFImpl for MessageStateUdaf {
     }
 
     fn accumulator(&self, _acc_args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(MessageStateAccumulator { state: MessageState::default(), bytes: 0 }))
+        if self.rules.is_native() {
+            Ok(Box::new(MessageStateAccumulator { state: MessageState::default(), bytes: 0 }))
+        } else {
+            Ok(Box::new(RulesAccumulator(RulesGroups::new(self.rules.clone()))))
+        }
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs<'_>) -> bool {
@@ -136,7 +154,11 @@ impl AggregateUDFImpl for MessageStateUdaf {
         &self,
         _args: AccumulatorArgs<'_>,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(MessageStateGroups { states: Vec::new(), bytes: 0 }))
+        if self.rules.is_native() {
+            Ok(Box::new(MessageStateGroups { states: Vec::new(), bytes: 0 }))
+        } else {
+            Ok(Box::new(RulesGroups::new(self.rules.clone())))
+        }
     }
 }
 
@@ -340,6 +362,306 @@ impl Accumulator for MessageStateAccumulator {
             }
         }
         Ok(())
+    }
+}
+
+/// Rows and states per group with rules behind a boundary (the wasm plugin): rows are kept
+/// as they arrive and cross the boundary once, at emit, in chunks of whole groups, together
+/// with the partial states other partitions sent (`batch.reduce`). The accumulator itself
+/// applies no rule: it only buffers.
+struct RulesGroups {
+    rules: SqlRules,
+    /// (group, event_key, facts) in arrival order.
+    rows: Vec<(u32, String, EventFacts)>,
+    /// (group, encoded state) from `merge_batch`.
+    partials: Vec<(u32, Vec<u8>)>,
+    groups: usize,
+    bytes: usize,
+}
+
+/// Rows plus states per `batch.reduce` call: large enough that the boundary is crossed
+/// rarely, small enough to stay far below the plugin's memory limit.
+const CHUNK: usize = 32 * 1024;
+
+impl RulesGroups {
+    fn new(rules: SqlRules) -> RulesGroups {
+        RulesGroups { rules, rows: Vec::new(), partials: Vec::new(), groups: 0, bytes: 0 }
+    }
+
+    /// Take the rows and states of the first `n` groups (all for `EmitTo::All`), shifting the
+    /// others down.
+    #[expect(clippy::type_complexity, reason = "the two buffers, as stored")]
+    fn take(
+        &mut self,
+        emit_to: EmitTo,
+    ) -> (usize, Vec<(u32, String, EventFacts)>, Vec<(u32, Vec<u8>)>) {
+        match emit_to {
+            EmitTo::All => {
+                let n = std::mem::take(&mut self.groups);
+                self.bytes = 0;
+                (n, std::mem::take(&mut self.rows), std::mem::take(&mut self.partials))
+            }
+            EmitTo::First(n) => {
+                let cut = u32::try_from(n).unwrap_or(u32::MAX);
+                let (rows, kept): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.rows).into_iter().partition(|r| r.0 < cut);
+                self.rows = kept.into_iter().map(|(g, k, f)| (g - cut, k, f)).collect();
+                let (partials, kept): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.partials).into_iter().partition(|p| p.0 < cut);
+                self.partials = kept.into_iter().map(|(g, b)| (g - cut, b)).collect();
+                self.groups = self.groups.saturating_sub(n);
+                self.bytes = self.rows.iter().map(|(_, k, f)| event_bytes(k, f)).sum::<usize>()
+                    + self.partials.iter().map(|(_, b)| b.len()).sum::<usize>();
+                (n, rows, partials)
+            }
+        }
+    }
+
+    /// Reduce groups `0..n` chunk by chunk with `call`, which answers one item per group of
+    /// its chunk.
+    fn reduce<T>(
+        &self,
+        n: usize,
+        rows: &[(u32, String, EventFacts)],
+        partials: &[(u32, Vec<u8>)],
+        mut call: impl FnMut(&ReduceBatch<'_>, usize) -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        // Counting sort of row and state indices by group.
+        let mut starts = vec![0usize; n + 1];
+        for (g, ..) in rows {
+            starts[*g as usize + 1] += 1;
+        }
+        for (g, _) in partials {
+            starts[*g as usize + 1] += 1;
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut order = vec![Item::Row(0); rows.len() + partials.len()];
+        for (i, (g, ..)) in rows.iter().enumerate() {
+            order[next[*g as usize]] = Item::Row(i);
+            next[*g as usize] += 1;
+        }
+        for (i, (g, _)) in partials.iter().enumerate() {
+            order[next[*g as usize]] = Item::State(i);
+            next[*g as usize] += 1;
+        }
+
+        let mut out = Vec::with_capacity(n);
+        let mut first = 0;
+        while first < n {
+            // Whole groups up to CHUNK items (at least one group).
+            let mut last = first + 1;
+            while last < n && starts[last + 1] - starts[first] <= CHUNK {
+                last += 1;
+            }
+            let count = u32::try_from(last - first).unwrap_or(u32::MAX);
+            let mut events = EventBatch::new(count);
+            let mut states = StateBatch::new(count);
+            let base = u32::try_from(first).unwrap_or(u32::MAX);
+            for item in &order[starts[first]..starts[last]] {
+                match *item {
+                    Item::Row(i) => {
+                        let (g, key, f) = &rows[i];
+                        events.push(
+                            g - base,
+                            key,
+                            f.kind,
+                            f.occurred_at,
+                            f.bounce_class,
+                            f.diagnostic.as_deref(),
+                        );
+                    }
+                    Item::State(i) => states.push(partials[i].0 - base, &partials[i].1),
+                }
+            }
+            let answer = call(&ReduceBatch::new(&events, &states), last - first)?;
+            if answer.len() != last - first {
+                return Err(DataFusionError::Execution(format!(
+                    "{NAME}: rules {} answered {} groups for {}",
+                    self.rules.describe(),
+                    answer.len(),
+                    last - first
+                )));
+            }
+            out.extend(answer);
+            first = last;
+        }
+        Ok(out)
+    }
+
+    fn views(&mut self, emit_to: EmitTo) -> Result<Vec<StateView>> {
+        let (n, rows, partials) = self.take(emit_to);
+        let rules = self.rules.clone();
+        self.reduce(n, &rows, &partials, |batch, _| {
+            Ok(rules.reduce_views(NAME, batch)?.into_views())
+        })
+    }
+
+    fn states(&mut self, emit_to: EmitTo) -> Result<Vec<Vec<u8>>> {
+        let (n, rows, partials) = self.take(emit_to);
+        let rules = self.rules.clone();
+        self.reduce(n, &rows, &partials, |batch, _| {
+            Ok(rules.reduce_states(NAME, batch)?.iter().map(<[u8]>::to_vec).collect())
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Item {
+    Row(usize),
+    State(usize),
+}
+
+impl GroupsAccumulator for RulesGroups {
+    fn update_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.groups = self.groups.max(total_num_groups);
+        let inputs = Inputs::new(values)?;
+        for (row, &g) in group_indices.iter().enumerate() {
+            if !passes(opt_filter, row) {
+                continue;
+            }
+            if let Some((key, facts)) = inputs.event(row)? {
+                self.bytes += event_bytes(&key, &facts);
+                self.rows.push((group_u32(g)?, key, facts));
+            }
+        }
+        Ok(())
+    }
+
+    fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
+        let views = self.views(emit_to)?;
+        views_to_struct(&views)
+    }
+
+    fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
+        let states = self.states(emit_to)?;
+        let mut out = BinaryBuilder::with_capacity(states.len(), states.len() * 64);
+        for s in &states {
+            out.append_value(s);
+        }
+        Ok(vec![Arc::new(out.finish())])
+    }
+
+    fn merge_batch(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.groups = self.groups.max(total_num_groups);
+        let encoded = binary(values)?;
+        for (row, &g) in group_indices.iter().enumerate() {
+            if encoded.is_valid(row) {
+                let bytes = encoded.value(row).to_vec();
+                self.bytes += bytes.len();
+                self.partials.push((group_u32(g)?, bytes));
+            }
+        }
+        Ok(())
+    }
+
+    fn convert_to_state(
+        &self,
+        values: &[ArrayRef],
+        opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        // Each row its own group; one boundary crossing per chunk of rows.
+        let inputs = Inputs::new(values)?;
+        let n = values[0].len();
+        let mut rows = Vec::with_capacity(n);
+        let mut present = vec![false; n];
+        for (row, seen) in present.iter_mut().enumerate() {
+            if let Some((key, facts)) = inputs.event(row)?.filter(|_| passes(opt_filter, row)) {
+                rows.push((group_u32(row)?, key, facts));
+                *seen = true;
+            }
+        }
+        let rules = self.rules.clone();
+        let states = self.reduce(n, &rows, &[], |batch, _| {
+            Ok(rules.reduce_states(NAME, batch)?.iter().map(<[u8]>::to_vec).collect())
+        })?;
+        let mut out = BinaryBuilder::with_capacity(n, n * 48);
+        for (state, seen) in states.iter().zip(present) {
+            // A row without an event is an empty state: merging it changes nothing.
+            if seen { out.append_value(state) } else { out.append_null() }
+        }
+        Ok(vec![Arc::new(out.finish())])
+    }
+
+    fn size(&self) -> usize {
+        self.bytes
+            + self.rows.capacity() * size_of::<(u32, String, EventFacts)>()
+            + self.partials.capacity() * size_of::<(u32, Vec<u8>)>()
+    }
+}
+
+fn group_u32(g: usize) -> Result<u32> {
+    u32::try_from(g).map_err(|_| {
+        DataFusionError::Execution(format!("{NAME}: more than 2^32 groups in one accumulator"))
+    })
+}
+
+/// One group (no GROUP BY, or a window) with rules behind a boundary.
+struct RulesAccumulator(RulesGroups);
+
+impl std::fmt::Debug for RulesAccumulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RulesAccumulator").field("rules", &self.0.rules).finish_non_exhaustive()
+    }
+}
+
+impl RulesAccumulator {
+    /// Reduce everything so far into one encoded state, and keep that state (evaluate may be
+    /// called more than once, with more rows in between).
+    fn compact(&mut self) -> Result<Vec<u8>> {
+        self.0.groups = 1;
+        let state = self
+            .0
+            .states(EmitTo::All)?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| MessageState::default().encode());
+        self.0.groups = 1;
+        self.0.bytes = state.len();
+        self.0.partials.push((0, state.clone()));
+        Ok(state)
+    }
+}
+
+impl Accumulator for RulesAccumulator {
+    fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
+        let n = values.first().map_or(0, Array::len);
+        self.0.update_batch(values, &vec![0; n], None, 1)
+    }
+
+    fn evaluate(&mut self) -> Result<ScalarValue> {
+        let state = self.compact()?;
+        let mut states = StateBatch::new(1);
+        states.push(0, &state);
+        let views =
+            self.0.rules.reduce_views(NAME, &ReduceBatch::new(&EventBatch::new(1), &states))?;
+        ScalarValue::try_from_array(&views_to_struct(&views.into_views())?, 0)
+    }
+
+    fn size(&self) -> usize {
+        size_of::<Self>() + self.0.size()
+    }
+
+    fn state(&mut self) -> Result<Vec<ScalarValue>> {
+        Ok(vec![ScalarValue::Binary(Some(self.compact()?))])
+    }
+
+    fn merge_batch(&mut self, states: &[ArrayRef]) -> Result<()> {
+        let n = states.first().map_or(0, Array::len);
+        self.0.merge_batch(states, &vec![0; n], 1)
     }
 }
 

@@ -7,6 +7,11 @@
 //! JSON (it keeps only the few event types suppression looks at), merged with core's `merge`.
 //!
 //! Rows whose `type` or `event_key` is NULL carry no event and are skipped.
+//!
+//! With a rules plugin ([`crate::SqlRules::plugin`]) the policy decisions (which suppressions
+//! are active, with which scope, since when) are the plugin's `suppressions` op; the
+//! accumulator keeps core's mergeable set of relevant events either way, so partial states
+//! are the same bytes in both modes.
 
 use std::mem::size_of;
 use std::sync::{Arc, LazyLock};
@@ -29,6 +34,7 @@ use mailstate_core::{Suppression, SuppressionFacts, SuppressionPolicy, Suppressi
 use super::{
     Arg, check_arity, coerce, core_error, event_type, opt_str, opt_time, passes, text, time,
 };
+use crate::rules::SqlRules;
 use crate::schema::{UTC, timestamp_type};
 
 const NAME: &str = "recipient_suppressions";
@@ -53,17 +59,34 @@ fn return_type() -> DataType {
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct RecipientSuppressionsUdaf {
     signature: Signature,
+    rules: SqlRules,
+}
+
+impl RecipientSuppressionsUdaf {
+    fn new(rules: SqlRules) -> Self {
+        RecipientSuppressionsUdaf {
+            signature: Signature::user_defined(Volatility::Immutable),
+            rules,
+        }
+    }
 }
 
 static INSTANCE: LazyLock<Arc<AggregateUDF>> = LazyLock::new(|| {
-    Arc::new(AggregateUDF::from(RecipientSuppressionsUdaf {
-        signature: Signature::user_defined(Volatility::Immutable),
-    }))
+    Arc::new(AggregateUDF::from(RecipientSuppressionsUdaf::new(SqlRules::native())))
 });
 
-/// The shared `recipient_suppressions` function.
+/// The shared `recipient_suppressions` function with the native rules.
 pub(crate) fn udaf() -> Arc<AggregateUDF> {
     Arc::clone(&INSTANCE)
+}
+
+/// `recipient_suppressions` whose policy decisions run `rules`.
+pub(crate) fn udaf_with(rules: &SqlRules) -> Arc<AggregateUDF> {
+    if rules.is_native() {
+        udaf()
+    } else {
+        Arc::new(AggregateUDF::from(RecipientSuppressionsUdaf::new(rules.clone())))
+    }
 }
 
 /// The policy of a call: the default, or the literal JSON fifth argument.
@@ -122,7 +145,11 @@ impl AggregateUDFImpl for RecipientSuppressionsUdaf {
     }
 
     fn accumulator(&self, acc_args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
-        Ok(Box::new(SuppressionAccumulator { state: labelled(), policy: policy(&acc_args)? }))
+        Ok(Box::new(SuppressionAccumulator {
+            state: labelled(),
+            policy: policy(&acc_args)?,
+            rules: self.rules.clone(),
+        }))
     }
 
     fn groups_accumulator_supported(&self, _args: AccumulatorArgs<'_>) -> bool {
@@ -133,7 +160,11 @@ impl AggregateUDFImpl for RecipientSuppressionsUdaf {
         &self,
         args: AccumulatorArgs<'_>,
     ) -> Result<Box<dyn GroupsAccumulator>> {
-        Ok(Box::new(SuppressionGroups { states: Vec::new(), policy: policy(&args)? }))
+        Ok(Box::new(SuppressionGroups {
+            states: Vec::new(),
+            policy: policy(&args)?,
+            rules: self.rules.clone(),
+        }))
     }
 }
 
@@ -189,6 +220,7 @@ fn binary(values: &[ArrayRef]) -> Result<&BinaryArray> {
 struct SuppressionGroups {
     states: Vec<SuppressionState>,
     policy: SuppressionPolicy,
+    rules: SqlRules,
 }
 
 impl GroupsAccumulator for SuppressionGroups {
@@ -208,9 +240,7 @@ impl GroupsAccumulator for SuppressionGroups {
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
         let states = emit_to.take_needed(&mut self.states);
-        let lists_: Vec<Vec<Suppression>> =
-            states.iter().map(|s| s.evaluate(&self.policy)).collect();
-        lists(&lists_)
+        lists(&self.rules.evaluate_suppressions(NAME, &states, &self.policy)?)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
@@ -270,6 +300,7 @@ impl GroupsAccumulator for SuppressionGroups {
 struct SuppressionAccumulator {
     state: SuppressionState,
     policy: SuppressionPolicy,
+    rules: SqlRules,
 }
 
 impl Accumulator for SuppressionAccumulator {
@@ -279,7 +310,12 @@ impl Accumulator for SuppressionAccumulator {
     }
 
     fn evaluate(&mut self) -> Result<ScalarValue> {
-        ScalarValue::try_from_array(&lists(&[self.state.evaluate(&self.policy)])?, 0)
+        let evaluated = self.rules.evaluate_suppressions(
+            NAME,
+            std::slice::from_ref(&self.state),
+            &self.policy,
+        )?;
+        ScalarValue::try_from_array(&lists(&evaluated)?, 0)
     }
 
     fn size(&self) -> usize {

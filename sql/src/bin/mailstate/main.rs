@@ -19,6 +19,7 @@ mod normalize;
 mod pull;
 mod query;
 mod route;
+mod rules_arg;
 mod sql;
 mod state;
 mod suppressions;

@@ -37,6 +37,8 @@ pub(crate) struct Args {
     /// DataFusion's target partitions (default: the number of cores).
     #[arg(long)]
     partitions: Option<usize>,
+    #[command(flatten)]
+    rules: crate::rules_arg::RulesArgs,
 }
 
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
@@ -47,9 +49,10 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         (None, Some(q)) => q.clone(),
         (None, None) => bail!("give a QUERY or -f FILE"),
     };
+    let rules = args.rules.load()?;
     let rt = crate::runtime()?;
     let batches = rt.block_on(async {
-        let ctx = mailstate_sql::context(args.partitions)?;
+        let ctx = mailstate_sql::context_with(args.partitions, &rules)?;
         if let Some(dir) = &args.events {
             register_store(&ctx, dir).await?;
         }

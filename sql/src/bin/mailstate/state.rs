@@ -2,7 +2,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use mailstate_core::MessageState;
+use mailstate_core::{EventBatch, EventFacts, MessageState, ReduceBatch, StateBatch};
+use mailstate_sql::SqlRules;
 
 use crate::{Outcome, input, write_line};
 
@@ -18,17 +19,27 @@ use crate::{Outcome, input, write_line};
 /// is bounded by the messages and their distinct events (one small record each: type, time,
 /// bounce details), never by the input size: retries and re-reads add nothing.
 ///
+/// With --rules PATH.wasm the states are computed by that wasm plugin (the same artifact the
+/// edge runs), in batches of whole messages; the output is the same, byte for byte.
+///
 /// Example:
 ///   mailstate state examples/events.ndjson
 ///   mailstate normalize --provider sendgrid body.json | mailstate state
+///   mailstate state --rules wasm/dist/mailstate_plugin.wasm --verbose examples/events.ndjson
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct Args {
     /// Canonical event files (NDJSON); `-` or nothing reads stdin.
     files: Vec<PathBuf>,
+    #[command(flatten)]
+    rules: crate::rules_arg::RulesArgs,
 }
 
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let rules = args.rules.load()?;
+    if !rules.is_native() {
+        return run_with(&rules, &args.files, out);
+    }
     let mut groups: HashMap<(Option<String>, Option<String>), MessageState> = HashMap::new();
     let bad = input::for_each_event(&args.files, |mut e| {
         // The group key moves out of the event: the state is labelled once, when created.
@@ -45,4 +56,71 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         write_line(out, &state.view())?;
     }
     Ok(if bad == 0 { Outcome::Clean } else { Outcome::SomeInputRejected })
+}
+
+/// Events of one (message_id, recipient): their keys and facts.
+type Group = Vec<(String, EventFacts)>;
+
+/// `state` with rules behind a boundary: group here, reduce there, whole groups per call.
+fn run_with(rules: &SqlRules, files: &[PathBuf], out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let mut groups: HashMap<(Option<String>, Option<String>), Group> = HashMap::new();
+    let bad = input::for_each_event(files, |mut e| {
+        let key = (e.message_id.take(), e.recipient.take());
+        let facts = EventFacts::new(e.kind, e.occurred_at, e.bounce_class, e.diagnostic.take());
+        groups.entry(key).or_default().push((std::mem::take(&mut e.event_key), facts));
+        Ok(())
+    })?;
+    let mut sorted: Vec<_> = groups.into_iter().collect();
+    sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for chunk in chunks(&sorted, 32 * 1024) {
+        let count = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
+        let mut batch = EventBatch::new(count);
+        for (g, ((message_id, recipient), events)) in (0..count).zip(chunk) {
+            for (key, f) in events {
+                batch.push_labelled(
+                    g,
+                    key,
+                    f.kind,
+                    f.occurred_at,
+                    f.bounce_class,
+                    f.diagnostic.as_deref(),
+                    message_id.as_deref(),
+                    recipient.as_deref(),
+                );
+            }
+        }
+        let views =
+            rules.reduce_views("state", &ReduceBatch::new(&batch, &StateBatch::new(count)))?;
+        if views.len() != chunk.len() {
+            anyhow::bail!(
+                "rules {} answered {} states for {} messages",
+                rules.describe(),
+                views.len(),
+                chunk.len()
+            );
+        }
+        for view in views.into_views() {
+            write_line(out, &view)?;
+        }
+    }
+    Ok(if bad == 0 { Outcome::Clean } else { Outcome::SomeInputRejected })
+}
+
+/// Consecutive runs of groups holding about `events` events each (at least one group).
+fn chunks<K>(groups: &[(K, Group)], events: usize) -> impl Iterator<Item = &[(K, Group)]> {
+    let mut rest = groups;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut n = 0;
+        let mut end = 0;
+        while end < rest.len() && (end == 0 || n + rest[end].1.len() <= events) {
+            n += rest[end].1.len();
+            end += 1;
+        }
+        let (chunk, tail) = rest.split_at(end);
+        rest = tail;
+        Some(chunk)
+    })
 }
