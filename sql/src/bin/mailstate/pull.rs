@@ -238,7 +238,7 @@ fn report(
 #[derive(Default)]
 struct Totals {
     pages: u64,
-    /// Message details fetched (Postmark, SendGrid).
+    /// Message details requested (Postmark, SendGrid), gone ones (HTTP 404) included.
     details: u64,
     events: u64,
     duplicates: u64,
@@ -268,7 +268,7 @@ fn now() -> anyhow::Result<Timestamp> {
 
 /// What storing one page did.
 struct PageSummary {
-    /// Message details fetched for it.
+    /// Message details requested for it (gone ones included).
     details: u64,
     ingest: IngestSummary,
 }
