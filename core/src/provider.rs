@@ -238,7 +238,8 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
 /// `X-Twilio-Email-Event-Webhook-*` (SendGrid), `svix-id` / `webhook-id` (Resend),
 /// `X-Mandrill-Signature`, `X-Postal-Signature`, `X-MessageSystems-*` (SparkPost). Otherwise the
 /// body's shape: a `mandrill_events=` form, SparkPost's `msys` wrapper or `results` page, SNS and
-/// SES keys, Mailgun's `event-data` or `items`+`paging`, Postmark's `RecordType`, MailerSend's
+/// SES keys, Mailgun's `event-data` or `items`+`paging`, Postmark's `RecordType` (or a Messages
+/// API details body's `MessageEvents`), SendGrid's Email Activity `msg_id`+`events`, MailerSend's
 /// `activity.*` type, Resend's `email.*` type with `created_at` and `data`, Postal's `uuid` and
 /// `payload`, Mailjet's `MessageID`, Brevo's `ts_epoch` or `message-id`, SendGrid's `sg_*` keys,
 /// and canonical NDJSON (`event_key` and `provider`).
@@ -374,7 +375,7 @@ fn from_object(v: &Value) -> Vec<Provider> {
     if has("event-data") || (has("items") && has("paging")) {
         found.push(Provider::Mailgun);
     }
-    if has("RecordType") || (has("TypeCode") && has("MessageID")) {
+    if has("RecordType") || (has("MessageID") && (has("TypeCode") || has("MessageEvents"))) {
         found.push(Provider::Postmark);
     }
     if has("msys") || (has("results") && has("links")) {
@@ -396,6 +397,9 @@ fn from_object(v: &Value) -> Vec<Provider> {
     }
     if has("event_key") && has("provider") {
         found.push(Provider::Ndjson);
+    }
+    if has("msg_id") && has("events") {
+        found.push(Provider::Sendgrid);
     }
     found
 }
@@ -468,6 +472,11 @@ mod tests {
         let mailjet_batch =
             r#"[{"event":"open","time":1767600000,"MessageID":1,"email":"a@example.fr"}]"#;
         assert_eq!(detect_body(mailjet_batch).unwrap(), Provider::Mailjet);
+        let postmark_details =
+            r#"{"MessageID":"m1","Status":"Sent","MessageEvents":[{"Type":"Delivered"}]}"#;
+        assert_eq!(detect_body(postmark_details).unwrap(), Provider::Postmark);
+        let sendgrid_activity = r#"{"msg_id":"m1","to_email":"a@example.com","events":[]}"#;
+        assert_eq!(detect_body(sendgrid_activity).unwrap(), Provider::Sendgrid);
         let canonical =
             r#"{"event_key":"ses:1","provider":"ses","type":"open","provider_type":"Open"}"#;
         assert_eq!(detect_body(canonical).unwrap(), Provider::Ndjson);

@@ -229,9 +229,27 @@ impl Store {
         &self,
         provider: Provider,
         bodies: impl IntoIterator<Item = Body>,
-        mut progress: impl FnMut(u64),
+        progress: impl FnMut(u64),
     ) -> Result<IngestSummary> {
         let mut seen = self.stored_keys()?;
+        self.ingest_with_keys(provider, bodies, &mut seen, progress)
+    }
+
+    /// [`Store::ingest`] against a key set the caller keeps: `seen` must hold the keys of every
+    /// stored event (start from [`Store::stored_keys`]), and gains the keys of the events this
+    /// call writes. A caller that ingests many small batches (a pull, page by page) reads the
+    /// stored keys once instead of once per batch.
+    ///
+    /// # Errors
+    /// As [`Store::ingest`]. After an error `seen` may hold keys whose events were not
+    /// written: read it again with [`Store::stored_keys`] before going on.
+    pub fn ingest_with_keys(
+        &self,
+        provider: Provider,
+        bodies: impl IntoIterator<Item = Body>,
+        seen: &mut HashSet<String>,
+        mut progress: impl FnMut(u64),
+    ) -> Result<IngestSummary> {
         let mut summary = IngestSummary::default();
         let mut fresh: Vec<Event> = Vec::new();
         for body in bodies {

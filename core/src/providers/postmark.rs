@@ -52,14 +52,69 @@
 //! - A record without `RecordType` but with a bounce `TypeCode` (the Bounces API shape) is read
 //!   as a Bounce.
 //!
+//! # Messages API: outbound message details
+//!
+//! Docs: <https://postmarkapp.com/developer/api/messages-api> (outbound message details),
+//! field shapes as in Postmark's official Node client (`OutboundMessageDetails`,
+//! `MessageEvent`).
+//!
+//! `GET /messages/outbound/{MessageID}/details` answers one object per message whose
+//! `MessageEvents` array lists what happened to it, one entry per recipient and event:
+//! `{"Recipient", "Type", "ReceivedAt", "Details": {…}}`. A body with `MessageEvents` (and no
+//! `RecordType`) is read as such a details body: each entry becomes one canonical event whose
+//! `raw` is that entry's exact text; an entry that cannot be read becomes an error with its path
+//! (`$.MessageEvents[2].ReceivedAt`) and the others still come out. `message_id`, `stream`,
+//! `tags` and `metadata` come from the message (`MessageID`, `MessageStream`, `Tag`,
+//! `Metadata`); `recipient` is the entry's `Recipient`; `occurred_at` its `ReceivedAt`.
+//!
+//! | `Type` | canonical | `provider_type` | other fields |
+//! |---|---|---|---|
+//! | `Delivered` | `delivered` | `Delivery` | `diagnostic` from `Details.DeliveryMessage` |
+//! | `Transient` | `deferred` (judgment call 4) | `Transient` | `diagnostic` from `Details.DeliveryMessage` |
+//! | `Opened` | `open` | `Open` | |
+//! | `LinkClicked` | `click` | `Click` | `url` is `Details.Link` |
+//! | `SubscriptionChanged` | as the webhook's SubscriptionChange, by `Details.SuppressSending` and `Details.SuppressionReason`; `unknown` without them | `SubscriptionChange` | |
+//! | `Bounced` | `unknown` (see below) | `Bounced` | `diagnostic` is `Details.Summary` |
+//! | anything else | `unknown` | as sent | |
+//!
+//! **Dedupe with webhooks.** Postmark gives these entries no event id, and neither has its
+//! Delivery, Open, Click or SubscriptionChange webhook, so both keys are digests of
+//! `(provider, provider_type, message_id, recipient, occurred_at, url)`. For the digests to
+//! agree, `provider_type` is the webhook's `RecordType` for the same fact (`Delivery`, not the
+//! API's `Delivered`; the API's name stays in `raw`). The two copies then share a key when
+//! Postmark reports the same instant to the millisecond (`ReceivedAt` here, `DeliveredAt` /
+//! `ReceivedAt` / `ChangedAt` in the webhook) and, for clicks, the same link (`Details.Link`
+//! here, `OriginalLink` there). Postmark does not document that these times are equal; where
+//! they differ, the two copies are two events with the same facts, which changes counts
+//! (`event_count`, `open_count`) but not the status.
+//!
+//! **Bounces.** A `Bounced` entry carries the bounce's `BounceID` and a summary, but not its
+//! `Type`, so it cannot say whether the bounce is hard, soft, a block or a delay. It becomes
+//! `unknown` with a digest key (never `postmark:{BounceID}`: sharing the bounce record's key
+//! with a different type would let the `unknown` copy win in the reducer). The bounce itself
+//! comes from the bounce record (`GET /bounces`, `GET /bounces/{id}`, or the Bounce webhook),
+//! whose key `postmark:{ID}` is the same on every path; `mailstate pull` reads the Bounces API
+//! in the same window for that reason.
+//!
+//! `SubscriptionChanged` entries: the Node client leaves their `Details` untyped and the docs
+//! show no example; reading `SuppressSending` / `SuppressionReason` there is an assumption
+//! (unverified), and without those fields the entry is `unknown`.
+//!
 //! # Unsupported
 //!
 //! - Inbound webhooks (an inbound message, not a delivery event).
+//! - The Messages API search results (`GET /messages/outbound`): message summaries, not events.
 //! - Postmark signs nothing; basic auth and IP allow-lists are the caller's business.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Obj, TimeUnit, bare_address, clean_message_id, smtp_codes, value_text};
+use super::{
+    Obj, RawObj, TimeUnit, bare_address, clean_message_id, raw_text, raw_type_name, smtp_codes,
+    value_text,
+};
 use crate::error::{Error, ErrorKind};
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
@@ -73,6 +128,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let record = match o.string("RecordType")? {
         Some(r) => r,
         None if o.map.contains_key("TypeCode") => "Bounce",
+        None if o.map.contains_key("MessageEvents") => return details(text),
         None => {
             return Err(Error::new(ErrorKind::WrongProvider, "expected a postmark RecordType")
                 .with_path("$"));
@@ -153,6 +209,114 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     Ok(Normalized { events: vec![e], errors: Vec::new(), control: None })
 }
 
+/// What every entry of one details body shares: the message's fields.
+struct Message {
+    id: Option<String>,
+    stream: Option<String>,
+    tags: Vec<String>,
+    metadata: BTreeMap<String, String>,
+}
+
+/// A Messages API details body: one event per `MessageEvents` entry.
+fn details(text: &str) -> Result<Normalized, Error> {
+    let o = RawObj::parse(text, "$")?;
+    let metadata = match o.obj("Metadata")? {
+        Some(md) => md
+            .fields()
+            .filter(|(_, v)| v.get() != "null")
+            .map(|(k, v)| (k.to_owned(), raw_text(v)))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let message = Message {
+        id: o.str("MessageID")?.as_deref().and_then(clean_message_id),
+        stream: o.string("MessageStream")?.map(Cow::into_owned),
+        tags: o.str_list("Tag")?.into_iter().filter(|t| !t.is_empty()).collect(),
+        metadata,
+    };
+    let mut out = Normalized::default();
+    let Some(list) = o.raw("MessageEvents") else { return Ok(out) };
+    if raw_type_name(list) != "array" {
+        return Err(Error::type_mismatch(o.child("MessageEvents"), "array", raw_type_name(list)));
+    }
+    for (i, item) in super::array_elements(list.get())?.into_iter().enumerate() {
+        match message_event(item, i, &message) {
+            Ok(e) => out.events.push(e),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    Ok(out)
+}
+
+/// One `MessageEvents` entry (see the module docs for the mapping).
+fn message_event(
+    item: super::Element<'_>,
+    index: usize,
+    message: &Message,
+) -> Result<Event, Error> {
+    let raw = item.raw;
+    let o = item.into_obj("$.MessageEvents", index)?;
+    let name = o.string("Type")?.ok_or_else(|| Error::missing(o.child("Type")))?;
+    let details = o.obj("Details")?;
+    let detail = |key: &str| -> Result<Option<String>, Error> {
+        match &details {
+            Some(d) => Ok(d.str(key)?.map(Cow::into_owned)),
+            None => Ok(None),
+        }
+    };
+    let (kind, provider_type) = match name.as_ref() {
+        "Delivered" => (EventType::Delivered, "Delivery"),
+        "Transient" => (EventType::Deferred, "Transient"),
+        "Opened" => (EventType::Open, "Open"),
+        "LinkClicked" => (EventType::Click, "Click"),
+        "Bounced" => (EventType::Unknown, "Bounced"),
+        "SubscriptionChanged" => {
+            let suppress = match &details {
+                Some(d) => d.raw("SuppressSending").map(|v| v.get().trim()),
+                None => None,
+            };
+            let reason = detail("SuppressionReason")?;
+            let kind = match suppress {
+                Some("true") => match reason.as_deref() {
+                    Some("HardBounce" | "SpamComplaint") => EventType::Unknown,
+                    _ => EventType::Unsubscribe,
+                },
+                Some("false") => EventType::Resubscribe,
+                _ => EventType::Unknown,
+            };
+            (kind, "SubscriptionChange")
+        }
+        _ => (EventType::Unknown, name.as_ref()),
+    };
+    let mut e = super::new_event("postmark", kind, provider_type.to_owned());
+    e.message_id.clone_from(&message.id);
+    e.recipient = o.string("Recipient")?.as_deref().and_then(bare_address);
+    e.occurred_at = o.time("ReceivedAt", TimeUnit::Seconds)?;
+    e.stream.clone_from(&message.stream);
+    e.tags.clone_from(&message.tags);
+    e.metadata.clone_from(&message.metadata);
+    let diagnostic = match name.as_ref() {
+        "Delivered" | "Transient" => match detail("DeliveryMessage")? {
+            Some(d) => Some(d),
+            None => detail("Summary")?,
+        },
+        "Bounced" => detail("Summary")?,
+        _ => None,
+    };
+    if let Some(d) = diagnostic.filter(|d| !d.trim().is_empty()) {
+        let (code, enhanced) = smtp_codes(&d);
+        e.smtp_status = code;
+        e.enhanced_status = enhanced;
+        e.diagnostic = Some(d);
+    }
+    if kind == EventType::Click {
+        e.url = detail("Link")?;
+    }
+    raw.clone_into(&mut e.raw);
+    e.event_key = event_key(&e, KeyScope::Event);
+    Ok(e)
+}
+
 /// The canonical type and class of a Bounce record, by `Type` or else `TypeCode`.
 fn bounce(o: &Obj<'_>) -> Result<(EventType, Option<BounceClass>), Error> {
     let code: Option<u64> = match o.get("TypeCode") {
@@ -208,4 +372,51 @@ fn bounce(o: &Obj<'_>) -> Result<(EventType, Option<BounceClass>), Error> {
         "SpamComplaint" => (EventType::Complaint, None),
         _ => (EventType::Unknown, None),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Headers, Payload, Provider, normalize};
+
+    fn keys(body: &str) -> Vec<String> {
+        let payload = Payload { body: body.as_bytes(), headers: &Headers::new() };
+        let out = normalize(Provider::Postmark, payload).unwrap();
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        out.events.into_iter().map(|e| e.event_key).collect()
+    }
+
+    #[test]
+    fn webhook_and_messages_api_copies_of_one_fact_share_a_key() {
+        let id = "0f1e2d3c-4b5a-4968-8776-655443322110";
+        let details = format!(
+            r#"{{"MessageID":"{id}","MessageStream":"outbound","MessageEvents":[
+              {{"Recipient":"Ivy@Example.com","Type":"Delivered","ReceivedAt":"2026-01-07T09:15:00.1234567-05:00",
+                "Details":{{"DeliveryMessage":"smtp;250 2.0.0 OK","DestinationServer":"mx.example.com","DestinationIP":"192.0.2.1"}}}},
+              {{"Recipient":"ivy@example.com","Type":"Opened","ReceivedAt":"2026-01-07T11:00:00-05:00","Details":{{"Summary":"opened"}}}},
+              {{"Recipient":"ivy@example.com","Type":"LinkClicked","ReceivedAt":"2026-01-07T16:00:30Z",
+                "Details":{{"Summary":"clicked","Link":"https://example.com/track","ClickLocation":"HTML"}}}}]}}"#
+        );
+        let webhooks = [
+            format!(
+                r#"{{"RecordType":"Delivery","MessageID":"{id}","Recipient":"ivy@example.com","DeliveredAt":"2026-01-07T14:15:00.123Z","Details":"smtp;250 2.0.0 OK"}}"#
+            ),
+            format!(
+                r#"{{"RecordType":"Open","MessageID":"{id}","Recipient":"ivy@example.com","ReceivedAt":"2026-01-07T16:00:00Z","FirstOpen":true}}"#
+            ),
+            format!(
+                r#"{{"RecordType":"Click","MessageID":"{id}","Recipient":"ivy@example.com","ReceivedAt":"2026-01-07T16:00:30Z","OriginalLink":"https://example.com/track"}}"#
+            ),
+        ];
+        let pushed: Vec<String> = webhooks.iter().flat_map(|w| keys(w)).collect();
+        assert_eq!(keys(&details), pushed);
+    }
+
+    #[test]
+    fn a_bounced_entry_never_takes_the_bounce_records_key() {
+        let details = r#"{"MessageID":"m1","MessageEvents":[{"Recipient":"a@example.com","Type":"Bounced",
+            "ReceivedAt":"2026-01-07T10:00:00Z","Details":{"Summary":"smtp;550 5.1.1 no such user","BounceID":"5551234567"}}]}"#;
+        let record = r#"{"RecordType":"Bounce","ID":5551234567,"Type":"HardBounce","MessageID":"m1","Email":"a@example.com","BouncedAt":"2026-01-07T10:00:00Z"}"#;
+        assert_eq!(keys(record), ["postmark:5551234567"]);
+        assert!(keys(details)[0].starts_with("postmark:sha256:"));
+    }
 }

@@ -48,9 +48,62 @@
 //!   no `type`.
 //! - A custom argument that is not a string is kept as its JSON text; a `null` one is skipped.
 //!
+//! # Email Activity API: message details
+//!
+//! Docs: <https://www.twilio.com/docs/sendgrid/api-reference/email-activity/filter-messages-by-message-id>
+//! and its OpenAPI description (`tsg_email_activity_v3`).
+//!
+//! `GET /v3/messages/{msg_id}` answers one object per message and recipient: `msg_id`,
+//! `to_email`, `asm_group_id`, `categories`, `unique_args` and an `events` array of
+//! `{"event_name", "processed", "reason", "attempt_num", "url", "bounce_type",
+//! "http_user_agent", "mx_server"}`. A JSON object with `msg_id` and `events` is read as such a
+//! details body: each `events` entry becomes one canonical event whose `raw` is that entry's
+//! exact text; an entry that cannot be read becomes an error with its path
+//! (`$.events[1].processed`) and the others still come out.
+//!
+//! | `event_name` | canonical | notes |
+//! |---|---|---|
+//! | `processed` | `accepted` | |
+//! | `dropped` | `rejected` | |
+//! | `deferred` | `deferred` | |
+//! | `delivered` | `delivered` | |
+//! | `bounced`, `bounce_type: "hard"` or none | `hard_bounce` / `hard` | |
+//! | `bounced`, `bounce_type: "soft"` | `soft_bounce` / `block` | see below |
+//! | `opened` | `open` | |
+//! | `clicked` | `click` | `url` |
+//! | `spam_report` | `complaint` | |
+//! | `unsubscribe`, `group_unsubscribe` | `unsubscribe` | |
+//! | `group_resubscribe` | `resubscribe` | |
+//! | anything else | `unknown` | |
+//!
+//! Fields: `provider_type` is `event_name` verbatim; `message_id` is `msg_id` cut like
+//! `sg_message_id` (before `.filter` / `.recvd`); `recipient` is `to_email`; `occurred_at` is
+//! the entry's `processed` time; `stream` is `asm_group_id` in decimal; `tags` are
+//! `categories`; `diagnostic` is `reason` (or else `server_response`), whose leading SMTP code
+//! and enhanced status fill `smtp_status` and `enhanced_status`; `user_agent` is
+//! `http_user_agent`; `metadata` holds `unique_args` when it is a JSON object.
+//!
+//! ## What the docs leave unclear
+//!
+//! - **No event id.** The entries carry no `sg_event_id`, so their keys are digests and a
+//!   copy read here never shares a key with the same event from the Event Webhook
+//!   (`sendgrid:{sg_event_id}`). Pulled and pushed events give the same status, but a store
+//!   fed both ways counts each event twice.
+//! - `bounce_type` is documented only as `soft` or `hard`. The Event Webhook knows `bounce`
+//!   (hard) and `blocked` (judgment call 2), and SendGrid's activity feed shows blocks as the
+//!   non-permanent kind, so `soft` is read as the block; without `bounce_type` a bounce is
+//!   hard, as in the webhook.
+//! - `processed` is documented as "the date when the event was processed"; the examples are
+//!   RFC 3339 times (`2017-10-13T18:56:21Z`), epoch seconds are accepted too.
+//! - `unique_args` is typed as a string holding a "JSON hash", and the example is not JSON
+//!   (`{'key': 'value'}`): only a string (or object) that parses as a JSON object fills
+//!   `metadata`; anything else is not mapped (the stored details body keeps it).
+//! - `originating_ip` is the sender's address, not the opener's, so `ip` stays null.
+//!
 //! # Unsupported
 //!
-//! - The Email Activity API (message summaries, not events) and the 2025 Email Logs API.
+//! - The Email Activity search results (`GET /v3/messages`): message summaries, not events.
+//! - The 2025 Email Logs API.
 //! - Signature verification lives with the other signature checks, not here.
 
 use std::borrow::Cow;
@@ -106,8 +159,18 @@ fn is_reserved(key: &str) -> bool {
 }
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
+    if super::first_byte(payload.body) == Some(b'{') {
+        let text = super::body_text(payload.body)?;
+        let o = RawObj::parse(text, "$")?;
+        if o.raw("msg_id").is_some() && o.raw("events").is_some() {
+            return activity(&o);
+        }
+    }
     if super::first_byte(payload.body) != Some(b'[') {
-        return Err(super::wrong_shape(payload.body, "a json array of sendgrid events"));
+        return Err(super::wrong_shape(
+            payload.body,
+            "a json array of sendgrid events or an email activity message",
+        ));
     }
     let text = super::body_text(payload.body)?;
     let items = super::array_elements(text)?;
@@ -186,6 +249,98 @@ fn event(item: super::Element<'_>, index: usize) -> Result<Event, Error> {
     raw.clone_into(&mut e.raw);
     e.event_key = event_key(&e, KeyScope::Event);
     Ok(e)
+}
+
+/// An Email Activity message details body: one event per `events` entry.
+fn activity(o: &RawObj<'_>) -> Result<Normalized, Error> {
+    let message_id = message_id(o.str("msg_id")?.as_deref(), None);
+    let recipient = o.string("to_email")?.as_deref().and_then(bare_address);
+    let stream = o.str("asm_group_id")?.map(Cow::into_owned);
+    let tags = o.str_list("categories")?;
+    let metadata = unique_args(o.raw("unique_args"));
+    let list = o.raw("events").map_or("[]", serde_json::value::RawValue::get);
+    let found = super::first_byte(list.as_bytes());
+    if found != Some(b'[') {
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(list).map_err(|e| Error::from_json(&e))?;
+        return Err(Error::type_mismatch(o.child("events"), "array", super::raw_type_name(raw)));
+    }
+    let mut out = Normalized::default();
+    for (i, item) in super::array_elements(list)?.into_iter().enumerate() {
+        let one = activity_event(item, i).map(|mut e| {
+            e.message_id.clone_from(&message_id);
+            e.recipient.clone_from(&recipient);
+            e.stream.clone_from(&stream);
+            e.tags.clone_from(&tags);
+            e.metadata.clone_from(&metadata);
+            e.event_key = event_key(&e, KeyScope::Event);
+            e
+        });
+        match one {
+            Ok(e) => out.events.push(e),
+            Err(e) => out.errors.push(e),
+        }
+    }
+    Ok(out)
+}
+
+/// One `events` entry of an activity details body, without the message's fields or a key.
+fn activity_event(item: super::Element<'_>, index: usize) -> Result<Event, Error> {
+    let raw = item.raw;
+    let o = item.into_obj("$.events", index)?;
+    let name = o.string("event_name")?.ok_or_else(|| Error::missing(o.child("event_name")))?;
+    let (kind, class) = match name.as_ref() {
+        "processed" => (EventType::Accepted, None),
+        "dropped" => (EventType::Rejected, None),
+        "deferred" => (EventType::Deferred, None),
+        "delivered" => (EventType::Delivered, None),
+        "bounced" => match o.string("bounce_type")?.as_deref() {
+            Some("soft") => (EventType::SoftBounce, Some(BounceClass::Block)),
+            _ => (EventType::HardBounce, Some(BounceClass::Hard)),
+        },
+        "opened" => (EventType::Open, None),
+        "clicked" => (EventType::Click, None),
+        "spam_report" => (EventType::Complaint, None),
+        "unsubscribe" | "group_unsubscribe" => (EventType::Unsubscribe, None),
+        "group_resubscribe" => (EventType::Resubscribe, None),
+        _ => (EventType::Unknown, None),
+    };
+    let mut e = super::new_event("sendgrid", kind, name.into_owned());
+    e.bounce_class = class;
+    e.occurred_at = o.time("processed", TimeUnit::Seconds)?;
+    e.diagnostic = match o.string("reason")? {
+        Some(r) if !r.trim().is_empty() => Some(r.into_owned()),
+        _ => o.string("server_response")?.map(Cow::into_owned).filter(|r| !r.trim().is_empty()),
+    };
+    if let Some(d) = &e.diagnostic {
+        let (code, enhanced) = smtp_codes(d);
+        e.smtp_status = code;
+        e.enhanced_status = enhanced;
+    }
+    if kind == EventType::Click {
+        e.url = o.string("url")?.map(Cow::into_owned);
+    }
+    e.user_agent = o.string("http_user_agent")?.map(Cow::into_owned).filter(|u| !u.is_empty());
+    raw.clone_into(&mut e.raw);
+    Ok(e)
+}
+
+/// `unique_args` as metadata when it is a JSON object (or a string holding one).
+fn unique_args(raw: Option<&serde_json::value::RawValue>) -> BTreeMap<String, String> {
+    let Some(raw) = raw else { return BTreeMap::new() };
+    let text = match super::raw_type_name(raw) {
+        "string" => serde_json::from_str::<String>(raw.get()).unwrap_or_default(),
+        "object" => raw.get().to_owned(),
+        _ => return BTreeMap::new(),
+    };
+    match RawObj::parse(&text, "$.unique_args") {
+        Ok(args) => args
+            .fields()
+            .filter(|(_, v)| v.get() != "null")
+            .map(|(k, v)| (k.to_owned(), raw_text(v)))
+            .collect(),
+        Err(_) => BTreeMap::new(),
+    }
 }
 
 /// The X-Message-Id: `sg_message_id` cut before `.filter` / `.recvd`, or the local part of the

@@ -6,20 +6,41 @@
 //! stderr), and a window that was cut short resumes at its cursor. Every page is stored raw
 //! and then as canonical events (the same store and code as `mailstate ingest`), and only then
 //! is the checkpoint file `DIR/pull-<provider>.json` replaced (temp file, fsync, rename, fsync
-//! of the folder). A pull killed at any point re-fetches at most the page it was storing.
+//! of the folder). A pull killed at any point re-fetches at most the page it was storing (and,
+//! for the APIs that list messages, that page's message details).
 //!
 //! | provider | endpoint | paging | stored as |
 //! |---|---|---|---|
 //! | mailgun | `GET /v3/{domain}/events?begin&end&ascending=yes&limit=300` | `paging.next` URL until a page with no `items` | the page, normalized by core (`items`) |
 //! | sparkpost | `GET /api/v1/events/message?from&to&per_page&cursor=initial` | `links.next` until it is missing | the page, normalized by core (`results`) |
-//! | postmark | `GET /bounces?count&offset&fromdate&todate` | `offset` until `TotalCount` | the page raw, then each bounce record (core reads the Bounces API shape) |
-//! | sendgrid | `GET /v3/messages?limit&query=last_event_time BETWEEN …` | none (one request per window) | the page raw only: message summaries are not events |
+//! | postmark | 1. `GET /messages/outbound?count&offset&fromdate&todate`, then per message `GET /messages/outbound/{MessageID}/details` | `offset` until `TotalCount`, then phase 2 | the list page raw; each details body raw, then its `MessageEvents` (normalized by core) |
+//! | | 2. `GET /bounces?count&offset&fromdate&todate` | `offset` until `TotalCount` | the page raw, then each bounce record (core reads the Bounces API shape) |
+//! | sendgrid | `GET /v3/messages?limit&query=last_event_time BETWEEN …`, then per message `GET /v3/messages/{msg_id}` | none (one list request per window) | the list raw; each details body raw, then its `events` (normalized by core) |
+//!
+//! Postmark and SendGrid list *messages*, not events, so each listed message costs one more
+//! request for its details, and a details body that went missing in between (HTTP 404, the
+//! message aged out) is skipped with a warning. What each list's time range means differs:
+//!
+//! - SendGrid filters on a message's `last_event_time`, so a message with a new event comes
+//!   back in the next window and its new events are read then (its older ones dedupe).
+//! - Postmark's Messages API filters on the time the message was *sent*. Events that happen
+//!   to a message after the window that listed it (a delivery retried for hours, an open days
+//!   later) are seen only when a later window lists it again: `--lookback-secs` widens every
+//!   Postmark message window that far back (default 0, i.e. only the overlap), at the price
+//!   of one details request per message in it. Bounces need no lookback: phase 2 reads the
+//!   Bounces API by bounce time, and its records share their key (`postmark:{ID}`) with the
+//!   Bounce webhook. Postmark lists messages newest first; a message sent while the pages are
+//!   read shifts the offsets by one, which repeats a message (deduped), never skips one.
+//! - The Messages API reads the `outbound` stream unless told otherwise (`--message-stream`).
+//! - Details bodies hold what the provider returns, message content included (Postmark's
+//!   `TextBody` / `HtmlBody`); they are kept under `raw/` like every other body.
 //!
 //! The API key comes from `MAILSTATE_API_KEY` (or the provider's own variable, see
 //! [`key_var`]); it goes only into the request's authorization header, never into a URL, a
 //! log line or an error. A page URL handed back by the provider is followed only when it is
 //! on `--base-url`, so the key never leaves for another host.
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -69,6 +90,13 @@ pub(crate) struct Args {
     /// sparkpost and sendgrid, 500 for postmark).
     #[arg(long)]
     page_size: Option<u64>,
+    /// Postmark: list messages sent this many seconds before each window too, to read events
+    /// that reached older messages late (one details request per message; default 0).
+    #[arg(long)]
+    lookback_secs: Option<u64>,
+    /// Postmark: the message stream to read (default: Postmark's, `outbound`).
+    #[arg(long)]
+    message_stream: Option<String>,
 }
 
 /// The environment variable holding the key for `provider`, after `MAILSTATE_API_KEY`.
@@ -121,30 +149,10 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     };
     let since = time(&args.since, "--since")?;
     let until = time(&args.until, "--until")?;
-    let key = std::env::var("MAILSTATE_API_KEY")
-        .or_else(|_| std::env::var(key_var(provider)))
-        .map_err(|_| {
-            UsageError(format!("set MAILSTATE_API_KEY or {} to the API key", key_var(provider)))
-        })?;
-    let base = args.base_url.as_deref().unwrap_or(default_base(provider)).trim_end_matches('/');
-    let domain = match provider {
-        Provider::Mailgun => Some(
-            args.domain
-                .clone()
-                .or_else(|| std::env::var("MAILGUN_DOMAIN").ok())
-                .ok_or_else(|| UsageError("mailgun: give --domain or set MAILGUN_DOMAIN".into()))?,
-        ),
-        _ => None,
-    };
-    let page_size = args.page_size.unwrap_or(max_page(provider)).clamp(1, max_page(provider));
-    let api = Api {
-        provider,
-        base: base.to_owned(),
-        domain,
-        page_size,
-        client: Client::new(provider, &key),
-    };
+    let api = Api::from_args(args, provider)?;
     let store = Store::open(&args.out)?;
+    // Every stored key, read once: each page's events are checked against it and added to it.
+    let mut seen = store.stored_keys()?;
     let checkpoint_path = args.out.join(format!("pull-{}.json", provider.as_str()));
     let crash_after: Option<u64> = std::env::var(CRASH_HOOK).ok().and_then(|v| v.parse().ok());
 
@@ -173,7 +181,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             let bytes = api.client.get(&url)?;
             let page = api.read_page(&url, &bytes)?;
             totals.pages += 1;
-            let summary = store_page(&store, provider, &url, &bytes, &page.records)?;
+            let summary = store_page(&store, &api, &url, &bytes, page.records, &mut seen)?;
             totals.add(&summary);
             if crash_after.is_some_and(|n| totals.pages >= n) {
                 eprintln!("mailstate: {CRASH_HOOK}: aborting after storing page {}", totals.pages);
@@ -216,8 +224,9 @@ fn report(
     }
     writeln!(
         out,
-        "{} pages, {} new events, {} duplicates skipped, {} errors; watermark {}",
+        "{} pages, {} message details, {} new events, {} duplicates skipped, {} errors; watermark {}",
         totals.pages,
+        totals.details,
         totals.events,
         totals.duplicates,
         totals.errors,
@@ -229,6 +238,8 @@ fn report(
 #[derive(Default)]
 struct Totals {
     pages: u64,
+    /// Message details requested (Postmark, SendGrid), gone ones (HTTP 404) included.
+    details: u64,
     events: u64,
     duplicates: u64,
     errors: u64,
@@ -236,7 +247,9 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, s: &IngestSummary) {
+    fn add(&mut self, s: &PageSummary) {
+        self.details += s.details;
+        let s = &s.ingest;
         self.events += s.events;
         self.duplicates += s.duplicates;
         self.errors += s.errors;
@@ -253,18 +266,34 @@ fn now() -> anyhow::Result<Timestamp> {
     Timestamp::from_millis(i64::try_from(ms)?).context("the clock is out of range")
 }
 
-/// Store one fetched page: the page itself raw, then its canonical events.
+/// What storing one page did.
+struct PageSummary {
+    /// Message details requested for it (gone ones included).
+    details: u64,
+    ingest: IngestSummary,
+}
+
+/// Message details are ingested this many at a time (each batch is one Parquet write; details
+/// bodies can be large, so a page of 500 is not held in memory at once).
+const DETAILS_PER_BATCH: usize = 100;
+
+/// Store one fetched page: the page itself raw, then its canonical events (for a list of
+/// messages: each message's details, raw and then as events). `seen` holds every stored key.
 fn store_page(
     store: &Store,
-    provider: Provider,
+    api: &Api,
     url: &str,
     page: &[u8],
-    records: &Records,
-) -> anyhow::Result<IngestSummary> {
-    let source = format!("{provider} page {url}");
+    records: Records,
+    seen: &mut HashSet<String>,
+) -> anyhow::Result<PageSummary> {
+    let provider = api.provider;
+    let source = format!("{provider} page {}", strip_query(url));
+    let mut out = PageSummary { details: 0, ingest: IngestSummary::default() };
     match records {
         Records::WholePage => {
-            Ok(store.ingest(provider, [Body { source, bytes: page.to_vec() }], |_| {})?)
+            let body = Body { source, bytes: page.to_vec() };
+            out.ingest = store.ingest_with_keys(provider, [body], seen, |_| {})?;
         }
         Records::Each(records) => {
             store.store_body(provider, page)?;
@@ -272,13 +301,41 @@ fn store_page(
                 source: format!("{source} record {i}"),
                 bytes: r.get().as_bytes().to_vec(),
             });
-            Ok(store.ingest(provider, bodies, |_| {})?)
+            out.ingest = store.ingest_with_keys(provider, bodies, seen, |_| {})?;
         }
-        Records::RawOnly => {
+        Records::Details(urls) => {
             store.store_body(provider, page)?;
-            Ok(IngestSummary { bodies: 1, ..IngestSummary::default() })
+            out.ingest.bodies = 1;
+            for chunk in urls.chunks(DETAILS_PER_BATCH) {
+                let mut bodies = Vec::with_capacity(chunk.len());
+                for detail in chunk {
+                    match api.client.get_unless_gone(detail)? {
+                        Some(bytes) => {
+                            bodies.push(Body { source: format!("{provider} {detail}"), bytes });
+                        }
+                        None => eprintln!(
+                            "mailstate: warning: {provider}: {detail} is gone (HTTP 404); skipped"
+                        ),
+                    }
+                    out.details += 1;
+                }
+                let s = store.ingest_with_keys(provider, bodies, seen, |_| {})?;
+                add_ingest(&mut out.ingest, s);
+            }
         }
     }
+    Ok(out)
+}
+
+fn add_ingest(total: &mut IngestSummary, s: IngestSummary) {
+    total.bodies += s.bodies;
+    total.new_bodies += s.new_bodies;
+    total.events += s.events;
+    total.duplicates += s.duplicates;
+    total.errors += s.errors;
+    total.controls += s.controls;
+    total.rejected.extend(s.rejected);
+    total.files.extend(s.files);
 }
 
 /// What a page holds for the normalizer.
@@ -287,8 +344,9 @@ enum Records {
     WholePage,
     /// Each record is one body (Postmark bounces).
     Each(Vec<Box<RawValue>>),
-    /// Nothing core normalizes (SendGrid message summaries): kept raw only.
-    RawOnly,
+    /// A list of messages, kept raw; each message's details (these URLs) are the bodies core
+    /// normalizes (Postmark messages, SendGrid activity).
+    Details(Vec<String>),
 }
 
 struct Page {
@@ -302,10 +360,53 @@ struct Api {
     base: String,
     domain: Option<String>,
     page_size: u64,
+    /// Postmark: how much earlier than each window messages are listed.
+    lookback_ms: i64,
+    /// Postmark: `messagestream=`.
+    message_stream: Option<String>,
     client: Client,
 }
 
 impl Api {
+    /// The API client of `provider` from the command line and the environment.
+    fn from_args(args: &Args, provider: Provider) -> anyhow::Result<Api> {
+        let key = std::env::var("MAILSTATE_API_KEY")
+            .or_else(|_| std::env::var(key_var(provider)))
+            .map_err(|_| {
+                UsageError(format!("set MAILSTATE_API_KEY or {} to the API key", key_var(provider)))
+            })?;
+        let base = args.base_url.as_deref().unwrap_or(default_base(provider)).trim_end_matches('/');
+        let domain = match provider {
+            Provider::Mailgun => Some(
+                args.domain.clone().or_else(|| std::env::var("MAILGUN_DOMAIN").ok()).ok_or_else(
+                    || UsageError("mailgun: give --domain or set MAILGUN_DOMAIN".into()),
+                )?,
+            ),
+            _ => None,
+        };
+        let page_size = args.page_size.unwrap_or(max_page(provider)).clamp(1, max_page(provider));
+        if provider != Provider::Postmark
+            && (args.lookback_secs.is_some() || args.message_stream.is_some())
+        {
+            return Err(UsageError(
+                "--lookback-secs and --message-stream apply to postmark only".into(),
+            )
+            .into());
+        }
+        let lookback_ms = i64::try_from(args.lookback_secs.unwrap_or(0).saturating_mul(1000))
+            .map_err(|_| UsageError("--lookback-secs: too large".into()))?;
+        let api = Api {
+            provider,
+            base: base.to_owned(),
+            domain,
+            page_size,
+            lookback_ms,
+            message_stream: args.message_stream.clone(),
+            client: Client::new(provider, &key),
+        };
+        Ok(api)
+    }
+
     fn first_url(&self, from: Timestamp, until: Timestamp) -> anyhow::Result<String> {
         let b = &self.base;
         let n = self.page_size;
@@ -325,9 +426,17 @@ impl Api {
             ),
             // Postmark reads fromdate/todate as US Eastern time without an offset: widen the
             // window by 6 hours at the start (UTC-4 and UTC-5 both fit); the end given in UTC
-            // already lies later in Eastern time. The overlap dedupes by event key.
+            // already lies later in Eastern time. The overlap dedupes by event key. Phase 1
+            // lists messages (by send time, `--lookback-secs` earlier); phase 2, the bounces
+            // of the same window, follows from the last messages page.
             Provider::Postmark => {
-                postmark_url(b, &iso_secs(secs(from) - 6 * 3600)?, &iso_secs(ceil_secs(until))?, n)
+                let from = Timestamp::from_millis(from.as_millis() - self.lookback_ms)
+                    .context("--lookback-secs reaches before 1970")?;
+                self.postmark_url(
+                    "messages/outbound",
+                    &iso_secs(secs(from) - 6 * 3600)?,
+                    &iso_secs(ceil_secs(until))?,
+                )
             }
             _ => {
                 let q = format!(
@@ -385,46 +494,123 @@ impl Api {
                 };
                 Ok(Page { records: Records::WholePage, next })
             }
-            Provider::Postmark => {
-                #[derive(Deserialize)]
-                struct P {
-                    #[serde(rename = "TotalCount")]
-                    total: u64,
-                    #[serde(rename = "Bounces")]
-                    bounces: Vec<Box<RawValue>>,
-                }
-                let p: P = serde_json::from_slice(bytes).map_err(bad)?;
-                let offset = query_param(url, "offset").and_then(|o| o.parse::<u64>().ok());
-                let offset = offset.unwrap_or(0);
-                let after = offset + p.bounces.len() as u64;
-                let next = if p.bounces.is_empty() || after >= p.total {
-                    None
-                } else if after + self.page_size > 10_000 {
-                    bail!(
-                        "postmark: more than 10000 bounces in one window (Postmark's offset \
-                         limit); pull in shorter windows with --until"
-                    );
-                } else {
-                    Some(replace_param(url, "offset", &after.to_string()))
-                };
-                Ok(Page { records: Records::Each(p.bounces), next })
-            }
-            _ => {
-                #[derive(Deserialize)]
-                struct P<'a> {
-                    #[serde(borrow)]
-                    messages: Vec<&'a RawValue>,
-                }
-                let p: P<'_> = serde_json::from_slice(bytes).map_err(bad)?;
-                if p.messages.len() as u64 >= self.page_size {
-                    eprintln!(
-                        "mailstate: warning: sendgrid: {} messages in one window, the limit of \
-                         one Email Activity request; pull shorter windows to see all",
-                        self.page_size
-                    );
-                }
-                Ok(Page { records: Records::RawOnly, next: None })
-            }
+            Provider::Postmark => self.postmark_page(url, bytes),
+            _ => self.sendgrid_page(url, bytes),
+        }
+    }
+
+    /// A Postmark page: a Messages API list (phase 1) or a Bounces API list (phase 2).
+    fn postmark_page(&self, url: &str, bytes: &[u8]) -> anyhow::Result<Page> {
+        #[derive(Deserialize)]
+        struct Bounces {
+            #[serde(rename = "TotalCount")]
+            total: Count,
+            #[serde(rename = "Bounces")]
+            bounces: Vec<Box<RawValue>>,
+        }
+        #[derive(Deserialize)]
+        struct Messages {
+            #[serde(rename = "TotalCount")]
+            total: Count,
+            #[serde(rename = "Messages")]
+            messages: Vec<Message>,
+        }
+        #[derive(Deserialize)]
+        struct Message {
+            #[serde(rename = "MessageID")]
+            id: String,
+        }
+        let bad = |e: serde_json::Error| {
+            anyhow::anyhow!("postmark: unexpected page from {}: {e}", strip_query(url))
+        };
+        if strip_query(url).ends_with("/bounces") {
+            let p: Bounces = serde_json::from_slice(bytes).map_err(bad)?;
+            let next = self.postmark_next(url, p.bounces.len(), p.total.0, "bounces")?;
+            return Ok(Page { records: Records::Each(p.bounces), next });
+        }
+        let p: Messages = serde_json::from_slice(bytes).map_err(bad)?;
+        let next = match self.postmark_next(url, p.messages.len(), p.total.0, "messages")? {
+            Some(n) => Some(n),
+            // The messages are done: the same window's bounces come next (over the same
+            // range, lookback included; re-read bounces dedupe by key).
+            None => Some(self.postmark_url(
+                "bounces",
+                &decode_param(url, "fromdate"),
+                &decode_param(url, "todate"),
+            )),
+        };
+        let urls = p
+            .messages
+            .iter()
+            .map(|m| format!("{}/messages/outbound/{}/details", self.base, encode(&m.id)))
+            .collect();
+        Ok(Page { records: Records::Details(urls), next })
+    }
+
+    /// A SendGrid Email Activity list: the whole window in one request.
+    fn sendgrid_page(&self, url: &str, bytes: &[u8]) -> anyhow::Result<Page> {
+        #[derive(Deserialize)]
+        struct P {
+            messages: Vec<M>,
+        }
+        #[derive(Deserialize)]
+        struct M {
+            msg_id: String,
+        }
+        let p: P = serde_json::from_slice(bytes).map_err(|e| {
+            anyhow::anyhow!("sendgrid: unexpected page from {}: {e}", strip_query(url))
+        })?;
+        if p.messages.len() as u64 >= self.page_size {
+            eprintln!(
+                "mailstate: warning: sendgrid: {} messages in one window, the limit of one Email \
+                 Activity request; pull shorter windows to see all",
+                self.page_size
+            );
+        }
+        let urls = p
+            .messages
+            .iter()
+            .map(|m| format!("{}/v3/messages/{}", self.base, encode(&m.msg_id)))
+            .collect();
+        Ok(Page { records: Records::Details(urls), next: None })
+    }
+
+    /// A Postmark list URL (`bounces` or `messages/outbound`) for one window, at offset 0.
+    fn postmark_url(&self, what: &str, from: &str, to: &str) -> String {
+        let mut url = format!(
+            "{}/{what}?count={}&offset=0&fromdate={}&todate={}",
+            self.base,
+            self.page_size,
+            encode(from.trim_end_matches('Z')),
+            encode(to.trim_end_matches('Z'))
+        );
+        if let Some(stream) = &self.message_stream {
+            url.push_str("&messagestream=");
+            url.push_str(&encode(stream));
+        }
+        url
+    }
+
+    /// The next offset page of a Postmark list, or `None` when `got` records at this offset
+    /// reached `total`.
+    fn postmark_next(
+        &self,
+        url: &str,
+        got: usize,
+        total: u64,
+        what: &str,
+    ) -> anyhow::Result<Option<String>> {
+        let offset = query_param(url, "offset").and_then(|o| o.parse::<u64>().ok()).unwrap_or(0);
+        let after = offset + got as u64;
+        if got == 0 || after >= total {
+            Ok(None)
+        } else if after + self.page_size > 10_000 {
+            bail!(
+                "postmark: more than 10000 {what} in one window (Postmark's offset limit); pull \
+                 in shorter windows with --until"
+            );
+        } else {
+            Ok(Some(replace_param(url, "offset", &after.to_string())))
         }
     }
 
@@ -444,12 +630,42 @@ impl Api {
     }
 }
 
-fn postmark_url(base: &str, from: &str, to: &str, count: u64) -> String {
-    format!(
-        "{base}/bounces?count={count}&offset=0&fromdate={}&todate={}",
-        encode(from.trim_end_matches('Z')),
-        encode(to.trim_end_matches('Z'))
-    )
+/// A count that Postmark documents as a number (its Node client types it as a string): both
+/// are read.
+struct Count(u64);
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum N {
+            Number(u64),
+            Text(String),
+        }
+        match N::deserialize(d)? {
+            N::Number(n) => Ok(Count(n)),
+            N::Text(t) => t.trim().parse().map(Count).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A query parameter of `url`, percent-decoded (the ones this module wrote are plain ASCII).
+fn decode_param(url: &str, name: &str) -> String {
+    let raw = query_param(url, name).unwrap_or_default();
+    let mut out = Vec::with_capacity(raw.len());
+    let b = raw.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let hex = (b[i] == b'%').then(|| raw.get(i + 1..i + 3)).flatten();
+        if let Some(byte) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for epoch seconds.
@@ -560,6 +776,16 @@ impl Client {
     /// GET `url`: retry a 429 after its Retry-After, back off on 5xx and transport errors,
     /// fail on other 4xx with the provider's message. Errors name the URL without its query.
     fn get(&self, url: &str) -> anyhow::Result<Vec<u8>> {
+        self.fetch(url, false)?.context("no body")
+    }
+
+    /// [`Client::get`], except that a 404 (a message that aged out after it was listed) is
+    /// `None` instead of an error.
+    fn get_unless_gone(&self, url: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        self.fetch(url, true)
+    }
+
+    fn fetch(&self, url: &str, gone_is_none: bool) -> anyhow::Result<Option<Vec<u8>>> {
         let shown = strip_query(url);
         let mut backoff = Duration::from_secs(1);
         for attempt in 1..=ATTEMPTS {
@@ -587,7 +813,11 @@ impl Client {
             let body = resp.body_mut().with_config().limit(256 << 20).read_to_vec();
             if (200..300).contains(&status) {
                 return body
+                    .map(Some)
                     .with_context(|| format!("{}: GET {shown}: reading the body", self.provider));
+            }
+            if status == 404 && gone_is_none {
+                return Ok(None);
             }
             let body = body.unwrap_or_default();
             let message = provider_message(&body);
