@@ -9,6 +9,7 @@
 //!   shuffle, and when the partial stage is skipped (`convert_to_state`).
 //! - `handwritten`: `message_state` over a generated dataset equals an independent formulation
 //!   in built-in SQL, row by row.
+//! - `queries`: every file of `sql/queries/` on the demo payloads, each result asserted.
 //! - `store`: ingest stores bodies first, is idempotent, keeps bad bodies aside.
 //! - `cli`: the `mailstate` binary run as a user runs it (files, stdin, exit codes, stderr).
 //! - `verify`: `mailstate verify` on requests from the signature vectors.
@@ -21,6 +22,7 @@ mod functions;
 mod handwritten;
 mod partitions;
 mod pull;
+mod queries;
 mod store;
 mod util;
 mod vectors;
