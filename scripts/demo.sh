@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job on bundled example data: provider payloads (SendGrid, SES via SNS, an SES
-# Firehose export, Postmark, a Mailgun Events API page, SparkPost) normalized to canonical
-# events, together with examples/events.ndjson; then one state per message and recipient, and
-# the suppression list.
+# The main job on bundled example data: `mailstate demo` ingests the provider payloads under
+# examples/demo/ (SendGrid webhook batches, one retried; SES notifications through SNS and a
+# Firehose export; a Mailgun webhook and an Events API page that repeats it; Postmark bounce
+# webhooks; a SparkPost batch) into a temporary store, raw bodies first, then prints every
+# message state, the suppression list and deliverability by provider, domain and day, computed
+# in SQL (sql/queries/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # MAILSTATE_BIN: a mailstate binary already built (scripts/test.sh passes the one `cargo test`
@@ -13,25 +15,4 @@ else
   cargo build -q -p mailstate-sql --bin mailstate
   bin="${CARGO_TARGET_DIR:-target}/debug/mailstate"
 fi
-events="$(mktemp)"
-trap 'rm -f "$events"' EXIT
-
-p=examples/payloads
-"$bin" normalize --provider sendgrid "$p/sendgrid-event-webhook-batch.json" >>"$events"
-"$bin" normalize --provider ses \
-  --header 'x-amz-sns-message-type: Notification' \
-  --header 'x-amz-sns-message-id: 6b1a2c3d-0000-4000-8000-000000000001' \
-  "$p/ses-sns-permanent-bounce.json" >>"$events"
-"$bin" normalize --provider ses "$p/ses-firehose-export.ndjson" >>"$events"
-"$bin" normalize --provider auto "$p/postmark-spam-complaint.json" >>"$events"
-"$bin" normalize --provider auto "$p/mailgun-events-api-page.json" >>"$events"
-"$bin" normalize --provider auto "$p/sparkpost-webhook-batch.json" >>"$events"
-cat examples/events.ndjson >>"$events"
-
-echo "# $(wc -l <"$events") canonical events from 6 provider payloads and examples/events.ndjson"
-echo
-echo "# message states (one per message and recipient)"
-"$bin" state "$events"
-echo
-echo "# suppressions"
-"$bin" suppressions "$events"
+"$bin" demo --examples examples/demo "$@"

@@ -345,3 +345,57 @@ fn a_file_that_is_not_a_plugin_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot load the rules plugin README.md"), "{err}");
 }
+
+#[test]
+fn demo_ingests_every_bundled_provider_and_prints_the_sql_results() {
+    let out = mailstate(&["demo"], None);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    // One summary line per provider folder of examples/demo (the counts are explained in
+    // tests/queries.rs, which checks every query's rows).
+    for line in [
+        "sendgrid   7 bodies (6 new), 11 events, 3 duplicates skipped, 0 errors",
+        "ses        5 bodies (5 new), 9 events, 0 duplicates skipped, 0 errors",
+        "mailgun    3 bodies (3 new), 6 events, 2 duplicates skipped, 0 errors",
+        "postmark   4 bodies (4 new), 4 events, 0 duplicates skipped, 0 errors",
+        "sparkpost  1 bodies (1 new), 8 events, 0 duplicates skipped, 0 errors",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "no line {line:?} in\n{stdout}");
+    }
+    for section in [
+        "== message states",
+        "== suppression list",
+        "== deliverability by provider, recipient domain and day",
+        "== revenue by campaign (sends.csv joined to message state)",
+    ] {
+        assert!(stdout.contains(section), "no {section:?} in\n{stdout}");
+    }
+    assert!(stdout.contains("| gina@example.org  | all   | soft_bounces |"), "{stdout}");
+    assert!(stdout.contains("| fall-sale | 10    | 6         | 3       | 292.5   |"), "{stdout}");
+}
+
+#[test]
+fn bench_sql_variants_agree_on_a_small_generated_store() {
+    let out = mailstate(
+        &[
+            "bench",
+            "sql",
+            "--events",
+            "5000",
+            "--variant",
+            "message_state",
+            "--variant",
+            "handwritten-datafusion",
+        ],
+        None,
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("seed 1: 1000 messages, "), "{stdout}");
+    assert!(stdout.contains("| message_state |"), "{stdout}");
+    assert!(stdout.contains("| handwritten-datafusion |"), "{stdout}");
+    assert!(stdout.contains("all variants agree"), "{stdout}");
+
+    let out = mailstate(&["bench", "sql", "--variant", "nope"], None);
+    assert_eq!(out.status.code(), Some(2));
+}

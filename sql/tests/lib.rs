@@ -11,6 +11,7 @@
 //!   in built-in SQL, row by row.
 //! - `plugin`: the functions on the wasm rules plugin equal native on a million events; a
 //!   plugin that traps, runs out of fuel or answers garbage fails the query with its name.
+//! - `queries`: every file of `sql/queries/` on the demo payloads, each result asserted.
 //! - `store`: ingest stores bodies first, is idempotent, keeps bad bodies aside.
 //! - `cli`: the `mailstate` binary run as a user runs it (files, stdin, exit codes, stderr).
 //! - `verify`: `mailstate verify` on requests from the signature vectors.
@@ -24,6 +25,7 @@ mod handwritten;
 mod partitions;
 mod plugin;
 mod pull;
+mod queries;
 mod store;
 mod util;
 mod vectors;

@@ -123,6 +123,18 @@ pub(crate) fn value(col: &ArrayRef, row: usize) -> Value {
         DataType::Int32 => {
             Value::from(col.as_primitive::<datafusion::arrow::datatypes::Int32Type>().value(row))
         }
+        DataType::UInt64 => {
+            Value::from(col.as_primitive::<datafusion::arrow::datatypes::UInt64Type>().value(row))
+        }
+        DataType::Float64 => {
+            Value::from(col.as_primitive::<datafusion::arrow::datatypes::Float64Type>().value(row))
+        }
+        DataType::Date32 => {
+            // Days since the epoch, rendered as the civil date of their midnight.
+            let days = col.as_primitive::<datafusion::arrow::datatypes::Date32Type>().value(row);
+            let ms = i64::from(days) * 86_400_000;
+            Value::from(Timestamp::from_millis(ms).unwrap().to_string()[..10].to_owned())
+        }
         DataType::Timestamp(TimeUnit::Millisecond, _) => {
             let ms = col
                 .as_primitive::<datafusion::arrow::datatypes::TimestampMillisecondType>()

@@ -11,6 +11,8 @@ use anyhow::{Context, bail};
 
 use crate::{Outcome, input};
 
+mod sql;
+
 /// Measure mailstate's speed and memory (see each benchmark's help).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -21,6 +23,7 @@ pub(crate) struct Args {
 #[derive(Debug, clap::Subcommand)]
 enum Bench {
     State(StateArgs),
+    Sql(sql::Args),
     /// Parse NDJSON lines into `serde::de::IgnoredAny`: the floor `state` is compared with.
     #[command(hide = true)]
     Floor {
@@ -60,6 +63,7 @@ struct StateArgs {
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     match &args.bench {
         Bench::State(a) => bench_state(a, out),
+        Bench::Sql(a) => sql::run(a, out),
         Bench::Floor { file } => {
             let mut n = 0u64;
             let mut reader = input::open(file)?;
@@ -137,13 +141,37 @@ fn mb(bytes: u64) -> f64 {
 
 /// Run `exe args file` with stdout discarded; wall time and the child's own peak RSS.
 fn measure(exe: &Path, args: &[&str], file: &Path) -> anyhow::Result<Measured> {
+    let (m, ok) = measure_child(Command::new(exe).args(args).arg(file).stdout(Stdio::null()))?;
+    if !ok {
+        bail!("measured process `{} {}` failed", exe.display(), args.join(" "));
+    }
+    Ok(m)
+}
+
+/// Run `cmd` with its stdout and stderr kept in files under `dir` (named after `name`);
+/// what it measured, its stdout and its stderr. Fails with its stderr when it fails.
+fn measure_command(
+    cmd: &mut Command,
+    dir: &Path,
+    name: &str,
+) -> anyhow::Result<(Measured, String, String)> {
+    let out_path = dir.join(format!("{name}.stdout"));
+    let err_path = dir.join(format!("{name}.stderr"));
+    cmd.stdout(File::create(&out_path)?).stderr(File::create(&err_path)?);
+    let (m, ok) = measure_child(cmd)?;
+    let stdout = std::fs::read_to_string(&out_path)?;
+    let stderr = std::fs::read_to_string(&err_path)?;
+    if !ok {
+        bail!("{name}: {cmd:?} failed:\n{stderr}");
+    }
+    Ok((m, stdout, stderr))
+}
+
+/// Spawn `cmd` and wait for it: wall time, CPU time, the child's own peak RSS, and whether it
+/// exited with status 0.
+fn measure_child(cmd: &mut Command) -> anyhow::Result<(Measured, bool)> {
     let start = Instant::now();
-    let child = Command::new(exe)
-        .args(args)
-        .arg(file)
-        .stdout(Stdio::null())
-        .spawn()
-        .context("cannot start the measured process")?;
+    let child = cmd.spawn().context("cannot start the measured process")?;
     let pid = i32::try_from(child.id())?;
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value of this plain C struct.
@@ -153,9 +181,7 @@ fn measure(exe: &Path, args: &[&str], file: &Path) -> anyhow::Result<Measured> {
     #[expect(unsafe_code, reason = "wait4 is the only way to read one child's peak RSS")]
     let rc = unsafe { libc::wait4(pid, &raw mut status, 0, &raw mut usage) };
     let wall = start.elapsed().as_secs_f64();
-    if rc != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
-        bail!("measured process `{} {}` failed", exe.display(), args.join(" "));
-    }
+    let ok = rc == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     // ru_maxrss is in KiB on Linux.
     #[expect(clippy::cast_precision_loss, reason = "RSS in KiB is far below 2^52")]
     let peak_rss_mb = usage.ru_maxrss as f64 / 1024.0;
@@ -164,7 +190,7 @@ fn measure(exe: &Path, args: &[&str], file: &Path) -> anyhow::Result<Measured> {
     #[expect(clippy::cast_precision_loss, reason = "microsecond counts are far below 2^52")]
     let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let secs = cpu(usage.ru_utime) + cpu(usage.ru_stime);
-    Ok(Measured { secs, wall, peak_rss_mb })
+    Ok((Measured { secs, wall, peak_rss_mb }, ok))
 }
 
 /// A small deterministic generator (SplitMix64), so runs are reproducible without a

@@ -15,12 +15,17 @@ use crate::query::{Format, register_store, register_table, run_sql, write};
 const MESSAGE_STATES: &str = include_str!("../../../queries/message_states.sql");
 const SUPPRESSION_LIST: &str = include_str!("../../../queries/suppression_list.sql");
 const DELIVERABILITY: &str = include_str!("../../../queries/deliverability.sql");
+const REVENUE_ATTRIBUTION: &str = include_str!("../../../queries/revenue_attribution.sql");
 
 /// Ingest the bundled sample payloads into a temporary store, then print message states, the
 /// suppression list and a deliverability summary.
 ///
-/// The samples live in examples/demo/<provider>/ (one folder per provider slug, `ndjson` for
-/// canonical exports); every file is one payload.
+/// The samples live in examples/demo/<provider>/, one folder per provider slug (`ndjson` or
+/// `csv` for canonical exports); every file is one body as the provider sent it: SendGrid
+/// webhook batches (one of them retried), SES notifications through SNS and a Firehose export,
+/// a Mailgun webhook and an Events API page that repeats it, Postmark bounce webhooks, a
+/// SparkPost batch. examples/demo/sends.csv is the send log the revenue query joins
+/// (`mailstate sql --table sends=examples/demo/sends.csv -f sql/queries/revenue_attribution.sql`).
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
     /// The samples folder (default: examples/demo of this checkout).
@@ -84,15 +89,20 @@ fn demo(examples: &Path, dir: &Path, out: &mut dyn Write) -> anyhow::Result<Outc
     rt.block_on(async {
         let ctx = mailstate_sql::context(None)?;
         register_store(&ctx, dir).await?;
-        let sends = examples.join("sends.csv");
-        if sends.is_file() {
-            register_table(&ctx, "sends", &sends).await?;
-        }
-        for (title, sql) in [
+        let mut queries = vec![
             ("message states", MESSAGE_STATES),
             ("suppression list", SUPPRESSION_LIST),
             ("deliverability by provider, recipient domain and day", DELIVERABILITY),
-        ] {
+        ];
+        let sends = examples.join("sends.csv");
+        if sends.is_file() {
+            register_table(&ctx, "sends", &sends).await?;
+            queries.push((
+                "revenue by campaign (sends.csv joined to message state)",
+                REVENUE_ATTRIBUTION,
+            ));
+        }
+        for (title, sql) in queries {
             writeln!(out, "\n== {title}")?;
             let batches = run_sql(&ctx, sql).await?;
             write(&batches, Format::Table, out)?;
