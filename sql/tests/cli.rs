@@ -386,6 +386,10 @@ fn bench_sql_variants_agree_on_a_small_generated_store() {
             "message_state",
             "--variant",
             "handwritten-datafusion",
+            "--variant",
+            "message_state-plugin",
+            "--plugin",
+            &plugin_path(),
         ],
         None,
     );
@@ -393,6 +397,8 @@ fn bench_sql_variants_agree_on_a_small_generated_store() {
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("seed 1: 1000 messages, "), "{stdout}");
     assert!(stdout.contains("| message_state |"), "{stdout}");
+    assert!(stdout.contains("| message_state-plugin |"), "{stdout}");
+    assert!(stdout.contains("rules: plugin "), "the plugin run says which rules ran: {stdout}");
     assert!(stdout.contains("| handwritten-datafusion |"), "{stdout}");
     assert!(stdout.contains("all variants agree"), "{stdout}");
 

@@ -30,14 +30,21 @@ struct Variant {
 enum Engine {
     /// `mailstate sql --events DIR -f FILE --format csv` of this binary, plus these arguments.
     Mailstate(&'static [&'static str]),
+    /// The same, with `--rules PLUGIN` (the wasm rules plugin given by --plugin).
+    MailstatePlugin,
     /// sql/bench/duckdb_query.py run by `--python`.
     DuckDb,
 }
 
 /// Every variant, in report order; the first is the one the others are compared with. A new
 /// way of computing state (another engine, another rule set) is one more entry.
-const VARIANTS: [Variant; 3] = [
+const VARIANTS: [Variant; 4] = [
     Variant { name: "message_state", engine: Engine::Mailstate(&[]), sql: MESSAGE_STATE_SQL },
+    Variant {
+        name: "message_state-plugin",
+        engine: Engine::MailstatePlugin,
+        sql: MESSAGE_STATE_SQL,
+    },
     Variant {
         name: "handwritten-datafusion",
         engine: Engine::Mailstate(&[]),
@@ -81,6 +88,9 @@ FROM (";
 ///
 ///   message_state            mailstate's aggregate: GROUP BY message_id, recipient
 ///                            (sql/bench/message_state_udaf.sql in `mailstate sql`)
+///   message_state-plugin     the same query with `--rules PLUGIN`: the aggregate computed
+///                            by the wasm rules plugin (--plugin), sandboxed by wasmtime;
+///                            its wall time includes compiling the plugin (about 1.4 s)
 ///   handwritten-datafusion   the same state written by hand in SQL, with window functions
 ///                            and aggregates (sql/bench/message_state_handwritten.sql) in
 ///                            `mailstate sql`
@@ -110,13 +120,17 @@ pub(crate) struct Args {
     /// Seed of the generator.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Run only these variants (repeatable): message_state, handwritten-datafusion,
-    /// handwritten-duckdb.
+    /// Run only these variants (repeatable): message_state, message_state-plugin,
+    /// handwritten-datafusion, handwritten-duckdb.
     #[arg(long = "variant", value_name = "NAME")]
     variants: Vec<String>,
     /// The Python that has the `duckdb` package.
     #[arg(long, default_value = "python3")]
     python: PathBuf,
+    /// The wasm rules plugin of the message_state-plugin variant (default: this checkout's
+    /// wasm/dist/mailstate_plugin.wasm, built by scripts/build-wasm.sh).
+    #[arg(long, value_name = "PATH.wasm")]
+    plugin: Option<PathBuf>,
     /// Runs of each variant; the fastest wall time is reported (with its memory).
     #[arg(long, default_value_t = 1)]
     repeat: u32,
@@ -207,6 +221,16 @@ fn bench(
     out.flush()?;
 
     let exe = std::env::current_exe()?;
+    let plugin = a.plugin.clone().unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../wasm/dist/mailstate_plugin.wasm")
+    });
+    if selected.iter().any(|v| matches!(v.engine, Engine::MailstatePlugin)) && !plugin.is_file() {
+        bail!(
+            "no rules plugin at {} (build it with scripts/build-wasm.sh, give --plugin, or leave \
+             it out with --variant)",
+            plugin.display()
+        );
+    }
     let script = work.join("duckdb_query.py");
     std::fs::write(&script, DUCKDB_SCRIPT)?;
     let mut runs: Vec<Run> = Vec::new();
@@ -215,24 +239,7 @@ fn bench(
         std::fs::write(&sql_file, checksum_query(v.sql))?;
         let mut best: Option<(Measured, String, String)> = None;
         for _ in 0..a.repeat {
-            let mut cmd = match v.engine {
-                Engine::Mailstate(extra) => {
-                    let mut c = Command::new(&exe);
-                    c.arg("sql")
-                        .arg("--events")
-                        .arg(&data)
-                        .arg("-f")
-                        .arg(&sql_file)
-                        .args(["--format", "csv"])
-                        .args(extra);
-                    c
-                }
-                Engine::DuckDb => {
-                    let mut c = Command::new(&a.python);
-                    c.arg(&script).arg(&events_dir).arg(&sql_file);
-                    c
-                }
-            };
+            let mut cmd = variant_command(&v.engine, &exe, &data, &sql_file, &plugin, a, &script);
             let (m, stdout, stderr) = measure_command(&mut cmd, work, v.name)?;
             if best.as_ref().is_none_or(|(b, _, _)| m.wall < b.wall) {
                 best = Some((m, stdout, stderr));
@@ -264,6 +271,38 @@ fn bench(
         bail!("the variants disagree (checksum rows above)");
     }
     Ok(Outcome::Clean)
+}
+
+/// The command that runs one variant's query file.
+fn variant_command(
+    engine: &Engine,
+    exe: &Path,
+    data: &Path,
+    sql_file: &Path,
+    plugin: &Path,
+    a: &Args,
+    script: &Path,
+) -> Command {
+    let mailstate = |extra: &[&std::ffi::OsStr]| {
+        let mut c = Command::new(exe);
+        c.arg("sql").arg("--events").arg(data).arg("-f").arg(sql_file);
+        c.args(["--format", "csv"]).args(extra);
+        c
+    };
+    match engine {
+        Engine::Mailstate(extra) => {
+            let extra: Vec<&std::ffi::OsStr> = extra.iter().map(std::ffi::OsStr::new).collect();
+            mailstate(&extra)
+        }
+        Engine::MailstatePlugin => {
+            mailstate(&["--verbose".as_ref(), "--rules".as_ref(), plugin.as_os_str()])
+        }
+        Engine::DuckDb => {
+            let mut c = Command::new(&a.python);
+            c.arg(script).arg(data.join("events")).arg(sql_file);
+            c
+        }
+    }
 }
 
 /// `sql` without its comments and final `;`, wrapped in [`CHECKSUM`].
@@ -344,11 +383,12 @@ fn report(runs: &[Run], out: &mut dyn Write) -> anyhow::Result<()> {
         && first.name == "message_state"
         && runs.len() > 1
     {
-        let slower = runs[1..].iter().filter(|r| r.best.wall > first.best.wall).count();
+        let hand: Vec<&Run> = runs.iter().filter(|r| r.name.starts_with("handwritten")).collect();
+        let slower = hand.iter().filter(|r| r.best.wall > first.best.wall).count();
         writeln!(
             out,
-            "\nmessage_state is faster than {slower} of the {} other variants",
-            runs.len() - 1
+            "\nmessage_state is faster than {slower} of the {} hand-written variants",
+            hand.len()
         )?;
     }
     writeln!(out, "\nchecksum rows (every state field enters them):")?;
