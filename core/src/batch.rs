@@ -76,6 +76,7 @@
 use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorKind};
+use crate::reduce::put_opt_str;
 use crate::{BounceClass, EventFacts, EventType, MessageState, StateView, Timestamp};
 
 /// The version byte that starts every batch layout of this module.
@@ -164,8 +165,8 @@ impl EventBatch {
         recipient: Option<&str>,
     ) {
         self.group.push(group);
-        self.kind.push(type_index(kind));
-        self.bounce.push(bounce_byte(bounce_class));
+        self.kind.push(kind.index());
+        self.bounce.push(BounceClass::to_byte(bounce_class));
         self.time_present.push(u8::from(occurred_at.is_some()));
         self.time.push(occurred_at.map_or(0, Timestamp::as_millis));
         self.key.push(event_key);
@@ -277,15 +278,7 @@ impl States {
             r.take(len)?;
             spans.push((start, len));
         }
-        let e = r.count()?;
-        let mut errors = Vec::with_capacity(e.min(bytes.len()));
-        for _ in 0..e {
-            let row = r.u32()?;
-            let len = r.count()?;
-            let obj: Value = serde_json::from_slice(r.take(len)?)
-                .map_err(|_| bad_batch("error object is not json"))?;
-            errors.push((row, crate::wire::error_from_json(&obj, None)));
-        }
+        let errors = read_errors(&mut r)?;
         r.finish()?;
         Ok(States { bytes, spans, errors })
     }
@@ -407,15 +400,7 @@ impl Views {
         for _ in 0..n {
             views.push(read_view(&mut r)?);
         }
-        let e = r.count()?;
-        let mut errors = Vec::with_capacity(e.min(bytes.len()));
-        for _ in 0..e {
-            let row = r.u32()?;
-            let len = r.count()?;
-            let obj: Value = serde_json::from_slice(r.take(len)?)
-                .map_err(|_| bad_batch("error object is not json"))?;
-            errors.push((row, crate::wire::error_from_json(&obj, None)));
-        }
+        let errors = read_errors(&mut r)?;
         r.finish()?;
         Ok(Views { views, errors })
     }
@@ -472,14 +457,8 @@ fn read_view(r: &mut Reader<'_>) -> Result<StateView, Error> {
         a.copy_from_slice(r.take(8)?);
         *c = u64::from_le_bytes(a);
     }
-    let bounce_class = match r.take(1)?[0] {
-        0 => None,
-        1 => Some(BounceClass::Hard),
-        2 => Some(BounceClass::Soft),
-        3 => Some(BounceClass::Block),
-        4 => Some(BounceClass::Undetermined),
-        _ => return Err(bad_batch("view bounce class out of range")),
-    };
+    let bounce_class = BounceClass::from_byte(r.take(1)?[0])
+        .map_err(|()| bad_batch("view bounce class out of range"))?;
     let mut text = || -> Result<Option<String>, Error> {
         match r.take(1)?[0] {
             0 => Ok(None),
@@ -619,16 +598,9 @@ fn row_facts<'a>(
     let kind = *EventType::ALL.get(usize::from(kinds[row])).ok_or_else(|| {
         Error::invalid("type", format!("event type index {} out of range 0..12", kinds[row]))
     })?;
-    let bounce_class = match bounces[row] {
-        0 => None,
-        1 => Some(BounceClass::Hard),
-        2 => Some(BounceClass::Soft),
-        3 => Some(BounceClass::Block),
-        4 => Some(BounceClass::Undetermined),
-        other => {
-            return Err(Error::invalid("bounce_class", format!("class {other} out of range 0..5")));
-        }
-    };
+    let bounce_class = BounceClass::from_byte(bounces[row]).map_err(|()| {
+        Error::invalid("bounce_class", format!("class {} out of range 0..5", bounces[row]))
+    })?;
     let occurred_at =
         match present[row] {
             0 => None,
@@ -679,13 +651,7 @@ fn merge_into(
             return Err(bad_batch(&format!("state {i}: group {group} out of range 0..{g}")));
         };
         match MessageState::decode(bytes) {
-            // Merging into an empty state would clone every event; take the first one whole.
-            Ok(s)
-                if state.is_empty() && state.message_id.is_none() && state.recipient.is_none() =>
-            {
-                *state = s;
-            }
-            Ok(s) => state.merge(&s),
+            Ok(s) => state.merge_owned(s),
             Err(e) => errors.push((first_index + i, e)),
         }
     }
@@ -721,11 +687,7 @@ fn reduce_op(input: &[u8]) -> Result<Vec<u8>, Error> {
         )));
     }
     for (mine, other) in states.iter_mut().zip(merged) {
-        if mine.is_empty() && mine.message_id.is_none() && mine.recipient.is_none() {
-            *mine = other;
-        } else if !other.is_empty() || other.message_id.is_some() || other.recipient.is_some() {
-            mine.merge(&other);
-        }
+        mine.merge_owned(other);
     }
     Ok(match output {
         ReduceOutput::States => write_states(states.iter().map(MessageState::encode), &errors),
@@ -779,7 +741,7 @@ fn write_views(views: impl Iterator<Item = StateView>, errors: &[(usize, Error)]
     let mut body = Vec::new();
     let mut n = 0;
     for v in views {
-        body.push(type_index(v.status));
+        body.push(v.status.index());
         body.push(u8::from(v.terminal));
         let times = view_times(&v);
         let mut present = 0u16;
@@ -796,24 +758,9 @@ fn write_views(views: impl Iterator<Item = StateView>, errors: &[(usize, Error)]
         {
             body.extend_from_slice(&c.to_le_bytes());
         }
-        body.push(bounce_byte(v.bounce_class));
-        match v.diagnostic.as_deref() {
-            None => body.push(0),
-            Some(d) => {
-                body.push(1);
-                put_u32(&mut body, d.len());
-                body.extend_from_slice(d.as_bytes());
-            }
-        }
-        for label in [v.message_id.as_deref(), v.recipient.as_deref()] {
-            match label {
-                None => body.push(0),
-                Some(l) => {
-                    body.push(1);
-                    put_u32(&mut body, l.len());
-                    body.extend_from_slice(l.as_bytes());
-                }
-            }
+        body.push(BounceClass::to_byte(v.bounce_class));
+        for text in [v.diagnostic.as_deref(), v.message_id.as_deref(), v.recipient.as_deref()] {
+            put_opt_str(&mut body, text);
         }
         n += 1;
     }
@@ -841,6 +788,20 @@ fn view_times(v: &StateView) -> [Option<Timestamp>; 10] {
     ]
 }
 
+/// The errors section written by [`write_errors`].
+fn read_errors(r: &mut Reader<'_>) -> Result<Vec<(u32, Error)>, Error> {
+    let e = r.count()?;
+    let mut errors = Vec::with_capacity(e.min(r.b.len()));
+    for _ in 0..e {
+        let row = r.u32()?;
+        let len = r.count()?;
+        let obj: Value = serde_json::from_slice(r.take(len)?)
+            .map_err(|_| bad_batch("error object is not json"))?;
+        errors.push((row, crate::wire::error_from_json(&obj, None)));
+    }
+    Ok(errors)
+}
+
 fn write_errors(out: &mut Vec<u8>, errors: &[(usize, Error)]) {
     put_u32(out, errors.len());
     for (row, e) in errors {
@@ -854,21 +815,6 @@ fn write_errors(out: &mut Vec<u8>, errors: &[(usize, Error)]) {
 fn join_label(mine: &mut Option<String>, theirs: &str) {
     if mine.as_deref().is_none_or(|m| theirs > m) {
         *mine = Some(theirs.to_owned());
-    }
-}
-
-fn type_index(kind: EventType) -> u8 {
-    let i = EventType::ALL.iter().position(|k| *k == kind).unwrap_or(0);
-    u8::try_from(i).unwrap_or(0)
-}
-
-fn bounce_byte(class: Option<BounceClass>) -> u8 {
-    match class {
-        None => 0,
-        Some(BounceClass::Hard) => 1,
-        Some(BounceClass::Soft) => 2,
-        Some(BounceClass::Block) => 3,
-        Some(BounceClass::Undetermined) => 4,
     }
 }
 

@@ -91,6 +91,12 @@ impl EventType {
         all
     };
 
+    /// The position in [`EventType::ALL`]: the type's byte in the binary encodings.
+    pub(crate) fn index(self) -> u8 {
+        let i = EventType::ALL.iter().position(|k| *k == self).unwrap_or(0);
+        u8::try_from(i).unwrap_or(0)
+    }
+
     fn row(self) -> &'static (EventType, &'static str, Option<u8>, bool) {
         // The table has one row per variant; the position is found by a linear scan of 12.
         TABLE.iter().find(|r| r.0 == self).unwrap_or(&TABLE[10])
@@ -153,6 +159,30 @@ pub enum BounceClass {
 }
 
 impl BounceClass {
+    /// The byte of an optional class in the binary encodings: 0 none, 1 hard, 2 soft, 3 block,
+    /// 4 undetermined.
+    pub(crate) fn to_byte(class: Option<BounceClass>) -> u8 {
+        match class {
+            None => 0,
+            Some(BounceClass::Hard) => 1,
+            Some(BounceClass::Soft) => 2,
+            Some(BounceClass::Block) => 3,
+            Some(BounceClass::Undetermined) => 4,
+        }
+    }
+
+    /// The inverse of [`BounceClass::to_byte`]; `Err(())` for a byte out of range.
+    pub(crate) fn from_byte(b: u8) -> Result<Option<BounceClass>, ()> {
+        match b {
+            0 => Ok(None),
+            1 => Ok(Some(BounceClass::Hard)),
+            2 => Ok(Some(BounceClass::Soft)),
+            3 => Ok(Some(BounceClass::Block)),
+            4 => Ok(Some(BounceClass::Undetermined)),
+            _ => Err(()),
+        }
+    }
+
     /// The canonical name (`"block"`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -171,6 +171,16 @@ impl MessageState {
         self.events.insert(key, facts);
     }
 
+    /// [`MessageState::merge`] of a state this one may keep: when `self` is blank (no event,
+    /// no label) it becomes `other` without cloning its events.
+    pub fn merge_owned(&mut self, other: MessageState) {
+        if self.is_empty() && self.message_id.is_none() && self.recipient.is_none() {
+            *self = other;
+        } else {
+            self.merge(&other);
+        }
+    }
+
     /// Join `other` into `self` (set union of events; labels take the greater value).
     pub fn merge(&mut self, other: &MessageState) {
         join_label(&mut self.message_id, other.message_id.as_ref());
@@ -281,7 +291,7 @@ impl MessageState {
         put_u32(&mut out, self.len());
         for (k, f) in self.events.iter() {
             put_str(&mut out, k);
-            out.push(type_index(f.kind));
+            out.push(f.kind.index());
             match f.occurred_at {
                 None => out.push(0),
                 Some(t) => {
@@ -289,13 +299,7 @@ impl MessageState {
                     out.extend_from_slice(&t.as_millis().to_le_bytes());
                 }
             }
-            out.push(match f.bounce_class {
-                None => 0,
-                Some(BounceClass::Hard) => 1,
-                Some(BounceClass::Soft) => 2,
-                Some(BounceClass::Block) => 3,
-                Some(BounceClass::Undetermined) => 4,
-            });
+            out.push(BounceClass::to_byte(f.bounce_class));
             put_opt_str(&mut out, f.diagnostic.as_deref());
         }
         out
@@ -331,14 +335,8 @@ impl MessageState {
                 ),
                 _ => return Err(bad_state("bad option tag")),
             };
-            let bounce_class = match r.u8()? {
-                0 => None,
-                1 => Some(BounceClass::Hard),
-                2 => Some(BounceClass::Soft),
-                3 => Some(BounceClass::Block),
-                4 => Some(BounceClass::Undetermined),
-                _ => return Err(bad_state("bounce class out of range")),
-            };
+            let bounce_class = BounceClass::from_byte(r.u8()?)
+                .map_err(|()| bad_state("bounce class out of range"))?;
             let diagnostic = r.opt_str()?;
             events.insert(&key, EventFacts::new(kind, occurred_at, bounce_class, diagnostic));
         }
@@ -443,11 +441,6 @@ fn max_time(slot: &mut Option<Timestamp>, t: Option<Timestamp>) {
     }
 }
 
-fn type_index(kind: EventType) -> u8 {
-    let i = EventType::ALL.iter().position(|k| *k == kind).unwrap_or(0);
-    u8::try_from(i).unwrap_or(0)
-}
-
 fn put_u32(out: &mut Vec<u8>, n: usize) {
     out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
 }
@@ -457,7 +450,8 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
-fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
+/// An optional string in the binary encodings: `u8` presence, then a `u32` length and UTF-8.
+pub(crate) fn put_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
         None => out.push(0),
         Some(s) => {
