@@ -64,7 +64,7 @@ use datafusion::logical_expr::registry::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
-pub use rules::SqlRules;
+pub use rules::{SqlRules, chunk_ranges};
 pub use schema::{event_schema, events_to_batch};
 
 /// The aggregate functions of this crate.

@@ -9,6 +9,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -166,15 +167,9 @@ impl SqlRules {
             return Ok(states.iter().map(|s| s.evaluate(policy)).collect());
         };
         let mut out: Vec<Vec<Suppression>> = vec![Vec::new(); states.len()];
-        let mut first = 0;
-        while first < states.len() {
-            let mut last = first;
-            let mut n = 0;
-            while last < states.len() && (last == first || n + states[last].events.len() <= 4096) {
-                n += states[last].events.len();
-                last += 1;
-            }
-            let mut events = Vec::with_capacity(n);
+        let sizes: Vec<usize> = states.iter().map(|s| s.events.len()).collect();
+        for Range { start: first, end: last } in chunk_ranges(&sizes, 4096) {
+            let mut events = Vec::with_capacity(sizes[first..last].iter().sum());
             for (i, state) in states[first..last].iter().enumerate() {
                 let recipient = format!("g{}@groups.invalid", first + i);
                 for (key, facts) in &state.events {
@@ -207,7 +202,6 @@ impl SqlRules {
                     })?;
                 out[group].push(s);
             }
-            first = last;
         }
         Ok(out)
     }
@@ -291,6 +285,29 @@ impl Hash for SqlRules {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.plugin.as_ref().map(|p| &p.sha256).hash(state);
     }
+}
+
+/// Split items of the given sizes into consecutive runs of whole items whose sizes add up to
+/// at most `limit` (a run holds at least one item, however large): how rows and states are
+/// cut into boundary crossings of bounded size, group by group.
+///
+/// ```
+/// assert_eq!(mailstate_sql::chunk_ranges(&[2, 2, 5, 1], 4), vec![0..2, 2..3, 3..4]);
+/// ```
+pub fn chunk_ranges(sizes: &[usize], limit: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut first = 0;
+    while first < sizes.len() {
+        let mut last = first + 1;
+        let mut total = sizes[first];
+        while last < sizes.len() && total + sizes[last] <= limit {
+            total += sizes[last];
+            last += 1;
+        }
+        out.push(first..last);
+        first = last;
+    }
+    out
 }
 
 /// Why a payload did not normalize: the rules refused it, or the sandbox failed.

@@ -14,6 +14,7 @@
 //! struct holds the other fields of DESIGN.md's state, in its order.
 
 use std::mem::size_of;
+use std::ops::Range;
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{
@@ -36,7 +37,7 @@ use mailstate_core::{
 use super::{
     Arg, check_arity, coerce, core_error, event_type, opt_str, opt_time, passes, text, time,
 };
-use crate::rules::SqlRules;
+use crate::rules::{SqlRules, chunk_ranges};
 use crate::schema::{UTC, timestamp_type};
 
 const NAME: &str = "message_state";
@@ -283,12 +284,7 @@ impl GroupsAccumulator for MessageStateGroups {
             let other =
                 MessageState::decode(encoded.value(row)).map_err(|e| core_error(NAME, &e))?;
             self.bytes += state_bytes(&other);
-            let mine = &mut self.states[g];
-            if mine.is_empty() && mine.message_id.is_none() && mine.recipient.is_none() {
-                *mine = other;
-            } else {
-                mine.merge(&other);
-            }
+            self.states[g].merge_owned(other);
         }
         Ok(())
     }
@@ -424,7 +420,7 @@ impl RulesGroups {
         n: usize,
         rows: &[(u32, String, EventFacts)],
         partials: &[(u32, Vec<u8>)],
-        mut call: impl FnMut(&ReduceBatch<'_>, usize) -> Result<Vec<T>>,
+        mut call: impl FnMut(&ReduceBatch<'_>) -> Result<Vec<T>>,
     ) -> Result<Vec<T>> {
         // Counting sort of row and state indices by group.
         let mut starts = vec![0usize; n + 1];
@@ -448,14 +444,9 @@ impl RulesGroups {
             next[*g as usize] += 1;
         }
 
+        let sizes: Vec<usize> = starts.windows(2).map(|w| w[1] - w[0]).collect();
         let mut out = Vec::with_capacity(n);
-        let mut first = 0;
-        while first < n {
-            // Whole groups up to CHUNK items (at least one group).
-            let mut last = first + 1;
-            while last < n && starts[last + 1] - starts[first] <= CHUNK {
-                last += 1;
-            }
+        for Range { start: first, end: last } in chunk_ranges(&sizes, CHUNK) {
             let count = u32::try_from(last - first).unwrap_or(u32::MAX);
             let mut events = EventBatch::new(count);
             let mut states = StateBatch::new(count);
@@ -476,7 +467,7 @@ impl RulesGroups {
                     Item::State(i) => states.push(partials[i].0 - base, &partials[i].1),
                 }
             }
-            let answer = call(&ReduceBatch::new(&events, &states), last - first)?;
+            let answer = call(&ReduceBatch::new(&events, &states))?;
             if answer.len() != last - first {
                 return Err(DataFusionError::Execution(format!(
                     "{NAME}: rules {} answered {} groups for {}",
@@ -486,7 +477,6 @@ impl RulesGroups {
                 )));
             }
             out.extend(answer);
-            first = last;
         }
         Ok(out)
     }
@@ -494,15 +484,13 @@ impl RulesGroups {
     fn views(&mut self, emit_to: EmitTo) -> Result<Vec<StateView>> {
         let (n, rows, partials) = self.take(emit_to);
         let rules = self.rules.clone();
-        self.reduce(n, &rows, &partials, |batch, _| {
-            Ok(rules.reduce_views(NAME, batch)?.into_views())
-        })
+        self.reduce(n, &rows, &partials, |batch| Ok(rules.reduce_views(NAME, batch)?.into_views()))
     }
 
     fn states(&mut self, emit_to: EmitTo) -> Result<Vec<Vec<u8>>> {
         let (n, rows, partials) = self.take(emit_to);
         let rules = self.rules.clone();
-        self.reduce(n, &rows, &partials, |batch, _| {
+        self.reduce(n, &rows, &partials, |batch| {
             Ok(rules.reduce_states(NAME, batch)?.iter().map(<[u8]>::to_vec).collect())
         })
     }
@@ -585,7 +573,7 @@ impl GroupsAccumulator for RulesGroups {
             }
         }
         let rules = self.rules.clone();
-        let states = self.reduce(n, &rows, &[], |batch, _| {
+        let states = self.reduce(n, &rows, &[], |batch| {
             Ok(rules.reduce_states(NAME, batch)?.iter().map(<[u8]>::to_vec).collect())
         })?;
         let mut out = BinaryBuilder::with_capacity(n, n * 48);

@@ -3,7 +3,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use mailstate_core::{EventBatch, EventFacts, MessageState, ReduceBatch, StateBatch};
-use mailstate_sql::SqlRules;
+use mailstate_sql::{SqlRules, chunk_ranges};
 
 use crate::{Outcome, input, write_line};
 
@@ -72,7 +72,9 @@ fn run_with(rules: &SqlRules, files: &[PathBuf], out: &mut dyn Write) -> anyhow:
     })?;
     let mut sorted: Vec<_> = groups.into_iter().collect();
     sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for chunk in chunks(&sorted, 32 * 1024) {
+    let sizes: Vec<usize> = sorted.iter().map(|(_, events)| events.len()).collect();
+    for range in chunk_ranges(&sizes, 32 * 1024) {
+        let chunk = &sorted[range];
         let count = u32::try_from(chunk.len()).unwrap_or(u32::MAX);
         let mut batch = EventBatch::new(count);
         for (g, ((message_id, recipient), events)) in (0..count).zip(chunk) {
@@ -104,23 +106,4 @@ fn run_with(rules: &SqlRules, files: &[PathBuf], out: &mut dyn Write) -> anyhow:
         }
     }
     Ok(if bad == 0 { Outcome::Clean } else { Outcome::SomeInputRejected })
-}
-
-/// Consecutive runs of groups holding about `events` events each (at least one group).
-fn chunks<K>(groups: &[(K, Group)], events: usize) -> impl Iterator<Item = &[(K, Group)]> {
-    let mut rest = groups;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let mut n = 0;
-        let mut end = 0;
-        while end < rest.len() && (end == 0 || n + rest[end].1.len() <= events) {
-            n += rest[end].1.len();
-            end += 1;
-        }
-        let (chunk, tail) = rest.split_at(end);
-        rest = tail;
-        Some(chunk)
-    })
 }
