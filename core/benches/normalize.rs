@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mailstate_core::{Headers, Payload, Provider, normalize};
+use mailstate_core::{Headers, Payload, Provider, normalize, normalize_borrowed};
 
 /// One group: `normalize(provider, body)` next to `serde_json` into `IgnoredAny`.
 /// Other providers add a line to [`benches`] with their own body.
@@ -24,6 +24,11 @@ fn compare(c: &mut Criterion, name: &str, provider: Provider, body: &[u8]) {
     g.throughput(Throughput::Bytes(body.len() as u64));
     g.bench_function("normalize", |b| {
         b.iter(|| normalize(provider, Payload { body: black_box(body), headers: &headers }));
+    });
+    g.bench_function("normalize_borrowed", |b| {
+        b.iter(|| {
+            normalize_borrowed(provider, Payload { body: black_box(body), headers: &headers })
+        });
     });
     g.bench_function("parse_floor", |b| {
         b.iter(|| serde_json::from_slice::<serde::de::IgnoredAny>(black_box(body)));

@@ -48,27 +48,38 @@ pub enum KeyScope {
 /// m.occurred_at = Timestamp::from_millis(1_762_200_001_000);
 /// assert!(event_key(&m, KeyScope::Event).starts_with("mandrill:sha256:"));
 /// ```
-pub fn event_key(event: &Event, scope: KeyScope) -> String {
-    match event.provider_event_id.as_deref().filter(|id| !id.is_empty()) {
+pub fn event_key<S: AsRef<str>>(event: &Event<S>, scope: KeyScope) -> String {
+    let provider = event.provider.as_ref();
+    match opt(event.provider_event_id.as_ref()).filter(|id| !id.is_empty()) {
         Some(id) => match scope {
-            KeyScope::Event => format!("{}:{id}", event.provider),
+            KeyScope::Event => {
+                let mut key = String::with_capacity(provider.len() + 1 + id.len());
+                key.push_str(provider);
+                key.push(':');
+                key.push_str(id);
+                key
+            }
             KeyScope::PerRecipient => {
-                format!("{}:{id}:{}", event.provider, event.recipient.as_deref().unwrap_or(""))
+                format!("{provider}:{id}:{}", opt(event.recipient.as_ref()).unwrap_or(""))
             }
         },
-        None => format!("{}:sha256:{}", event.provider, digest_hex(event)),
+        None => format!("{provider}:sha256:{}", digest_hex(event)),
     }
 }
 
-fn digest_hex(event: &Event) -> String {
+fn opt<S: AsRef<str>>(s: Option<&S>) -> Option<&str> {
+    s.map(AsRef::as_ref)
+}
+
+fn digest_hex<S: AsRef<str>>(event: &Event<S>) -> String {
     let occurred = event.occurred_at.map(|t| t.as_millis().to_string());
     let fields: [Option<&str>; 6] = [
-        Some(&event.provider),
-        Some(&event.provider_type),
-        event.message_id.as_deref(),
-        event.recipient.as_deref(),
+        Some(event.provider.as_ref()),
+        Some(event.provider_type.as_ref()),
+        opt(event.message_id.as_ref()),
+        opt(event.recipient.as_ref()),
         occurred.as_deref(),
-        event.url.as_deref(),
+        opt(event.url.as_ref()),
     ];
     let mut h = Sha256::new();
     for field in fields {

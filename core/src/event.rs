@@ -1,5 +1,6 @@
 //! The canonical event: one per (provider event × recipient).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -211,66 +212,201 @@ impl FromStr for BounceClass {
 /// One canonical event. Field names are the JSON (and Arrow) names of DESIGN.md.
 ///
 /// Serialization is deterministic: fields in this order, `metadata` as an ordered map.
+///
+/// The text fields are of type `S`: `String` for the owned event every API trades in
+/// (`Event` is `Event<String>`), or `Cow<'a, str>` for a [`BorrowedEvent`] whose fields point
+/// into the payload it was read from, which [`crate::normalize_borrowed`] returns without
+/// copying the payload's text. Both serialize to the same bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Event {
+#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de> + Ord + Default"))]
+pub struct Event<S = String> {
     /// The dedupe key (see [`crate::event_key`]).
-    pub event_key: String,
+    pub event_key: S,
     /// The provider slug (`sendgrid`, `ses`, …).
-    pub provider: String,
+    pub provider: S,
     /// The provider's own id for the event, when it has one.
     #[serde(default)]
-    pub provider_event_id: Option<String>,
+    pub provider_event_id: Option<S>,
     /// The canonical type.
     #[serde(rename = "type")]
     pub kind: EventType,
     /// The provider's own event name, verbatim.
-    pub provider_type: String,
+    pub provider_type: S,
     /// The id the provider's send call returned, normalized.
     #[serde(default)]
-    pub message_id: Option<String>,
+    pub message_id: Option<S>,
     /// The RFC 5322 `Message-ID`, when the payload carries it.
     #[serde(default)]
-    pub smtp_message_id: Option<String>,
+    pub smtp_message_id: Option<S>,
     /// The bare, lower-cased recipient address.
     #[serde(default)]
-    pub recipient: Option<String>,
+    pub recipient: Option<S>,
     /// When the provider says it happened.
     #[serde(default)]
     pub occurred_at: Option<Timestamp>,
     /// Marketing / transactional / the provider's stream or group.
     #[serde(default)]
-    pub stream: Option<String>,
+    pub stream: Option<S>,
     /// Bounce class, only on bounces.
     #[serde(default)]
     pub bounce_class: Option<BounceClass>,
     /// SMTP reply code (`550`).
     #[serde(default)]
-    pub smtp_status: Option<String>,
+    pub smtp_status: Option<S>,
     /// RFC 3463 enhanced status (`5.1.1`).
     #[serde(default)]
-    pub enhanced_status: Option<String>,
+    pub enhanced_status: Option<S>,
     /// The remote server's text or the provider's reason.
     #[serde(default)]
-    pub diagnostic: Option<String>,
+    pub diagnostic: Option<S>,
     /// The clicked URL.
     #[serde(default)]
-    pub url: Option<String>,
+    pub url: Option<S>,
     /// The user agent of an open or click.
     #[serde(default)]
-    pub user_agent: Option<String>,
+    pub user_agent: Option<S>,
     /// The IP of an open or click (or of the sending server).
     #[serde(default)]
-    pub ip: Option<String>,
+    pub ip: Option<S>,
     /// Tags or categories the sender attached.
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub tags: Vec<S>,
     /// Custom arguments the sender attached.
     #[serde(default)]
-    pub metadata: BTreeMap<String, String>,
+    pub metadata: BTreeMap<S, S>,
     /// The provider's original JSON for this event.
     #[serde(default)]
-    pub raw: String,
+    pub raw: S,
+}
+
+/// A canonical event whose text borrows from the payload it was normalized from (fields with
+/// JSON escapes or computed values are owned). [`Event::into_owned`] detaches it.
+pub type BorrowedEvent<'a> = Event<Cow<'a, str>>;
+
+impl<S: AsRef<str>> Event<S> {
+    /// Check the invariants serde cannot: non-empty key and provider, a bare lower-case
+    /// recipient, a bounce class only on bounces.
+    ///
+    /// # Errors
+    /// `invalid_value` naming the field.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.event_key.as_ref().is_empty() {
+            return Err(Error::invalid("event_key", "must not be empty"));
+        }
+        if self.provider.as_ref().is_empty() {
+            return Err(Error::invalid("provider", "must not be empty"));
+        }
+        if let Some(r) = self.recipient.as_ref().map(AsRef::as_ref)
+            && (r.is_empty() || *r != r.to_lowercase() || r.contains(['<', '>', ' ']))
+        {
+            return Err(Error::invalid(
+                "recipient",
+                format!("expected a bare lower-case address, found {r:?}"),
+            ));
+        }
+        if self.bounce_class.is_some()
+            && !matches!(self.kind, EventType::HardBounce | EventType::SoftBounce)
+        {
+            return Err(Error::invalid("bounce_class", format!("set on a {} event", self.kind)));
+        }
+        Ok(())
+    }
+}
+
+impl<S: Serialize> Event<S> {
+    /// Serialize to one line of JSON (deterministic field order).
+    pub fn to_json(&self) -> String {
+        // Serializing a struct of strings, options and a BTreeMap cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl<'a> BorrowedEvent<'a> {
+    /// The owned event: borrowed text is copied, owned text is moved.
+    pub fn into_owned(self) -> Event {
+        let own = Cow::into_owned;
+        Event {
+            event_key: own(self.event_key),
+            provider: own(self.provider),
+            provider_event_id: self.provider_event_id.map(own),
+            kind: self.kind,
+            provider_type: own(self.provider_type),
+            message_id: self.message_id.map(own),
+            smtp_message_id: self.smtp_message_id.map(own),
+            recipient: self.recipient.map(own),
+            occurred_at: self.occurred_at,
+            stream: self.stream.map(own),
+            bounce_class: self.bounce_class,
+            smtp_status: self.smtp_status.map(own),
+            enhanced_status: self.enhanced_status.map(own),
+            diagnostic: self.diagnostic.map(own),
+            url: self.url.map(own),
+            user_agent: self.user_agent.map(own),
+            ip: self.ip.map(own),
+            tags: self.tags.into_iter().map(own).collect(),
+            metadata: self.metadata.into_iter().map(|(k, v)| (own(k), own(v))).collect(),
+            raw: own(self.raw),
+        }
+    }
+
+    /// An empty borrowed event of `kind` from `provider` (a static slug), with no key yet.
+    pub(crate) fn blank_borrowed(
+        provider: &'static str,
+        kind: EventType,
+        provider_type: Cow<'a, str>,
+    ) -> BorrowedEvent<'a> {
+        Event {
+            event_key: Cow::Borrowed(""),
+            provider: Cow::Borrowed(provider),
+            provider_event_id: None,
+            kind,
+            provider_type,
+            message_id: None,
+            smtp_message_id: None,
+            recipient: None,
+            occurred_at: None,
+            stream: None,
+            bounce_class: None,
+            smtp_status: None,
+            enhanced_status: None,
+            diagnostic: None,
+            url: None,
+            user_agent: None,
+            ip: None,
+            tags: Vec::new(),
+            metadata: BTreeMap::new(),
+            raw: Cow::Borrowed(""),
+        }
+    }
+}
+
+impl From<Event> for BorrowedEvent<'_> {
+    /// Wrap an owned event (every field is moved, nothing is copied).
+    fn from(e: Event) -> Self {
+        let own = Cow::Owned;
+        Event {
+            event_key: own(e.event_key),
+            provider: own(e.provider),
+            provider_event_id: e.provider_event_id.map(own),
+            kind: e.kind,
+            provider_type: own(e.provider_type),
+            message_id: e.message_id.map(own),
+            smtp_message_id: e.smtp_message_id.map(own),
+            recipient: e.recipient.map(own),
+            occurred_at: e.occurred_at,
+            stream: e.stream.map(own),
+            bounce_class: e.bounce_class,
+            smtp_status: e.smtp_status.map(own),
+            enhanced_status: e.enhanced_status.map(own),
+            diagnostic: e.diagnostic.map(own),
+            url: e.url.map(own),
+            user_agent: e.user_agent.map(own),
+            ip: e.ip.map(own),
+            tags: e.tags.into_iter().map(own).collect(),
+            metadata: e.metadata.into_iter().map(|(k, v)| (own(k), own(v))).collect(),
+            raw: own(e.raw),
+        }
+    }
 }
 
 impl Event {
@@ -325,40 +461,6 @@ impl Event {
         let event: Event = crate::wire::from_slice_with_path(bytes)?;
         event.validate()?;
         Ok(event)
-    }
-
-    /// Check the invariants serde cannot: non-empty key and provider, a bare lower-case
-    /// recipient, a bounce class only on bounces.
-    ///
-    /// # Errors
-    /// `invalid_value` naming the field.
-    pub fn validate(&self) -> Result<(), Error> {
-        if self.event_key.is_empty() {
-            return Err(Error::invalid("event_key", "must not be empty"));
-        }
-        if self.provider.is_empty() {
-            return Err(Error::invalid("provider", "must not be empty"));
-        }
-        if let Some(r) = &self.recipient
-            && (r.is_empty() || *r != r.to_lowercase() || r.contains(['<', '>', ' ']))
-        {
-            return Err(Error::invalid(
-                "recipient",
-                format!("expected a bare lower-case address, found {r:?}"),
-            ));
-        }
-        if self.bounce_class.is_some()
-            && !matches!(self.kind, EventType::HardBounce | EventType::SoftBounce)
-        {
-            return Err(Error::invalid("bounce_class", format!("set on a {} event", self.kind)));
-        }
-        Ok(())
-    }
-
-    /// Serialize to one line of JSON (deterministic field order).
-    pub fn to_json(&self) -> String {
-        // Serializing a struct of strings, options and a BTreeMap cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
     }
 }
 

@@ -57,9 +57,10 @@ pub use batch::{
 };
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
-pub use event::{BounceClass, Event, EventType};
+pub use event::{BorrowedEvent, BounceClass, Event, EventType};
 pub use provider::{
-    Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect, normalize,
+    Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
+    normalize, normalize_borrowed,
 };
 pub use reduce::{EventFacts, MessageState, StateView, reduce};
 pub use route::{Route, RoutingPolicy};

@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, ErrorKind};
-use crate::{Event, providers};
+use std::borrow::Cow;
+
+use crate::{BorrowedEvent, Event, providers};
 
 /// Largest body `normalize` accepts (64 MiB). Webhook batches are far smaller (SendGrid caps a
 /// POST at about 768 KB); exports larger than this go through line by line.
@@ -176,15 +178,37 @@ pub enum ControlKind {
     Ping,
 }
 
-/// What one payload normalized to.
+/// What one payload normalized to: owned events (`Normalized`), or events that borrow from the
+/// payload (`Normalized<Cow<'a, str>>`, from [`normalize_borrowed`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Normalized {
+pub struct Normalized<S = String> {
     /// The canonical events, in payload order.
-    pub events: Vec<Event>,
+    pub events: Vec<Event<S>>,
     /// One error per element that could not be normalized.
     pub errors: Vec<Error>,
     /// Set when the payload was a control message rather than events.
     pub control: Option<Control>,
+}
+
+impl Normalized<Cow<'_, str>> {
+    /// The owned result: each event's borrowed text copied (see [`BorrowedEvent::into_owned`]).
+    pub fn into_owned(self) -> Normalized {
+        Normalized {
+            events: self.events.into_iter().map(BorrowedEvent::into_owned).collect(),
+            errors: self.errors,
+            control: self.control,
+        }
+    }
+}
+
+impl From<Normalized> for Normalized<Cow<'_, str>> {
+    fn from(n: Normalized) -> Self {
+        Normalized {
+            events: n.events.into_iter().map(BorrowedEvent::from).collect(),
+            errors: n.errors,
+            control: n.control,
+        }
+    }
 }
 
 /// Normalize one payload from `provider` into canonical events.
@@ -202,6 +226,49 @@ pub struct Normalized {
 /// assert_eq!(out.events.len(), 1);
 /// ```
 pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized, Error> {
+    Ok(match dispatch(provider, payload)? {
+        Output::Owned(out) => out,
+        Output::Borrowed(out) => out.into_owned(),
+    })
+}
+
+/// [`normalize`] without copying the payload's text: each event's strings point into `payload`
+/// where the JSON holds them verbatim (no escapes), and `raw` is the element's own slice of the
+/// body. The same events as [`normalize`], serialized to the same bytes; the fast path for
+/// callers that write the events out (the CLI's `normalize`, an edge worker's answer) rather
+/// than keep them.
+///
+/// # Errors
+/// As [`normalize`].
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Headers, Payload, Provider, normalize, normalize_borrowed};
+/// let body = br#"[{"event":"delivered","email":"ann@example.com","timestamp":1762200001,
+///   "sg_event_id":"ZGVsaXZlcmVk","sg_message_id":"m1.recvd-1"}]"#;
+/// let payload = Payload { body, headers: &Headers::new() };
+/// let fast = normalize_borrowed(Provider::Sendgrid, payload).unwrap();
+/// assert_eq!(fast.events[0].recipient.as_deref(), Some("ann@example.com"));
+/// assert_eq!(fast.into_owned(), normalize(Provider::Sendgrid, payload).unwrap());
+/// ```
+pub fn normalize_borrowed(
+    provider: Provider,
+    payload: Payload<'_>,
+) -> Result<Normalized<Cow<'_, str>>, Error> {
+    Ok(match dispatch(provider, payload)? {
+        Output::Owned(out) => out.into(),
+        Output::Borrowed(out) => out,
+    })
+}
+
+/// What a provider's normalizer returns: the providers on the hot path borrow from the payload,
+/// the others build owned events.
+enum Output<'a> {
+    Owned(Normalized),
+    Borrowed(Normalized<Cow<'a, str>>),
+}
+
+fn dispatch(provider: Provider, payload: Payload<'_>) -> Result<Output<'_>, Error> {
     if payload.body.len() > MAX_BODY_BYTES {
         return Err(Error::new(
             ErrorKind::TooLarge,
@@ -209,26 +276,34 @@ pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized,
         )
         .with_provider(provider.as_str()));
     }
+    let owned = Output::Owned;
     let result = match provider {
-        Provider::Ndjson => Ok(providers::ndjson::normalize(payload)),
-        Provider::Csv => providers::csv::normalize(payload),
-        Provider::Sparkpost => providers::sparkpost::normalize(payload),
-        Provider::Resend => providers::resend::normalize(payload),
-        Provider::Mandrill => providers::mandrill::normalize(payload),
-        Provider::Mailjet => providers::mailjet::normalize(payload),
-        Provider::Brevo => providers::brevo::normalize(payload),
-        Provider::Mailersend => providers::mailersend::normalize(payload),
-        Provider::Postal => providers::postal::normalize(payload),
-        Provider::Sendgrid => providers::sendgrid::normalize(payload),
-        Provider::Ses => providers::ses::normalize(payload),
-        Provider::Mailgun => providers::mailgun::normalize(payload),
-        Provider::Postmark => providers::postmark::normalize(payload),
+        Provider::Ndjson => Ok(owned(providers::ndjson::normalize(payload))),
+        Provider::Csv => providers::csv::normalize(payload).map(owned),
+        Provider::Sparkpost => providers::sparkpost::normalize(payload).map(owned),
+        Provider::Resend => providers::resend::normalize(payload).map(owned),
+        Provider::Mandrill => providers::mandrill::normalize(payload).map(owned),
+        Provider::Mailjet => providers::mailjet::normalize(payload).map(owned),
+        Provider::Brevo => providers::brevo::normalize(payload).map(owned),
+        Provider::Mailersend => providers::mailersend::normalize(payload).map(owned),
+        Provider::Postal => providers::postal::normalize(payload).map(owned),
+        Provider::Sendgrid => providers::sendgrid::normalize(payload).map(Output::Borrowed),
+        Provider::Ses => providers::ses::normalize(payload).map(owned),
+        Provider::Mailgun => providers::mailgun::normalize(payload).map(Output::Borrowed),
+        Provider::Postmark => providers::postmark::normalize(payload).map(owned),
     };
     let tag =
         |e: Error| if e.provider().is_none() { e.with_provider(provider.as_str()) } else { e };
-    let mut out = result.map_err(tag)?;
-    out.errors = out.errors.into_iter().map(tag).collect();
-    Ok(out)
+    Ok(match result.map_err(tag)? {
+        Output::Owned(mut out) => {
+            out.errors = out.errors.into_iter().map(tag).collect();
+            Output::Owned(out)
+        }
+        Output::Borrowed(mut out) => {
+            out.errors = out.errors.into_iter().map(tag).collect();
+            Output::Borrowed(out)
+        }
+    })
 }
 
 /// Recognize which provider sent a payload, from its headers and the shape of its body

@@ -101,7 +101,7 @@ impl RoutingPolicy {
     }
 
     /// The route of `event`; `seen_before` says whether its key was already seen.
-    pub fn route(&self, event: &Event, seen_before: bool) -> Route {
+    pub fn route<S>(&self, event: &Event<S>, seen_before: bool) -> Route {
         if seen_before { self.duplicates } else { self.route_type(event.kind) }
     }
 }

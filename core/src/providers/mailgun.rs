@@ -60,15 +60,17 @@
 //! - The signature (timestamp + token HMAC) is checked by signature verification, not here.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
-use super::{RawObj, TimeUnit, bare_address, clean_message_id};
+use super::picked::{Path, Picked};
+use super::scan::Scan;
+use super::{TimeUnit, bare_address_cow, clean_message_id_cow};
 use crate::error::{Error, ErrorKind};
-use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
+use crate::{BorrowedEvent, BounceClass, EventType, KeyScope, Normalized, Payload, event_key};
 
-pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
+type Text<'a> = Cow<'a, str>;
+
+pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Error> {
     let text = super::body_text(payload.body)?;
     if super::first_byte(payload.body) != Some(b'{') {
         if text.contains('=') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
@@ -79,62 +81,184 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         }
         return Err(super::wrong_shape(payload.body, "a mailgun webhook or events api page"));
     }
-    // One pass that keeps `event-data` or `items` as raw text, then one over the items.
-    let shape: Shape<'_> = serde_json::from_str(text).map_err(|e| Error::from_json(&e))?;
-    let mut out = Normalized::default();
-    if let Some(data) = shape.event_data {
-        let o = RawObj::parse(data.get(), "$[\"event-data\"]")?;
-        out.events.push(item_event(&o, data.get())?);
-    } else if let Some(items) = shape.items {
-        if super::raw_type_name(items) != "array" {
-            return Err(Error::type_mismatch("$.items", "array", super::raw_type_name(items)));
-        }
-        let items = super::array_elements(items.get())?;
-        out.events.reserve(items.len());
-        for (i, item) in items.into_iter().enumerate() {
-            let raw = item.raw;
-            match item.into_obj("$.items", i).and_then(|o| item_event(&o, raw)) {
-                Ok(e) => out.events.push(e),
-                Err(e) => out.errors.push(e),
+    // One pass over the body: `items` are normalized as the scan meets them, `event-data` and
+    // `event` are kept as text; which shape the body is gets decided at the end.
+    let mut scan = Scan::new(text);
+    let mut page: Option<Result<Normalized<Text<'_>>, Error>> = None;
+    let mut event_data = None;
+    let mut has_event = false;
+    let body = scan.fields_with(|scan, key| {
+        match key.as_ref() {
+            "items" if scan.peek() == Some(b'[') => page = Some(Ok(items(scan)?)),
+            "items" => {
+                let found = scan.value()?;
+                let e = Error::type_mismatch("$.items", "array", found.kind.name());
+                page = Some(Err(e));
+            }
+            "event-data" => event_data = Some(scan.value()?),
+            "event" => has_event = !scan.value()?.is_null(),
+            _ => {
+                scan.value()?;
             }
         }
-    } else if shape.event.is_some() {
-        out.events.push(item_event(&RawObj::parse(text.trim(), "$")?, text.trim())?);
-    } else {
-        return Err(Error::new(
-            ErrorKind::WrongProvider,
-            "expected a mailgun webhook (event-data) or an events api page (items)",
-        )
-        .with_path("$"));
+        Ok(())
+    })?;
+    if let Err(found) = body {
+        return Err(Error::type_mismatch("$", "object", found.kind.name()));
     }
+    scan.end()?;
+    if let Some(data) = event_data.filter(|v| !v.is_null()) {
+        let path = Path::root("$[\"event-data\"]");
+        let mut one = Scan::new(data.text);
+        let o = match Picked::read(&mut one, &ITEM, item_slot, path, |_, _| {})? {
+            Ok((o, _)) => o,
+            Err((found, _)) => {
+                return Err(Error::type_mismatch(path.to_string(), "object", found.name()));
+            }
+        };
+        let mut out = Normalized::default();
+        out.events.push(item_event(&o, data.text)?);
+        return Ok(out);
+    }
+    if let Some(page) = page {
+        return page;
+    }
+    if has_event {
+        let mut one = Scan::new(text);
+        let raw = text.trim();
+        if let Ok((o, _)) = Picked::read(&mut one, &ITEM, item_slot, Path::root("$"), |_, _| {})? {
+            let mut out = Normalized::default();
+            out.events.push(item_event(&o, raw)?);
+            return Ok(out);
+        }
+    }
+    Err(Error::new(
+        ErrorKind::WrongProvider,
+        "expected a mailgun webhook (event-data) or an events api page (items)",
+    )
+    .with_path("$"))
+}
+
+/// The items of an Events API page, the scan on the array.
+fn items<'a>(scan: &mut Scan<'a>) -> Result<Normalized<Text<'a>>, Error> {
+    let mut out = Normalized::default();
+    scan.items(|scan, i| {
+        let path = Path::element("$.items", i);
+        let one = match Picked::read(scan, &ITEM, item_slot, path, |_, _| {})? {
+            Ok((o, raw)) => item_event(&o, raw),
+            Err((found, _)) => Err(Error::type_mismatch(path.to_string(), "object", found.name())),
+        };
+        match one {
+            Ok(e) => out.events.push(e),
+            Err(e) => out.errors.push(e),
+        }
+        Ok(())
+    })?;
     Ok(out)
 }
 
-/// The keys that decide the body's shape, each kept as raw text.
-#[derive(Deserialize)]
-struct Shape<'a> {
-    #[serde(borrow, default, rename = "event-data")]
-    event_data: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    items: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    event: Option<&'a RawValue>,
+/// The mapped fields of an event, in slot order (see [`item_slot`]).
+const ITEM: [&str; 14] = [
+    "event",
+    "id",
+    "timestamp",
+    "recipient",
+    "severity",
+    "reason",
+    "delivery-status",
+    "message",
+    "reject",
+    "url",
+    "ip",
+    "client-info",
+    "tags",
+    "user-variables",
+];
+const EVENT: usize = 0;
+const ID: usize = 1;
+const TIMESTAMP: usize = 2;
+const RECIPIENT: usize = 3;
+const SEVERITY: usize = 4;
+const REASON: usize = 5;
+const DELIVERY_STATUS: usize = 6;
+const MESSAGE: usize = 7;
+const REJECT: usize = 8;
+const URL: usize = 9;
+const IP: usize = 10;
+const CLIENT_INFO: usize = 11;
+const TAGS: usize = 12;
+const USER_VARIABLES: usize = 13;
+
+fn item_slot(key: &str) -> Option<usize> {
+    Some(match key {
+        "event" => EVENT,
+        "id" => ID,
+        "timestamp" => TIMESTAMP,
+        "recipient" => RECIPIENT,
+        "severity" => SEVERITY,
+        "reason" => REASON,
+        "delivery-status" => DELIVERY_STATUS,
+        "message" => MESSAGE,
+        "reject" => REJECT,
+        "url" => URL,
+        "ip" => IP,
+        "client-info" => CLIENT_INFO,
+        "tags" => TAGS,
+        "user-variables" => USER_VARIABLES,
+        _ => return None,
+    })
 }
 
-fn item_event(o: &RawObj<'_>, raw: &str) -> Result<Event, Error> {
-    let name = o.string("event")?.ok_or_else(|| Error::missing(o.child("event")))?;
-    let ds = o.obj("delivery-status")?;
-    let code = match &ds {
-        Some(d) => d.uint("code")?,
+/// `delivery-status` (and `reject`, which uses two of its names).
+const STATUS: [&str; 6] =
+    ["code", "enhanced-code", "bounce-code", "message", "description", "reason"];
+const CODE: usize = 0;
+const ENHANCED_CODE: usize = 1;
+const BOUNCE_CODE: usize = 2;
+const STATUS_MESSAGE: usize = 3;
+const DESCRIPTION: usize = 4;
+const REJECT_REASON: usize = 5;
+
+fn status_slot(key: &str) -> Option<usize> {
+    STATUS.iter().position(|k| *k == key)
+}
+
+/// One-key objects on the way to a field: `message.headers`, `headers.message-id`,
+/// `client-info.user-agent`.
+const HEADERS: [&str; 1] = ["headers"];
+const MESSAGE_ID: [&str; 1] = ["message-id"];
+const USER_AGENT: [&str; 1] = ["user-agent"];
+
+fn headers_slot(key: &str) -> Option<usize> {
+    (key == "headers").then_some(0)
+}
+
+fn message_id_slot(key: &str) -> Option<usize> {
+    (key == "message-id").then_some(0)
+}
+
+fn user_agent_slot(key: &str) -> Option<usize> {
+    (key == "user-agent").then_some(0)
+}
+
+fn item_event<'a>(o: &Picked<'a, 14>, raw: &'a str) -> Result<BorrowedEvent<'a>, Error> {
+    let name = o.string(EVENT)?.ok_or_else(|| Error::missing(o.child(EVENT)))?;
+    let ds_path = o.path().key("delivery-status");
+    let ds = match o.obj(DELIVERY_STATUS)? {
+        Some(text) => Some(Picked::nested(text, &STATUS, status_slot, ds_path)?),
         None => None,
     };
-    let reason = o.string("reason")?.unwrap_or_default();
+    let code = match &ds {
+        Some(d) => d.uint(CODE)?,
+        None => None,
+    };
+    let reason = o.string(REASON)?.unwrap_or_default();
     let (kind, class) = match name.as_ref() {
         "accepted" => (EventType::Accepted, None),
         "rejected" => (EventType::Rejected, None),
         "delivered" => (EventType::Delivered, None),
         "failed" => {
-            let temporary = match o.string("severity")? {
+            let temporary = match o.string(SEVERITY)? {
                 Some(s) => s.eq_ignore_ascii_case("temporary"),
                 None => code.is_some_and(|c| (400..500).contains(&c)),
             };
@@ -152,55 +276,66 @@ fn item_event(o: &RawObj<'_>, raw: &str) -> Result<Event, Error> {
         "complained" => (EventType::Complaint, None),
         _ => (EventType::Unknown, None),
     };
-    let mut e = super::new_event("mailgun", kind, name.to_string());
+    let is_rejected = name == "rejected";
+    let mut e = BorrowedEvent::blank_borrowed("mailgun", kind, name);
     e.bounce_class = class;
-    e.provider_event_id = o.str("id")?.map(Cow::into_owned);
-    if let Some(m) = o.obj("message")?
-        && let Some(h) = m.obj("headers")?
-    {
-        e.message_id = h.string("message-id")?.as_deref().and_then(clean_message_id);
-        e.smtp_message_id.clone_from(&e.message_id);
-    }
-    e.recipient = o.string("recipient")?.as_deref().and_then(bare_address);
-    e.occurred_at = o.time("timestamp", TimeUnit::Seconds)?;
-    if let Some(d) = &ds {
-        e.smtp_status = code.filter(|c| (200..600).contains(c)).map(|c| c.to_string());
-        e.enhanced_status = match d.str("enhanced-code")?.filter(|s| !s.is_empty()) {
-            Some(code) => Some(code.into_owned()),
-            None => d.str("bounce-code")?.filter(|s| !s.is_empty()).map(Cow::into_owned),
-        };
-        let message = d.string("message")?.filter(|s| !s.trim().is_empty());
-        let description = d.string("description")?.filter(|s| !s.trim().is_empty());
-        e.diagnostic = message.or(description).map(Cow::into_owned);
-    }
-    if name == "rejected"
-        && let Some(r) = o.obj("reject")?
-    {
-        let reason = r.string("reason")?.filter(|s| !s.is_empty());
-        let description = r.string("description")?.filter(|s| !s.is_empty());
-        e.diagnostic = e.diagnostic.or(reason.or(description).map(Cow::into_owned));
-    }
-    e.url = o.string("url")?.map(Cow::into_owned);
-    e.ip = o.string("ip")?.map(Cow::into_owned);
-    if let Some(ci) = o.obj("client-info")? {
-        e.user_agent = ci.string("user-agent")?.map(Cow::into_owned);
-    }
-    e.tags = o.str_list("tags")?;
-    if let Some(uv) = o.obj("user-variables")? {
-        for (k, v) in uv.fields().filter(|(_, v)| v.get() != "null") {
-            e.metadata.insert(k.to_owned(), super::raw_text(v));
+    e.provider_event_id = o.str(ID)?;
+    if let Some(m) = o.obj(MESSAGE)? {
+        let m_path = o.path().key("message");
+        let m = Picked::nested(m, &HEADERS, headers_slot, m_path)?;
+        if let Some(h) = m.obj(0)? {
+            let h = Picked::nested(h, &MESSAGE_ID, message_id_slot, m_path.key("headers"))?;
+            e.message_id = h.string(0)?.as_ref().and_then(clean_message_id_cow);
+            e.smtp_message_id.clone_from(&e.message_id);
         }
     }
-    raw.clone_into(&mut e.raw);
-    e.event_key = key(&e);
+    e.recipient = o.string(RECIPIENT)?.as_ref().and_then(bare_address_cow);
+    e.occurred_at = o.time(TIMESTAMP, TimeUnit::Seconds)?;
+    if let Some(d) = &ds {
+        e.smtp_status = code.filter(|c| (200..600).contains(c)).map(|c| Cow::Owned(c.to_string()));
+        e.enhanced_status = match d.str(ENHANCED_CODE)?.filter(|s| !s.is_empty()) {
+            Some(code) => Some(code),
+            None => d.str(BOUNCE_CODE)?.filter(|s| !s.is_empty()),
+        };
+        let message = d.string(STATUS_MESSAGE)?.filter(|s| !s.trim().is_empty());
+        let description = d.string(DESCRIPTION)?.filter(|s| !s.trim().is_empty());
+        e.diagnostic = message.or(description);
+    }
+    if is_rejected && let Some(r) = o.obj(REJECT)? {
+        let r = Picked::nested(r, &STATUS, status_slot, o.path().key("reject"))?;
+        let reason = r.string(REJECT_REASON)?.filter(|s| !s.is_empty());
+        let description = r.string(DESCRIPTION)?.filter(|s| !s.is_empty());
+        e.diagnostic = e.diagnostic.or(reason.or(description));
+    }
+    e.url = o.string(URL)?;
+    e.ip = o.string(IP)?;
+    if let Some(ci) = o.obj(CLIENT_INFO)? {
+        let ci = Picked::nested(ci, &USER_AGENT, user_agent_slot, o.path().key("client-info"))?;
+        e.user_agent = ci.string(0)?;
+    }
+    e.tags = o.str_list(TAGS)?;
+    if let Some(uv) = o.obj(USER_VARIABLES)? {
+        let metadata = &mut e.metadata;
+        // `obj` checked it is an object, so `fields` reads it as one.
+        let _text = Scan::new(uv).fields(|k, v| {
+            if !v.is_null() {
+                metadata.insert(k, v.text().unwrap_or(Cow::Borrowed(v.text)));
+            }
+        })?;
+    }
+    e.raw = Cow::Borrowed(raw);
+    e.event_key = Cow::Owned(key(&e));
     Ok(e)
 }
 
 /// `mailgun:{id}:{ms}`: the id is unique only within a day, so it is paired with the time.
-fn key(e: &Event) -> String {
-    let base = event_key(e, KeyScope::Event);
-    match (&e.provider_event_id, e.occurred_at) {
-        (Some(id), Some(t)) if !id.is_empty() => format!("{base}:{}", t.as_millis()),
-        _ => base,
+fn key(e: &BorrowedEvent<'_>) -> String {
+    let mut key = event_key(e, KeyScope::Event);
+    if let (Some(id), Some(t)) = (&e.provider_event_id, e.occurred_at)
+        && !id.is_empty()
+    {
+        // Writing into a String cannot fail.
+        let _ = write!(key, ":{}", t.as_millis());
     }
+    key
 }

@@ -19,9 +19,11 @@ pub(crate) mod mailgun;
 pub(crate) mod mailjet;
 pub(crate) mod mandrill;
 pub(crate) mod ndjson;
+pub(crate) mod picked;
 pub(crate) mod postal;
 pub(crate) mod postmark;
 pub(crate) mod resend;
+pub(crate) mod scan;
 pub(crate) mod sendgrid;
 pub(crate) mod ses;
 pub(crate) mod sparkpost;
@@ -177,6 +179,12 @@ pub(crate) fn value_text(v: &Value) -> String {
 /// `smtp; 550 5.1.1 user unknown` gives `(550, 5.1.1)`, `4.7.1 greylisted` gives
 /// `(None, 4.7.1)`. Only codes of class 2, 4 or 5 are taken.
 pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
+    let (code, enhanced) = smtp_code_slices(text);
+    (code.map(str::to_owned), enhanced.map(str::to_owned))
+}
+
+/// [`smtp_codes`] as slices of `text`.
+pub(crate) fn smtp_code_slices(text: &str) -> (Option<&str>, Option<&str>) {
     let mut t = text.trim_start();
     if t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp;")) {
         t = t[5..].trim_start();
@@ -189,7 +197,7 @@ pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
         && b[2].is_ascii_digit()
         && b.get(3).is_none_or(|c| !c.is_ascii_digit() && *c != b'.')
     {
-        code = Some(t[..3].to_owned());
+        code = Some(&t[..3]);
         t = t[3..].trim_start_matches([' ', '-']);
     }
     let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
@@ -197,7 +205,7 @@ pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
     let mut parts = cand.split('.');
     let class_ok = parts.next().is_some_and(|p| matches!(p, "2" | "4" | "5"));
     let rest_ok = parts.by_ref().take(2).filter(|p| (1..=3).contains(&p.len())).count() == 2;
-    let enhanced = (class_ok && rest_ok && parts.next().is_none()).then(|| cand.to_owned());
+    let enhanced = (class_ok && rest_ok && parts.next().is_none()).then_some(cand);
     (code, enhanced)
 }
 
@@ -398,10 +406,27 @@ impl<'de> serde::Deserialize<'de> for SmallRawList<'de> {
 
 /// A metadata value from raw JSON: a string's text, anything else as its JSON text.
 pub(crate) fn raw_text(raw: &RawValue) -> String {
+    raw_cow(raw).into_owned()
+}
+
+/// [`raw_text`], borrowed from the JSON text when it can be.
+pub(crate) fn raw_cow(raw: &RawValue) -> Cow<'_, str> {
     match raw_string(raw) {
-        Some(s) if raw_type_name(raw) == "string" => s.into_owned(),
-        _ => raw.get().to_owned(),
+        Some(s) if raw_type_name(raw) == "string" => s,
+        _ => Cow::Borrowed(raw.get()),
     }
+}
+
+/// `part`, a slice of `whole`'s text, borrowed from where `whole` borrows (copied when `whole`
+/// is owned, or if `part` is not inside it).
+pub(crate) fn narrow<'a>(whole: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
+    if let Cow::Borrowed(w) = whole
+        && let Some(start) = part.as_ptr().addr().checked_sub(w.as_ptr().addr())
+        && let Some(slice) = w.get(start..start + part.len())
+    {
+        return Cow::Borrowed(slice);
+    }
+    Cow::Owned(part.to_owned())
 }
 
 /// One element of a JSON array body: its exact text, and its fields when it is an object
@@ -616,10 +641,10 @@ impl<'a> RawObj<'a> {
     }
 
     /// An optional list of strings; a single string becomes a one-element list.
-    pub(crate) fn str_list(&self, key: &str) -> Result<Vec<String>, Error> {
+    pub(crate) fn str_list(&self, key: &str) -> Result<Vec<Cow<'a, str>>, Error> {
         let Some(raw) = self.raw(key) else { return Ok(Vec::new()) };
         match raw_type_name(raw) {
-            "string" | "number" => Ok(self.str(key)?.map(Cow::into_owned).into_iter().collect()),
+            "string" | "number" => Ok(self.str(key)?.into_iter().collect()),
             "array" => {
                 let items: SmallRawList<'a> =
                     serde_json::from_str(raw.get()).map_err(|e| Error::from_json(&e))?;
@@ -627,8 +652,8 @@ impl<'a> RawObj<'a> {
                 for (i, item) in items.iter().enumerate() {
                     match raw_type_name(item) {
                         "null" => {}
-                        "number" => out.push(item.get().to_owned()),
-                        "string" => out.extend(raw_string(item).map(Cow::into_owned)),
+                        "number" => out.push(Cow::Borrowed(item.get())),
+                        "string" => out.extend(raw_string(item)),
                         other => {
                             return Err(Error::type_mismatch(
                                 format!("{}[{i}]", self.child(key)),
@@ -650,17 +675,6 @@ impl<'a> RawObj<'a> {
             None => Ok(None),
             Some(raw) => RawObj::parse(raw.get(), self.child(key)).map(Some),
         }
-    }
-
-    /// An optional unsigned integer (a JSON number or a numeric string).
-    pub(crate) fn uint(&self, key: &str) -> Result<Option<u64>, Error> {
-        let Some(raw) = self.raw(key) else { return Ok(None) };
-        let text = match raw_type_name(raw) {
-            "number" => Cow::Borrowed(raw.get()),
-            "string" => raw_string(raw).unwrap_or_default(),
-            other => return Err(Error::type_mismatch(self.child(key), "number", other)),
-        };
-        Ok(text.trim().parse().ok())
     }
 
     /// An optional time in one of the providers' shapes (see [`parse_time`]).
@@ -759,19 +773,27 @@ fn number_time(int: Option<i64>, float: Option<f64>, unit: TimeUnit) -> Option<T
 /// `ann@example.com`. Simple Unicode lower-casing (`ß` stays `ß`); IDN domains are kept as
 /// they are. `None` for an empty string.
 pub(crate) fn bare_address(s: &str) -> Option<String> {
-    let s = s.trim();
-    let inner = match (s.rfind('<'), s.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &s[open + 1..close],
-        _ => s,
+    bare_address_cow(&Cow::Borrowed(s)).map(Cow::into_owned)
+}
+
+/// [`bare_address`], borrowed from `s` when the address in it is already bare lower case.
+pub(crate) fn bare_address_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>> {
+    let t = s.trim();
+    let inner = match (t.rfind('<'), t.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &t[open + 1..close],
+        _ => t,
     };
     let inner = inner.trim().trim_matches('"');
     if inner.is_empty() {
         return None;
     }
     if inner.is_ascii() {
-        return Some(inner.to_ascii_lowercase());
+        if !inner.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Some(narrow(s, inner));
+        }
+        return Some(Cow::Owned(inner.to_ascii_lowercase()));
     }
-    Some(inner.chars().flat_map(simple_lower).collect())
+    Some(Cow::Owned(inner.chars().flat_map(simple_lower).collect()))
 }
 
 /// Simple (one-to-one) lower-casing: `char::to_lowercase` except where it would expand a
@@ -784,8 +806,13 @@ fn simple_lower(c: char) -> impl Iterator<Item = char> {
 
 /// A message id with surrounding whitespace and `<>` removed; `None` when empty.
 pub(crate) fn clean_message_id(s: &str) -> Option<String> {
+    clean_message_id_cow(&Cow::Borrowed(s)).map(Cow::into_owned)
+}
+
+/// [`clean_message_id`], borrowed from `s`.
+pub(crate) fn clean_message_id_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>> {
     let t = s.trim().trim_start_matches('<').trim_end_matches('>').trim();
-    (!t.is_empty()).then(|| t.to_owned())
+    (!t.is_empty()).then(|| narrow(s, t))
 }
 
 #[cfg(test)]

@@ -231,7 +231,12 @@ fn details(text: &str) -> Result<Normalized, Error> {
     let message = Message {
         id: o.str("MessageID")?.as_deref().and_then(clean_message_id),
         stream: o.string("MessageStream")?.map(Cow::into_owned),
-        tags: o.str_list("Tag")?.into_iter().filter(|t| !t.is_empty()).collect(),
+        tags: o
+            .str_list("Tag")?
+            .into_iter()
+            .filter(|t| !t.is_empty())
+            .map(Cow::into_owned)
+            .collect(),
         metadata,
     };
     let mut out = Normalized::default();

@@ -109,9 +109,15 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::{RawObj, TimeUnit, bare_address, clean_message_id, raw_text, smtp_codes};
+use super::picked::{Path, Picked};
+use super::scan::{Scan, Val};
+use super::{
+    RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow, smtp_code_slices,
+};
 use crate::error::Error;
-use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
+use crate::{BorrowedEvent, BounceClass, EventType, KeyScope, Normalized, Payload, event_key};
+
+type Text<'a> = Cow<'a, str>;
 
 /// SendGrid's own keys; every other top-level key is a custom argument.
 fn is_reserved(key: &str) -> bool {
@@ -158,7 +164,7 @@ fn is_reserved(key: &str) -> bool {
     )
 }
 
-pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
+pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Error> {
     if super::first_byte(payload.body) == Some(b'{') {
         let text = super::body_text(payload.body)?;
         let o = RawObj::parse(text, "$")?;
@@ -173,22 +179,95 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         ));
     }
     let text = super::body_text(payload.body)?;
-    let items = super::array_elements(text)?;
     let mut out = Normalized::default();
-    out.events.reserve(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        match event(item, i) {
+    // About 300 bytes per event in real batches: one allocation for most bodies.
+    out.events.reserve(text.len() / 256 + 1);
+    let mut custom = Vec::new();
+    let mut scan = Scan::new(text);
+    scan.items(|scan, i| {
+        custom.clear();
+        let path = Path::element("$", i);
+        let read = Picked::read(scan, &FIELDS, slot, path, |k, v| {
+            if !is_reserved(&k) && !v.is_null() {
+                custom.push((k, v));
+            }
+        })?;
+        let one = match read {
+            Ok((o, raw)) => event(&o, raw, &custom),
+            Err((found, _)) => Err(Error::type_mismatch(path.to_string(), "object", found.name())),
+        };
+        match one {
             Ok(e) => out.events.push(e),
             Err(e) => out.errors.push(e),
         }
-    }
+        Ok(())
+    })?;
+    scan.end()?;
     Ok(out)
 }
 
-fn event(item: super::Element<'_>, index: usize) -> Result<Event, Error> {
-    let raw = item.raw;
-    let o = item.into_obj("$", index)?;
-    let name = o.string("event")?.ok_or_else(|| Error::missing(o.child("event")))?;
+/// The fields of a webhook event that are mapped, in slot order (see [`slot`]).
+const FIELDS: [&str; 15] = [
+    "event",
+    "type",
+    "sg_event_id",
+    "smtp-id",
+    "sg_message_id",
+    "email",
+    "timestamp",
+    "asm_group_id",
+    "status",
+    "reason",
+    "response",
+    "url",
+    "useragent",
+    "ip",
+    "category",
+];
+const EVENT: usize = 0;
+const TYPE: usize = 1;
+const SG_EVENT_ID: usize = 2;
+const SMTP_ID: usize = 3;
+const SG_MESSAGE_ID: usize = 4;
+const EMAIL: usize = 5;
+const TIMESTAMP: usize = 6;
+const ASM_GROUP_ID: usize = 7;
+const STATUS: usize = 8;
+const REASON: usize = 9;
+const RESPONSE: usize = 10;
+const URL: usize = 11;
+const USERAGENT: usize = 12;
+const IP: usize = 13;
+const CATEGORY: usize = 14;
+
+/// The slot of a mapped key.
+fn slot(key: &str) -> Option<usize> {
+    Some(match key {
+        "event" => EVENT,
+        "type" => TYPE,
+        "sg_event_id" => SG_EVENT_ID,
+        "smtp-id" => SMTP_ID,
+        "sg_message_id" => SG_MESSAGE_ID,
+        "email" => EMAIL,
+        "timestamp" => TIMESTAMP,
+        "asm_group_id" => ASM_GROUP_ID,
+        "status" => STATUS,
+        "reason" => REASON,
+        "response" => RESPONSE,
+        "url" => URL,
+        "useragent" => USERAGENT,
+        "ip" => IP,
+        "category" => CATEGORY,
+        _ => return None,
+    })
+}
+
+fn event<'a>(
+    o: &Picked<'a, 15>,
+    raw: &'a str,
+    custom: &[(Text<'a>, Val<'a>)],
+) -> Result<BorrowedEvent<'a>, Error> {
+    let name = o.string(EVENT)?.ok_or_else(|| Error::missing(o.child(EVENT)))?;
     let is = |n: &str| name.eq_ignore_ascii_case(n);
     let (kind, class) = if is("processed") {
         (EventType::Accepted, None)
@@ -199,7 +278,7 @@ fn event(item: super::Element<'_>, index: usize) -> Result<Event, Error> {
     } else if is("delivered") {
         (EventType::Delivered, None)
     } else if is("bounce") {
-        let blocked = o.str("type")?.is_some_and(|t| t.eq_ignore_ascii_case("blocked"));
+        let blocked = o.str(TYPE)?.is_some_and(|t| t.eq_ignore_ascii_case("blocked"));
         if blocked {
             (EventType::SoftBounce, Some(BounceClass::Block))
         } else {
@@ -219,43 +298,48 @@ fn event(item: super::Element<'_>, index: usize) -> Result<Event, Error> {
         (EventType::Unknown, None)
     };
     let about_no_message = is("account_status_change");
-    let mut e = super::new_event("sendgrid", kind, name.into_owned());
+    let mut e = BorrowedEvent::blank_borrowed("sendgrid", kind, name);
     e.bounce_class = class;
-    e.provider_event_id = o.str("sg_event_id")?.map(Cow::into_owned);
-    e.smtp_message_id = o.string("smtp-id")?.as_deref().and_then(clean_message_id);
+    e.provider_event_id = o.str(SG_EVENT_ID)?;
+    e.smtp_message_id = o.string(SMTP_ID)?.as_ref().and_then(clean_message_id_cow);
     if !about_no_message {
-        e.message_id = message_id(o.str("sg_message_id")?.as_deref(), e.smtp_message_id.as_deref());
+        e.message_id = message_id(o.str(SG_MESSAGE_ID)?, e.smtp_message_id.as_ref());
     }
-    e.recipient = o.string("email")?.as_deref().and_then(bare_address);
-    e.occurred_at = o.time("timestamp", TimeUnit::Seconds)?;
-    e.stream = o.str("asm_group_id")?.map(Cow::into_owned);
-    e.enhanced_status = o.str("status")?.map(Cow::into_owned);
-    e.diagnostic = match o.str("reason")? {
-        Some(r) if !r.is_empty() => Some(r.into_owned()),
-        _ => o.str("response")?.map(Cow::into_owned),
+    e.recipient = o.string(EMAIL)?.as_ref().and_then(bare_address_cow);
+    e.occurred_at = o.time(TIMESTAMP, TimeUnit::Seconds)?;
+    e.stream = o.str(ASM_GROUP_ID)?;
+    e.enhanced_status = o.str(STATUS)?;
+    e.diagnostic = match o.str(REASON)? {
+        Some(r) if !r.is_empty() => Some(r),
+        _ => o.str(RESPONSE)?,
     };
     if let Some(d) = &e.diagnostic {
-        let (code, enhanced) = smtp_codes(d);
-        e.smtp_status = code;
+        let (code, enhanced) = smtp_code_slices(d);
+        e.smtp_status = code.map(|c| narrow(d, c));
         if e.enhanced_status.is_none() {
-            e.enhanced_status = enhanced;
+            e.enhanced_status = enhanced.map(|c| narrow(d, c));
         }
     }
-    e.url = o.string("url")?.map(Cow::into_owned);
-    e.user_agent = o.string("useragent")?.map(Cow::into_owned);
-    e.ip = o.string("ip")?.map(Cow::into_owned);
-    e.tags = o.str_list("category")?;
-    e.metadata = custom_args(&o);
-    raw.clone_into(&mut e.raw);
-    e.event_key = event_key(&e, KeyScope::Event);
+    e.url = o.string(URL)?;
+    e.user_agent = o.string(USERAGENT)?;
+    e.ip = o.string(IP)?;
+    e.tags = o.str_list(CATEGORY)?;
+    // Inserted one by one: `collect` would buffer, sort and bulk-build, which for the usual one
+    // to three custom args costs more than the inserts.
+    for (k, v) in custom {
+        let value = v.text().unwrap_or(Cow::Borrowed(v.text));
+        e.metadata.insert(k.clone(), value);
+    }
+    e.raw = Cow::Borrowed(raw);
+    e.event_key = Cow::Owned(event_key(&e, KeyScope::Event));
     Ok(e)
 }
 
 /// An Email Activity message details body: one event per `events` entry.
-fn activity(o: &RawObj<'_>) -> Result<Normalized, Error> {
-    let message_id = message_id(o.str("msg_id")?.as_deref(), None);
-    let recipient = o.string("to_email")?.as_deref().and_then(bare_address);
-    let stream = o.str("asm_group_id")?.map(Cow::into_owned);
+fn activity<'a>(o: &RawObj<'a>) -> Result<Normalized<Text<'a>>, Error> {
+    let message_id = message_id(o.str("msg_id")?, None);
+    let recipient = o.string("to_email")?.as_ref().and_then(bare_address_cow);
+    let stream = o.str("asm_group_id")?;
     let tags = o.str_list("categories")?;
     let metadata = unique_args(o.raw("unique_args"));
     let list = o.raw("events").map_or("[]", serde_json::value::RawValue::get);
@@ -273,7 +357,7 @@ fn activity(o: &RawObj<'_>) -> Result<Normalized, Error> {
             e.stream.clone_from(&stream);
             e.tags.clone_from(&tags);
             e.metadata.clone_from(&metadata);
-            e.event_key = event_key(&e, KeyScope::Event);
+            e.event_key = Cow::Owned(event_key(&e, KeyScope::Event));
             e
         });
         match one {
@@ -285,7 +369,7 @@ fn activity(o: &RawObj<'_>) -> Result<Normalized, Error> {
 }
 
 /// One `events` entry of an activity details body, without the message's fields or a key.
-fn activity_event(item: super::Element<'_>, index: usize) -> Result<Event, Error> {
+fn activity_event(item: super::Element<'_>, index: usize) -> Result<BorrowedEvent<'_>, Error> {
     let raw = item.raw;
     let o = item.into_obj("$.events", index)?;
     let name = o.string("event_name")?.ok_or_else(|| Error::missing(o.child("event_name")))?;
@@ -305,28 +389,30 @@ fn activity_event(item: super::Element<'_>, index: usize) -> Result<Event, Error
         "group_resubscribe" => (EventType::Resubscribe, None),
         _ => (EventType::Unknown, None),
     };
-    let mut e = super::new_event("sendgrid", kind, name.into_owned());
+    let mut e = BorrowedEvent::blank_borrowed("sendgrid", kind, name);
     e.bounce_class = class;
     e.occurred_at = o.time("processed", TimeUnit::Seconds)?;
     e.diagnostic = match o.string("reason")? {
-        Some(r) if !r.trim().is_empty() => Some(r.into_owned()),
-        _ => o.string("server_response")?.map(Cow::into_owned).filter(|r| !r.trim().is_empty()),
+        Some(r) if !r.trim().is_empty() => Some(r),
+        _ => o.string("server_response")?.filter(|r| !r.trim().is_empty()),
     };
     if let Some(d) = &e.diagnostic {
-        let (code, enhanced) = smtp_codes(d);
-        e.smtp_status = code;
-        e.enhanced_status = enhanced;
+        let (code, enhanced) = smtp_code_slices(d);
+        e.smtp_status = code.map(|c| narrow(d, c));
+        e.enhanced_status = enhanced.map(|c| narrow(d, c));
     }
     if kind == EventType::Click {
-        e.url = o.string("url")?.map(Cow::into_owned);
+        e.url = o.string("url")?;
     }
-    e.user_agent = o.string("http_user_agent")?.map(Cow::into_owned).filter(|u| !u.is_empty());
-    raw.clone_into(&mut e.raw);
+    e.user_agent = o.string("http_user_agent")?.filter(|u| !u.is_empty());
+    e.raw = Cow::Borrowed(raw);
     Ok(e)
 }
 
 /// `unique_args` as metadata when it is a JSON object (or a string holding one).
-fn unique_args(raw: Option<&serde_json::value::RawValue>) -> BTreeMap<String, String> {
+fn unique_args(
+    raw: Option<&serde_json::value::RawValue>,
+) -> BTreeMap<Text<'static>, Text<'static>> {
     let Some(raw) = raw else { return BTreeMap::new() };
     let text = match super::raw_type_name(raw) {
         "string" => serde_json::from_str::<String>(raw.get()).unwrap_or_default(),
@@ -337,7 +423,7 @@ fn unique_args(raw: Option<&serde_json::value::RawValue>) -> BTreeMap<String, St
         Ok(args) => args
             .fields()
             .filter(|(_, v)| v.get() != "null")
-            .map(|(k, v)| (k.to_owned(), raw_text(v)))
+            .map(|(k, v)| (Cow::Owned(k.to_owned()), Cow::Owned(raw_cow(v).into_owned())))
             .collect(),
         Err(_) => BTreeMap::new(),
     }
@@ -345,32 +431,25 @@ fn unique_args(raw: Option<&serde_json::value::RawValue>) -> BTreeMap<String, St
 
 /// The X-Message-Id: `sg_message_id` cut before `.filter` / `.recvd`, or the local part of the
 /// `smtp-id` when `sg_message_id` is missing or only a suffix.
-fn message_id(sg: Option<&str>, smtp_id: Option<&str>) -> Option<String> {
-    let sg = sg.map(str::trim).filter(|s| !s.is_empty());
+fn message_id<'a>(sg: Option<Text<'a>>, smtp_id: Option<&Text<'a>>) -> Option<Text<'a>> {
+    let sg = sg.filter(|s| !s.trim().is_empty());
     match sg {
-        Some(s) if !s.starts_with("filter") && !s.starts_with("recvd") => {
+        Some(whole)
+            if !whole.trim().starts_with("filter") && !whole.trim().starts_with("recvd") =>
+        {
+            let s = whole.trim();
             let cut = s.match_indices('.').map(|(at, _)| at).find(|&at| {
                 let rest = &s[at + 1..];
                 rest.starts_with("filter") || rest.starts_with("recvd")
             });
-            clean_message_id(cut.map_or(s, |at| &s[..at]))
+            clean_message_id_cow(&narrow(&whole, cut.map_or(s, |at| &s[..at])))
         }
         _ => {
             let id = smtp_id?;
-            let local = id.split_once('@').map_or(id, |(l, _)| l);
-            clean_message_id(local)
+            let local = id.split_once('@').map_or(id.as_ref(), |(l, _)| l);
+            clean_message_id_cow(&narrow(id, local))
         }
     }
-}
-
-fn custom_args(o: &RawObj<'_>) -> BTreeMap<String, String> {
-    // Inserted one by one: `collect` would buffer, sort and bulk-build, which for the usual one
-    // to three custom args costs more than the inserts.
-    let mut out = BTreeMap::new();
-    for (k, v) in o.fields().filter(|(k, v)| !is_reserved(k) && v.get() != "null") {
-        out.insert(k.to_owned(), raw_text(v));
-    }
-    out
 }
 
 #[cfg(test)]
@@ -378,8 +457,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_mapped_field_has_its_slot() {
+        for (i, name) in FIELDS.iter().enumerate() {
+            assert_eq!(slot(name), Some(i), "{name}");
+            assert!(is_reserved(name), "{name} is sendgrid's own key");
+        }
+    }
+
+    #[test]
     fn message_id_cuts_at_the_internal_suffix() {
-        let m = |sg: Option<&str>, smtp: Option<&str>| message_id(sg, smtp);
+        let m = |sg: Option<&str>, smtp: Option<&str>| {
+            let smtp = smtp.map(Cow::Borrowed);
+            message_id(sg.map(Cow::Borrowed), smtp.as_ref()).map(Cow::into_owned)
+        };
         assert_eq!(
             m(Some("Tq9fR2mWx0aZyB4cD5eF6g.recvd-6b7c8d9e0-abcd1-1-695A3C00-3.0"), None).unwrap(),
             "Tq9fR2mWx0aZyB4cD5eF6g"

@@ -1,0 +1,265 @@
+//! The fields a normalizer maps, picked out of one object in a single [`Scan`]: each known key
+//! goes to its slot as the scan meets it, every other key to the caller (SendGrid's custom
+//! arguments), and the typed accessors read the slots with the same rules and error messages as
+//! [`super::RawObj`]: strings borrowed from the body, numbers kept as their exact digits, a
+//! `type_mismatch` naming the JSON path, expected and found.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use super::scan::{Kind, Scan, Val};
+use super::{TimeUnit, number_time, parse_time};
+use crate::Timestamp;
+use crate::error::Error;
+
+/// A JSON path written out only when an error needs it: `{prefix}[{index}]` followed by up to
+/// four keys, without an allocation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Path {
+    prefix: &'static str,
+    index: Option<usize>,
+    keys: [&'static str; 4],
+    len: usize,
+}
+
+impl Path {
+    /// The path of element `index` of the array at `prefix` (`$.items[3]`).
+    pub(crate) fn element(prefix: &'static str, index: usize) -> Path {
+        Path { prefix, index: Some(index), keys: [""; 4], len: 0 }
+    }
+
+    /// A path without an index (`$["event-data"]`).
+    pub(crate) fn root(prefix: &'static str) -> Path {
+        Path { prefix, index: None, keys: [""; 4], len: 0 }
+    }
+
+    /// The path of `key` inside this one.
+    pub(crate) fn key(mut self, key: &'static str) -> Path {
+        if let Some(slot) = self.keys.get_mut(self.len) {
+            *slot = key;
+            self.len += 1;
+        }
+        self
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.prefix)?;
+        if let Some(i) = self.index {
+            write!(f, "[{i}]")?;
+        }
+        for key in &self.keys[..self.len] {
+            if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                write!(f, ".{key}")?;
+            } else {
+                write!(f, "[{key:?}]")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The mapped fields of one object: slot `i` holds the value of `names[i]` (the last one when a
+/// key repeats, as JSON parsers do).
+#[derive(Debug)]
+pub(crate) struct Picked<'a, const N: usize> {
+    vals: [Option<Val<'a>>; N],
+    names: &'static [&'static str; N],
+    path: Path,
+}
+
+/// What reading one value as an object gave: its fields and exact text, or the kind found.
+pub(crate) type Read<'a, const N: usize> = Result<(Picked<'a, N>, &'a str), (Kind, &'a str)>;
+
+impl<'a, const N: usize> Picked<'a, N> {
+    /// Read the value at the cursor: when it is an object, every key `slot` knows fills its
+    /// slot and every other key goes to `other`. A syntax error is `Err`; a value of another
+    /// kind is `Ok(Err(kind))` (the cursor is past it either way).
+    pub(crate) fn read(
+        scan: &mut Scan<'a>,
+        names: &'static [&'static str; N],
+        slot: fn(&str) -> Option<usize>,
+        path: Path,
+        mut other: impl FnMut(Cow<'a, str>, Val<'a>),
+    ) -> Result<Read<'a, N>, Error> {
+        let mut vals = [None; N];
+        let read = scan.fields(|key, value| match slot(&key).and_then(|i| vals.get_mut(i)) {
+            Some(v) => *v = Some(value),
+            None => other(key, value),
+        })?;
+        Ok(match read {
+            Ok(text) => Ok((Picked { vals, names, path }, text)),
+            Err(v) => Err((v.kind, v.text)),
+        })
+    }
+
+    /// Read an object value held in another object's field (a nested object's text).
+    pub(crate) fn nested(
+        text: &'a str,
+        names: &'static [&'static str; N],
+        slot: fn(&str) -> Option<usize>,
+        path: Path,
+    ) -> Result<Picked<'a, N>, Error> {
+        match Picked::read(&mut Scan::new(text), names, slot, path, |_, _| {})? {
+            Ok((p, _)) => Ok(p),
+            Err((kind, _)) => Err(Error::type_mismatch(path.to_string(), "object", kind.name())),
+        }
+    }
+
+    /// The path of this object.
+    pub(crate) fn path(&self) -> Path {
+        self.path
+    }
+
+    /// The path of field `i`.
+    pub(crate) fn child(&self, i: usize) -> String {
+        self.path.key(self.names[i]).to_string()
+    }
+
+    /// Field `i`, when present and not `null`.
+    pub(crate) fn raw(&self, i: usize) -> Option<Val<'a>> {
+        self.vals.get(i).copied().flatten().filter(|v| v.kind != Kind::Null)
+    }
+
+    /// An optional field that must be a JSON string.
+    pub(crate) fn string(&self, i: usize) -> Result<Option<Cow<'a, str>>, Error> {
+        match self.raw(i) {
+            None => Ok(None),
+            Some(v) => match v.string() {
+                Some(s) => Ok(Some(s)),
+                None => Err(Error::type_mismatch(self.child(i), "string", v.kind.name())),
+            },
+        }
+    }
+
+    /// An optional string field; a number is accepted and kept as its exact digits.
+    pub(crate) fn str(&self, i: usize) -> Result<Option<Cow<'a, str>>, Error> {
+        match self.raw(i) {
+            Some(v) if v.kind == Kind::Num => Ok(Some(Cow::Borrowed(v.text))),
+            _ => self.string(i),
+        }
+    }
+
+    /// An optional list of strings; a single string (or number) becomes a one-element list,
+    /// `null` items are skipped.
+    pub(crate) fn str_list(&self, i: usize) -> Result<Vec<Cow<'a, str>>, Error> {
+        let Some(v) = self.raw(i) else { return Ok(Vec::new()) };
+        match v.kind {
+            Kind::Str | Kind::Num => Ok(self.str(i)?.into_iter().collect()),
+            Kind::Arr => {
+                let mut out = Vec::new();
+                let mut bad = None;
+                let mut items = Scan::new(v.text);
+                items.items(|scan, n| {
+                    let item = scan.value()?;
+                    match item.kind {
+                        Kind::Null => {}
+                        Kind::Num | Kind::Str => out.extend(item.text()),
+                        other => {
+                            bad.get_or_insert((n, other));
+                        }
+                    }
+                    Ok(())
+                })?;
+                match bad {
+                    None => Ok(out),
+                    Some((n, kind)) => Err(Error::type_mismatch(
+                        format!("{}[{n}]", self.child(i)),
+                        "string",
+                        kind.name(),
+                    )),
+                }
+            }
+            other => Err(Error::type_mismatch(self.child(i), "string or array", other.name())),
+        }
+    }
+
+    /// An optional nested object's text (a `type_mismatch` for another kind).
+    pub(crate) fn obj(&self, i: usize) -> Result<Option<&'a str>, Error> {
+        match self.raw(i) {
+            None => Ok(None),
+            Some(v) if v.kind == Kind::Obj => Ok(Some(v.text)),
+            Some(v) => Err(Error::type_mismatch(self.child(i), "object", v.kind.name())),
+        }
+    }
+
+    /// An optional unsigned integer (a JSON number or a numeric string); `None` when it does not
+    /// parse.
+    pub(crate) fn uint(&self, i: usize) -> Result<Option<u64>, Error> {
+        let Some(v) = self.raw(i) else { return Ok(None) };
+        let text = match v.kind {
+            Kind::Num => Cow::Borrowed(v.text),
+            Kind::Str => v.string().unwrap_or_default(),
+            other => return Err(Error::type_mismatch(self.child(i), "number", other.name())),
+        };
+        Ok(text.trim().parse().ok())
+    }
+
+    /// An optional time in one of the providers' shapes (see [`parse_time`]).
+    pub(crate) fn time(&self, i: usize, unit: TimeUnit) -> Result<Option<Timestamp>, Error> {
+        let Some(v) = self.raw(i) else { return Ok(None) };
+        // Integer epoch values, the common case, without building a `Value`.
+        if let Ok(n) = v.text.parse::<i64>() {
+            let t = number_time(Some(n), None, unit);
+            return t
+                .map(Some)
+                .ok_or_else(|| Error::type_mismatch(self.child(i), unit.expected(), v.text));
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(v.text).map_err(|e| Error::from_json(&e))?;
+        parse_time(&value, unit)
+            .map(Some)
+            .map_err(|found| Error::type_mismatch(self.child(i), unit.expected(), &found))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 4] = ["a", "b-c", "list", "t"];
+
+    fn slot(key: &str) -> Option<usize> {
+        NAMES.iter().position(|n| *n == key)
+    }
+
+    fn pick(text: &str) -> (Picked<'_, 4>, Vec<String>) {
+        let mut others = Vec::new();
+        let mut scan = Scan::new(text);
+        let read = Picked::read(&mut scan, &NAMES, slot, Path::element("$", 2), |k, _| {
+            others.push(k.into_owned());
+        });
+        (read.unwrap().unwrap().0, others)
+    }
+
+    #[test]
+    fn slots_take_the_last_value_and_other_keys_go_to_the_caller() {
+        let (p, others) = pick(r#"{"a":"x","z":1,"a":"y","b-c":12.50,"list":["p",null,3]}"#);
+        assert_eq!(others, ["z"]);
+        assert_eq!(p.string(0).unwrap().unwrap(), "y");
+        assert_eq!(p.str(1).unwrap().unwrap(), "12.50");
+        assert_eq!(p.str_list(2).unwrap(), ["p", "3"]);
+        assert_eq!(p.raw(3).map(|v| v.text), None);
+    }
+
+    #[test]
+    fn type_errors_name_the_path_expected_and_found() {
+        let (p, _) = pick(r#"{"a":1,"b-c":true,"list":[{}],"t":"soon"}"#);
+        assert_eq!(p.string(0).unwrap_err().message(), "expected string at $[2].a, found number");
+        assert_eq!(
+            p.str(1).unwrap_err().message(),
+            "expected string at $[2][\"b-c\"], found boolean"
+        );
+        assert_eq!(
+            p.str_list(2).unwrap_err().message(),
+            "expected string at $[2].list[0], found object"
+        );
+        assert_eq!(
+            p.time(3, TimeUnit::Seconds).unwrap_err().message(),
+            "expected epoch seconds or an RFC 3339 time at $[2].t, found \"soon\""
+        );
+        let path = Path::root("$").key("message").key("headers");
+        assert_eq!(path.to_string(), "$.message.headers");
+    }
+}
