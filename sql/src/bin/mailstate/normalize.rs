@@ -2,7 +2,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use mailstate_core::{Headers, Payload, Provider, detect, normalize};
+use mailstate_core::{Headers, Payload, Provider, detect, normalize_borrowed};
 use serde_json::json;
 
 use crate::{Outcome, input, write_line};
@@ -56,7 +56,8 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     } else {
         args.provider.parse()?
     };
-    let normalized = normalize(provider, Payload { body: &body, headers: &headers })
+    // The events are written out and dropped: no need to copy the body's text into them.
+    let normalized = normalize_borrowed(provider, Payload { body: &body, headers: &headers })
         .with_context(|| format!("cannot normalize {}", path.display()))?;
     for e in &normalized.events {
         write_line(out, e)?;
