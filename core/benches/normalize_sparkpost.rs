@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mailstate_core::{Headers, Payload, Provider, normalize};
+use mailstate_core::{Headers, Payload, Provider, normalize, normalize_borrowed};
 
 /// A realistic batch: the mix of a transactional stream (injections, deliveries, opens,
 /// clicks, a few delays, bounces, complaints and unsubscribes), with the fields SparkPost
@@ -95,6 +95,17 @@ fn bench(c: &mut Criterion) {
     g.bench_function("normalize", |b| {
         b.iter(|| {
             let out = normalize(
+                Provider::Sparkpost,
+                Payload { body: black_box(body.as_bytes()), headers: &headers },
+            )
+            .unwrap();
+            black_box(out)
+        });
+    });
+    // SparkPost's reader builds owned events; the borrowed API wraps them without copying.
+    g.bench_function("normalize_borrowed", |b| {
+        b.iter(|| {
+            let out = normalize_borrowed(
                 Provider::Sparkpost,
                 Payload { body: black_box(body.as_bytes()), headers: &headers },
             )

@@ -1,14 +1,13 @@
 //! The canonical event: one per (provider event × recipient).
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
+use crate::{Metadata, Timestamp};
 
 /// The canonical event types, with their precedence rank and terminal flag in one table.
 ///
@@ -218,7 +217,10 @@ impl FromStr for BounceClass {
 /// into the payload it was read from, which [`crate::normalize_borrowed`] returns without
 /// copying the payload's text. Both serialize to the same bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, bound(deserialize = "S: Deserialize<'de> + Ord + Default"))]
+#[serde(
+    deny_unknown_fields,
+    bound(deserialize = "S: Deserialize<'de> + Ord + Default + AsRef<str>")
+)]
 pub struct Event<S = String> {
     /// The dedupe key (see [`crate::event_key`]).
     pub event_key: S,
@@ -273,7 +275,7 @@ pub struct Event<S = String> {
     pub tags: Vec<S>,
     /// Custom arguments the sender attached.
     #[serde(default)]
-    pub metadata: BTreeMap<S, S>,
+    pub metadata: Metadata<S>,
     /// The provider's original JSON for this event.
     #[serde(default)]
     pub raw: S,
@@ -344,7 +346,7 @@ impl<'a> BorrowedEvent<'a> {
             user_agent: self.user_agent.map(own),
             ip: self.ip.map(own),
             tags: self.tags.into_iter().map(own).collect(),
-            metadata: self.metadata.into_iter().map(|(k, v)| (own(k), own(v))).collect(),
+            metadata: self.metadata.map(own),
             raw: own(self.raw),
         }
     }
@@ -374,7 +376,7 @@ impl<'a> BorrowedEvent<'a> {
             user_agent: None,
             ip: None,
             tags: Vec::new(),
-            metadata: BTreeMap::new(),
+            metadata: Metadata::new(),
             raw: Cow::Borrowed(""),
         }
     }
@@ -403,7 +405,7 @@ impl From<Event> for BorrowedEvent<'_> {
             user_agent: e.user_agent.map(own),
             ip: e.ip.map(own),
             tags: e.tags.into_iter().map(own).collect(),
-            metadata: e.metadata.into_iter().map(|(k, v)| (own(k), own(v))).collect(),
+            metadata: e.metadata.map(own),
             raw: own(e.raw),
         }
     }
@@ -439,7 +441,7 @@ impl Event {
             user_agent: None,
             ip: None,
             tags: Vec::new(),
-            metadata: BTreeMap::new(),
+            metadata: Metadata::new(),
             raw: String::new(),
         }
     }

@@ -38,6 +38,7 @@ pub mod batch;
 mod dedupe;
 mod error;
 mod event;
+mod metadata;
 mod provider;
 mod providers;
 mod reduce;
@@ -58,6 +59,7 @@ pub use batch::{
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
 pub use event::{BorrowedEvent, BounceClass, Event, EventType};
+pub use metadata::Metadata;
 pub use provider::{
     Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
     normalize, normalize_borrowed,

@@ -20,7 +20,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
-use mailstate_core::{BounceClass, Event, EventType, Timestamp};
+use mailstate_core::{BounceClass, Event, EventType, Metadata, Timestamp};
 
 use crate::schema::{event_schema, events_to_batch};
 
@@ -126,7 +126,7 @@ pub fn message_events(rng: &mut Rng, opts: &GenerateOptions, n: u64) -> Vec<Even
         e.occurred_at = Timestamp::from_millis(at);
         e.stream = Some(stream.to_owned());
         e.tags = vec![campaign.to_owned()];
-        e.metadata = BTreeMap::from([("campaign".to_owned(), campaign.to_owned())]);
+        e.metadata = Metadata::from([("campaign".to_owned(), campaign.to_owned())]);
         if matches!(kind, EventType::Open | EventType::Click) {
             e.user_agent =
                 Some(if rng.chance(300) { "Mobile/15E148" } else { "Mozilla/5.0" }.into());

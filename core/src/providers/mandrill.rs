@@ -127,7 +127,7 @@ fn message_event(o: &Obj<'_>, name: String) -> Result<Event, Error> {
         e.enhanced_status = enhanced;
         e.diagnostic = diag;
         e.tags = msg.str_list("tags")?;
-        e.metadata = string_map(msg.get("metadata"), || msg.child("metadata"))?;
+        e.metadata = string_map(msg.get("metadata"), || msg.child("metadata"))?.into();
     }
     Ok(e)
 }

@@ -778,6 +778,11 @@ pub(crate) fn bare_address(s: &str) -> Option<String> {
 
 /// [`bare_address`], borrowed from `s` when the address in it is already bare lower case.
 pub(crate) fn bare_address_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>> {
+    // The common case, an address that is already bare and lower case, in one pass.
+    let plain = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'A'..=b'Z' | b'<' | b'>' | b'"');
+    if !s.is_empty() && s.as_bytes().iter().all(plain) {
+        return Some(s.clone());
+    }
     let t = s.trim();
     let inner = match (t.rfind('<'), t.rfind('>')) {
         (Some(open), Some(close)) if open < close => &t[open + 1..close],
@@ -811,6 +816,11 @@ pub(crate) fn clean_message_id(s: &str) -> Option<String> {
 
 /// [`clean_message_id`], borrowed from `s`.
 pub(crate) fn clean_message_id_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>> {
+    let bytes = s.as_bytes();
+    let edge = |b: &u8| b.is_ascii_whitespace() || matches!(b, b'<' | b'>');
+    if bytes.first().is_some_and(|b| !edge(b)) && bytes.last().is_some_and(|b| !edge(b)) {
+        return Some(s.clone());
+    }
     let t = s.trim().trim_start_matches('<').trim_end_matches('>').trim();
     (!t.is_empty()).then(|| narrow(s, t))
 }

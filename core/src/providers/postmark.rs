@@ -107,7 +107,6 @@
 //! - Postmark signs nothing; basic auth and IP allow-lists are the caller's business.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use serde_json::Value;
 
@@ -116,7 +115,7 @@ use super::{
     value_text,
 };
 use crate::error::{Error, ErrorKind};
-use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
+use crate::{BounceClass, Event, EventType, KeyScope, Metadata, Normalized, Payload, event_key};
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let text = super::body_text(payload.body)?;
@@ -214,7 +213,7 @@ struct Message {
     id: Option<String>,
     stream: Option<String>,
     tags: Vec<String>,
-    metadata: BTreeMap<String, String>,
+    metadata: Metadata,
 }
 
 /// A Messages API details body: one event per `MessageEvents` entry.
@@ -226,7 +225,7 @@ fn details(text: &str) -> Result<Normalized, Error> {
             .filter(|(_, v)| v.get() != "null")
             .map(|(k, v)| (k.to_owned(), raw_text(v)))
             .collect(),
-        None => BTreeMap::new(),
+        None => Metadata::new(),
     };
     let message = Message {
         id: o.str("MessageID")?.as_deref().and_then(clean_message_id),

@@ -90,7 +90,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
                 recipients.push(addr);
             }
         }
-        e.metadata = tags(d)?;
+        e.metadata = tags(d)?.into();
         details(d, &mut e)?;
     }
 

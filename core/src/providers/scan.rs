@@ -191,32 +191,44 @@ impl<'a> Scan<'a> {
 
     /// Skip a string starting at its opening quote; whether it held escapes.
     fn string(&mut self) -> Result<bool, Error> {
-        self.at += 1;
+        let bytes = self.bytes;
+        // A local cursor: the loop below is the scanner's hottest, and `self.at` behind `&mut`
+        // would be stored to memory at every step.
+        let mut at = self.at + 1;
         let mut escaped = false;
         loop {
             // Eight bytes at a time while none is a quote, a backslash or a control character.
-            while let Some(chunk) = self.bytes.get(self.at..self.at + 8) {
+            while let Some(chunk) = bytes.get(at..at + 8) {
                 let mut word = [0u8; 8];
                 word.copy_from_slice(chunk);
-                if has_special(u64::from_le_bytes(word)) {
+                let special = special_bytes(u64::from_le_bytes(word));
+                if special != 0 {
+                    // Jump to the first special byte (little-endian: the lowest set bit).
+                    at += (special.trailing_zeros() / 8) as usize;
                     break;
                 }
-                self.at += 8;
+                at += 8;
             }
-            match self.bytes.get(self.at) {
-                None => return Err(self.error("EOF while parsing a string")),
+            match bytes.get(at) {
+                None => {
+                    self.at = at;
+                    return Err(self.error("EOF while parsing a string"));
+                }
                 Some(b'"') => {
-                    self.at += 1;
+                    self.at = at + 1;
                     return Ok(escaped);
                 }
                 Some(b'\\') => {
                     escaped = true;
+                    self.at = at;
                     self.escape()?;
+                    at = self.at;
                 }
                 Some(b) if *b < 0x20 => {
+                    self.at = at;
                     return Err(self.error("control character in a string"));
                 }
-                Some(_) => self.at += 1,
+                Some(_) => at += 1,
             }
         }
     }
@@ -431,8 +443,10 @@ impl BitStack {
     }
 }
 
-/// Whether any byte of `w` is `"`, `\` or below 0x20 (the classic SWAR zero-byte tests).
-fn has_special(w: u64) -> bool {
+/// The high bit of each byte of `w` that is `"`, `\\` or below 0x20, plus possibly bits above
+/// the first such byte (the classic SWAR zero-byte tests: exact for the lowest one, which is
+/// all the caller uses).
+fn special_bytes(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
@@ -441,7 +455,7 @@ fn has_special(w: u64) -> bool {
     // Bytes below 0x20: subtracting 0x20 borrows into the high bit (ASCII bytes only; bytes
     // of 0x80 and above have it set already and are masked out by `!w`).
     let control = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    quote | backslash | control != 0
+    quote | backslash | control
 }
 
 #[cfg(test)]

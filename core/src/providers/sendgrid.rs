@@ -107,7 +107,6 @@
 //! - Signature verification lives with the other signature checks, not here.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use super::picked::{Path, Picked};
 use super::scan::{Scan, Val};
@@ -115,7 +114,9 @@ use super::{
     RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow, smtp_code_slices,
 };
 use crate::error::Error;
-use crate::{BorrowedEvent, BounceClass, EventType, KeyScope, Normalized, Payload, event_key};
+use crate::{
+    BorrowedEvent, BounceClass, EventType, KeyScope, Metadata, Normalized, Payload, event_key,
+};
 
 type Text<'a> = Cow<'a, str>;
 
@@ -410,14 +411,12 @@ fn activity_event(item: super::Element<'_>, index: usize) -> Result<BorrowedEven
 }
 
 /// `unique_args` as metadata when it is a JSON object (or a string holding one).
-fn unique_args(
-    raw: Option<&serde_json::value::RawValue>,
-) -> BTreeMap<Text<'static>, Text<'static>> {
-    let Some(raw) = raw else { return BTreeMap::new() };
+fn unique_args(raw: Option<&serde_json::value::RawValue>) -> Metadata<Text<'static>> {
+    let Some(raw) = raw else { return Metadata::new() };
     let text = match super::raw_type_name(raw) {
         "string" => serde_json::from_str::<String>(raw.get()).unwrap_or_default(),
         "object" => raw.get().to_owned(),
-        _ => return BTreeMap::new(),
+        _ => return Metadata::new(),
     };
     match RawObj::parse(&text, "$.unique_args") {
         Ok(args) => args
@@ -425,7 +424,7 @@ fn unique_args(
             .filter(|(_, v)| v.get() != "null")
             .map(|(k, v)| (Cow::Owned(k.to_owned()), Cow::Owned(raw_cow(v).into_owned())))
             .collect(),
-        Err(_) => BTreeMap::new(),
+        Err(_) => Metadata::new(),
     }
 }
 

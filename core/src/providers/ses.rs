@@ -248,7 +248,7 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
             if let Some(tags) = m.get("tags") {
                 let tags = Obj::new(tags, &tags_path)?;
                 base.stream = tags.str_list("ses:configuration-set")?.into_iter().next();
-                base.metadata = tag_map(tags, true)?;
+                base.metadata = tag_map(tags, true)?.into();
             }
             m.time("timestamp", TimeUnit::Seconds)?
         }
@@ -351,7 +351,9 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
                     let lt_path = d.child("linkTags");
                     if let Some(lt) = d.get("linkTags") {
                         for (k, v) in tag_map(Obj::new(lt, &lt_path)?, false)? {
-                            base.metadata.entry(k).or_insert(v);
+                            if !base.metadata.contains_key(&k) {
+                                base.metadata.insert(k, v);
+                            }
                         }
                     }
                 }

@@ -259,7 +259,7 @@ fn build(f: Fields, raw: &str) -> Result<Event, String> {
     e.user_agent = non_empty(f.user_agent);
     e.ip = non_empty(f.ip_address).or_else(|| non_empty(f.sending_ip));
     e.tags = f.tags;
-    e.metadata = f.meta;
+    e.metadata = f.meta.into();
     raw.clone_into(&mut e.raw);
     e.event_key = event_key(&e, KeyScope::Event);
     Ok(e)
