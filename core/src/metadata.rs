@@ -77,6 +77,11 @@ impl<S: AsRef<str>> Metadata<S> {
         }
     }
 
+    /// Remove `key`; its value, if it had one.
+    pub fn remove(&mut self, key: &str) -> Option<S> {
+        self.find(key).ok().map(|i| self.0.remove(i).1)
+    }
+
     /// Apply `f` to every key and value (keeps the order, which `f` must not change: it is
     /// meant for conversions such as borrowed to owned text).
     pub(crate) fn map<T>(self, mut f: impl FnMut(S) -> T) -> Metadata<T> {

@@ -280,7 +280,7 @@ fn dispatch(provider: Provider, payload: Payload<'_>) -> Result<Output<'_>, Erro
     let result = match provider {
         Provider::Ndjson => Ok(owned(providers::ndjson::normalize(payload))),
         Provider::Csv => providers::csv::normalize(payload).map(owned),
-        Provider::Sparkpost => providers::sparkpost::normalize(payload).map(owned),
+        Provider::Sparkpost => providers::sparkpost::normalize(payload).map(Output::Borrowed),
         Provider::Resend => providers::resend::normalize(payload).map(owned),
         Provider::Mandrill => providers::mandrill::normalize(payload).map(owned),
         Provider::Mailjet => providers::mailjet::normalize(payload).map(owned),

@@ -15,6 +15,12 @@ use crate::error::{Error, ErrorKind};
 /// only the enhanced status. Text that does not start with a code gives nothing: codes inside
 /// prose are not guessed.
 pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
+    let (status, enhanced) = smtp_code_slices(text);
+    (status.map(str::to_owned), enhanced.map(str::to_owned))
+}
+
+/// [`smtp_codes`] as slices of `text`.
+pub(crate) fn smtp_code_slices(text: &str) -> (Option<&str>, Option<&str>) {
     let mut rest = text.trim_start();
     if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case("smtp;") {
         rest = rest[5..].trim_start();
@@ -27,13 +33,13 @@ pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
         && b[2].is_ascii_digit()
         && b.get(3).is_none_or(|c| matches!(c, b' ' | b'-' | b'\t'))
     {
-        status = Some(rest[..3].to_owned());
+        status = Some(&rest[..3]);
         rest = rest[3..].trim_start_matches([' ', '-', '\t']);
     }
     let token =
         rest.split(|c: char| c.is_whitespace() || c == ',' || c == ';').next().unwrap_or("");
     let token = token.trim_end_matches(['.', ':', ')']);
-    let enhanced = is_enhanced(token).then(|| token.to_owned());
+    let enhanced = is_enhanced(token).then_some(token);
     (status, enhanced)
 }
 

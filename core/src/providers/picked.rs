@@ -13,28 +13,28 @@ use crate::Timestamp;
 use crate::error::Error;
 
 /// A JSON path written out only when an error needs it: `{prefix}[{index}]` followed by up to
-/// four keys, without an allocation.
+/// four keys (static names, or keys borrowed from the body), without an allocation.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Path {
+pub(crate) struct Path<'p> {
     prefix: &'static str,
     index: Option<usize>,
-    keys: [&'static str; 4],
+    keys: [&'p str; 4],
     len: usize,
 }
 
-impl Path {
+impl<'p> Path<'p> {
     /// The path of element `index` of the array at `prefix` (`$.items[3]`).
-    pub(crate) fn element(prefix: &'static str, index: usize) -> Path {
+    pub(crate) fn element(prefix: &'static str, index: usize) -> Path<'p> {
         Path { prefix, index: Some(index), keys: [""; 4], len: 0 }
     }
 
     /// A path without an index (`$["event-data"]`).
-    pub(crate) fn root(prefix: &'static str) -> Path {
+    pub(crate) fn root(prefix: &'static str) -> Path<'p> {
         Path { prefix, index: None, keys: [""; 4], len: 0 }
     }
 
     /// The path of `key` inside this one.
-    pub(crate) fn key(mut self, key: &'static str) -> Path {
+    pub(crate) fn key(mut self, key: &'p str) -> Path<'p> {
         if let Some(slot) = self.keys.get_mut(self.len) {
             *slot = key;
             self.len += 1;
@@ -43,7 +43,7 @@ impl Path {
     }
 }
 
-impl fmt::Display for Path {
+impl fmt::Display for Path<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.prefix)?;
         if let Some(i) = self.index {
@@ -66,7 +66,7 @@ impl fmt::Display for Path {
 pub(crate) struct Picked<'a, const N: usize> {
     vals: [Option<Val<'a>>; N],
     names: &'static [&'static str; N],
-    path: Path,
+    path: Path<'a>,
 }
 
 /// What reading one value as an object gave: its fields and exact text, or the kind found.
@@ -80,7 +80,7 @@ impl<'a, const N: usize> Picked<'a, N> {
         scan: &mut Scan<'a>,
         names: &'static [&'static str; N],
         slot: fn(&str) -> Option<usize>,
-        path: Path,
+        path: Path<'a>,
         mut other: impl FnMut(Cow<'a, str>, Val<'a>),
     ) -> Result<Read<'a, N>, Error> {
         let mut vals = [None; N];
@@ -99,7 +99,7 @@ impl<'a, const N: usize> Picked<'a, N> {
         text: &'a str,
         names: &'static [&'static str; N],
         slot: fn(&str) -> Option<usize>,
-        path: Path,
+        path: Path<'a>,
     ) -> Result<Picked<'a, N>, Error> {
         match Picked::read(&mut Scan::new(text), names, slot, path, |_, _| {})? {
             Ok((p, _)) => Ok(p),
@@ -108,7 +108,7 @@ impl<'a, const N: usize> Picked<'a, N> {
     }
 
     /// The path of this object.
-    pub(crate) fn path(&self) -> Path {
+    pub(crate) fn path(&self) -> Path<'a> {
         self.path
     }
 
