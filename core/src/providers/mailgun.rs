@@ -117,7 +117,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
             }
         };
         let mut out = Normalized::default();
-        out.events.push(item_event(&o, data.text)?);
+        item_event(&o, data.text, &mut out.events)?;
         return Ok(out);
     }
     if let Some(page) = page {
@@ -128,7 +128,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
         let raw = text.trim();
         if let Ok((o, _)) = Picked::read(&mut one, &ITEM, item_slot, Path::root("$"), |_, _| {})? {
             let mut out = Normalized::default();
-            out.events.push(item_event(&o, raw)?);
+            item_event(&o, raw, &mut out.events)?;
             return Ok(out);
         }
     }
@@ -145,12 +145,11 @@ fn items<'a>(scan: &mut Scan<'a>) -> Result<Normalized<Text<'a>>, Error> {
     scan.items(|scan, i| {
         let path = Path::element("$.items", i);
         let one = match Picked::read(scan, &ITEM, item_slot, path, |_, _| {})? {
-            Ok((o, raw)) => item_event(&o, raw),
+            Ok((o, raw)) => item_event(&o, raw, &mut out.events),
             Err((found, _)) => Err(Error::type_mismatch(path.to_string(), "object", found.name())),
         };
-        match one {
-            Ok(e) => out.events.push(e),
-            Err(e) => out.errors.push(e),
+        if let Err(e) = one {
+            out.errors.push(e);
         }
         Ok(())
     })?;
@@ -241,7 +240,12 @@ fn user_agent_slot(key: &str) -> Option<usize> {
     (key == "user-agent").then_some(0)
 }
 
-fn item_event<'a>(o: &Picked<'a, 14>, raw: &'a str) -> Result<BorrowedEvent<'a>, Error> {
+/// One event, built in place at the end of `events`.
+fn item_event<'a>(
+    o: &Picked<'a, 14>,
+    raw: &'a str,
+    events: &mut Vec<BorrowedEvent<'a>>,
+) -> Result<(), Error> {
     let name = o.string(EVENT)?.ok_or_else(|| Error::missing(o.child(EVENT)))?;
     let ds_path = o.path().key("delivery-status");
     let ds = match o.obj(DELIVERY_STATUS)? {
@@ -277,7 +281,19 @@ fn item_event<'a>(o: &Picked<'a, 14>, raw: &'a str) -> Result<BorrowedEvent<'a>,
         _ => (EventType::Unknown, None),
     };
     let is_rejected = name == "rejected";
-    let mut e = BorrowedEvent::blank_borrowed("mailgun", kind, name);
+    let blank = BorrowedEvent::blank_borrowed("mailgun", kind, name);
+    super::fill_in_place(events, blank, |e| fill(e, o, raw, ds.as_ref(), code, class, is_rejected))
+}
+
+fn fill<'a>(
+    e: &mut BorrowedEvent<'a>,
+    o: &Picked<'a, 14>,
+    raw: &'a str,
+    ds: Option<&Picked<'a, 6>>,
+    code: Option<u64>,
+    class: Option<BounceClass>,
+    is_rejected: bool,
+) -> Result<(), Error> {
     e.bounce_class = class;
     e.provider_event_id = o.str(ID)?;
     if let Some(m) = o.obj(MESSAGE)? {
@@ -291,7 +307,7 @@ fn item_event<'a>(o: &Picked<'a, 14>, raw: &'a str) -> Result<BorrowedEvent<'a>,
     }
     e.recipient = o.string(RECIPIENT)?.as_ref().and_then(bare_address_cow);
     e.occurred_at = o.time(TIMESTAMP, TimeUnit::Seconds)?;
-    if let Some(d) = &ds {
+    if let Some(d) = ds {
         e.smtp_status = code.filter(|c| (200..600).contains(c)).map(|c| Cow::Owned(c.to_string()));
         e.enhanced_status = match d.str(ENHANCED_CODE)?.filter(|s| !s.is_empty()) {
             Some(code) => Some(code),
@@ -305,7 +321,9 @@ fn item_event<'a>(o: &Picked<'a, 14>, raw: &'a str) -> Result<BorrowedEvent<'a>,
         let r = Picked::nested(r, &STATUS, status_slot, o.path().key("reject"))?;
         let reason = r.string(REJECT_REASON)?.filter(|s| !s.is_empty());
         let description = r.string(DESCRIPTION)?.filter(|s| !s.is_empty());
-        e.diagnostic = e.diagnostic.or(reason.or(description));
+        if e.diagnostic.is_none() {
+            e.diagnostic = reason.or(description);
+        }
     }
     e.url = o.string(URL)?;
     e.ip = o.string(IP)?;
@@ -324,8 +342,8 @@ fn item_event<'a>(o: &Picked<'a, 14>, raw: &'a str) -> Result<BorrowedEvent<'a>,
         })?;
     }
     e.raw = Cow::Borrowed(raw);
-    e.event_key = Cow::Owned(key(&e));
-    Ok(e)
+    e.event_key = Cow::Owned(key(e));
+    Ok(())
 }
 
 /// `mailgun:{id}:{ms}`: the id is unique only within a day, so it is paired with the time.

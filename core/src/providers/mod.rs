@@ -130,6 +130,25 @@ impl<'de> serde::de::DeserializeSeed<'de> for BorrowedKey {
     }
 }
 
+/// Push `blank` onto `events` and let `fill` complete it where it lies (an event is a few
+/// hundred bytes: building it on the stack and moving it through a `Result` into the vector
+/// copies it several times). On an error the event is taken off again.
+pub(crate) fn fill_in_place<'a>(
+    events: &mut Vec<crate::BorrowedEvent<'a>>,
+    blank: crate::BorrowedEvent<'a>,
+    fill: impl FnOnce(&mut crate::BorrowedEvent<'a>) -> Result<(), Error>,
+) -> Result<(), Error> {
+    events.push(blank);
+    let result = match events.last_mut() {
+        Some(e) => fill(e),
+        None => Ok(()),
+    };
+    if result.is_err() {
+        events.pop();
+    }
+    result
+}
+
 /// A canonical event of `kind` with its `provider_type`, every other field empty (like
 /// [`Event::new`] without its placeholder `provider_type`, which the hot path would allocate and
 /// drop).

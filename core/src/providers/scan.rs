@@ -94,6 +94,7 @@ impl<'a> Scan<'a> {
         Scan { text, bytes: text.as_bytes(), at: 0 }
     }
 
+    #[cold]
     fn error(&self, what: &str) -> Error {
         Error::new(ErrorKind::InvalidJson, format!("{what} at byte {}", self.at))
     }
@@ -122,6 +123,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Read one value of any kind.
+    #[inline(always)]
     pub(crate) fn value(&mut self) -> Result<Val<'a>, Error> {
         let start = match self.peek() {
             Some(_) => self.at,
@@ -190,6 +192,7 @@ impl<'a> Scan<'a> {
     }
 
     /// Skip a string starting at its opening quote; whether it held escapes.
+    #[inline(always)]
     fn string(&mut self) -> Result<bool, Error> {
         let bytes = self.bytes;
         // A local cursor: the loop below is the scanner's hottest, and `self.at` behind `&mut`
@@ -233,6 +236,7 @@ impl<'a> Scan<'a> {
         }
     }
 
+    #[cold]
     fn escape(&mut self) -> Result<(), Error> {
         self.at += 1;
         match self.bytes.get(self.at) {

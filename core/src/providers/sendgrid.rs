@@ -194,12 +194,11 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
             }
         })?;
         let one = match read {
-            Ok((o, raw)) => event(&o, raw, &custom),
+            Ok((o, raw)) => event(&o, raw, &custom, &mut out.events),
             Err((found, _)) => Err(Error::type_mismatch(path.to_string(), "object", found.name())),
         };
-        match one {
-            Ok(e) => out.events.push(e),
-            Err(e) => out.errors.push(e),
+        if let Err(e) = one {
+            out.errors.push(e);
         }
         Ok(())
     })?;
@@ -263,11 +262,13 @@ fn slot(key: &str) -> Option<usize> {
     })
 }
 
+/// One webhook event, built in place at the end of `events`.
 fn event<'a>(
     o: &Picked<'a, 15>,
     raw: &'a str,
     custom: &[(Text<'a>, Val<'a>)],
-) -> Result<BorrowedEvent<'a>, Error> {
+    events: &mut Vec<BorrowedEvent<'a>>,
+) -> Result<(), Error> {
     let name = o.string(EVENT)?.ok_or_else(|| Error::missing(o.child(EVENT)))?;
     let is = |n: &str| name.eq_ignore_ascii_case(n);
     let (kind, class) = if is("processed") {
@@ -299,7 +300,18 @@ fn event<'a>(
         (EventType::Unknown, None)
     };
     let about_no_message = is("account_status_change");
-    let mut e = BorrowedEvent::blank_borrowed("sendgrid", kind, name);
+    let blank = BorrowedEvent::blank_borrowed("sendgrid", kind, name);
+    super::fill_in_place(events, blank, |e| fill(e, o, raw, custom, class, about_no_message))
+}
+
+fn fill<'a>(
+    e: &mut BorrowedEvent<'a>,
+    o: &Picked<'a, 15>,
+    raw: &'a str,
+    custom: &[(Text<'a>, Val<'a>)],
+    class: Option<BounceClass>,
+    about_no_message: bool,
+) -> Result<(), Error> {
     e.bounce_class = class;
     e.provider_event_id = o.str(SG_EVENT_ID)?;
     e.smtp_message_id = o.string(SMTP_ID)?.as_ref().and_then(clean_message_id_cow);
@@ -332,8 +344,8 @@ fn event<'a>(
         e.metadata.insert(k.clone(), value);
     }
     e.raw = Cow::Borrowed(raw);
-    e.event_key = Cow::Owned(event_key(&e, KeyScope::Event));
-    Ok(e)
+    e.event_key = Cow::Owned(event_key(e, KeyScope::Event));
+    Ok(())
 }
 
 /// An Email Activity message details body: one event per `events` entry.
