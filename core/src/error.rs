@@ -146,7 +146,12 @@ impl fmt::Display for ErrorKind {
 
 /// An error from core: a kind, and where it happened (provider, JSON path), and a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+/// Boxed, so that an `Error` is one pointer: every `Result` on the hot paths (each field a
+/// normalizer reads) stays small instead of carrying five fields it almost never uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Inner {
     kind: ErrorKind,
     provider: Option<String>,
     path: Option<String>,
@@ -157,7 +162,13 @@ pub struct Error {
 impl Error {
     /// A new error of `kind` with a lowercase message (no provider, no path).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error { kind, provider: None, path: None, line: None, message: message.into() }
+        Error(Box::new(Inner {
+            kind,
+            provider: None,
+            path: None,
+            line: None,
+            message: message.into(),
+        }))
     }
 
     /// `expected <expected> at <path>, found <found>`.
@@ -183,52 +194,52 @@ impl Error {
     /// Attach the provider slug; it prefixes the message when displayed.
     #[must_use]
     pub fn with_provider(mut self, provider: impl Into<String>) -> Error {
-        self.provider = Some(provider.into());
+        self.0.provider = Some(provider.into());
         self
     }
 
     /// Attach the JSON path of the offending value.
     #[must_use]
     pub fn with_path(mut self, path: impl Into<String>) -> Error {
-        self.path = Some(path.into());
+        self.0.path = Some(path.into());
         self
     }
 
     /// Attach the 1-based line number of the input (NDJSON, CSV); it prefixes the message.
     #[must_use]
     pub fn with_line(mut self, line: u64) -> Error {
-        self.line = Some(line);
+        self.0.line = Some(line);
         self
     }
 
     /// The 1-based input line, for line-oriented inputs.
     pub fn line(&self) -> Option<u64> {
-        self.line
+        self.0.line
     }
 
     /// The category of this error.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The stable code of [`Error::kind`].
     pub fn code(&self) -> &'static str {
-        self.kind.code()
+        self.0.kind.code()
     }
 
     /// The provider whose payload failed, if known.
     pub fn provider(&self) -> Option<&str> {
-        self.provider.as_deref()
+        self.0.provider.as_deref()
     }
 
     /// The JSON path (`$[2].email`) of the offending value, if known.
     pub fn path(&self) -> Option<&str> {
-        self.path.as_deref()
+        self.0.path.as_deref()
     }
 
     /// The message without the provider prefix.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// Build from a serde_json error, classifying syntax/EOF vs data errors.
@@ -257,13 +268,13 @@ impl Error {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(p) = &self.provider {
+        if let Some(p) = &self.0.provider {
             write!(f, "{p}: ")?;
         }
-        if let Some(n) = self.line {
+        if let Some(n) = self.0.line {
             write!(f, "line {n}: ")?;
         }
-        f.write_str(&self.message)
+        f.write_str(&self.0.message)
     }
 }
 
