@@ -63,10 +63,12 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 
 use super::picked::{Path, Picked};
-use super::scan::Scan;
+use super::scan::{Kind, Scan, Val};
 use super::{TimeUnit, bare_address_cow, clean_message_id_cow};
 use crate::error::{Error, ErrorKind};
-use crate::{BorrowedEvent, BounceClass, EventType, KeyScope, Normalized, Payload, event_key};
+use crate::{
+    BorrowedEvent, BounceClass, EventType, KeyScope, Metadata, Normalized, Payload, event_key,
+};
 
 type Text<'a> = Cow<'a, str>;
 
@@ -89,7 +91,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     let mut has_event = false;
     let body = scan.fields_with(|scan, key| {
         match key.as_ref() {
-            "items" if scan.peek() == Some(b'[') => page = Some(Ok(items(scan)?)),
+            "items" if scan.peek() == Some(b'[') => page = Some(Ok(items(scan, text.len())?)),
             "items" => {
                 let found = scan.value()?;
                 let e = Error::type_mismatch("$.items", "array", found.kind.name());
@@ -110,14 +112,14 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     if let Some(data) = event_data.filter(|v| !v.is_null()) {
         let path = Path::root("$[\"event-data\"]");
         let mut one = Scan::new(data.text);
-        let o = match Picked::read(&mut one, &ITEM, item_slot, path, |_, _| {})? {
-            Ok((o, _)) => o,
-            Err((found, _)) => {
+        let item = match read_item(&mut one, path)? {
+            Ok((item, _)) => item,
+            Err(found) => {
                 return Err(Error::type_mismatch(path.to_string(), "object", found.name()));
             }
         };
         let mut out = Normalized::default();
-        item_event(&o, data.text, &mut out.events)?;
+        item_event(item, data.text, &mut out.events)?;
         return Ok(out);
     }
     if let Some(page) = page {
@@ -126,9 +128,9 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     if has_event {
         let mut one = Scan::new(text);
         let raw = text.trim();
-        if let Ok((o, _)) = Picked::read(&mut one, &ITEM, item_slot, Path::root("$"), |_, _| {})? {
+        if let Ok((item, _)) = read_item(&mut one, Path::root("$"))? {
             let mut out = Normalized::default();
-            item_event(&o, raw, &mut out.events)?;
+            item_event(item, raw, &mut out.events)?;
             return Ok(out);
         }
     }
@@ -139,14 +141,16 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     .with_path("$"))
 }
 
-/// The items of an Events API page, the scan on the array.
-fn items<'a>(scan: &mut Scan<'a>) -> Result<Normalized<Text<'a>>, Error> {
+/// The items of an Events API page, the scan on the array (`body_len` sizes the output:
+/// items are about 600 bytes).
+fn items<'a>(scan: &mut Scan<'a>, body_len: usize) -> Result<Normalized<Text<'a>>, Error> {
     let mut out = Normalized::default();
+    out.events.reserve(body_len / 512 + 1);
     scan.items(|scan, i| {
         let path = Path::element("$.items", i);
-        let one = match Picked::read(scan, &ITEM, item_slot, path, |_, _| {})? {
-            Ok((o, raw)) => item_event(&o, raw, &mut out.events),
-            Err((found, _)) => Err(Error::type_mismatch(path.to_string(), "object", found.name())),
+        let one = match read_item(scan, path)? {
+            Ok((item, raw)) => item_event(item, raw, &mut out.events),
+            Err(found) => Err(Error::type_mismatch(path.to_string(), "object", found.name())),
         };
         if let Err(e) = one {
             out.errors.push(e);
@@ -240,18 +244,130 @@ fn user_agent_slot(key: &str) -> Option<usize> {
     (key == "user-agent").then_some(0)
 }
 
+/// One event's mapped fields, its nested objects read in the same pass (not skipped and
+/// scanned again): `delivery-status`, `message.headers`, `client-info`, `reject` and
+/// `user-variables`. A nested field that is not an object keeps its value in the item's slot,
+/// where reading it reports the type mismatch.
+struct Item<'a> {
+    o: Picked<'a, 14>,
+    delivery_status: Option<Picked<'a, 6>>,
+    message: Option<Picked<'a, 1>>,
+    headers: Option<Picked<'a, 1>>,
+    client_info: Option<Picked<'a, 1>>,
+    reject: Option<Picked<'a, 6>>,
+    user_variables: Metadata<Text<'a>>,
+}
+
+/// Read the event at the cursor: `Ok(Err(kind))` when it is not an object.
+fn read_item<'a>(
+    scan: &mut Scan<'a>,
+    path: Path<'a>,
+) -> Result<Result<(Item<'a>, &'a str), Kind>, Error> {
+    let (mut delivery_status, mut message, mut headers) = (None, None, None);
+    let (mut client_info, mut reject) = (None, None);
+    let mut user_variables = Metadata::new();
+    let read = Picked::read_with(
+        scan,
+        &ITEM,
+        item_slot,
+        path,
+        |_, _| {},
+        |slot, scan| {
+            Ok(match slot {
+                DELIVERY_STATUS => {
+                    let at = path.key("delivery-status");
+                    Some(nested(scan, &STATUS, status_slot, at, &mut delivery_status)?)
+                }
+                REJECT => {
+                    Some(nested(scan, &STATUS, status_slot, path.key("reject"), &mut reject)?)
+                }
+                CLIENT_INFO => {
+                    let at = path.key("client-info");
+                    Some(nested(scan, &USER_AGENT, user_agent_slot, at, &mut client_info)?)
+                }
+                MESSAGE => {
+                    let at = path.key("message");
+                    headers = None;
+                    let read = Picked::read_with(
+                        scan,
+                        &HEADERS,
+                        headers_slot,
+                        at,
+                        |_, _| {},
+                        |_, scan| {
+                            let at = at.key("headers");
+                            Ok(Some(nested(scan, &MESSAGE_ID, message_id_slot, at, &mut headers)?))
+                        },
+                    )?;
+                    Some(match read {
+                        Ok((m, text)) => {
+                            message = Some(m);
+                            Val::of(Kind::Obj, text)
+                        }
+                        Err((kind, text)) => {
+                            message = None;
+                            Val::of(kind, text)
+                        }
+                    })
+                }
+                USER_VARIABLES => {
+                    user_variables = Metadata::new();
+                    let vars = &mut user_variables;
+                    Some(
+                        match scan.fields(|k, v| {
+                            if !v.is_null() {
+                                vars.insert(k, v.text().unwrap_or(Cow::Borrowed(v.text)));
+                            }
+                        })? {
+                            Ok(text) => Val::of(Kind::Obj, text),
+                            Err(v) => v,
+                        },
+                    )
+                }
+                _ => None,
+            })
+        },
+    )?;
+    Ok(match read {
+        Ok((o, raw)) => {
+            let item =
+                Item { o, delivery_status, message, headers, client_info, reject, user_variables };
+            Ok((item, raw))
+        }
+        Err((kind, _)) => Err(kind),
+    })
+}
+
+/// Read a nested object at the cursor into `into` (`None` when the value is not an object);
+/// the value read, for the parent's slot.
+fn nested<'a, const N: usize>(
+    scan: &mut Scan<'a>,
+    names: &'static [&'static str; N],
+    slot: fn(&str) -> Option<usize>,
+    path: Path<'a>,
+    into: &mut Option<Picked<'a, N>>,
+) -> Result<Val<'a>, Error> {
+    Ok(match Picked::read(scan, names, slot, path, |_, _| {})? {
+        Ok((p, text)) => {
+            *into = Some(p);
+            Val::of(Kind::Obj, text)
+        }
+        Err((kind, text)) => {
+            *into = None;
+            Val::of(kind, text)
+        }
+    })
+}
+
 /// One event, built in place at the end of `events`.
 fn item_event<'a>(
-    o: &Picked<'a, 14>,
+    mut item: Item<'a>,
     raw: &'a str,
     events: &mut Vec<BorrowedEvent<'a>>,
 ) -> Result<(), Error> {
+    let o = &item.o;
     let name = o.string(EVENT)?.ok_or_else(|| Error::missing(o.child(EVENT)))?;
-    let ds_path = o.path().key("delivery-status");
-    let ds = match o.obj(DELIVERY_STATUS)? {
-        Some(text) => Some(Picked::nested(text, &STATUS, status_slot, ds_path)?),
-        None => None,
-    };
+    let ds = o.obj(DELIVERY_STATUS)?.and(item.delivery_status.as_ref());
     let code = match &ds {
         Some(d) => d.uint(CODE)?,
         None => None,
@@ -282,28 +398,26 @@ fn item_event<'a>(
     };
     let is_rejected = name == "rejected";
     let blank = BorrowedEvent::blank_borrowed("mailgun", kind, name);
-    super::fill_in_place(events, blank, |e| fill(e, o, raw, ds.as_ref(), code, class, is_rejected))
+    super::fill_in_place(events, blank, |e| fill(e, &mut item, raw, code, class, is_rejected))
 }
 
 fn fill<'a>(
     e: &mut BorrowedEvent<'a>,
-    o: &Picked<'a, 14>,
+    item: &mut Item<'a>,
     raw: &'a str,
-    ds: Option<&Picked<'a, 6>>,
     code: Option<u64>,
     class: Option<BounceClass>,
     is_rejected: bool,
 ) -> Result<(), Error> {
+    let o = &item.o;
+    let ds = o.obj(DELIVERY_STATUS)?.and(item.delivery_status.as_ref());
     e.bounce_class = class;
     e.provider_event_id = o.str(ID)?;
-    if let Some(m) = o.obj(MESSAGE)? {
-        let m_path = o.path().key("message");
-        let m = Picked::nested(m, &HEADERS, headers_slot, m_path)?;
-        if let Some(h) = m.obj(0)? {
-            let h = Picked::nested(h, &MESSAGE_ID, message_id_slot, m_path.key("headers"))?;
-            e.message_id = h.string(0)?.as_ref().and_then(clean_message_id_cow);
-            e.smtp_message_id.clone_from(&e.message_id);
-        }
+    if let Some(m) = o.obj(MESSAGE)?.and(item.message.as_ref())
+        && let Some(h) = m.obj(0)?.and(item.headers.as_ref())
+    {
+        e.message_id = h.string(0)?.as_ref().and_then(clean_message_id_cow);
+        e.smtp_message_id.clone_from(&e.message_id);
     }
     e.recipient = o.string(RECIPIENT)?.as_ref().and_then(bare_address_cow);
     e.occurred_at = o.time(TIMESTAMP, TimeUnit::Seconds)?;
@@ -317,8 +431,7 @@ fn fill<'a>(
         let description = d.string(DESCRIPTION)?.filter(|s| !s.trim().is_empty());
         e.diagnostic = message.or(description);
     }
-    if is_rejected && let Some(r) = o.obj(REJECT)? {
-        let r = Picked::nested(r, &STATUS, status_slot, o.path().key("reject"))?;
+    if is_rejected && let Some(r) = o.obj(REJECT)?.and(item.reject.as_ref()) {
         let reason = r.string(REJECT_REASON)?.filter(|s| !s.is_empty());
         let description = r.string(DESCRIPTION)?.filter(|s| !s.is_empty());
         if e.diagnostic.is_none() {
@@ -327,19 +440,12 @@ fn fill<'a>(
     }
     e.url = o.string(URL)?;
     e.ip = o.string(IP)?;
-    if let Some(ci) = o.obj(CLIENT_INFO)? {
-        let ci = Picked::nested(ci, &USER_AGENT, user_agent_slot, o.path().key("client-info"))?;
+    if let Some(ci) = o.obj(CLIENT_INFO)?.and(item.client_info.as_ref()) {
         e.user_agent = ci.string(0)?;
     }
     e.tags = o.str_list(TAGS)?;
-    if let Some(uv) = o.obj(USER_VARIABLES)? {
-        let metadata = &mut e.metadata;
-        // `obj` checked it is an object, so `fields` reads it as one.
-        let _text = Scan::new(uv).fields(|k, v| {
-            if !v.is_null() {
-                metadata.insert(k, v.text().unwrap_or(Cow::Borrowed(v.text)));
-            }
-        })?;
+    if o.obj(USER_VARIABLES)?.is_some() {
+        e.metadata = std::mem::take(&mut item.user_variables);
     }
     e.raw = Cow::Borrowed(raw);
     e.event_key = Cow::Owned(key(e));
@@ -356,4 +462,52 @@ fn key(e: &BorrowedEvent<'_>) -> String {
         let _ = write!(key, ":{}", t.as_millis());
     }
     key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Headers;
+
+    fn page(item: &str) -> Normalized {
+        let body = format!(r#"{{"items":[{item}],"paging":{{}}}}"#);
+        let payload = Payload { body: body.as_bytes(), headers: &Headers::new() };
+        crate::normalize(crate::Provider::Mailgun, payload).unwrap()
+    }
+
+    fn error(item: &str) -> String {
+        let out = page(item);
+        assert!(out.events.is_empty(), "{item}");
+        out.errors[0].message().to_owned()
+    }
+
+    #[test]
+    fn nested_objects_read_in_place_report_their_paths() {
+        let e = r#""event":"failed","timestamp":1767225600"#;
+        assert_eq!(
+            error(&format!(r#"{{{e},"delivery-status":5}}"#)),
+            r#"expected object at $.items[0]["delivery-status"], found number"#
+        );
+        assert_eq!(
+            error(&format!(r#"{{{e},"message":{{"headers":3}}}}"#)),
+            "expected object at $.items[0].message.headers, found number"
+        );
+        assert_eq!(
+            error(&format!(r#"{{{e},"client-info":{{"user-agent":1}}}}"#)),
+            r#"expected string at $.items[0]["client-info"]["user-agent"], found number"#
+        );
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_nested_key_counts_even_when_null() {
+        let out = page(
+            r#"{"event":"delivered","delivery-status":{"code":250,"message":"OK"},"delivery-status":null,
+                "message":{"headers":{"message-id":"a@x"}},"message":{"headers":{"message-id":"b@x"}},
+                "user-variables":{"k":"1"},"user-variables":{"j":"2"}}"#,
+        );
+        let e = &out.events[0];
+        assert_eq!((e.smtp_status.as_deref(), e.diagnostic.as_deref()), (None, None));
+        assert_eq!(e.message_id.as_deref(), Some("b@x"));
+        assert_eq!(e.metadata, Metadata::from([("j".to_owned(), "2".to_owned())]));
+    }
 }

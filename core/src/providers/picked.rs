@@ -81,35 +81,40 @@ impl<'a, const N: usize> Picked<'a, N> {
         names: &'static [&'static str; N],
         slot: fn(&str) -> Option<usize>,
         path: Path<'a>,
+        other: impl FnMut(Cow<'a, str>, Val<'a>),
+    ) -> Result<Read<'a, N>, Error> {
+        Picked::read_with(scan, names, slot, path, other, |_, _| Ok(None))
+    }
+
+    /// [`Picked::read`] where `descend` may read a mapped field's value itself, with the cursor
+    /// on it (a nested object read in place rather than skipped and scanned again): it returns
+    /// the value it consumed, or `None` to let the slot take the value as usual.
+    pub(crate) fn read_with(
+        scan: &mut Scan<'a>,
+        names: &'static [&'static str; N],
+        slot: fn(&str) -> Option<usize>,
+        path: Path<'a>,
         mut other: impl FnMut(Cow<'a, str>, Val<'a>),
+        mut descend: impl FnMut(usize, &mut Scan<'a>) -> Result<Option<Val<'a>>, Error>,
     ) -> Result<Read<'a, N>, Error> {
         let mut vals = [None; N];
-        let read = scan.fields(|key, value| match slot(&key).and_then(|i| vals.get_mut(i)) {
-            Some(v) => *v = Some(value),
-            None => other(key, value),
+        let read = scan.fields_with(|scan, key| {
+            if let Some(i) = slot(&key).filter(|i| *i < N) {
+                let value = match descend(i, scan)? {
+                    Some(v) => v,
+                    None => scan.value()?,
+                };
+                vals[i] = Some(value);
+            } else {
+                let value = scan.value()?;
+                other(key, value);
+            }
+            Ok(())
         })?;
         Ok(match read {
             Ok(text) => Ok((Picked { vals, names, path }, text)),
             Err(v) => Err((v.kind, v.text)),
         })
-    }
-
-    /// Read an object value held in another object's field (a nested object's text).
-    pub(crate) fn nested(
-        text: &'a str,
-        names: &'static [&'static str; N],
-        slot: fn(&str) -> Option<usize>,
-        path: Path<'a>,
-    ) -> Result<Picked<'a, N>, Error> {
-        match Picked::read(&mut Scan::new(text), names, slot, path, |_, _| {})? {
-            Ok((p, _)) => Ok(p),
-            Err((kind, _)) => Err(Error::type_mismatch(path.to_string(), "object", kind.name())),
-        }
-    }
-
-    /// The path of this object.
-    pub(crate) fn path(&self) -> Path<'a> {
-        self.path
     }
 
     /// The path of field `i`.
@@ -206,6 +211,11 @@ impl<'a, const N: usize> Picked<'a, N> {
                 .map(Some)
                 .ok_or_else(|| Error::type_mismatch(self.child(i), unit.expected(), v.text));
         }
+        if unit == TimeUnit::Seconds
+            && let Some(t) = decimal_seconds(v.text)
+        {
+            return Ok(Some(t));
+        }
         let value: serde_json::Value =
             serde_json::from_str(v.text).map_err(|e| Error::from_json(&e))?;
         parse_time(&value, unit)
@@ -214,9 +224,51 @@ impl<'a, const N: usize> Picked<'a, N> {
     }
 }
 
+/// Fractional epoch seconds written plainly (`1767299998.412`, as Mailgun sends them) read
+/// without a float: the seconds and the first three decimals are the milliseconds, the rest
+/// truncated. Only non-negative values of at most 15 significant digits, where the float
+/// reading ([`number_time`]) gives the same answer; anything else is `None` and goes that way.
+fn decimal_seconds(text: &str) -> Option<Timestamp> {
+    let (int, frac) = text.split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || !digits(frac) || int.len() + frac.len() > 15 {
+        return None;
+    }
+    let secs: i64 = int.parse().ok()?;
+    let mut ms = 0i64;
+    for b in frac.bytes().chain(std::iter::repeat(b'0')).take(3) {
+        ms = ms * 10 + i64::from(b - b'0');
+    }
+    Timestamp::from_millis(secs.checked_mul(1000)?.checked_add(ms)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_seconds_agree_with_the_float_reading() {
+        let float = |t: &str| number_time(None, t.parse().ok(), TimeUnit::Seconds);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = x % 4_000_000_000;
+            let frac_len = usize::try_from(x >> 60).unwrap_or(0) % 6 + 1;
+            let frac = format!("{:06}", (x >> 20) % 1_000_000);
+            let text = format!("{secs}.{}", &frac[..frac_len]);
+            if let Some(t) = decimal_seconds(&text) {
+                assert_eq!(Some(t), float(&text), "{text}");
+            }
+        }
+        for text in ["1767299998.412", "0.001", "1.999", "1.0005", "12.5"] {
+            assert_eq!(decimal_seconds(text), float(text), "{text}");
+        }
+        assert_eq!(decimal_seconds("-1.5"), None);
+        assert_eq!(decimal_seconds("1e3"), None);
+        assert_eq!(decimal_seconds("1767299998.4123456"), None);
+    }
 
     const NAMES: [&str; 4] = ["a", "b-c", "list", "t"];
 

@@ -67,6 +67,11 @@ impl<'a> Val<'a> {
         serde_json::from_str::<String>(self.text).ok().map(Cow::Owned)
     }
 
+    /// The value of `kind` whose exact text is `text` (as [`Scan::value`] would have read it).
+    pub(crate) fn of(kind: Kind, text: &'a str) -> Val<'a> {
+        Val { kind, text, escaped: kind == Kind::Str && text.contains('\\') }
+    }
+
     /// A string's value, or a number's exact digits.
     pub(crate) fn text(&self) -> Option<Cow<'a, str>> {
         match self.kind {
