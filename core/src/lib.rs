@@ -73,7 +73,13 @@ pub use suppress::{
 };
 pub use sync::{Checkpoint, RetentionGap, SyncOptions, SyncPlan, WindowInProgress, plan_sync};
 pub use time::Timestamp;
-pub use verify::{Keys, Scheme, SeenTokens, SignedRequest, Verified, VerifyOptions, verify};
+pub use verify::{
+    HostAlgorithm, HostCheck, HostVerdict, Keys, Scheme, SeenTokens, SignedRequest, Verified,
+    VerifyOptions, prepare_host_check, verify, verify_with_host,
+};
+pub use webhook::{
+    WebhookOptions, WebhookOutcome, handle_webhook, handle_webhook_with_host, webhook_host_check,
+};
 
 /// The design of mailstate: why precedence, dedupe and suppression work as they do.
 #[doc = include_str!("../DESIGN.md")]

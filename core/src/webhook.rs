@@ -21,16 +21,28 @@
 //! `{"status", "verified", "error", "routes": {"suppress", "state", "analytics", "drop"},
 //! "errors", "control", "confirm_url"}`. Malformed *options* (a bad policy, a missing `verify`)
 //! are the caller's bug and come back as a wire error, not as a status.
+//!
+//! [`handle_webhook`] is the typed entry point the op is a thin shell over: the body as bytes,
+//! the options parsed once ([`WebhookOptions`]), the answer a [`WebhookOutcome`] that
+//! serializes straight to the op's output text. A host with its own crypto (WebCrypto in a
+//! worker) asks [`webhook_host_check`] for the signature math, runs it, and passes the answer
+//! to [`handle_webhook_with_host`]; every rule and the status stay here.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value, json};
 
 use crate::error::{Error, ErrorKind};
-use crate::{ControlKind, Headers, Payload, Provider, Route, RoutingPolicy, normalize, wire};
+use crate::{
+    Control, ControlKind, Event, Headers, HostCheck, HostVerdict, Keys, Payload, Provider, Route,
+    RoutingPolicy, SignedRequest, Timestamp, VerifyOptions, normalize, prepare_host_check, verify,
+    verify_with_host, wire,
+};
 
+/// The input of the wire op.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WebhookInput {
@@ -41,12 +53,229 @@ pub(crate) struct WebhookInput {
     body: Option<String>,
     #[serde(default)]
     body_base64: Option<String>,
-    /// Required (a missing `Value` field is a `missing_field` error): `null` skips on purpose.
-    verify: Value,
+    /// Required (a missing field is a `missing_field` error): `null` skips on purpose.
+    verify: Box<RawValue>,
     #[serde(default)]
     policy: Option<Box<RawValue>>,
     #[serde(default)]
     seen: Vec<String>,
+}
+
+/// The options part alone, as [`WebhookOptions::from_json`] reads it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptionsInput {
+    verify: Box<RawValue>,
+    #[serde(default)]
+    policy: Option<Box<RawValue>>,
+    #[serde(default)]
+    seen: Vec<String>,
+}
+
+/// The `verify` options: the `verify` op's input without the request, which the webhook adds.
+/// The fields are those of the `verify` op in its order, so an unknown one is reported alike;
+/// a `provider`, `headers` or body given here is replaced by the request's own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "the request's fields are accepted and replaced, never read")]
+struct VerifyFields {
+    #[serde(default)]
+    provider: IgnoredAny,
+    #[serde(default)]
+    headers: IgnoredAny,
+    #[serde(default)]
+    body: IgnoredAny,
+    #[serde(default)]
+    body_base64: IgnoredAny,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    form: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    keys: Vec<String>,
+    now: i64,
+    #[serde(default)]
+    tolerance_secs: Option<u32>,
+    #[serde(default)]
+    seen_tokens: Vec<String>,
+    #[serde(default)]
+    token_header: Option<String>,
+}
+
+/// The caller's settings of one webhook call, read once: how to verify, the routing policy,
+/// the event keys already seen.
+///
+/// Options that are malformed as a whole (a bad policy, `verify` neither an object nor null)
+/// are an error here. Bad *verification* settings (a key that is not a key, no `now`) are not:
+/// they make [`handle_webhook`] answer 500, since the provider's retry can succeed once the
+/// configuration is fixed.
+///
+/// # Example
+/// ```
+/// use mailstate_core::WebhookOptions;
+/// let opts = WebhookOptions::from_json(br#"{"verify": null, "seen": ["sendgrid:a"]}"#).unwrap();
+/// assert!(!opts.verifies());
+/// let err = WebhookOptions::from_json(br#"{"verify": true}"#).unwrap_err();
+/// assert_eq!(err.code(), "type_mismatch");
+/// ```
+#[derive(Debug)]
+pub struct WebhookOptions {
+    /// `None`: verification skipped on purpose.
+    verify: Option<Box<VerifyConfig>>,
+    policy: RoutingPolicy,
+    seen: Vec<String>,
+}
+
+/// The `verify` options as read, with the errors kept for the verify step (in the order the
+/// `verify` op reports them: the options, then the provider, the keys, `now`).
+#[derive(Debug)]
+struct VerifyConfig {
+    settings: Result<VerifySettings, Error>,
+}
+
+#[derive(Debug)]
+struct VerifySettings {
+    keys: Result<Keys, Error>,
+    now: Result<Timestamp, Error>,
+    url: Option<String>,
+    form: Option<Vec<(String, String)>>,
+    tolerance_secs: Option<u32>,
+    seen_tokens: BTreeSet<String>,
+    token_header: Option<String>,
+}
+
+impl WebhookOptions {
+    /// Read `{"verify": {…} | null, "policy"?: RoutingPolicy, "seen"?: [event_key]}`: the
+    /// `webhook` op's input without the request. `verify` holds the `verify` op's options
+    /// (`keys`, `secrets`, `now`, `tolerance_secs`, …).
+    ///
+    /// # Errors
+    /// A wire error for malformed options (see the type's docs).
+    pub fn from_json(options: &[u8]) -> Result<WebhookOptions, Error> {
+        let o: OptionsInput = wire::from_slice_with_path(options)?;
+        let policy = read_policy(o.policy.as_deref())?;
+        WebhookOptions::from_parts(&o.verify, policy, o.seen)
+    }
+
+    fn from_parts(
+        verify: &RawValue,
+        policy: RoutingPolicy,
+        seen: Vec<String>,
+    ) -> Result<WebhookOptions, Error> {
+        let text = verify.get();
+        let verify = match text.as_bytes().first() {
+            Some(b'n') => None,
+            Some(b'{') => Some(Box::new(VerifyConfig { settings: read_verify(text.as_bytes()) })),
+            _ => {
+                let found = serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+                return Err(Error::type_mismatch(
+                    "verify",
+                    "an object or null",
+                    crate::providers::type_name(&found),
+                ));
+            }
+        };
+        Ok(WebhookOptions { verify, policy, seen })
+    }
+
+    /// Whether a signature or credential check is configured (`verify` is not `null`).
+    pub fn verifies(&self) -> bool {
+        self.verify.is_some()
+    }
+}
+
+fn read_policy(policy: Option<&RawValue>) -> Result<RoutingPolicy, Error> {
+    match policy {
+        Some(p) => RoutingPolicy::from_json(p.get().as_bytes()),
+        None => Ok(RoutingPolicy::default()),
+    }
+}
+
+/// Read the `verify` options; keys are parsed here, once per call.
+fn read_verify(text: &[u8]) -> Result<VerifySettings, Error> {
+    let f: VerifyFields = wire::from_slice_with_path(text)?;
+    let keys = read_keys(&f.secrets, &f.keys);
+    let now = f
+        .now
+        .checked_mul(1000)
+        .and_then(Timestamp::from_millis)
+        .ok_or_else(|| Error::invalid("now", "expected unix seconds within years 1-9999"));
+    Ok(VerifySettings {
+        keys,
+        now,
+        url: f.url,
+        form: f.form.map(|m| m.into_iter().collect()),
+        tolerance_secs: f.tolerance_secs,
+        seen_tokens: f.seen_tokens.into_iter().collect(),
+        token_header: f.token_header,
+    })
+}
+
+fn read_keys(secrets: &[String], public: &[String]) -> Result<Keys, Error> {
+    let mut keys = Keys::new();
+    for s in secrets {
+        keys = keys.with_secret(s);
+    }
+    for (n, k) in public.iter().enumerate() {
+        keys = keys.with_public_key(k).map_err(|e| e.with_path(format!("keys[{n}]")))?;
+    }
+    Ok(keys)
+}
+
+impl VerifyConfig {
+    /// Run the check, in core or with the host's verdict.
+    fn run(
+        &self,
+        provider: &str,
+        headers: &Headers,
+        body: &[u8],
+        verdict: Option<HostVerdict>,
+    ) -> Result<(), Error> {
+        self.with_inputs(provider, headers, body, |provider, request, keys, now, opts| {
+            match verdict {
+                None => verify(provider, request, keys, now, opts),
+                Some(v) => verify_with_host(provider, request, keys, now, opts, v),
+            }
+            .map(drop)
+        })
+    }
+
+    /// Call `f` with the typed inputs of the verify API, or return the error reading them.
+    fn with_inputs<T>(
+        &self,
+        provider: &str,
+        headers: &Headers,
+        body: &[u8],
+        f: impl FnOnce(
+            Provider,
+            &SignedRequest<'_>,
+            &Keys,
+            Timestamp,
+            &VerifyOptions<'_>,
+        ) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let s = self.settings.as_ref().map_err(Clone::clone)?;
+        let provider: Provider = provider.parse()?;
+        let keys = s.keys.as_ref().map_err(Clone::clone)?;
+        let now = s.now.clone()?;
+        let mut request = SignedRequest::new(body, headers);
+        if let Some(url) = &s.url {
+            request = request.with_url(url);
+        }
+        if let Some(form) = &s.form {
+            request = request.with_form(form);
+        }
+        let mut opts = VerifyOptions::new().with_seen_tokens(&s.seen_tokens);
+        if let Some(t) = s.tolerance_secs {
+            opts = opts.with_tolerance_secs(t);
+        }
+        if let Some(h) = &s.token_header {
+            opts = opts.with_token_header(h);
+        }
+        f(provider, &request, keys, now, &opts)
+    }
 }
 
 /// The status for an error from the verify step.
@@ -73,13 +302,12 @@ fn normalize_status(e: &Error) -> u16 {
     }
 }
 
-pub(crate) fn handle(i: WebhookInput) -> Result<Value, Error> {
-    let policy = match &i.policy {
-        Some(p) => RoutingPolicy::from_json(p.get().as_bytes())?,
-        None => RoutingPolicy::default(),
-    };
-    let body = match (&i.body, &i.body_base64) {
-        (Some(b), None) => b.clone().into_bytes(),
+/// The wire op: read the input, run [`handle_webhook`], and return the output's JSON text.
+pub(crate) fn call_wire(input: &[u8]) -> Result<String, Error> {
+    let i: WebhookInput = wire::from_slice_with_path(input)?;
+    let policy = read_policy(i.policy.as_deref())?;
+    let body = match (i.body, &i.body_base64) {
+        (Some(b), None) => b.into_bytes(),
         (None, Some(b64)) => wire::decode_base64(b64)
             .ok_or_else(|| Error::invalid("body_base64", "not valid base64"))?,
         (None, None) => return Err(Error::missing("body")),
@@ -87,97 +315,307 @@ pub(crate) fn handle(i: WebhookInput) -> Result<Value, Error> {
             return Err(Error::invalid("body", "give body or body_base64, not both"));
         }
     };
-
-    let verified = match &i.verify {
-        Value::Null => false,
-        Value::Object(options) => {
-            if let Err(e) = run_verify(&i, options.clone()) {
-                return Ok(refusal(verify_status(&e), &e, false));
-            }
-            true
-        }
-        other => {
-            return Err(Error::type_mismatch(
-                "verify",
-                "an object or null",
-                crate::providers::type_name(other),
-            ));
-        }
-    };
-
-    let provider: Provider = match i.provider.parse() {
-        Ok(p) => p,
-        Err(e) => return Ok(refusal(normalize_status(&e), &e, verified)),
-    };
+    let options = WebhookOptions::from_parts(&i.verify, policy, i.seen)?;
     let headers: Headers = i.headers.into_iter().collect();
-    let out = match normalize(provider, Payload { body: &body, headers: &headers }) {
+    Ok(handle_webhook(&i.provider, &headers, &body, &options).to_json())
+}
+
+/// Verify, normalize and route one webhook request, and choose the HTTP status to answer the
+/// provider with (the table in the module docs). `provider` is a slug as the endpoint got it
+/// (an unknown one answers 404).
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Headers, Route, WebhookOptions, handle_webhook};
+/// let opts = WebhookOptions::from_json(br#"{"verify": null}"#).unwrap();
+/// let body = br#"{"event_key":"k1","provider":"ses","type":"complaint","provider_type":"Complaint","recipient":"ann@example.com"}"#;
+/// let out = handle_webhook("ndjson", &Headers::new(), body, &opts);
+/// assert_eq!(out.status(), 200);
+/// assert_eq!(out.route(Route::Suppress).len(), 1);
+/// assert!(out.to_json().starts_with(r#"{"confirm_url":null,"control":null,"error":null,"errors":[],"routes":{"analytics":[],"#));
+/// ```
+pub fn handle_webhook(
+    provider: &str,
+    headers: &Headers,
+    body: &[u8],
+    options: &WebhookOptions,
+) -> WebhookOutcome {
+    run(provider, headers, body, options, None)
+}
+
+/// The signature math of this request for the host's own crypto, when verification is
+/// configured, the provider's scheme has a host form (see [`prepare_host_check`]) and every
+/// other rule passed. `None` otherwise: call [`handle_webhook`], which answers alike.
+pub fn webhook_host_check(
+    provider: &str,
+    headers: &Headers,
+    body: &[u8],
+    options: &WebhookOptions,
+) -> Option<HostCheck> {
+    let config = options.verify.as_ref()?;
+    config
+        .with_inputs(provider, headers, body, |provider, request, keys, now, opts| {
+            prepare_host_check(provider, request, keys, now, opts)
+        })
+        .ok()
+        .flatten()
+}
+
+/// [`handle_webhook`] with the signature math answered by the host's crypto, for the check
+/// [`webhook_host_check`] returned for the same request and options. Every other rule runs
+/// again here; for a request without a host check the verdict is ignored.
+pub fn handle_webhook_with_host(
+    provider: &str,
+    headers: &Headers,
+    body: &[u8],
+    options: &WebhookOptions,
+    verdict: HostVerdict,
+) -> WebhookOutcome {
+    run(provider, headers, body, options, Some(verdict))
+}
+
+fn run(
+    provider: &str,
+    headers: &Headers,
+    body: &[u8],
+    options: &WebhookOptions,
+    verdict: Option<HostVerdict>,
+) -> WebhookOutcome {
+    let verified = match &options.verify {
+        None => false,
+        Some(config) => match config.run(provider, headers, body, verdict) {
+            Ok(()) => true,
+            Err(e) => return WebhookOutcome::refusal(verify_status(&e), e, false),
+        },
+    };
+    let provider: Provider = match provider.parse() {
+        Ok(p) => p,
+        Err(e) => return WebhookOutcome::refusal(normalize_status(&e), e, verified),
+    };
+    let out = match normalize(provider, Payload { body, headers }) {
         Ok(out) => out,
-        Err(e) => return Ok(refusal(normalize_status(&e), &e, verified)),
+        Err(e) => return WebhookOutcome::refusal(normalize_status(&e), e, verified),
     };
 
-    let mut routes: BTreeMap<&str, Vec<Value>> =
-        [Route::Suppress, Route::State, Route::Analytics, Route::Drop]
-            .into_iter()
-            .map(|r| (r.as_str(), Vec::new()))
-            .collect();
-    let mut seen: BTreeSet<String> = i.seen.into_iter().collect();
-    for e in &out.events {
-        let dup = !seen.insert(e.event_key.clone());
-        let route = policy.route(e, dup);
-        let event = serde_json::to_value(e).map_err(|err| Error::from_json(&err))?;
-        routes.entry(route.as_str()).or_default().push(event);
+    let mut seen: BTreeSet<&str> = options.seen.iter().map(String::as_str).collect();
+    let decided: Vec<Route> = out
+        .events
+        .iter()
+        .map(|e| {
+            let dup = !seen.insert(&e.event_key);
+            options.policy.route(e, dup)
+        })
+        .collect();
+    drop(seen);
+    let mut routes: [Vec<Event>; 4] = Default::default();
+    for (event, route) in out.events.into_iter().zip(decided) {
+        routes[slot(route)].push(event);
     }
     let confirm_url = out
         .control
         .as_ref()
         .filter(|c| c.kind == ControlKind::SubscriptionConfirmation)
         .and_then(|c| c.url.clone());
-    let errors: Vec<Value> = out.errors.iter().map(wire::error_json).collect();
-    Ok(json!({
-        "status": 200,
-        "verified": verified,
-        "error": null,
-        "routes": routes,
-        "errors": errors,
-        "control": out.control,
-        "confirm_url": confirm_url,
-    }))
+    WebhookOutcome {
+        status: 200,
+        verified,
+        error: None,
+        routes,
+        errors: out.errors,
+        control: out.control,
+        confirm_url,
+    }
 }
 
-/// Run the `verify` op with the request added to the caller's options.
-fn run_verify(i: &WebhookInput, mut options: Map<String, Value>) -> Result<(), Error> {
-    options.insert("provider".into(), Value::from(i.provider.clone()));
-    options.insert("headers".into(), json!(i.headers));
-    if let Some(b) = &i.body {
-        options.insert("body".into(), Value::from(b.clone()));
+/// The routes in the order the output lists them (by name).
+const ROUTES: [Route; 4] = [Route::Analytics, Route::Drop, Route::State, Route::Suppress];
+
+fn slot(route: Route) -> usize {
+    match route {
+        Route::Analytics => 0,
+        Route::Drop => 1,
+        Route::State => 2,
+        Route::Suppress => 3,
     }
-    if let Some(b) = &i.body_base64 {
-        options.insert("body_base64".into(), Value::from(b.clone()));
-    }
-    let input = serde_json::to_vec(&Value::Object(options)).map_err(|e| Error::from_json(&e))?;
-    let answer = wire::dispatch("verify", &input)?;
-    // A verifier that reports failure as a value rather than an error is still a failure.
-    if answer == Value::Bool(false) || answer.get("valid") == Some(&Value::Bool(false)) {
-        return Err(Error::new(ErrorKind::SignatureMismatch, "signature does not match"));
-    }
-    Ok(())
 }
 
-fn refusal(status: u16, e: &Error, verified: bool) -> Value {
-    let empty: Vec<Value> = Vec::new();
-    json!({
-        "status": status,
-        "verified": verified,
-        "error": wire::error_json(e),
-        "routes": {"analytics": empty, "drop": empty, "state": empty, "suppress": empty},
-        "errors": empty,
-        "control": null,
-        "confirm_url": null,
-    })
+/// The edge's decision about one request: the status to answer with, whether it was verified,
+/// and the events grouped by route.
+///
+/// Serializes to the `webhook` op's output: `{"confirm_url", "control", "error", "errors",
+/// "routes": {"analytics", "drop", "state", "suppress"}, "status", "verified"}`, every object's
+/// keys in byte order (the order every runtime's output has had).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookOutcome {
+    status: u16,
+    verified: bool,
+    error: Option<Error>,
+    routes: [Vec<Event>; 4],
+    errors: Vec<Error>,
+    control: Option<Control>,
+    confirm_url: Option<String>,
+}
+
+impl WebhookOutcome {
+    fn refusal(status: u16, e: Error, verified: bool) -> WebhookOutcome {
+        WebhookOutcome {
+            status,
+            verified,
+            error: Some(e),
+            routes: Default::default(),
+            errors: Vec::new(),
+            control: None,
+            confirm_url: None,
+        }
+    }
+
+    /// The HTTP status to answer the provider with.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Whether a signature or credential check ran and passed.
+    pub fn verified(&self) -> bool {
+        self.verified
+    }
+
+    /// Why the request was refused, when it was.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+
+    /// The events routed to `route`, in batch order.
+    pub fn route(&self, route: Route) -> &[Event] {
+        &self.routes[slot(route)]
+    }
+
+    /// Elements of the batch that could not be normalized.
+    pub fn errors(&self) -> &[Error] {
+        &self.errors
+    }
+
+    /// A control message (SNS subscription confirmation, ping), when the request was one.
+    pub fn control(&self) -> Option<&Control> {
+        self.control.as_ref()
+    }
+
+    /// For an SNS subscription confirmation: the URL to visit to confirm it.
+    pub fn confirm_url(&self) -> Option<&str> {
+        self.confirm_url.as_deref()
+    }
+
+    /// The `webhook` op's output as JSON text.
+    pub fn to_json(&self) -> String {
+        // Serializing strings, numbers and maps of them cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+impl Serialize for WebhookOutcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(7))?;
+        m.serialize_entry("confirm_url", &self.confirm_url)?;
+        m.serialize_entry("control", &self.control.as_ref().map(SortedControl))?;
+        m.serialize_entry("error", &self.error.as_ref().map(WireError))?;
+        m.serialize_entry("errors", &Each(&self.errors, WireError))?;
+        m.serialize_entry("routes", &Routes(&self.routes))?;
+        m.serialize_entry("status", &self.status)?;
+        m.serialize_entry("verified", &self.verified)?;
+        m.end()
+    }
+}
+
+/// A slice serialized item by item through a wrapper.
+struct Each<'a, T, W>(&'a [T], fn(&'a T) -> W);
+
+impl<T, W: Serialize> Serialize for Each<'_, T, W> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(self.1))
+    }
+}
+
+struct Routes<'a>(&'a [Vec<Event>; 4]);
+
+impl Serialize for Routes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(4))?;
+        for (route, events) in ROUTES.iter().zip(self.0) {
+            m.serialize_entry(route.as_str(), &Each(events, SortedEvent))?;
+        }
+        m.end()
+    }
+}
+
+/// An error as [`wire::error_json`] shows it, keys in byte order.
+struct WireError<'a>(&'a Error);
+
+impl Serialize for WireError<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("code", e.code())?;
+        if let Some(n) = e.line() {
+            m.serialize_entry("line", &n)?;
+        }
+        m.serialize_entry("message", &e.to_string())?;
+        if let Some(p) = e.path() {
+            m.serialize_entry("path", p)?;
+        }
+        m.end()
+    }
+}
+
+/// A control message, keys in byte order.
+struct SortedControl<'a>(&'a Control);
+
+impl Serialize for SortedControl<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("detail", &c.detail)?;
+        m.serialize_entry("kind", &c.kind)?;
+        m.serialize_entry("url", &c.url)?;
+        m.end()
+    }
+}
+
+/// An event with its keys in byte order: what the op has always answered (its output went
+/// through `serde_json::Value`, whose objects are ordered maps). A test checks the two agree,
+/// so a field added to [`Event`] cannot be forgotten here.
+struct SortedEvent<'a>(&'a Event);
+
+impl Serialize for SortedEvent<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut m = s.serialize_map(Some(20))?;
+        m.serialize_entry("bounce_class", &e.bounce_class)?;
+        m.serialize_entry("diagnostic", &e.diagnostic)?;
+        m.serialize_entry("enhanced_status", &e.enhanced_status)?;
+        m.serialize_entry("event_key", &e.event_key)?;
+        m.serialize_entry("ip", &e.ip)?;
+        m.serialize_entry("message_id", &e.message_id)?;
+        m.serialize_entry("metadata", &e.metadata)?;
+        m.serialize_entry("occurred_at", &e.occurred_at)?;
+        m.serialize_entry("provider", &e.provider)?;
+        m.serialize_entry("provider_event_id", &e.provider_event_id)?;
+        m.serialize_entry("provider_type", &e.provider_type)?;
+        m.serialize_entry("raw", &e.raw)?;
+        m.serialize_entry("recipient", &e.recipient)?;
+        m.serialize_entry("smtp_message_id", &e.smtp_message_id)?;
+        m.serialize_entry("smtp_status", &e.smtp_status)?;
+        m.serialize_entry("stream", &e.stream)?;
+        m.serialize_entry("tags", &e.tags)?;
+        m.serialize_entry("type", &e.kind)?;
+        m.serialize_entry("url", &e.url)?;
+        m.serialize_entry("user_agent", &e.user_agent)?;
+        m.end()
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
     fn call(input: &Value) -> Value {
@@ -219,5 +657,251 @@ mod tests {
         let out = call(&json!({"provider": "ndjson", "body": "", "verify": null}));
         assert_eq!(out["output"]["status"], 200, "{out}");
         assert_eq!(out["output"]["verified"], false, "{out}");
+    }
+}
+
+#[cfg(test)]
+mod typed_tests {
+    use p256::ecdsa::signature::{Signer, Verifier};
+    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::{BounceClass, EventType, Verified};
+
+    /// The output as the op built it before it had a typed outcome: a `serde_json::Value` tree.
+    fn value_tree(o: &WebhookOutcome) -> String {
+        let routes: serde_json::Map<String, Value> = ROUTES
+            .iter()
+            .map(|&r| (r.as_str().to_owned(), serde_json::to_value(o.route(r)).unwrap()))
+            .collect();
+        let errors: Vec<Value> = o.errors().iter().map(wire::error_json).collect();
+        serde_json::to_string(&json!({
+            "status": o.status(),
+            "verified": o.verified(),
+            "error": o.error().map(wire::error_json),
+            "routes": routes,
+            "errors": errors,
+            "control": o.control(),
+            "confirm_url": o.confirm_url(),
+        }))
+        .unwrap()
+    }
+
+    fn full_event() -> Event {
+        let mut e = Event::new("sendgrid", EventType::HardBounce);
+        e.event_key = "sendgrid:abc".into();
+        e.provider_event_id = Some("abc".into());
+        e.provider_type = "bounce".into();
+        e.message_id = Some("m1".into());
+        e.smtp_message_id = Some("m1@example.com".into());
+        e.recipient = Some("ann@example.com".into());
+        e.occurred_at = Timestamp::from_millis(1_767_225_600_123);
+        e.stream = Some("7".into());
+        e.bounce_class = Some(BounceClass::Hard);
+        e.smtp_status = Some("550".into());
+        e.enhanced_status = Some("5.1.1".into());
+        e.diagnostic = Some("550 5.1.1 \"user\" unknown\n".into());
+        e.url = Some("https://example.com/p?q=1".into());
+        e.user_agent = Some("Mozilla/5.0".into());
+        e.ip = Some("192.0.2.1".into());
+        e.tags = vec!["invoice".into(), "b".into()];
+        e.metadata = [("z".to_owned(), "1".to_owned()), ("a".to_owned(), "é".to_owned())].into();
+        e.raw = r#"{"event":"bounce"}"#.into();
+        e
+    }
+
+    #[test]
+    fn events_controls_and_errors_serialize_as_their_value_form() {
+        for e in [full_event(), Event::new("ses", EventType::Unknown)] {
+            let direct = serde_json::to_string(&SortedEvent(&e)).unwrap();
+            let tree = serde_json::to_string(&serde_json::to_value(&e).unwrap()).unwrap();
+            assert_eq!(direct, tree);
+        }
+        let c = Control {
+            kind: ControlKind::SubscriptionConfirmation,
+            url: Some("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription".into()),
+            detail: None,
+        };
+        let direct = serde_json::to_string(&SortedControl(&c)).unwrap();
+        assert_eq!(direct, serde_json::to_string(&serde_json::to_value(&c).unwrap()).unwrap());
+        for e in [
+            Error::new(ErrorKind::InvalidJson, "bad").with_provider("ndjson").with_line(3),
+            Error::missing("$[2].event").with_provider("sendgrid"),
+            Error::new(ErrorKind::StaleTimestamp, "old"),
+        ] {
+            let direct = serde_json::to_string(&WireError(&e)).unwrap();
+            assert_eq!(direct, serde_json::to_string(&wire::error_json(&e)).unwrap());
+        }
+    }
+
+    #[test]
+    fn outcomes_serialize_as_the_value_tree_did() {
+        let ndjson = format!(
+            "{}\n{}\nnot json\n{}",
+            serde_json::to_string(&full_event()).unwrap(),
+            r#"{"event_key":"k2","provider":"ses","type":"open","provider_type":"Open"}"#,
+            serde_json::to_string(&full_event()).unwrap(),
+        );
+        let sns = r#"{"Type":"SubscriptionConfirmation","MessageId":"m","Token":"t","TopicArn":"arn:aws:sns:us-east-1:123456789012:mail","Message":"confirm","SubscribeURL":"https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription","Timestamp":"2026-01-01T00:00:00.000Z","SignatureVersion":"1","Signature":"AA==","SigningCertURL":"https://sns.us-east-1.amazonaws.com/x.pem"}"#;
+        let skip = WebhookOptions::from_json(br#"{"verify": null, "seen": ["k2"]}"#).unwrap();
+        let keyed =
+            WebhookOptions::from_json(br#"{"verify": {"keys": ["nope"], "now": 1}}"#).unwrap();
+        for (provider, body, opts) in [
+            ("ndjson", ndjson.as_str(), &skip),
+            ("ses", sns, &skip),
+            ("sendgrid", "[{", &skip),
+            ("pigeon", "[]", &skip),
+            ("sendgrid", "[]", &keyed),
+        ] {
+            let out = handle_webhook(provider, &Headers::new(), body.as_bytes(), opts);
+            assert_eq!(out.to_json(), value_tree(&out), "{provider}");
+        }
+    }
+
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+    fn base64(bytes: &[u8]) -> String {
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                out.push(if i <= chunk.len() {
+                    char::from(B64[(n >> (18 - 6 * i)) as usize & 63])
+                } else {
+                    '='
+                });
+            }
+        }
+        out
+    }
+
+    /// The base64 DER SubjectPublicKeyInfo of a P-256 key, as SendGrid shows it: the fixed
+    /// header (id-ecPublicKey, prime256v1) then the uncompressed point.
+    fn spki(k: &SigningKey) -> String {
+        let mut der = vec![
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+        ];
+        der.extend_from_slice(k.verifying_key().to_sec1_point(false).as_bytes());
+        base64(&der)
+    }
+
+    /// What a host's crypto answers: the first key under which the signature verifies.
+    fn host_answer(check: &HostCheck) -> HostVerdict {
+        assert_eq!(check.algorithm(), crate::HostAlgorithm::EcdsaP256Sha256);
+        let sig = Signature::from_slice(check.signature()).unwrap();
+        check
+            .keys()
+            .iter()
+            .find(|(_, raw)| {
+                VerifyingKey::from_sec1_bytes(raw).unwrap().verify(check.message(), &sig).is_ok()
+            })
+            .map_or(HostVerdict::Rejected, |&(i, _)| HostVerdict::Accepted(i))
+    }
+
+    /// (name, headers, body, options, status, whether a host check is prepared)
+    type Case<'a> = (&'a str, Headers, &'a [u8], WebhookOptions, u16, bool);
+
+    #[test]
+    fn host_verdicts_give_the_answers_core_verification_gives() {
+        let key = SigningKey::from_slice(&[7; 32]).unwrap();
+        let other = SigningKey::from_slice(&[9; 32]).unwrap();
+        let body = br#"[{"email":"ann@example.com","timestamp":1767225500,"event":"spamreport","sg_event_id":"e1"}]"#;
+        let now = 1_767_225_600_i64;
+        let signed = |k: &SigningKey, ts: i64, body: &[u8]| -> Headers {
+            let mut msg = ts.to_string().into_bytes();
+            msg.extend_from_slice(body);
+            let sig: Signature = k.sign(&msg);
+            [
+                (
+                    "X-Twilio-Email-Event-Webhook-Signature".to_owned(),
+                    base64(sig.to_der().as_bytes()),
+                ),
+                ("X-Twilio-Email-Event-Webhook-Timestamp".to_owned(), ts.to_string()),
+            ]
+            .into_iter()
+            .collect()
+        };
+        let opts = |keys: &[&SigningKey]| {
+            let keys: Vec<String> = keys.iter().map(|k| spki(k)).collect();
+            let json = json!({"verify": {"keys": keys, "now": now}});
+            WebhookOptions::from_json(json.to_string().as_bytes()).unwrap()
+        };
+        let tampered = br#"[{"email":"ann@example.com","timestamp":1767225500,"event":"delivered","sg_event_id":"e1"}]"#;
+        let cases: Vec<Case<'_>> = vec![
+            ("valid", signed(&key, now, body), body, opts(&[&key]), 200, true),
+            ("second key", signed(&key, now, body), body, opts(&[&other, &key]), 200, true),
+            ("forged", signed(&other, now, body), body, opts(&[&key]), 401, true),
+            ("tampered", signed(&key, now, body), tampered, opts(&[&key]), 401, true),
+            ("stale", signed(&key, now - 301, body), body, opts(&[&key]), 401, false),
+            ("unsigned", Headers::new(), body, opts(&[&key]), 401, false),
+            ("no key", signed(&key, now, body), body, opts(&[]), 401, false),
+        ];
+        for (name, headers, body, opts, status, has_check) in cases {
+            let core = handle_webhook("sendgrid", &headers, body, &opts);
+            let check = webhook_host_check("sendgrid", &headers, body, &opts);
+            assert_eq!(check.is_some(), has_check, "{name}");
+            let host = match &check {
+                Some(c) => {
+                    handle_webhook_with_host("sendgrid", &headers, body, &opts, host_answer(c))
+                }
+                None => handle_webhook("sendgrid", &headers, body, &opts),
+            };
+            assert_eq!(core.status(), status, "{name}: {:?}", core.error());
+            assert_eq!(host, core, "{name}");
+            // A verdict can never pass what the rules refuse before the math.
+            if !has_check {
+                let forced = handle_webhook_with_host(
+                    "sendgrid",
+                    &headers,
+                    body,
+                    &opts,
+                    HostVerdict::Accepted(0),
+                );
+                assert_eq!(forced, core, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_verify_api_and_its_host_form_agree() {
+        let key = SigningKey::from_slice(&[7; 32]).unwrap();
+        let keys = Keys::new().with_public_key(&spki(&key)).unwrap();
+        let ts = "1767225600";
+        let sig: Signature = key.sign(format!("{ts}[]").as_bytes());
+        let headers: Headers = [
+            ("X-Twilio-Email-Event-Webhook-Signature", base64(sig.to_der().as_bytes()).as_str()),
+            ("X-Twilio-Email-Event-Webhook-Timestamp", ts),
+        ]
+        .into_iter()
+        .collect();
+        let req = SignedRequest::new(b"[]", &headers);
+        let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
+        let opts = VerifyOptions::new();
+        let check =
+            prepare_host_check(Provider::Sendgrid, &req, &keys, now, &opts).unwrap().unwrap();
+        assert_eq!(check.message(), b"1767225600[]");
+        assert_eq!(check.keys()[0].1.len(), 65, "an uncompressed sec1 point");
+        let core: Verified = verify(Provider::Sendgrid, &req, &keys, now, &opts).unwrap();
+        let host =
+            verify_with_host(Provider::Sendgrid, &req, &keys, now, &opts, host_answer(&check));
+        assert_eq!(host.unwrap(), core);
+        let wrong =
+            verify_with_host(Provider::Sendgrid, &req, &keys, now, &opts, HostVerdict::Accepted(3));
+        assert_eq!(wrong.unwrap_err().code(), "invalid_value");
+        // Schemes without a host form have no check, and a verdict does not replace theirs.
+        let mg = prepare_host_check(Provider::Mailersend, &req, &keys, now, &opts).unwrap();
+        assert!(mg.is_none());
+        let forced = verify_with_host(
+            Provider::Mailersend,
+            &req,
+            &keys,
+            now,
+            &opts,
+            HostVerdict::Accepted(0),
+        );
+        assert_eq!(forced.unwrap_err().code(), "missing_header");
     }
 }

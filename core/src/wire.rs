@@ -65,11 +65,22 @@ pub const OPS: [&str; 12] = [
 /// assert!(String::from_utf8(bad).unwrap().contains("unknown_op"));
 /// ```
 pub fn call(op: &str, input: &[u8]) -> Vec<u8> {
+    if op == "webhook" {
+        // Serialized straight from its typed outcome, without a `Value` tree.
+        return match crate::webhook::call_wire(input) {
+            Ok(output) => format!("{{\"output\":{output}}}").into_bytes(),
+            Err(e) => envelope_error(&e),
+        };
+    }
     let envelope = match dispatch(op, input) {
         Ok(output) => json!({ "output": output }),
         Err(e) => json!({ "error": error_json(&e) }),
     };
     serde_json::to_vec(&envelope).unwrap_or_default()
+}
+
+fn envelope_error(e: &Error) -> Vec<u8> {
+    serde_json::to_vec(&json!({ "error": error_json(e) })).unwrap_or_default()
 }
 
 /// Run the binary op `op` (one of [`crate::batch::BINARY_OPS`]) and return its envelope.
@@ -255,7 +266,8 @@ pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
             to_value(&plan)
         }
         "verify" => op_verify(parse(input)?),
-        "webhook" => crate::webhook::handle(parse(input)?),
+        "webhook" => serde_json::from_str(&crate::webhook::call_wire(input)?)
+            .map_err(|e| Error::from_json(&e)),
         "types" => Ok(op_types()),
         other => Err(Error::new(
             ErrorKind::UnknownOp,

@@ -97,7 +97,7 @@ if (verified?.valid !== true) {
 }
 const whole = JSON.parse((await post("webhook", 1, headers())).text);
 const wholeWorks = whole.status === 200 && whole.events === 100;
-const modes = wholeWorks ? ["webhook", "plain", "verify"] : ["verify"];
+const modes = wholeWorks ? ["webhook", "wasm", "plain", "verify"] : ["verify"];
 
 const series = { ping: [] };
 for (const mode of modes) {
@@ -140,9 +140,10 @@ Node-to-workerd hop, the upload of the body and the request handling cancel out.
 |---|---|
 | empty round trip (GET /ping), the baseline | ${f(m.ping)} |
 | request carrying the batch, 0 calls | ${f(m.verify0)} |
-| **per batch: handleWebhook, verify (ECDSA P-256) + normalize + route** | **${wholeWorks ? f(per("webhook")) : `n/a: status ${whole.status}, ${whole.error?.code} (this build cannot normalize SendGrid)`}** |
-| per batch: handleWebhook with \`verify: null\` (normalize + route) | ${wholeWorks ? f(per("plain")) : "n/a"} |
-| per batch: verify alone | ${f(per("verify"))} |
+| **per batch: handleWebhook, verify (ECDSA P-256 by WebCrypto) + normalize + route** | **${wholeWorks ? f(per("webhook")) : `n/a: status ${whole.status}, ${whole.error?.code} (this build cannot normalize SendGrid)`}** |
+| per batch: handleWebhookSync, verify (ECDSA P-256 in wasm) + normalize + route | ${wholeWorks ? f(per("wasm")) : "n/a"} |
+| per batch: handleWebhookSync with \`verify: null\` (normalize + route) | ${wholeWorks ? f(per("plain")) : "n/a"} |
+| per batch: verify alone (in wasm) | ${f(per("verify"))} |
 `;
 writeFileSync(out, report);
 process.stdout.write(report);

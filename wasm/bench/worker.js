@@ -1,11 +1,12 @@
 // The benchmark worker: POST /bench?n=K&mode=M runs K times, on the request it received,
-//   mode=webhook  handleWebhook with verification (verify + normalize + route),
-//   mode=plain    handleWebhook with `verify: null` (normalize + route),
-//   mode=verify   verify alone.
+//   mode=webhook  handleWebhook with verification (the signature by WebCrypto, normalize + route in wasm),
+//   mode=wasm     handleWebhookSync with verification (everything in wasm, the signature too),
+//   mode=plain    handleWebhookSync with `verify: null` (normalize + route),
+//   mode=verify   verify alone (in wasm).
 // workerd freezes its clocks during synchronous work, so the time is taken outside, from Node.
 // GET /ping is the empty round trip.
 
-import { handleWebhook, verify } from "../pkg/workerd.js";
+import { handleWebhook, handleWebhookSync, verify } from "../pkg/workerd.js";
 
 export default {
   async fetch(request, env) {
@@ -22,9 +23,11 @@ export default {
         const headers = Object.fromEntries(request.headers);
         answer = verify({ provider: "sendgrid", headers, body: text, ...options });
       } else {
-        const result = handleWebhook("sendgrid", { headers: request.headers, body }, {
-          verify: mode === "plain" ? null : options,
-        });
+        const req = { headers: request.headers, body };
+        const result =
+          mode === "webhook"
+            ? await handleWebhook("sendgrid", req, { verify: options })
+            : handleWebhookSync("sendgrid", req, { verify: mode === "plain" ? null : options });
         const events = Object.values(result.routes).reduce((a, r) => a + r.length, 0);
         answer = { status: result.status, events, error: result.error };
       }

@@ -6,3 +6,4 @@ import { initSync } from "./mailstate.js";
 initSync({ module: wasmModule });
 
 export * from "./mailstate.js";
+export { handleWebhook } from "./webhook.js";

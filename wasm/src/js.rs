@@ -10,7 +10,12 @@
 #![allow(unreachable_pub, reason = "exported to JavaScript by wasm-bindgen, not to Rust callers")]
 
 use js_sys::{Array, JSON, Object, Reflect, Uint8Array};
-use mailstate_core::{Error, ErrorKind, wire};
+use std::collections::BTreeMap;
+
+use mailstate_core::{
+    Error, ErrorKind, Headers, HostCheck, HostVerdict, WebhookOptions, WebhookOutcome,
+    handle_webhook, handle_webhook_with_host, webhook_host_check, wire,
+};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
@@ -338,10 +343,7 @@ fn into_result(envelope: &[u8]) -> Result<JsValue, JsValue> {
 /// A core error for a problem found on this side of the boundary (an input `JSON.stringify`
 /// cannot encode), sent through the same conversion as every other error.
 fn local_error(kind: ErrorKind, message: &str) -> JsValue {
-    let envelope = serde_json_envelope(&Error::new(kind, message));
-    match into_result(&envelope) {
-        Err(e) | Ok(e) => e,
-    }
+    throw(&Error::new(kind, message))
 }
 
 fn serde_json_envelope(e: &Error) -> Vec<u8> {
@@ -463,35 +465,129 @@ pub fn route(
 }
 
 /// Verify, normalize and route one webhook request, and say which HTTP status to answer with
-/// (op `webhook`).
+/// (op `webhook`), with the signature checked in wasm. The package's `handleWebhook` (async)
+/// checks ECDSA signatures with the runtime's WebCrypto instead and gives the same answers.
 ///
 /// # Errors
 /// A `MailstateError` only for the caller's own mistakes (a malformed policy, no `verify`
 /// option, a body that is not bytes or text); a bad request is a result with a 4xx status.
-#[wasm_bindgen(js_name = handleWebhook, unchecked_return_type = "WebhookResult")]
-pub fn handle_webhook(
+#[wasm_bindgen(js_name = handleWebhookSync, unchecked_return_type = "WebhookResult")]
+pub fn handle_webhook_sync(
     #[wasm_bindgen(unchecked_param_type = "ProviderName | string")] provider: &str,
     #[wasm_bindgen(unchecked_param_type = "WebhookRequest")] request: &JsValue,
     #[wasm_bindgen(unchecked_param_type = "WebhookOptions")] options: &JsValue,
 ) -> Result<JsValue, JsValue> {
-    // The input is assembled on the Rust side so the body crosses the boundary once.
-    let mut input = if options.is_undefined() || options.is_null() {
-        serde_json::Map::new()
-    } else {
-        match serde_json::from_str(&stringify(options)?) {
-            Ok(serde_json::Value::Object(map)) => map,
-            _ => return Err(local_error(ErrorKind::TypeMismatch, "expected an object at options")),
-        }
-    };
-    input.insert("provider".into(), provider.into());
-    let headers = stringify(&headers_object(&Reflect::get(request, &"headers".into())?)?)?;
-    let headers = serde_json::from_str(&headers).unwrap_or_default();
-    input.insert("headers".into(), headers);
-    let body = Reflect::get(request, &"body".into())?;
-    if let Some(text) = body.as_string() {
-        input.insert("body".into(), text.into());
-    } else {
-        let bytes = if let Some(buf) = body.dyn_ref::<js_sys::ArrayBuffer>() {
+    let call = WebhookCall::read(provider, request, options)?;
+    outcome(&handle_webhook(&call.provider, &call.headers, &call.body, &call.options))
+}
+
+/// One `handleWebhook` call in two steps, for a host that checks the signature with its own
+/// crypto: the request and options are read once; [`WebhookCall::algorithm`] says whether
+/// there is a signature to check, and [`WebhookCall::finish`] takes the answer. Core keeps
+/// every rule (headers, tolerance, key formats, which bytes are signed) and the status.
+/// Used by the package's `handleWebhook`; call that instead (it has no TypeScript type: it is
+/// not part of the API, and its generated `[Symbol.dispose]` needs TypeScript's `esnext` lib).
+#[wasm_bindgen(skip_typescript)]
+#[derive(Debug)]
+#[allow(unnameable_types, reason = "exported to JavaScript by wasm-bindgen, not to Rust callers")]
+pub struct WebhookCall {
+    provider: String,
+    headers: Headers,
+    body: Vec<u8>,
+    options: WebhookOptions,
+    check: Option<HostCheck>,
+}
+
+#[wasm_bindgen]
+impl WebhookCall {
+    /// Read the request and options and prepare the signature check, if the provider's scheme
+    /// has one the host can run.
+    ///
+    /// # Errors
+    /// As `handleWebhookSync`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "ProviderName | string")] provider: &str,
+        #[wasm_bindgen(unchecked_param_type = "WebhookRequest")] request: &JsValue,
+        #[wasm_bindgen(unchecked_param_type = "WebhookOptions")] options: &JsValue,
+    ) -> Result<WebhookCall, JsValue> {
+        let mut call = WebhookCall::read(provider, request, options)?;
+        call.check = webhook_host_check(&call.provider, &call.headers, &call.body, &call.options);
+        Ok(call)
+    }
+
+    /// `"ecdsa_p256_sha256"` when a signature is left for the host to check (WebCrypto
+    /// `ECDSA` with `SHA-256` on P-256), `undefined` when core answers alone.
+    #[wasm_bindgen(getter)]
+    pub fn algorithm(&self) -> Option<String> {
+        self.check.as_ref().map(|c| c.algorithm().as_str().to_owned())
+    }
+
+    /// How many candidate keys the check has.
+    #[wasm_bindgen(getter, js_name = keyCount)]
+    pub fn key_count(&self) -> usize {
+        self.check.as_ref().map_or(0, |c| c.keys().len())
+    }
+
+    /// The index, among the configured `verify.keys`, of candidate `i`.
+    #[wasm_bindgen(js_name = keyIndex)]
+    pub fn key_index(&self, i: usize) -> Option<usize> {
+        self.check.as_ref()?.keys().get(i).map(|k| k.0)
+    }
+
+    /// Candidate `i` as an uncompressed SEC1 point (WebCrypto's `raw` key format).
+    pub fn key(&self, i: usize) -> Option<Vec<u8>> {
+        self.check.as_ref()?.keys().get(i).map(|k| k.1.clone())
+    }
+
+    /// The signature as `r ‖ s` (WebCrypto's ECDSA form).
+    #[wasm_bindgen(getter)]
+    pub fn signature(&self) -> Option<Vec<u8>> {
+        self.check.as_ref().map(|c| c.signature().to_vec())
+    }
+
+    /// The bytes the provider signed.
+    #[wasm_bindgen(getter)]
+    pub fn message(&self) -> Option<Vec<u8>> {
+        self.check.as_ref().map(|c| c.message().to_vec())
+    }
+
+    /// The result, given the index (among `verify.keys`) of the key under which the host
+    /// found the signature valid, or `undefined` for none. Without a check the answer is
+    /// core's alone and the argument is ignored.
+    ///
+    /// # Errors
+    /// Never in practice: the inputs were read by the constructor.
+    #[wasm_bindgen(unchecked_return_type = "WebhookResult")]
+    pub fn finish(&self, accepted: Option<usize>) -> Result<JsValue, JsValue> {
+        let (provider, headers, body, options) =
+            (&self.provider, &self.headers, &self.body, &self.options);
+        let out = if self.check.is_none() {
+            handle_webhook(provider, headers, body, options)
+        } else {
+            let verdict = accepted.map_or(HostVerdict::Rejected, HostVerdict::Accepted);
+            handle_webhook_with_host(provider, headers, body, options, verdict)
+        };
+        outcome(&out)
+    }
+}
+
+impl WebhookCall {
+    /// The request's headers and body bytes and the options, read once.
+    fn read(provider: &str, request: &JsValue, options: &JsValue) -> Result<WebhookCall, JsValue> {
+        let options = if options.is_undefined() || options.is_null() {
+            // Read as `{}`, so core names the missing `verify`.
+            "{}".to_owned()
+        } else {
+            stringify(options)?
+        };
+        let options = WebhookOptions::from_json(options.as_bytes()).map_err(|e| throw(&e))?;
+        let headers = stringify(&headers_object(&Reflect::get(request, &"headers".into())?)?)?;
+        let headers: BTreeMap<String, String> = serde_json::from_str(&headers).unwrap_or_default();
+        let body = Reflect::get(request, &"body".into())?;
+        let body = if let Some(text) = body.as_string() {
+            text.into_bytes()
+        } else if let Some(buf) = body.dyn_ref::<js_sys::ArrayBuffer>() {
             Uint8Array::new(buf).to_vec()
         } else if let Some(arr) = body.dyn_ref::<Uint8Array>() {
             arr.to_vec()
@@ -501,15 +597,26 @@ pub fn handle_webhook(
                 "expected a Uint8Array, ArrayBuffer or string at request.body",
             ));
         };
-        // Bodies are text in practice; bytes that are not UTF-8 still reach core intact.
-        match String::from_utf8(bytes) {
-            Ok(text) => input.insert("body".into(), text.into()),
-            Err(e) => input.insert("body_base64".into(), base64(e.as_bytes()).into()),
-        };
+        Ok(WebhookCall {
+            provider: provider.to_owned(),
+            headers: headers.into_iter().collect(),
+            body,
+            options,
+            check: None,
+        })
     }
-    let json = serde_json::to_vec(&serde_json::Value::Object(input))
-        .map_err(|_| local_error(ErrorKind::InvalidJson, "the input cannot be encoded as json"))?;
-    into_result(&wire::call("webhook", &json))
+}
+
+/// The outcome as a JavaScript object: its JSON text, parsed once.
+fn outcome(out: &WebhookOutcome) -> Result<JsValue, JsValue> {
+    JSON::parse(&out.to_json())
+}
+
+/// A core error as the `MailstateError` every function throws.
+fn throw(e: &Error) -> JsValue {
+    match into_result(&serde_json_envelope(e)) {
+        Err(e) | Ok(e) => e,
+    }
 }
 
 /// `JSON.stringify(value)` as a Rust string (`null` for `undefined`).
@@ -535,22 +642,4 @@ fn headers_object(headers: &JsValue) -> Result<JsValue, JsValue> {
         Reflect::set(&out, &pair.get(0), &pair.get(1))?;
     }
     Ok(out.into())
-}
-
-/// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
-export { typedCall } from "./typed.mjs";
+export { typedCall, typedVariants } from "./typed.mjs";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const vectorsDir = join(root, "tests", "vectors");

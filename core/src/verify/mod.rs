@@ -475,14 +475,7 @@ pub fn verify(
     now: Timestamp,
     options: &VerifyOptions<'_>,
 ) -> Result<Verified, Error> {
-    if request.body.len() > MAX_BODY_BYTES {
-        return Err(Error::new(
-            ErrorKind::TooLarge,
-            format!("body of {} bytes exceeds the limit of {MAX_BODY_BYTES}", request.body.len()),
-        )
-        .with_provider(provider.as_str()));
-    }
-    let result = match provider {
+    let result = check_size(request).and_then(|()| match provider {
         Provider::Sendgrid => sendgrid::verify(request, keys, now, options),
         Provider::Ses => ses::verify(request, keys, now, options),
         Provider::Mailgun => mailgun::verify(request, keys, now, options),
@@ -499,7 +492,168 @@ pub fn verify(
                 "{provider} is a file format, not a webhook sender: there is nothing to verify"
             ),
         )),
-    };
+    });
+    result.map_err(|e| e.with_provider(provider.as_str()))
+}
+
+fn check_size(request: &SignedRequest<'_>) -> Result<(), Error> {
+    if request.body.len() > MAX_BODY_BYTES {
+        return Err(Error::new(
+            ErrorKind::TooLarge,
+            format!("body of {} bytes exceeds the limit of {MAX_BODY_BYTES}", request.body.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// The signature math of a check, in the form a host's own crypto takes it (WebCrypto's
+/// `crypto.subtle.verify` in a worker), prepared by [`prepare_host_check`].
+///
+/// Core keeps every rule: which headers, the timestamp tolerance, the key formats, the
+/// signature's DER decoding and which bytes are signed. The host only answers whether the
+/// signature over [`HostCheck::message`] verifies under one of [`HostCheck::keys`], and hands
+/// that back as a [`HostVerdict`] to [`verify_with_host`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostCheck {
+    scheme: Scheme,
+    algorithm: HostAlgorithm,
+    keys: Vec<(usize, Vec<u8>)>,
+    signature: Vec<u8>,
+    message: Vec<u8>,
+}
+
+impl HostCheck {
+    /// The scheme the check belongs to.
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The algorithm to run.
+    pub fn algorithm(&self) -> HostAlgorithm {
+        self.algorithm
+    }
+
+    /// The candidate keys, in the order to try them: the index among the configured public
+    /// keys (what [`HostVerdict::Accepted`] names) and the key itself, for
+    /// [`HostAlgorithm::EcdsaP256Sha256`] an uncompressed SEC1 point (WebCrypto's `raw` form).
+    pub fn keys(&self) -> &[(usize, Vec<u8>)] {
+        &self.keys
+    }
+
+    /// The signature, for ECDSA the fixed-width `r ‖ s` WebCrypto takes (not DER).
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// The exact bytes the provider signed.
+    pub fn message(&self) -> &[u8] {
+        &self.message
+    }
+}
+
+/// The algorithms a [`HostCheck`] can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HostAlgorithm {
+    /// ECDSA over P-256 with SHA-256 of the message (WebCrypto `{name: "ECDSA", hash:
+    /// "SHA-256"}`, key `{name: "ECDSA", namedCurve: "P-256"}`).
+    EcdsaP256Sha256,
+}
+
+impl HostAlgorithm {
+    /// The stable snake_case name (`"ecdsa_p256_sha256"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HostAlgorithm::EcdsaP256Sha256 => "ecdsa_p256_sha256",
+        }
+    }
+}
+
+/// What the host's crypto answered to a [`HostCheck`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HostVerdict {
+    /// The signature verifies under the key with this index (the first such key of
+    /// [`HostCheck::keys`]).
+    Accepted(usize),
+    /// It verifies under none of the keys.
+    Rejected,
+}
+
+/// Prepare the signature math of `request` for the host's own crypto.
+///
+/// `Ok(None)` when the provider's scheme has no host form (HMAC and credential schemes, RSA):
+/// call [`verify`]. `Ok(Some(check))` when every other rule passed and only the signature math
+/// is left; run it and pass the answer to [`verify_with_host`]. An error is what [`verify`]
+/// would answer for the same request (a missing header, a stale timestamp, no key, …).
+///
+/// # Errors
+/// As [`verify`], except `signature_mismatch`, which only the signature math can tell.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Headers, HostVerdict, Keys, Provider, SignedRequest, Timestamp, VerifyOptions};
+/// use mailstate_core::{prepare_host_check, verify_with_host};
+///
+/// let key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfAcftafjs9u4FXVXBLPOnjVuBVOSEcGEIJluH7U28dGyHObbfCnwp3IVcEZE0OGGetuTzDf1pZkbwWUjd5ZnEQ==";
+/// let headers: Headers = [
+///     ("X-Twilio-Email-Event-Webhook-Signature", "MEQCIA0Tnl06AD+ZerNorMORZZWGDc/jctEO1euApFHcshb6AiBf5UvrG3orAg/qHgyLGm1TGpl5Dz+p+QNGdQgCMLai3g=="),
+///     ("X-Twilio-Email-Event-Webhook-Timestamp", "1767225600"),
+/// ]
+/// .into_iter()
+/// .collect();
+/// let request = SignedRequest::new(b"[]", &headers);
+/// let keys = Keys::new().with_public_key(key).unwrap();
+/// let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
+/// let opts = VerifyOptions::new();
+/// let check = prepare_host_check(Provider::Sendgrid, &request, &keys, now, &opts).unwrap().unwrap();
+/// assert_eq!(check.message(), b"1767225600[]");
+/// assert_eq!(check.signature().len(), 64);
+/// let ok = verify_with_host(Provider::Sendgrid, &request, &keys, now, &opts, HostVerdict::Accepted(0))
+///     .unwrap();
+/// assert_eq!(ok.key_index(), 0);
+/// // The host found no key under which the signature verifies:
+/// let err = verify_with_host(Provider::Sendgrid, &request, &keys, now, &opts, HostVerdict::Rejected)
+///     .unwrap_err();
+/// assert_eq!(err.code(), "signature_mismatch");
+/// ```
+pub fn prepare_host_check(
+    provider: Provider,
+    request: &SignedRequest<'_>,
+    keys: &Keys,
+    now: Timestamp,
+    options: &VerifyOptions<'_>,
+) -> Result<Option<HostCheck>, Error> {
+    let result = check_size(request).and_then(|()| match provider {
+        Provider::Sendgrid => {
+            Ok(Some(sendgrid::prepare(request, keys, now, options)?.host_check()))
+        }
+        _ => Ok(None),
+    });
+    result.map_err(|e| e.with_provider(provider.as_str()))
+}
+
+/// [`verify`], with the signature math answered by the host's crypto for the check
+/// [`prepare_host_check`] prepared for the same request, keys, time and options.
+///
+/// Every rule but the math runs again here, so a verdict can never pass a request the rules
+/// refuse. For a scheme without a host form the verdict is ignored and [`verify`] runs.
+///
+/// # Errors
+/// As [`verify`]; `signature_mismatch` for [`HostVerdict::Rejected`]; `invalid_value` for a
+/// verdict naming a key that was not a candidate of the check (a host bug).
+pub fn verify_with_host(
+    provider: Provider,
+    request: &SignedRequest<'_>,
+    keys: &Keys,
+    now: Timestamp,
+    options: &VerifyOptions<'_>,
+    verdict: HostVerdict,
+) -> Result<Verified, Error> {
+    if provider != Provider::Sendgrid {
+        return verify(provider, request, keys, now, options);
+    }
+    let result = check_size(request)
+        .and_then(|()| sendgrid::prepare(request, keys, now, options)?.with_verdict(verdict));
     result.map_err(|e| e.with_provider(provider.as_str()))
 }
 

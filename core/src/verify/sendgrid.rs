@@ -6,6 +6,9 @@
 //! the webhook configuration's) verification key, shown as base64 DER SubjectPublicKeyInfo.
 //! See <https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/getting-started-event-webhook-security-features>.
 //!
+//! Every rule lives in [`prepare`]; the signature math runs either here ([`verify`]) or in
+//! the host's own crypto ([`super::HostCheck`]), whose answer [`Prepared::with_verdict`] reads.
+//!
 //! # Quirks
 //! SendGrid documents no replay window and retries for up to 24 h; see the tolerance note in
 //! the parent module.
@@ -14,20 +17,36 @@ use p256::ecdsa::signature::hazmat::PrehashVerifier;
 use p256::ecdsa::{Signature, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions, bad_encoding, mismatch};
+use super::{
+    HostAlgorithm, HostCheck, HostVerdict, Keys, Scheme, SignedRequest, Verified, VerifyOptions,
+    bad_encoding, mismatch,
+};
 use crate::Timestamp;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::signature::{PublicKey, check_tolerance, decode_base64, parse_unix_secs};
 
 const SIGNATURE: &str = "X-Twilio-Email-Event-Webhook-Signature";
 const TIMESTAMP: &str = "X-Twilio-Email-Event-Webhook-Timestamp";
 
-pub(super) fn verify(
-    req: &SignedRequest<'_>,
-    keys: &Keys,
+/// A request that passed every check but the signature math.
+pub(super) struct Prepared<'a, 'k> {
+    /// The P-256 keys among the configured ones, with their index.
+    keys: Vec<(usize, &'k VerifyingKey)>,
+    sig: Signature,
+    /// The timestamp header's text: the first part of the signed message.
+    ts_text: &'a str,
+    body: &'a [u8],
+    signed_at: Timestamp,
+}
+
+/// Headers present and well-formed, signature DER-decoded, time within tolerance, a P-256
+/// key configured: everything but the signature math, in the order `verify` reports them.
+pub(super) fn prepare<'a, 'k>(
+    req: &SignedRequest<'a>,
+    keys: &'k Keys,
     now: Timestamp,
     opts: &VerifyOptions<'_>,
-) -> Result<Verified, Error> {
+) -> Result<Prepared<'a, 'k>, Error> {
     let sig_text = req.header(SIGNATURE)?;
     let ts_text = req.header(TIMESTAMP)?;
     let signed_at = parse_unix_secs(ts_text, TIMESTAMP)?;
@@ -39,9 +58,57 @@ pub(super) fn verify(
         PublicKey::P256(k) => Some(k),
         PublicKey::Rsa(_) => None,
     })?;
-    let digest = Sha256::new().chain_update(ts_text.as_bytes()).chain_update(req.body).finalize();
-    keys.into_iter()
-        .find(|(_, k): &(usize, &VerifyingKey)| k.verify_prehash(&digest, &sig).is_ok())
-        .map(|(i, _)| Verified::new(Scheme::SendgridEcdsa, i).at(signed_at))
+    Ok(Prepared { keys, sig, ts_text, body: req.body, signed_at })
+}
+
+pub(super) fn verify(
+    req: &SignedRequest<'_>,
+    keys: &Keys,
+    now: Timestamp,
+    opts: &VerifyOptions<'_>,
+) -> Result<Verified, Error> {
+    let p = prepare(req, keys, now, opts)?;
+    let digest = Sha256::new().chain_update(p.ts_text.as_bytes()).chain_update(p.body).finalize();
+    p.keys
+        .iter()
+        .find(|(_, k)| k.verify_prehash(&digest, &p.sig).is_ok())
+        .map(|&(i, _)| Verified::new(Scheme::SendgridEcdsa, i).at(p.signed_at))
         .ok_or_else(|| mismatch(Scheme::SendgridEcdsa))
+}
+
+impl Prepared<'_, '_> {
+    /// The signature math in the form WebCrypto takes: raw keys, `r ‖ s`, the signed bytes.
+    pub(super) fn host_check(&self) -> HostCheck {
+        let mut message = Vec::with_capacity(self.ts_text.len() + self.body.len());
+        message.extend_from_slice(self.ts_text.as_bytes());
+        message.extend_from_slice(self.body);
+        HostCheck {
+            scheme: Scheme::SendgridEcdsa,
+            algorithm: HostAlgorithm::EcdsaP256Sha256,
+            keys: self
+                .keys
+                .iter()
+                .map(|&(i, k)| (i, k.to_sec1_point(false).as_bytes().to_vec()))
+                .collect(),
+            signature: self.sig.to_bytes().to_vec(),
+            message,
+        }
+    }
+
+    /// The answer of the host's crypto to [`Prepared::host_check`].
+    pub(super) fn with_verdict(&self, verdict: HostVerdict) -> Result<Verified, Error> {
+        match verdict {
+            HostVerdict::Rejected => Err(mismatch(Scheme::SendgridEcdsa)),
+            HostVerdict::Accepted(i) if self.keys.iter().any(|&(k, _)| k == i) => {
+                Ok(Verified::new(Scheme::SendgridEcdsa, i).at(self.signed_at))
+            }
+            // A host that names a key it was not asked about has a bug: refuse, as ours.
+            HostVerdict::Accepted(i) => Err(Error::new(
+                ErrorKind::InvalidValue,
+                format!(
+                    "host verdict names key {i}, which is not an ecdsa p-256 key of this check"
+                ),
+            )),
+        }
+    }
 }

@@ -29,11 +29,12 @@ function edgeModules() {
     { type: "ESModule", path: index, contents: readFileSync(index, "utf8") },
     { type: "ESModule", path: alias, contents: `export * from "./${rel}";\n` },
     { type: "ESModule", path: entry, contents: readFileSync(entry, "utf8") },
-    {
+    // The wasm-bindgen module, and handleWebhook's WebCrypto wrapper around it.
+    ...["mailstate.js", "webhook.js"].map((name) => ({
       type: "ESModule",
-      path: join(pkgDir, "mailstate.js"),
-      contents: readFileSync(join(pkgDir, "mailstate.js"), "utf8"),
-    },
+      path: join(pkgDir, name),
+      contents: readFileSync(join(pkgDir, name), "utf8"),
+    })),
     {
       type: "CompiledWasm",
       path: join(pkgDir, "mailstate_bg.wasm"),

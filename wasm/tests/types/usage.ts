@@ -7,6 +7,7 @@ import {
   call,
   eventKey,
   handleWebhook,
+  handleWebhookSync,
   mergeStates,
   normalize,
   reduce,
@@ -53,17 +54,19 @@ const routes: RouteDecision[] = route({ events: [event], seen: ["ses:b0"], polic
 const verdict: VerifyOutput = verify({ provider: "sendgrid", body: "[]", keys: ["MFkw..."], now: 1767225600 });
 const envelope: string = call("reduce", '{"events":[]}');
 
-const result: WebhookResult = handleWebhook(
+const result: WebhookResult = await handleWebhook(
   "sendgrid",
   { headers: new Headers({ "content-type": "application/json" }), body: new Uint8Array() },
   { verify: { keys: ["MFkw..."], now: 1767225600 }, seen: [] },
 );
+const pending: Promise<WebhookResult> = handleWebhook("ndjson", { body: "" }, { verify: null });
+const inWasm: WebhookResult = handleWebhookSync("sendgrid", { body: "[]" }, { verify: { keys: ["MFkw..."], now: 1 } });
 const status2: number = result.status;
 const suppress: CanonicalEvent[] = result.routes.suppress;
 const confirm: string | null = result.confirm_url;
 const byRoute: RouteName[] = Object.keys(result.routes) as RouteName[];
-handleWebhook("ndjson", { body: "" }, { verify: null });
-handleWebhook("ndjson", { headers: { a: "b" }, body: new ArrayBuffer(0) }, { verify: null });
+await handleWebhook("ndjson", { body: "" }, { verify: null });
+handleWebhookSync("ndjson", { headers: { a: "b" }, body: new ArrayBuffer(0) }, { verify: null });
 
 try {
   reduce({ events: [] });
@@ -85,5 +88,10 @@ handleWebhook("ndjson", { body: 42 }, { verify: null });
 handleWebhook("sendgrid", { body: "" }, { verify: { keys: [] } });
 // @ts-expect-error: status is a number
 const s: string = result.status;
+// @ts-expect-error: handleWebhook is async (a Promise, not the result)
+const notAwaited: WebhookResult = handleWebhook("ndjson", { body: "" }, { verify: null });
+// @ts-expect-error: verify is required by handleWebhookSync too
+handleWebhookSync("ndjson", { body: "" }, {});
 
 void [first, key, status, view, sups, routes, verdict, envelope, status2, suppress, confirm, byRoute, wrong, s];
+void [pending, inWasm, notAwaited];

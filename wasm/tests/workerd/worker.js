@@ -1,25 +1,34 @@
 // A test worker that plays wire ops inside workerd: POST /call?op=<op> with the JSON input as
-// the body answers `{"envelope": <call()'s text>, "typed": <the typed function's result>}`.
+// the body answers `{"envelope": <call()'s text>, "typed": {<variant>: <the typed function's
+// result>}}` (for `webhook` both handleWebhook, with WebCrypto, and handleWebhookSync).
+// POST /agree plays a signed case through both handleWebhook paths (tests/agree.mjs).
 // GET /ping answers without touching wasm (the benchmark's baseline round trip).
 
 import * as api from "../../pkg/workerd.js";
-import { typedCall } from "../typed.mjs";
+import { playCase } from "../agree.mjs";
+import { typedCall, typedVariants } from "../typed.mjs";
 
 export default {
   async fetch(request) {
     const url = new URL(request.url);
     if (url.pathname === "/ping") return new Response("pong");
+    if (url.pathname === "/agree" && request.method === "POST") {
+      // One case of tests/agree-cases.mjs through handleWebhook and handleWebhookSync.
+      return Response.json(await playCase(api, await request.json()));
+    }
     if (url.pathname !== "/call" || request.method !== "POST") {
       return new Response("not found", { status: 404 });
     }
     const op = url.searchParams.get("op") ?? "";
     const text = await request.text();
     const envelope = api.call(op, text);
-    let typed;
-    try {
-      typed = typedCall(api, op, JSON.parse(text));
-    } catch (e) {
-      typed = { thrown: String(e) };
+    const typed = {};
+    for (const variant of typedVariants(op)) {
+      try {
+        typed[variant] = await typedCall(api, op, JSON.parse(text), variant);
+      } catch (e) {
+        typed[variant] = { thrown: String(e) };
+      }
     }
     return Response.json({ envelope, typed });
   },

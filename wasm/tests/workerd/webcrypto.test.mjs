@@ -1,0 +1,39 @@
+// handleWebhook checks SendGrid's ECDSA signatures with workerd's WebCrypto, handleWebhookSync
+// in wasm: inside real workerd, the answers must be the same, valid or forged, stale or fresh.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { agreementCases, lyingCase } from "../agree-cases.mjs";
+import { startTestWorker } from "./miniflare.mjs";
+
+let mf;
+before(async () => {
+  mf = startTestWorker();
+  await mf.ready;
+});
+after(async () => {
+  await mf?.dispose();
+});
+
+for (const c of agreementCases()) {
+  test(`WebCrypto and wasm agree in workerd: ${c.name}`, async () => {
+    const res = await mf.dispatchFetch("http://localhost/agree", { method: "POST", body: JSON.stringify(c) });
+    assert.equal(res.status, 200, await res.clone().text());
+    const played = await res.json();
+    assert.ok(played.sync.result, `handleWebhookSync threw ${JSON.stringify(played.sync.thrown)}`);
+    assert.deepEqual(played.async, played.sync);
+    assert.equal(played.sync.result.status, c.status, JSON.stringify(played.sync.result.error));
+    assert.equal(played.sync.result.error?.code, c.code);
+    assert.equal(played.webcryptoCalls > 0, c.webcrypto, `WebCrypto calls: ${played.webcryptoCalls}`);
+  });
+}
+
+test("handleWebhook uses WebCrypto's answer in workerd", async () => {
+  const res = await mf.dispatchFetch("http://localhost/agree", { method: "POST", body: JSON.stringify(lyingCase()) });
+  const played = await res.json();
+  assert.equal(played.sync.result.status, 200);
+  assert.equal(played.webcryptoCalls, 1);
+  assert.equal(played.async.result.status, 401);
+  assert.equal(played.async.result.error.code, "signature_mismatch");
+});
