@@ -37,9 +37,9 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
 use crate::{
-    Control, ControlKind, Event, Headers, HostCheck, HostVerdict, Keys, Payload, Provider, Route,
-    RoutingPolicy, SignedRequest, Timestamp, VerifyOptions, normalize, prepare_host_check, verify,
-    verify_with_host, wire,
+    BorrowedEvent, Control, ControlKind, Event, Headers, HostCheck, HostVerdict, Keys, Payload,
+    Provider, Route, RoutingPolicy, SignedRequest, Timestamp, VerifyOptions, normalize_borrowed,
+    prepare_host_check, verify, verify_with_host, wire,
 };
 
 /// The input of the wire op.
@@ -322,24 +322,26 @@ pub(crate) fn call_wire(input: &[u8]) -> Result<String, Error> {
 
 /// Verify, normalize and route one webhook request, and choose the HTTP status to answer the
 /// provider with (the table in the module docs). `provider` is a slug as the endpoint got it
-/// (an unknown one answers 404).
+/// (an unknown one answers 404). The outcome's events borrow their text from the request
+/// (see [`crate::normalize_borrowed`]).
 ///
 /// # Example
 /// ```
 /// use mailstate_core::{Headers, Route, WebhookOptions, handle_webhook};
 /// let opts = WebhookOptions::from_json(br#"{"verify": null}"#).unwrap();
 /// let body = br#"{"event_key":"k1","provider":"ses","type":"complaint","provider_type":"Complaint","recipient":"ann@example.com"}"#;
-/// let out = handle_webhook("ndjson", &Headers::new(), body, &opts);
+/// let headers = Headers::new();
+/// let out = handle_webhook("ndjson", &headers, body, &opts);
 /// assert_eq!(out.status(), 200);
 /// assert_eq!(out.route(Route::Suppress).len(), 1);
 /// assert!(out.to_json().starts_with(r#"{"confirm_url":null,"control":null,"error":null,"errors":[],"routes":{"analytics":[],"#));
 /// ```
-pub fn handle_webhook(
+pub fn handle_webhook<'a>(
     provider: &str,
-    headers: &Headers,
-    body: &[u8],
+    headers: &'a Headers,
+    body: &'a [u8],
     options: &WebhookOptions,
-) -> WebhookOutcome {
+) -> WebhookOutcome<'a> {
     run(provider, headers, body, options, None)
 }
 
@@ -364,23 +366,23 @@ pub fn webhook_host_check(
 /// [`handle_webhook`] with the signature math answered by the host's crypto, for the check
 /// [`webhook_host_check`] returned for the same request and options. Every other rule runs
 /// again here; for a request without a host check the verdict is ignored.
-pub fn handle_webhook_with_host(
+pub fn handle_webhook_with_host<'a>(
     provider: &str,
-    headers: &Headers,
-    body: &[u8],
+    headers: &'a Headers,
+    body: &'a [u8],
     options: &WebhookOptions,
     verdict: HostVerdict,
-) -> WebhookOutcome {
+) -> WebhookOutcome<'a> {
     run(provider, headers, body, options, Some(verdict))
 }
 
-fn run(
+fn run<'a>(
     provider: &str,
-    headers: &Headers,
-    body: &[u8],
+    headers: &'a Headers,
+    body: &'a [u8],
     options: &WebhookOptions,
     verdict: Option<HostVerdict>,
-) -> WebhookOutcome {
+) -> WebhookOutcome<'a> {
     let verified = match &options.verify {
         None => false,
         Some(config) => match config.run(provider, headers, body, verdict) {
@@ -392,7 +394,8 @@ fn run(
         Ok(p) => p,
         Err(e) => return WebhookOutcome::refusal(normalize_status(&e), e, verified),
     };
-    let out = match normalize(provider, Payload { body, headers }) {
+    // Borrowed events: the answer is serialized from them, the body's text is not copied.
+    let out = match normalize_borrowed(provider, Payload { body, headers }) {
         Ok(out) => out,
         Err(e) => return WebhookOutcome::refusal(normalize_status(&e), e, verified),
     };
@@ -407,7 +410,7 @@ fn run(
         })
         .collect();
     drop(seen);
-    let mut routes: [Vec<Event>; 4] = Default::default();
+    let mut routes: [Vec<BorrowedEvent<'a>>; 4] = Default::default();
     for (event, route) in out.events.into_iter().zip(decided) {
         routes[slot(route)].push(event);
     }
@@ -446,18 +449,18 @@ fn slot(route: Route) -> usize {
 /// "routes": {"analytics", "drop", "state", "suppress"}, "status", "verified"}`, every object's
 /// keys in byte order (the order every runtime's output has had).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WebhookOutcome {
+pub struct WebhookOutcome<'a> {
     status: u16,
     verified: bool,
     error: Option<Error>,
-    routes: [Vec<Event>; 4],
+    routes: [Vec<BorrowedEvent<'a>>; 4],
     errors: Vec<Error>,
     control: Option<Control>,
     confirm_url: Option<String>,
 }
 
-impl WebhookOutcome {
-    fn refusal(status: u16, e: Error, verified: bool) -> WebhookOutcome {
+impl<'a> WebhookOutcome<'a> {
+    fn refusal(status: u16, e: Error, verified: bool) -> WebhookOutcome<'a> {
         WebhookOutcome {
             status,
             verified,
@@ -485,7 +488,7 @@ impl WebhookOutcome {
     }
 
     /// The events routed to `route`, in batch order.
-    pub fn route(&self, route: Route) -> &[Event] {
+    pub fn route(&self, route: Route) -> &[BorrowedEvent<'a>] {
         &self.routes[slot(route)]
     }
 
@@ -511,7 +514,7 @@ impl WebhookOutcome {
     }
 }
 
-impl Serialize for WebhookOutcome {
+impl Serialize for WebhookOutcome<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(7))?;
         m.serialize_entry("confirm_url", &self.confirm_url)?;
@@ -534,9 +537,9 @@ impl<T, W: Serialize> Serialize for Each<'_, T, W> {
     }
 }
 
-struct Routes<'a>(&'a [Vec<Event>; 4]);
+struct Routes<'o, 'a>(&'o [Vec<BorrowedEvent<'a>>; 4]);
 
-impl Serialize for Routes<'_> {
+impl Serialize for Routes<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(4))?;
         for (route, events) in ROUTES.iter().zip(self.0) {
@@ -582,9 +585,9 @@ impl Serialize for SortedControl<'_> {
 /// An event with its keys in byte order: what the op has always answered (its output went
 /// through `serde_json::Value`, whose objects are ordered maps). A test checks the two agree,
 /// so a field added to [`Event`] cannot be forgotten here.
-struct SortedEvent<'a>(&'a Event);
+struct SortedEvent<'a, S>(&'a Event<S>);
 
-impl Serialize for SortedEvent<'_> {
+impl<T: Serialize + AsRef<str>> Serialize for SortedEvent<'_, T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
         let mut m = s.serialize_map(Some(20))?;
@@ -670,7 +673,7 @@ mod typed_tests {
     use crate::{BounceClass, EventType, Verified};
 
     /// The output as the op built it before it had a typed outcome: a `serde_json::Value` tree.
-    fn value_tree(o: &WebhookOutcome) -> String {
+    fn value_tree(o: &WebhookOutcome<'_>) -> String {
         let routes: serde_json::Map<String, Value> = ROUTES
             .iter()
             .map(|&r| (r.as_str().to_owned(), serde_json::to_value(o.route(r)).unwrap()))
@@ -754,7 +757,8 @@ mod typed_tests {
             ("pigeon", "[]", &skip),
             ("sendgrid", "[]", &keyed),
         ] {
-            let out = handle_webhook(provider, &Headers::new(), body.as_bytes(), opts);
+            let headers = Headers::new();
+            let out = handle_webhook(provider, &headers, body.as_bytes(), opts);
             assert_eq!(out.to_json(), value_tree(&out), "{provider}");
         }
     }

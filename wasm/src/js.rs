@@ -608,7 +608,7 @@ impl WebhookCall {
 }
 
 /// The outcome as a JavaScript object: its JSON text, parsed once.
-fn outcome(out: &WebhookOutcome) -> Result<JsValue, JsValue> {
+fn outcome(out: &WebhookOutcome<'_>) -> Result<JsValue, JsValue> {
     JSON::parse(&out.to_json())
 }
 
