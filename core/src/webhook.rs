@@ -28,6 +28,7 @@
 //! worker) asks [`webhook_host_check`] for the signature math, runs it, and passes the answer
 //! to [`handle_webhook_with_host`]; every rule and the status stay here.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::de::IgnoredAny;
@@ -524,6 +525,21 @@ impl Serialize for WebhookOutcome<'_> {
         m.serialize_entry("routes", &Routes(&self.routes))?;
         m.serialize_entry("status", &self.status)?;
         m.serialize_entry("verified", &self.verified)?;
+        m.end()
+    }
+}
+
+/// A normalize result as the `normalize` op answers it: `{"control", "errors", "events"}`,
+/// keys in byte order.
+pub(crate) struct SortedNormalized<'o, 'a>(pub(crate) &'o crate::Normalized<Cow<'a, str>>);
+
+impl Serialize for SortedNormalized<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = self.0;
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("control", &n.control.as_ref().map(SortedControl))?;
+        m.serialize_entry("errors", &Each(&n.errors, WireError))?;
+        m.serialize_entry("events", &Each(&n.events, SortedEvent))?;
         m.end()
     }
 }

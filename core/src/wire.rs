@@ -33,8 +33,8 @@ use serde_json::{Value, json};
 use crate::error::{Error, ErrorKind};
 use crate::{
     Checkpoint, Event, Headers, KeyScope, Keys, MessageState, Payload, Provider, RoutingPolicy,
-    SignedRequest, SuppressionPolicy, SyncOptions, Timestamp, VerifyOptions, event_key, normalize,
-    plan_sync, reduce, suppressions, verify,
+    SignedRequest, SuppressionPolicy, SyncOptions, Timestamp, VerifyOptions, event_key,
+    normalize_borrowed, plan_sync, reduce, suppressions, verify,
 };
 
 /// Every op `call` understands.
@@ -65,9 +65,15 @@ pub const OPS: [&str; 12] = [
 /// assert!(String::from_utf8(bad).unwrap().contains("unknown_op"));
 /// ```
 pub fn call(op: &str, input: &[u8]) -> Vec<u8> {
-    if op == "webhook" {
-        // Serialized straight from its typed outcome, without a `Value` tree.
-        return match crate::webhook::call_wire(input) {
+    // The two ops on the edge's hot path are serialized straight from their typed results,
+    // without a `Value` tree (same bytes: keys in byte order).
+    let direct = match op {
+        "webhook" => Some(crate::webhook::call_wire(input)),
+        "normalize" => Some(normalize_text(input)),
+        _ => None,
+    };
+    if let Some(result) = direct {
+        return match result {
             Ok(output) => format!("{{\"output\":{output}}}").into_bytes(),
             Err(e) => envelope_error(&e),
         };
@@ -175,7 +181,7 @@ fn op_types() -> Value {
 
 pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
     match op {
-        "normalize" => op_normalize(parse(input)?),
+        "normalize" => text_value(&normalize_text(input)?),
         "event_key" => {
             let k: KeyInput = parse(input)?;
             let mut e = Event::new(k.provider, crate::EventType::Unknown);
@@ -276,14 +282,21 @@ pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
     }
 }
 
-fn op_normalize(i: NormalizeInput) -> Result<Value, Error> {
+/// An op's output text as a `Value` (for [`dispatch`]'s callers).
+fn text_value(text: &str) -> Result<Value, Error> {
+    serde_json::from_str(text).map_err(|e| Error::from_json(&e))
+}
+
+/// The `normalize` op's output as JSON text: `{"control", "errors", "events"}`, every object's
+/// keys in byte order, from borrowed events.
+fn normalize_text(input: &[u8]) -> Result<String, Error> {
+    let i: NormalizeInput = parse(input)?;
     let headers: Headers = i.headers.into_iter().collect();
     let body = body_bytes(i.body, i.body_base64)?;
     let provider: Provider =
         if i.provider == "auto" { crate::detect(&headers, &body)? } else { i.provider.parse()? };
-    let out = normalize(provider, Payload { body: &body, headers: &headers })?;
-    let errors: Vec<Value> = out.errors.iter().map(error_json).collect();
-    Ok(json!({ "events": out.events, "errors": errors, "control": out.control }))
+    let out = normalize_borrowed(provider, Payload { body: &body, headers: &headers })?;
+    serde_json::to_string(&crate::webhook::SortedNormalized(&out)).map_err(|e| Error::from_json(&e))
 }
 
 fn op_verify(i: VerifyInput) -> Result<Value, Error> {

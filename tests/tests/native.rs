@@ -85,3 +85,47 @@ fn signature_errors_never_echo_secrets() {
     }
     assert!(checked > 50, "only {checked} rejected vectors");
 }
+
+/// The `normalize` op writes its answer straight from borrowed events; its bytes must be the
+/// bytes it gave when the output went through a `serde_json::Value` (objects with ordered keys),
+/// which every other runtime's runner compares against.
+#[test]
+fn normalize_answers_the_same_bytes_as_through_a_value_tree() {
+    use mailstate_core::{Headers, Payload, Provider, detect, normalize, wire};
+    use serde_json::{Value, json};
+
+    let vectors = conformance::load("normalize");
+    assert!(vectors.len() > 100, "{} vectors", vectors.len());
+    let mut compared = 0;
+    for v in &vectors {
+        let input = &v.doc["input"];
+        let Some(body) = input["body"].as_str() else { continue };
+        let mut headers = Headers::new();
+        for (name, value) in input["headers"].as_object().into_iter().flatten() {
+            headers.push(name, value.as_str().unwrap_or_default());
+        }
+        let slug = input["provider"].as_str().unwrap_or_default();
+        let provider: Provider = if slug == "auto" {
+            match detect(&headers, body.as_bytes()) {
+                Ok(p) => p,
+                Err(_) => continue,
+            }
+        } else {
+            match slug.parse() {
+                Ok(p) => p,
+                Err(_) => continue,
+            }
+        };
+        let Ok(out) = normalize(provider, Payload { body: body.as_bytes(), headers: &headers })
+        else {
+            continue;
+        };
+        let errors: Vec<Value> = out.errors.iter().map(wire::error_json).collect();
+        let tree =
+            json!({"output": {"events": out.events, "errors": errors, "control": out.control}});
+        let direct = String::from_utf8(wire::call("normalize", &v.input_bytes())).unwrap();
+        assert_eq!(direct, serde_json::to_string(&tree).unwrap(), "{}", v.path.display());
+        compared += 1;
+    }
+    assert!(compared > 100, "{compared} compared");
+}
