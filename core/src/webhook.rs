@@ -506,8 +506,42 @@ impl WebhookOutcome {
 
     /// The `webhook` op's output as JSON text.
     pub fn to_json(&self) -> String {
-        // Serializing strings, numbers and maps of them cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let events: usize =
+            self.routes.iter().map(|r| r.iter().map(|e| e.raw.len()).sum::<usize>()).sum();
+        let mut out = SmallWrites(Vec::with_capacity(1024 + 2 * events));
+        // Serializing strings, numbers and maps of them into memory cannot fail, and the
+        // bytes are UTF-8.
+        if serde_json::to_writer(&mut out, self).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out.0).unwrap_or_default()
+    }
+}
+
+/// A byte buffer for the many short writes of JSON serialization (a key, `":"`, an escape):
+/// those are copied byte by byte, since in wasm a `memory.copy` of a few bytes costs more than
+/// the copy.
+struct SmallWrites(Vec<u8>);
+
+impl std::io::Write for SmallWrites {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if buf.len() <= 16 {
+            for &b in buf {
+                self.0.push(b);
+            }
+        } else {
+            self.0.extend_from_slice(buf);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
