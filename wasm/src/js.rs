@@ -1,11 +1,18 @@
 //! The JavaScript surface (feature `js`): one `#[wasm_bindgen]` function per wire op, plus
-//! `handleWebhook` for edge workers.
+//! `handleWebhookSync` and [`WebhookCall`] for edge workers.
 //!
-//! Every function serializes its argument with `JSON.stringify`, calls
+//! Every op function serializes its argument with `JSON.stringify`, calls
 //! `mailstate_core::wire::call` and hands back the envelope's `output` parsed with `JSON.parse`,
 //! so JavaScript gets exactly the JSON every other runtime gets. No rule lives here. Errors
 //! become JavaScript exceptions in exactly one place, [`into_result`], which sets `code` (the
 //! stable `ErrorKind` code) and, when known, `path` and `line`.
+//!
+//! The webhook path is the hot one at the edge, so it skips the JSON round trips: the body
+//! bytes go straight to core's typed `handle_webhook`, the options are read once, and the
+//! outcome comes back as one JSON text that is parsed once (`JSON.parse` measured faster than
+//! building the objects field by field from Rust). The package's async `handleWebhook`
+//! (`js/webhook.js`) drives [`WebhookCall`] to check ECDSA signatures with the runtime's
+//! WebCrypto, with core keeping every rule and the status.
 
 #![allow(unreachable_pub, reason = "exported to JavaScript by wasm-bindgen, not to Rust callers")]
 
