@@ -180,6 +180,67 @@ impl WebhookOptions {
         Ok(WebhookOptions { verify, policy, seen })
     }
 
+    /// No verification, on purpose (a source authenticated some other way), the default
+    /// policy, nothing seen.
+    pub fn unverified() -> WebhookOptions {
+        WebhookOptions { verify: None, policy: RoutingPolicy::default(), seen: Vec::new() }
+    }
+
+    /// Verify with these keys at `now` (the default tolerance, no seen tokens), the default
+    /// policy, nothing seen.
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::{Headers, Keys, Timestamp, WebhookOptions, handle_webhook};
+    /// let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
+    /// let opts = WebhookOptions::verified(Keys::new().with_secret("s3cret"), now)
+    ///     .with_seen(["mailersend:e1".to_owned()]);
+    /// // MailerSend signs the body with HMAC-SHA256 in `Signature`; this request has none.
+    /// let out = handle_webhook("mailersend", &Headers::new(), b"{}", &opts);
+    /// assert_eq!(out.status(), 401);
+    /// assert_eq!(out.error().unwrap().code(), "missing_header");
+    /// ```
+    pub fn verified(keys: Keys, now: Timestamp) -> WebhookOptions {
+        let settings = VerifySettings {
+            keys: Ok(keys),
+            now: Ok(now),
+            url: None,
+            form: None,
+            tolerance_secs: None,
+            seen_tokens: BTreeSet::new(),
+            token_header: None,
+        };
+        WebhookOptions {
+            verify: Some(Box::new(VerifyConfig { settings: Ok(settings) })),
+            policy: RoutingPolicy::default(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Route with `policy`.
+    #[must_use]
+    pub fn with_policy(mut self, policy: RoutingPolicy) -> WebhookOptions {
+        self.policy = policy;
+        self
+    }
+
+    /// Treat events with these keys as duplicates (`drop`).
+    #[must_use]
+    pub fn with_seen(mut self, keys: impl IntoIterator<Item = String>) -> WebhookOptions {
+        self.seen.extend(keys);
+        self
+    }
+
+    /// Accept signed times this many seconds from `now` (see [`VerifyOptions::with_tolerance_secs`]);
+    /// no effect without verification.
+    #[must_use]
+    pub fn with_tolerance_secs(mut self, secs: u32) -> WebhookOptions {
+        if let Some(Ok(s)) = self.verify.as_mut().map(|c| c.settings.as_mut()) {
+            s.tolerance_secs = Some(secs);
+        }
+        self
+    }
+
     /// Whether a signature or credential check is configured (`verify` is not `null`).
     pub fn verifies(&self) -> bool {
         self.verify.is_some()
@@ -897,6 +958,37 @@ mod typed_tests {
                 assert_eq!(forced, core, "{name}");
             }
         }
+    }
+
+    #[test]
+    fn typed_options_answer_as_their_json_form() {
+        let key = SigningKey::from_slice(&[7; 32]).unwrap();
+        let now = 1_767_225_600_i64;
+        let body = br#"[{"email":"ann@example.com","timestamp":1767225500,"event":"open","sg_event_id":"e1"}]"#;
+        let mut msg = now.to_string().into_bytes();
+        msg.extend_from_slice(body);
+        let sig: Signature = key.sign(&msg);
+        let headers: Headers = [
+            ("X-Twilio-Email-Event-Webhook-Signature", base64(sig.to_der().as_bytes())),
+            ("X-Twilio-Email-Event-Webhook-Timestamp", now.to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let policy = RoutingPolicy::from_json(br#"{"default": "drop"}"#).unwrap();
+        let json = json!({"verify": {"keys": [spki(&key)], "now": now, "tolerance_secs": 10},
+            "policy": {"default": "drop"}, "seen": ["sendgrid:e0"]});
+        let from_json = WebhookOptions::from_json(json.to_string().as_bytes()).unwrap();
+        let keys = Keys::new().with_public_key(&spki(&key)).unwrap();
+        let typed = WebhookOptions::verified(keys, Timestamp::from_millis(now * 1000).unwrap())
+            .with_tolerance_secs(10)
+            .with_policy(policy)
+            .with_seen(["sendgrid:e0".to_owned()]);
+        let a = handle_webhook("sendgrid", &headers, body, &from_json);
+        assert_eq!(a.status(), 200);
+        assert_eq!(a, handle_webhook("sendgrid", &headers, body, &typed));
+        let unverified = handle_webhook("sendgrid", &headers, body, &WebhookOptions::unverified());
+        assert!(!unverified.verified());
+        assert_eq!(unverified.route(Route::Analytics).len(), 1);
     }
 
     #[test]
