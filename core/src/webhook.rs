@@ -709,9 +709,12 @@ impl Serialize for SortedEvent<'_> {
 
 #[cfg(test)]
 mod tests {
+    use p256::ecdsa::signature::{Signer, Verifier};
+    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::{BounceClass, EventType, Verified};
 
     fn call(input: &Value) -> Value {
         let out = wire::call("webhook", &serde_json::to_vec(input).unwrap());
@@ -753,16 +756,6 @@ mod tests {
         assert_eq!(out["output"]["status"], 200, "{out}");
         assert_eq!(out["output"]["verified"], false, "{out}");
     }
-}
-
-#[cfg(test)]
-mod typed_tests {
-    use p256::ecdsa::signature::{Signer, Verifier};
-    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-    use serde_json::{Value, json};
-
-    use super::*;
-    use crate::{BounceClass, EventType, Verified};
 
     /// The output as the op built it before it had a typed outcome: a `serde_json::Value` tree.
     fn value_tree(o: &WebhookOutcome) -> String {
