@@ -21,6 +21,15 @@
 //! [`Verified::key_index`] says which. Errors say what failed and never contain a secret, a
 //! credential or a computed signature.
 //!
+//! # The host's crypto
+//! A host with a native, faster implementation of a signature algorithm (WebCrypto in an edge
+//! worker) can run the math itself while core keeps the rules: [`prepare_host_check`] does
+//! every check but the math and returns the keys, signature and signed bytes in the form
+//! WebCrypto takes; [`verify_with_host`] runs the same checks again and takes the host's
+//! [`HostVerdict`] in place of its own math. Only SendGrid's ECDSA has this form today: it is
+//! the one scheme whose math is slow in wasm (the RSA schemes verify with a public exponent,
+//! cheaply).
+//!
 //! # Quirks
 //! - The default tolerance of 300 s (both directions) suits Svix and Mailgun. SNS keeps the
 //!   original `Timestamp` on its retries (3 × 20 s by default, up to an hour with a custom
