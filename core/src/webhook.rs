@@ -181,6 +181,67 @@ impl WebhookOptions {
         Ok(WebhookOptions { verify, policy, seen })
     }
 
+    /// No verification, on purpose (a source authenticated some other way), the default
+    /// policy, nothing seen.
+    pub fn unverified() -> WebhookOptions {
+        WebhookOptions { verify: None, policy: RoutingPolicy::default(), seen: Vec::new() }
+    }
+
+    /// Verify with these keys at `now` (the default tolerance, no seen tokens), the default
+    /// policy, nothing seen.
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::{Headers, Keys, Timestamp, WebhookOptions, handle_webhook};
+    /// let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
+    /// let opts = WebhookOptions::verified(Keys::new().with_secret("s3cret"), now)
+    ///     .with_seen(["mailersend:e1".to_owned()]);
+    /// // MailerSend signs the body with HMAC-SHA256 in `Signature`; this request has none.
+    /// let out = handle_webhook("mailersend", &Headers::new(), b"{}", &opts);
+    /// assert_eq!(out.status(), 401);
+    /// assert_eq!(out.error().unwrap().code(), "missing_header");
+    /// ```
+    pub fn verified(keys: Keys, now: Timestamp) -> WebhookOptions {
+        let settings = VerifySettings {
+            keys: Ok(keys),
+            now: Ok(now),
+            url: None,
+            form: None,
+            tolerance_secs: None,
+            seen_tokens: BTreeSet::new(),
+            token_header: None,
+        };
+        WebhookOptions {
+            verify: Some(Box::new(VerifyConfig { settings: Ok(settings) })),
+            policy: RoutingPolicy::default(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Route with `policy`.
+    #[must_use]
+    pub fn with_policy(mut self, policy: RoutingPolicy) -> WebhookOptions {
+        self.policy = policy;
+        self
+    }
+
+    /// Treat events with these keys as duplicates (`drop`).
+    #[must_use]
+    pub fn with_seen(mut self, keys: impl IntoIterator<Item = String>) -> WebhookOptions {
+        self.seen.extend(keys);
+        self
+    }
+
+    /// Accept signed times this many seconds from `now` (see [`VerifyOptions::with_tolerance_secs`]);
+    /// no effect without verification.
+    #[must_use]
+    pub fn with_tolerance_secs(mut self, secs: u32) -> WebhookOptions {
+        if let Some(Ok(s)) = self.verify.as_mut().map(|c| c.settings.as_mut()) {
+            s.tolerance_secs = Some(secs);
+        }
+        self
+    }
+
     /// Whether a signature or credential check is configured (`verify` is not `null`).
     pub fn verifies(&self) -> bool {
         self.verify.is_some()
@@ -510,8 +571,42 @@ impl<'a> WebhookOutcome<'a> {
 
     /// The `webhook` op's output as JSON text.
     pub fn to_json(&self) -> String {
-        // Serializing strings, numbers and maps of them cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let events: usize =
+            self.routes.iter().map(|r| r.iter().map(|e| e.raw.len()).sum::<usize>()).sum();
+        let mut out = SmallWrites(Vec::with_capacity(1024 + 2 * events));
+        // Serializing strings, numbers and maps of them into memory cannot fail, and the
+        // bytes are UTF-8.
+        if serde_json::to_writer(&mut out, self).is_err() {
+            return String::new();
+        }
+        String::from_utf8(out.0).unwrap_or_default()
+    }
+}
+
+/// A byte buffer for the many short writes of JSON serialization (a key, `":"`, an escape):
+/// those are copied byte by byte, since in wasm a `memory.copy` of a few bytes costs more than
+/// the copy.
+struct SmallWrites(Vec<u8>);
+
+impl std::io::Write for SmallWrites {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if buf.len() <= 16 {
+            for &b in buf {
+                self.0.push(b);
+            }
+        } else {
+            self.0.extend_from_slice(buf);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -633,9 +728,12 @@ impl<T: Serialize + AsRef<str>> Serialize for SortedEvent<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    use p256::ecdsa::signature::{Signer, Verifier};
+    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::{BounceClass, EventType, Verified};
 
     fn call(input: &Value) -> Value {
         let out = wire::call("webhook", &serde_json::to_vec(input).unwrap());
@@ -677,16 +775,6 @@ mod tests {
         assert_eq!(out["output"]["status"], 200, "{out}");
         assert_eq!(out["output"]["verified"], false, "{out}");
     }
-}
-
-#[cfg(test)]
-mod typed_tests {
-    use p256::ecdsa::signature::{Signer, Verifier};
-    use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-    use serde_json::{Value, json};
-
-    use super::*;
-    use crate::{BounceClass, EventType, Verified};
 
     /// The output as the op built it before it had a typed outcome: a `serde_json::Value` tree.
     fn value_tree(o: &WebhookOutcome<'_>) -> String {
@@ -882,6 +970,108 @@ mod typed_tests {
                 );
                 assert_eq!(forced, core, "{name}");
             }
+        }
+    }
+
+    #[test]
+    fn typed_options_answer_as_their_json_form() {
+        let key = SigningKey::from_slice(&[7; 32]).unwrap();
+        let now = 1_767_225_600_i64;
+        let body = br#"[{"email":"ann@example.com","timestamp":1767225500,"event":"open","sg_event_id":"e1"}]"#;
+        let mut msg = now.to_string().into_bytes();
+        msg.extend_from_slice(body);
+        let sig: Signature = key.sign(&msg);
+        let headers: Headers = [
+            ("X-Twilio-Email-Event-Webhook-Signature", base64(sig.to_der().as_bytes())),
+            ("X-Twilio-Email-Event-Webhook-Timestamp", now.to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let policy = RoutingPolicy::from_json(br#"{"default": "drop"}"#).unwrap();
+        let json = json!({"verify": {"keys": [spki(&key)], "now": now, "tolerance_secs": 10},
+            "policy": {"default": "drop"}, "seen": ["sendgrid:e0"]});
+        let from_json = WebhookOptions::from_json(json.to_string().as_bytes()).unwrap();
+        let keys = Keys::new().with_public_key(&spki(&key)).unwrap();
+        let typed = WebhookOptions::verified(keys, Timestamp::from_millis(now * 1000).unwrap())
+            .with_tolerance_secs(10)
+            .with_policy(policy)
+            .with_seen(["sendgrid:e0".to_owned()]);
+        let a = handle_webhook("sendgrid", &headers, body, &from_json);
+        assert_eq!(a.status(), 200);
+        assert_eq!(a, handle_webhook("sendgrid", &headers, body, &typed));
+        let unverified = handle_webhook("sendgrid", &headers, body, &WebhookOptions::unverified());
+        assert!(!unverified.verified());
+        assert_eq!(unverified.route(Route::Analytics).len(), 1);
+    }
+
+    /// The RSA math as a host runs it: the key decoded from the SubjectPublicKeyInfo given.
+    fn rsa_host_answer(check: &HostCheck) -> HostVerdict {
+        use rsa::pkcs8::DecodePublicKey;
+        use rsa::{Pkcs1v15Sign, PublicKey as RsaKey};
+        use sha2::Digest;
+        let sha256 = match check.algorithm() {
+            crate::HostAlgorithm::RsaPkcs1v15Sha256 => true,
+            crate::HostAlgorithm::RsaPkcs1v15Sha1 => false,
+            other => panic!("not rsa: {other:?}"),
+        };
+        check
+            .keys()
+            .iter()
+            .find(|(_, spki)| {
+                let k = RsaKey::from_public_key_der(spki).unwrap();
+                if sha256 {
+                    let h = sha2::Sha256::digest(check.message());
+                    k.verify(Pkcs1v15Sign::new::<sha2::Sha256>(), &h, check.signature()).is_ok()
+                } else {
+                    let h = sha1::Sha1::digest(check.message());
+                    k.verify(Pkcs1v15Sign::new::<sha1::Sha1>(), &h, check.signature()).is_ok()
+                }
+            })
+            .map_or(HostVerdict::Rejected, |&(i, _)| HostVerdict::Accepted(i))
+    }
+
+    #[test]
+    fn rsa_host_checks_give_the_answers_core_verification_gives() {
+        // Signature vectors of the conformance corpus (verify op inputs), played as webhooks.
+        for (name, vector) in [
+            (
+                "postal sha256",
+                include_str!("../../tests/vectors/signature/postal/valid-sha256.json"),
+            ),
+            ("postal sha1", include_str!("../../tests/vectors/signature/postal/valid-sha1.json")),
+            (
+                "postal tampered",
+                include_str!("../../tests/vectors/signature/postal/tampered-body.json"),
+            ),
+            ("sns v1", include_str!("../../tests/vectors/signature/ses/notification-v1.json")),
+            ("sns v2", include_str!("../../tests/vectors/signature/ses/notification-v2.json")),
+            (
+                "sns tampered",
+                include_str!("../../tests/vectors/signature/ses/tampered-message.json"),
+            ),
+        ] {
+            let v: Value = serde_json::from_str(vector).unwrap();
+            let mut input = v["input"].as_object().unwrap().clone();
+            let provider = input.remove("provider").unwrap();
+            let provider = provider.as_str().unwrap();
+            let body = input.remove("body").unwrap();
+            let headers: Headers = input
+                .remove("headers")
+                .unwrap_or_default()
+                .as_object()
+                .map(|h| {
+                    h.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())).collect()
+                })
+                .unwrap_or_default();
+            let opts = json!({ "verify": input }).to_string();
+            let opts = WebhookOptions::from_json(opts.as_bytes()).unwrap();
+            let body = body.as_str().unwrap().as_bytes();
+            let core = handle_webhook(provider, &headers, body, &opts);
+            let check = webhook_host_check(provider, &headers, body, &opts).expect(name);
+            let host =
+                handle_webhook_with_host(provider, &headers, body, &opts, rsa_host_answer(&check));
+            assert_eq!(host, core, "{name}");
+            assert_eq!(core.verified(), v["expect"].get("output").is_some(), "{name}");
         }
     }
 

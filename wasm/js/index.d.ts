@@ -6,8 +6,9 @@ import type { ProviderName, WebhookOptions, WebhookRequest, WebhookResult } from
 
 /**
  * Verify, normalize and route one webhook request, and say which HTTP status to answer with
- * (op `webhook`). ECDSA signatures (SendGrid) are checked with the runtime's WebCrypto when it
- * has one, else in wasm; the result is the same as `handleWebhookSync`'s either way.
+ * (op `webhook`). Public-key signatures (SendGrid's ECDSA, Postal's and SNS's RSA) are
+ * checked with the runtime's WebCrypto when it has one, else in wasm; the result is the same
+ * as `handleWebhookSync`'s either way.
  *
  * Rejects with a `MailstateError` only for the caller's own mistakes (a malformed policy, no
  * `verify` option, a body that is not bytes or text); a bad request is a result with a 4xx

@@ -1,11 +1,18 @@
 //! The JavaScript surface (feature `js`): one `#[wasm_bindgen]` function per wire op, plus
-//! `handleWebhook` for edge workers.
+//! `handleWebhookSync` and [`WebhookCall`] for edge workers.
 //!
-//! Every function serializes its argument with `JSON.stringify`, calls
+//! Every op function serializes its argument with `JSON.stringify`, calls
 //! `mailstate_core::wire::call` and hands back the envelope's `output` parsed with `JSON.parse`,
 //! so JavaScript gets exactly the JSON every other runtime gets. No rule lives here. Errors
 //! become JavaScript exceptions in exactly one place, [`into_result`], which sets `code` (the
 //! stable `ErrorKind` code) and, when known, `path` and `line`.
+//!
+//! The webhook path is the hot one at the edge, so it skips the JSON round trips: the body
+//! bytes go straight to core's typed `handle_webhook`, the options are read once, and the
+//! outcome comes back as one JSON text that is parsed once (`JSON.parse` measured faster than
+//! building the objects field by field from Rust). The package's async `handleWebhook`
+//! (`js/webhook.js`) drives [`WebhookCall`] to check public-key signatures (ECDSA, RSA) with
+//! the runtime's WebCrypto, with core keeping every rule and the status.
 
 #![allow(unreachable_pub, reason = "exported to JavaScript by wasm-bindgen, not to Rust callers")]
 
@@ -466,7 +473,8 @@ pub fn route(
 
 /// Verify, normalize and route one webhook request, and say which HTTP status to answer with
 /// (op `webhook`), with the signature checked in wasm. The package's `handleWebhook` (async)
-/// checks ECDSA signatures with the runtime's WebCrypto instead and gives the same answers.
+/// checks public-key signatures with the runtime's WebCrypto instead and gives the same
+/// answers.
 ///
 /// # Errors
 /// A `MailstateError` only for the caller's own mistakes (a malformed policy, no `verify`
@@ -516,8 +524,8 @@ impl WebhookCall {
         Ok(call)
     }
 
-    /// `"ecdsa_p256_sha256"` when a signature is left for the host to check (WebCrypto
-    /// `ECDSA` with `SHA-256` on P-256), `undefined` when core answers alone.
+    /// The algorithm when a signature is left for the host to check (`"ecdsa_p256_sha256"`,
+    /// `"rsa_pkcs1v15_sha256"`, `"rsa_pkcs1v15_sha1"`), `undefined` when core answers alone.
     #[wasm_bindgen(getter)]
     pub fn algorithm(&self) -> Option<String> {
         self.check.as_ref().map(|c| c.algorithm().as_str().to_owned())
@@ -535,12 +543,13 @@ impl WebhookCall {
         self.check.as_ref()?.keys().get(i).map(|k| k.0)
     }
 
-    /// Candidate `i` as an uncompressed SEC1 point (WebCrypto's `raw` key format).
+    /// Candidate `i` in WebCrypto's import form: `raw` (an uncompressed SEC1 point) for ECDSA,
+    /// `spki` (DER SubjectPublicKeyInfo) for RSA.
     pub fn key(&self, i: usize) -> Option<Vec<u8>> {
         self.check.as_ref()?.keys().get(i).map(|k| k.1.clone())
     }
 
-    /// The signature as `r ‖ s` (WebCrypto's ECDSA form).
+    /// The signature in WebCrypto's form (`r ‖ s` for ECDSA).
     #[wasm_bindgen(getter)]
     pub fn signature(&self) -> Option<Vec<u8>> {
         self.check.as_ref().map(|c| c.signature().to_vec())

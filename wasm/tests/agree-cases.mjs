@@ -4,6 +4,8 @@
 
 import { generateKeyPairSync, sign } from "node:crypto";
 
+import { loadVectors } from "./vectors.mjs";
+
 const N = BigInt("0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
 
 const keyPair = () => generateKeyPairSync("ec", { namedCurve: "P-256" });
@@ -78,4 +80,25 @@ export function agreementCases() {
     { ...base, name: "bad configured key", headers: valid, options: opts("not a key"), status: 500, code: "bad_encoding", webcrypto: false },
     { ...base, name: "verification skipped", headers: valid, options: { verify: null }, status: 200, webcrypto: false },
   ];
+}
+
+/**
+ * Every signature vector of the public-key schemes (tests/vectors/signature/{sendgrid,postal,
+ * ses}), as a webhook call: the `verify` op's input split into the request and the options.
+ * `verifies`: whether the vector expects the signature to be accepted.
+ */
+export function signatureVectorCases() {
+  return loadVectors()
+    .filter((v) => v.doc.op === "verify" && ["sendgrid", "postal", "ses"].includes(v.doc.input.provider))
+    .map((v) => {
+      const { provider, headers, body, body_base64, ...verify } = v.doc.input;
+      return {
+        name: v.path,
+        provider,
+        headers: headers ?? {},
+        ...(body_base64 !== undefined ? { body_base64 } : { body: body ?? "" }),
+        options: { verify },
+        verifies: "output" in v.doc.expect,
+      };
+    });
 }

@@ -1,5 +1,6 @@
-// Play one signed-webhook case through both JavaScript paths, handleWebhook (ECDSA checked by
-// the runtime's WebCrypto) and handleWebhookSync (checked in wasm), counting the WebCrypto
+// Play one signed-webhook case through both JavaScript paths, handleWebhook (public-key
+// signatures checked by the runtime's WebCrypto) and handleWebhookSync (checked in wasm),
+// counting the WebCrypto
 // verifications so a test can tell the WebCrypto path really ran. No Node imports: the
 // workerd test worker uses this file too.
 
@@ -22,9 +23,13 @@ const outcome = async (f) => {
   }
 };
 
-/** `{sync, async, webcryptoCalls}` for one case `{provider, headers, body, options, lie?}`. */
+/** `{sync, async, webcryptoCalls}` for one case `{provider, headers, body | body_base64,
+ * options, lie?}`. */
 export async function playCase(api, c) {
-  const body = new TextEncoder().encode(c.body);
+  const body =
+    c.body_base64 !== undefined
+      ? Uint8Array.from(atob(c.body_base64), (ch) => ch.charCodeAt(0))
+      : new TextEncoder().encode(c.body);
   const request = { headers: c.headers, body };
   const sync = await outcome(() => api.handleWebhookSync(c.provider, request, c.options));
   const before = verifyCalls;

@@ -22,7 +22,7 @@ use super::{
     bad_encoding, mismatch,
 };
 use crate::Timestamp;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::signature::{PublicKey, check_tolerance, decode_base64, parse_unix_secs};
 
 const SIGNATURE: &str = "X-Twilio-Email-Event-Webhook-Signature";
@@ -97,18 +97,8 @@ impl Prepared<'_, '_> {
 
     /// The answer of the host's crypto to [`Prepared::host_check`].
     pub(super) fn with_verdict(&self, verdict: HostVerdict) -> Result<Verified, Error> {
-        match verdict {
-            HostVerdict::Rejected => Err(mismatch(Scheme::SendgridEcdsa)),
-            HostVerdict::Accepted(i) if self.keys.iter().any(|&(k, _)| k == i) => {
-                Ok(Verified::new(Scheme::SendgridEcdsa, i).at(self.signed_at))
-            }
-            // A host that names a key it was not asked about has a bug: refuse, as ours.
-            HostVerdict::Accepted(i) => Err(Error::new(
-                ErrorKind::InvalidValue,
-                format!(
-                    "host verdict names key {i}, which is not an ecdsa p-256 key of this check"
-                ),
-            )),
-        }
+        let candidates: Vec<usize> = self.keys.iter().map(|&(i, _)| i).collect();
+        super::take_verdict(Scheme::SendgridEcdsa, &candidates, verdict)
+            .map(|i| Verified::new(Scheme::SendgridEcdsa, i).at(self.signed_at))
     }
 }

@@ -13,13 +13,12 @@
 //! Raw message delivery has no envelope and no signature; it cannot be verified here (put
 //! basic-auth credentials in the endpoint URL and check them at the edge instead).
 
-use rsa::Pkcs1v15Sign;
-use serde_json::{Map, Value};
-use sha1::Sha1;
-use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
-use super::postal::rsa_key;
-use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions, bad_encoding, mismatch};
+use serde_json::{Map, Value};
+
+use super::postal::{RsaPrepared, rsa_key};
+use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions, bad_encoding};
 use crate::Timestamp;
 use crate::error::{Error, ErrorKind};
 use crate::signature::{check_tolerance, decode_base64};
@@ -30,6 +29,17 @@ pub(super) fn verify(
     now: Timestamp,
     opts: &VerifyOptions<'_>,
 ) -> Result<Verified, Error> {
+    prepare(req, keys, now, opts)?.verify()
+}
+
+/// The envelope read, the canonical string built, the certificate URL and the time checked, an
+/// RSA key configured: every rule but the math, in the order `verify` reports them.
+pub(super) fn prepare<'k>(
+    req: &SignedRequest<'_>,
+    keys: &'k Keys,
+    now: Timestamp,
+    opts: &VerifyOptions<'_>,
+) -> Result<RsaPrepared<'static, 'k>, Error> {
     let msg: Map<String, Value> = serde_json::from_slice(req.body)
         .map_err(|_| bad_encoding("body", "an sns message (a json object)"))?;
     let field = |name: &str| -> Result<Option<&str>, Error> {
@@ -85,14 +95,14 @@ pub(super) fn verify(
         .map_err(|_| bad_encoding("Timestamp", "an rfc 3339 date-time"))?;
     check_tolerance(signed_at, now, opts.tolerance_secs)?;
     let keys = keys.public("rsa (sns signing certificate)", rsa_key)?;
-    let found = if scheme == Scheme::SnsRsaSha1 {
-        let hash = Sha1::digest(canonical.as_bytes());
-        keys.into_iter().find(|(_, k)| k.verify(Pkcs1v15Sign::new::<Sha1>(), &hash, &sig).is_ok())
-    } else {
-        let hash = Sha256::digest(canonical.as_bytes());
-        keys.into_iter().find(|(_, k)| k.verify(Pkcs1v15Sign::new::<Sha256>(), &hash, &sig).is_ok())
-    };
-    found.map(|(i, _)| Verified::new(scheme, i).at(signed_at)).ok_or_else(|| mismatch(scheme))
+    Ok(RsaPrepared {
+        scheme,
+        sha256: scheme == Scheme::SnsRsaSha256,
+        keys,
+        sig,
+        message: Cow::Owned(canonical.into_bytes()),
+        signed_at: Some(signed_at),
+    })
 }
 
 /// `https://sns.<region>.amazonaws.com[.cn]/…`: no user info, no port, a plausible region.

@@ -112,7 +112,8 @@ async function handle(provider, request, env) {
   }
   if (verify === undefined) return json(404, { error: `no webhook endpoint for ${provider}` });
 
-  // ECDSA signatures (SendGrid) are checked with the Workers runtime's WebCrypto, the rest in wasm.
+  // Public-key signatures (SendGrid, Postal, SNS) are checked with the Workers runtime's
+  // WebCrypto, the rest in wasm; core keeps the rules and chooses the status.
   const result = await handleWebhook(provider, { headers: request.headers, body }, { verify });
   if (result.status < 200 || result.status >= 300) {
     return json(result.status, { error: result.error?.code, message: result.error?.message });

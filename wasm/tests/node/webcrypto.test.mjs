@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import * as api from "../../pkg/node.js";
-import { agreementCases, lyingCase } from "../agree-cases.mjs";
+import { agreementCases, lyingCase, signatureVectorCases } from "../agree-cases.mjs";
 import { playCase } from "../agree.mjs";
 
 for (const c of agreementCases()) {
@@ -25,4 +25,21 @@ test("handleWebhook uses WebCrypto's answer in Node", async () => {
   assert.equal(played.webcryptoCalls, 1);
   assert.equal(played.async.result.status, 401);
   assert.equal(played.async.result.error.code, "signature_mismatch");
+});
+
+test("WebCrypto and wasm agree in Node on every ECDSA and RSA signature vector", async (t) => {
+  const cases = signatureVectorCases();
+  assert.ok(cases.length > 50, `only ${cases.length} vectors`);
+  let viaWebCrypto = 0;
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      const played = await playCase(api, c);
+      assert.deepEqual(played.async, played.sync);
+      assert.equal(played.sync.result?.verified ?? false, c.verifies, JSON.stringify(played.sync));
+      if (played.webcryptoCalls > 0) viaWebCrypto++;
+      // Every accepted signature was checked by WebCrypto, not by the wasm fallback.
+      if (c.verifies) assert.ok(played.webcryptoCalls > 0, "WebCrypto did not run");
+    });
+  }
+  assert.ok(viaWebCrypto > 20, `WebCrypto ran for ${viaWebCrypto} vectors`);
 });
