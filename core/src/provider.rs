@@ -116,7 +116,7 @@ pub struct Headers(Vec<(String, String)>);
 
 impl Headers {
     /// No headers.
-    pub fn new() -> Headers {
+    pub const fn new() -> Headers {
         Headers(Vec::new())
     }
 
@@ -266,6 +266,22 @@ pub fn normalize_borrowed(
 enum Output<'a> {
     Owned(Normalized),
     Borrowed(Normalized<Cow<'a, str>>),
+}
+
+/// [`normalize_borrowed`] whose events borrow from the body alone, so they may outlive the
+/// headers (the providers that borrow read nothing from headers).
+pub(crate) fn normalize_body<'b>(
+    provider: Provider,
+    body: &'b [u8],
+    headers: &Headers,
+) -> Result<Normalized<Cow<'b, str>>, Error> {
+    /// Headers for the normalizers that never read them.
+    static NONE: Headers = Headers::new();
+    if matches!(provider, Provider::Sendgrid | Provider::Mailgun | Provider::Sparkpost) {
+        return normalize_borrowed(provider, Payload { body, headers: &NONE });
+    }
+    // The others build owned events; wrapping them borrows nothing.
+    normalize(provider, Payload { body, headers }).map(Normalized::from)
 }
 
 fn dispatch(provider: Provider, payload: Payload<'_>) -> Result<Output<'_>, Error> {

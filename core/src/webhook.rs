@@ -38,9 +38,9 @@ use serde_json::value::RawValue;
 
 use crate::error::{Error, ErrorKind};
 use crate::{
-    BorrowedEvent, Control, ControlKind, Event, Headers, HostCheck, HostVerdict, Keys, Payload,
-    Provider, Route, RoutingPolicy, SignedRequest, Timestamp, VerifyOptions, normalize_borrowed,
-    prepare_host_check, verify, verify_with_host, wire,
+    BorrowedEvent, Control, ControlKind, Event, Headers, HostCheck, HostVerdict, Keys, Provider,
+    Route, RoutingPolicy, SignedRequest, Timestamp, VerifyOptions, prepare_host_check,
+    provider::normalize_body, verify, verify_with_host, wire,
 };
 
 /// The input of the wire op.
@@ -384,23 +384,22 @@ pub(crate) fn call_wire(input: &[u8]) -> Result<String, Error> {
 
 /// Verify, normalize and route one webhook request, and choose the HTTP status to answer the
 /// provider with (the table in the module docs). `provider` is a slug as the endpoint got it
-/// (an unknown one answers 404). The outcome's events borrow their text from the request
-/// (see [`crate::normalize_borrowed`]).
+/// (an unknown one answers 404). The outcome's events borrow their text from `body` (see
+/// [`crate::normalize_borrowed`]).
 ///
 /// # Example
 /// ```
 /// use mailstate_core::{Headers, Route, WebhookOptions, handle_webhook};
 /// let opts = WebhookOptions::from_json(br#"{"verify": null}"#).unwrap();
 /// let body = br#"{"event_key":"k1","provider":"ses","type":"complaint","provider_type":"Complaint","recipient":"ann@example.com"}"#;
-/// let headers = Headers::new();
-/// let out = handle_webhook("ndjson", &headers, body, &opts);
+/// let out = handle_webhook("ndjson", &Headers::new(), body, &opts);
 /// assert_eq!(out.status(), 200);
 /// assert_eq!(out.route(Route::Suppress).len(), 1);
 /// assert!(out.to_json().starts_with(r#"{"confirm_url":null,"control":null,"error":null,"errors":[],"routes":{"analytics":[],"#));
 /// ```
 pub fn handle_webhook<'a>(
     provider: &str,
-    headers: &'a Headers,
+    headers: &Headers,
     body: &'a [u8],
     options: &WebhookOptions,
 ) -> WebhookOutcome<'a> {
@@ -430,7 +429,7 @@ pub fn webhook_host_check(
 /// again here; for a request without a host check the verdict is ignored.
 pub fn handle_webhook_with_host<'a>(
     provider: &str,
-    headers: &'a Headers,
+    headers: &Headers,
     body: &'a [u8],
     options: &WebhookOptions,
     verdict: HostVerdict,
@@ -440,7 +439,7 @@ pub fn handle_webhook_with_host<'a>(
 
 fn run<'a>(
     provider: &str,
-    headers: &'a Headers,
+    headers: &Headers,
     body: &'a [u8],
     options: &WebhookOptions,
     verdict: Option<HostVerdict>,
@@ -457,7 +456,7 @@ fn run<'a>(
         Err(e) => return WebhookOutcome::refusal(normalize_status(&e), e, verified),
     };
     // Borrowed events: the answer is serialized from them, the body's text is not copied.
-    let out = match normalize_borrowed(provider, Payload { body, headers }) {
+    let out = match normalize_body(provider, body, headers) {
         Ok(out) => out,
         Err(e) => return WebhookOutcome::refusal(normalize_status(&e), e, verified),
     };
