@@ -83,7 +83,16 @@ impl<'a, const N: usize> Picked<'a, N> {
         path: Path<'a>,
         other: impl FnMut(Cow<'a, str>, Val<'a>),
     ) -> Result<Read<'a, N>, Error> {
-        Picked::read_with(scan, names, slot, path, other, |_, _| Ok(None))
+        let mut other = other;
+        let mut vals = [None; N];
+        let read = scan.fields(|key, value| match slot(&key).and_then(|i| vals.get_mut(i)) {
+            Some(v) => *v = Some(value),
+            None => other(key, value),
+        })?;
+        Ok(match read {
+            Ok(text) => Ok((Picked { vals, names, path }, text)),
+            Err(v) => Err((v.kind, v.text)),
+        })
     }
 
     /// [`Picked::read`] where `descend` may read a mapped field's value itself, with the cursor
