@@ -323,32 +323,39 @@ impl<S: Serialize> Event<S> {
     }
 }
 
+impl<S> Event<S> {
+    /// The same event with every text field passed through `f` (in field order, metadata keys
+    /// before their values): the one place that converts between text representations.
+    pub(crate) fn map_text<T>(self, mut f: impl FnMut(S) -> T) -> Event<T> {
+        Event {
+            event_key: f(self.event_key),
+            provider: f(self.provider),
+            provider_event_id: self.provider_event_id.map(&mut f),
+            kind: self.kind,
+            provider_type: f(self.provider_type),
+            message_id: self.message_id.map(&mut f),
+            smtp_message_id: self.smtp_message_id.map(&mut f),
+            recipient: self.recipient.map(&mut f),
+            occurred_at: self.occurred_at,
+            stream: self.stream.map(&mut f),
+            bounce_class: self.bounce_class,
+            smtp_status: self.smtp_status.map(&mut f),
+            enhanced_status: self.enhanced_status.map(&mut f),
+            diagnostic: self.diagnostic.map(&mut f),
+            url: self.url.map(&mut f),
+            user_agent: self.user_agent.map(&mut f),
+            ip: self.ip.map(&mut f),
+            tags: self.tags.into_iter().map(&mut f).collect(),
+            metadata: self.metadata.map(&mut f),
+            raw: f(self.raw),
+        }
+    }
+}
+
 impl<'a> BorrowedEvent<'a> {
     /// The owned event: borrowed text is copied, owned text is moved.
     pub fn into_owned(self) -> Event {
-        let own = Cow::into_owned;
-        Event {
-            event_key: own(self.event_key),
-            provider: own(self.provider),
-            provider_event_id: self.provider_event_id.map(own),
-            kind: self.kind,
-            provider_type: own(self.provider_type),
-            message_id: self.message_id.map(own),
-            smtp_message_id: self.smtp_message_id.map(own),
-            recipient: self.recipient.map(own),
-            occurred_at: self.occurred_at,
-            stream: self.stream.map(own),
-            bounce_class: self.bounce_class,
-            smtp_status: self.smtp_status.map(own),
-            enhanced_status: self.enhanced_status.map(own),
-            diagnostic: self.diagnostic.map(own),
-            url: self.url.map(own),
-            user_agent: self.user_agent.map(own),
-            ip: self.ip.map(own),
-            tags: self.tags.into_iter().map(own).collect(),
-            metadata: self.metadata.map(own),
-            raw: own(self.raw),
-        }
+        self.map_text(Cow::into_owned)
     }
 
     /// An empty borrowed event of `kind` from `provider` (a static slug), with no key yet.
@@ -385,29 +392,7 @@ impl<'a> BorrowedEvent<'a> {
 impl From<Event> for BorrowedEvent<'_> {
     /// Wrap an owned event (every field is moved, nothing is copied).
     fn from(e: Event) -> Self {
-        let own = Cow::Owned;
-        Event {
-            event_key: own(e.event_key),
-            provider: own(e.provider),
-            provider_event_id: e.provider_event_id.map(own),
-            kind: e.kind,
-            provider_type: own(e.provider_type),
-            message_id: e.message_id.map(own),
-            smtp_message_id: e.smtp_message_id.map(own),
-            recipient: e.recipient.map(own),
-            occurred_at: e.occurred_at,
-            stream: e.stream.map(own),
-            bounce_class: e.bounce_class,
-            smtp_status: e.smtp_status.map(own),
-            enhanced_status: e.enhanced_status.map(own),
-            diagnostic: e.diagnostic.map(own),
-            url: e.url.map(own),
-            user_agent: e.user_agent.map(own),
-            ip: e.ip.map(own),
-            tags: e.tags.into_iter().map(own).collect(),
-            metadata: e.metadata.map(own),
-            raw: own(e.raw),
-        }
+        e.map_text(Cow::Owned)
     }
 }
 

@@ -45,6 +45,12 @@ impl<S> Metadata<S> {
         self.0.is_empty()
     }
 
+    /// Apply `f` to every key and value (keeps the order, which `f` must not change: it is
+    /// meant for conversions such as borrowed to owned text).
+    pub(crate) fn map<T>(self, mut f: impl FnMut(S) -> T) -> Metadata<T> {
+        Metadata(self.0.into_iter().map(|(k, v)| (f(k), f(v))).collect())
+    }
+
     /// The entries in key order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&S, &S)> + DoubleEndedIterator {
         self.0.iter().map(|(k, v)| (k, v))
@@ -80,12 +86,6 @@ impl<S: AsRef<str>> Metadata<S> {
     /// Remove `key`; its value, if it had one.
     pub fn remove(&mut self, key: &str) -> Option<S> {
         self.find(key).ok().map(|i| self.0.remove(i).1)
-    }
-
-    /// Apply `f` to every key and value (keeps the order, which `f` must not change: it is
-    /// meant for conversions such as borrowed to owned text).
-    pub(crate) fn map<T>(self, mut f: impl FnMut(S) -> T) -> Metadata<T> {
-        Metadata(self.0.into_iter().map(|(k, v)| (f(k), f(v))).collect())
     }
 }
 
