@@ -323,6 +323,35 @@ impl<S: Serialize> Event<S> {
     }
 }
 
+impl<S: Default> Event<S> {
+    /// An event with every optional field empty and no key yet: the one place the full field
+    /// list is spelled out.
+    pub(crate) fn blank(provider: S, kind: EventType, provider_type: S) -> Event<S> {
+        Event {
+            event_key: S::default(),
+            provider,
+            provider_event_id: None,
+            kind,
+            provider_type,
+            message_id: None,
+            smtp_message_id: None,
+            recipient: None,
+            occurred_at: None,
+            stream: None,
+            bounce_class: None,
+            smtp_status: None,
+            enhanced_status: None,
+            diagnostic: None,
+            url: None,
+            user_agent: None,
+            ip: None,
+            tags: Vec::new(),
+            metadata: Metadata::new(),
+            raw: S::default(),
+        }
+    }
+}
+
 impl<S> Event<S> {
     /// The same event with every text field passed through `f` (in field order, metadata keys
     /// before their values): the one place that converts between text representations.
@@ -364,28 +393,7 @@ impl<'a> BorrowedEvent<'a> {
         kind: EventType,
         provider_type: Cow<'a, str>,
     ) -> BorrowedEvent<'a> {
-        Event {
-            event_key: Cow::Borrowed(""),
-            provider: Cow::Borrowed(provider),
-            provider_event_id: None,
-            kind,
-            provider_type,
-            message_id: None,
-            smtp_message_id: None,
-            recipient: None,
-            occurred_at: None,
-            stream: None,
-            bounce_class: None,
-            smtp_status: None,
-            enhanced_status: None,
-            diagnostic: None,
-            url: None,
-            user_agent: None,
-            ip: None,
-            tags: Vec::new(),
-            metadata: Metadata::new(),
-            raw: Cow::Borrowed(""),
-        }
+        Event::blank(Cow::Borrowed(provider), kind, provider_type)
     }
 }
 
@@ -402,33 +410,6 @@ impl Event {
     /// [`crate::event_key`]).
     pub fn new(provider: impl Into<String>, kind: EventType) -> Event {
         Event::blank(provider.into(), kind, kind.as_str().to_owned())
-    }
-
-    /// An event with every optional field empty and no key yet: the one place the full field
-    /// list is spelled out.
-    pub(crate) fn blank(provider: String, kind: EventType, provider_type: String) -> Event {
-        Event {
-            event_key: String::new(),
-            provider,
-            provider_event_id: None,
-            kind,
-            provider_type,
-            message_id: None,
-            smtp_message_id: None,
-            recipient: None,
-            occurred_at: None,
-            stream: None,
-            bounce_class: None,
-            smtp_status: None,
-            enhanced_status: None,
-            diagnostic: None,
-            url: None,
-            user_agent: None,
-            ip: None,
-            tags: Vec::new(),
-            metadata: Metadata::new(),
-            raw: String::new(),
-        }
     }
 
     /// Parse one canonical event from JSON, with the field path in any error.
