@@ -69,10 +69,17 @@ fn normalize_inputs() -> Vec<(String, Vec<u8>)> {
             e.to_string() + "\n"
         })
         .collect();
-    let mut inputs = vec![(
-        "ndjson-100".to_owned(),
-        serde_json::to_vec(&json!({ "provider": "ndjson", "body": body })).unwrap(),
-    )];
+    let mut inputs = vec![
+        (
+            "ndjson-100".to_owned(),
+            serde_json::to_vec(&json!({ "provider": "ndjson", "body": body })).unwrap(),
+        ),
+        (
+            "sendgrid-batch-1000".to_owned(),
+            serde_json::to_vec(&json!({ "provider": "sendgrid", "body": sendgrid_batch(1_000) }))
+                .unwrap(),
+        ),
+    ];
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors/normalize");
     let mut providers: Vec<_> =
         std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
@@ -93,6 +100,42 @@ fn normalize_inputs() -> Vec<(String, Vec<u8>)> {
         }
     }
     inputs
+}
+
+/// A SendGrid Event Webhook batch of `n` events cycling through the event types, as the
+/// normalize bench of core builds it (categories, custom args, SMTP texts).
+fn sendgrid_batch(n: usize) -> String {
+    let kinds = ["processed", "delivered", "open", "click", "deferred", "bounce", "dropped"];
+    let events: Vec<Value> = (0..n)
+        .map(|i| {
+            let kind = kinds[i % kinds.len()];
+            let mut e = json!({
+                "email": format!("user{i}@example.com"),
+                "timestamp": 1_767_225_600 + i,
+                "event": kind,
+                "smtp-id": format!("<Tq9fR2mWx0aZyB4cD5e{i:04}@geopod-ismtpd-2>"),
+                "sg_event_id": format!("ZXZlbnQtaWQtMDAwMDAwMDA{i:06}"),
+                "sg_message_id": format!("Tq9fR2mWx0aZyB4cD5e{i:04}.recvd-6b7c8d9e0-abcd1-1-695A3C00-3.0"),
+                "category": ["invoice", "eu"],
+                "tenant": "acme",
+                "order_id": i.to_string(),
+            });
+            let extra = match kind {
+                "delivered" => json!({"response": "250 2.0.0 OK", "tls": 1, "ip": "149.72.1.2"}),
+                "open" => json!({"useragent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64)", "ip": "17.58.0.1"}),
+                "click" => json!({"url": "https://example.com/pay?ref=mail", "useragent": "Mozilla/5.0", "ip": "17.58.0.1"}),
+                "deferred" => json!({"attempt": "3", "response": "421 4.7.0 Try again later"}),
+                "bounce" => json!({"type": "bounce", "status": "5.1.1", "reason": "550 5.1.1 user unknown"}),
+                "dropped" => json!({"reason": "Bounced Address", "status": "5.0.0"}),
+                _ => json!({}),
+            };
+            for (k, v) in extra.as_object().unwrap() {
+                e[k] = v.clone();
+            }
+            e
+        })
+        .collect();
+    Value::from(events).to_string()
 }
 
 /// 1,000,000 events over 250,000 messages in random order, cut into 8,192-row batches. Each

@@ -1,11 +1,12 @@
-//! A loaded plugin: compiled once, instantiated fresh for every call.
+//! A loaded plugin: compiled once, called in instances that are reused only after calls that
+//! ended cleanly.
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use wasmtime::{Engine, InstancePre, Linker, Module, Store, Trap};
+use wasmtime::{Engine, InstancePre, Linker, Memory, Module, Store, Trap, TypedFunc};
 
 use crate::Error;
 use crate::abi::{self, ABI_VERSION};
@@ -13,9 +14,12 @@ use crate::limits::{self, Limiter, Limits, Sandbox};
 
 /// The rules plugin, loaded and validated, ready to be called from any thread.
 ///
-/// Cloning is cheap (the compiled module is shared). Every call runs in a fresh store and
-/// instance, so no state leaks from one call to the next and a trap in one call cannot
-/// affect another; each call is bounded by fuel, an optional deadline and a memory cap.
+/// Cloning is cheap (the compiled module and its idle instances are shared). Each call is
+/// bounded by its own fuel, an optional deadline and a memory cap. An instance is used again
+/// only after a call that ended cleanly, with the call's buffers freed (the rules keep no state
+/// between calls); one that trapped, ran out of fuel or time, hit the memory cap or answered
+/// garbage is dropped, so a failure in one call cannot affect another. Reuse matters: a fresh
+/// instance per call cost about 55 µs and a page fault for every page the call touched.
 ///
 /// It implements [`mailstate_core::Rules`], the interface of the native rules, so code
 /// written against `Rules` runs the plugin unchanged.
@@ -40,6 +44,23 @@ struct Inner {
     engine: &'static Engine,
     pre: InstancePre<Sandbox>,
     limits: Limits,
+    /// Instances between calls, ready for the next one.
+    idle: Mutex<Vec<Warm>>,
+}
+
+/// How many idle instances a plugin keeps (calls come from a few threads at once).
+const IDLE_INSTANCES: usize = 8;
+
+/// An instance whose memory grew past this is dropped after its call instead of kept.
+const IDLE_MEMORY: usize = 64 << 20;
+
+/// An instance with the exports a call needs.
+struct Warm {
+    store: Store<Sandbox>,
+    alloc: TypedFunc<u32, u32>,
+    dealloc: TypedFunc<(u32, u32), ()>,
+    call: TypedFunc<(u32, u32, u32, u32), u64>,
+    memory: Memory,
 }
 
 impl fmt::Debug for Plugin {
@@ -98,7 +119,8 @@ impl PluginBuilder {
         if self.limits.deadline.is_some() {
             limits::start_epoch_ticker(engine);
         }
-        let plugin = Plugin { inner: Arc::new(Inner { engine, pre, limits: self.limits }) };
+        let inner = Inner { engine, pre, limits: self.limits, idle: Mutex::new(Vec::new()) };
+        let plugin = Plugin { inner: Arc::new(inner) };
         let found = plugin.abi_version()?;
         if found != ABI_VERSION {
             return Err(Error::AbiMismatch { expected: ABI_VERSION, found });
@@ -146,7 +168,7 @@ impl Plugin {
         f.call(&mut store, ()).map_err(|e| self.classify(&store, &e))
     }
 
-    /// Run `op` on `input` in a fresh instance and return the output envelope bytes.
+    /// Run `op` on `input` and return the output envelope bytes.
     ///
     /// JSON ops answer with the envelope of [`mailstate_core::wire::call`], binary ops
     /// (`batch.*`) with that of [`mailstate_core::wire::call_binary`], byte for byte.
@@ -156,11 +178,35 @@ impl Plugin {
     /// [`Error::Trap`] or [`Error::InvalidOutput`]. The rules' own errors are inside the
     /// envelope, not here.
     pub fn call(&self, op: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
-        let mut store = self.store()?;
-        self.run(&mut store, op, input).map_err(|e| match e {
-            Fault::Wasm(e) => self.classify(&store, &e),
-            Fault::Host(e) => e,
-        })
+        let idle = self.inner.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut warm = match idle {
+            Some(warm) => warm,
+            None => self.instantiate()?,
+        };
+        // Every call gets its own bounds, on a kept instance as on a new one.
+        let limits = &self.inner.limits;
+        warm.store.data_mut().limiter.hit = false;
+        warm.store.set_fuel(limits.fuel).map_err(|e| Error::Trap { message: chain(&e) })?;
+        warm.store.set_epoch_deadline(limits.deadline_ticks());
+        match Plugin::run(&mut warm, op, input) {
+            Ok((out, clean)) => {
+                if clean && warm.memory.data_size(&warm.store) <= IDLE_MEMORY {
+                    self.keep(warm);
+                }
+                Ok(out)
+            }
+            Err(Fault::Wasm(e)) => Err(self.classify(&warm.store, &e)),
+            Err(Fault::Host(e)) => Err(e),
+        }
+    }
+
+    /// Put an instance back for a later call (or drop it when enough are idle).
+    fn keep(&self, warm: Warm) {
+        if let Ok(mut idle) = self.inner.idle.lock()
+            && idle.len() < IDLE_INSTANCES
+        {
+            idle.push(warm);
+        }
     }
 
     fn store(&self) -> Result<Store<Sandbox>, Error> {
@@ -173,13 +219,31 @@ impl Plugin {
         Ok(store)
     }
 
-    fn run(&self, store: &mut Store<Sandbox>, op: &str, input: &[u8]) -> Result<Vec<u8>, Fault> {
-        let instance = self.inner.pre.instantiate(&mut *store)?;
-        let alloc = instance.get_typed_func::<u32, u32>(&mut *store, "alloc")?;
-        let call = instance.get_typed_func::<(u32, u32, u32, u32), u64>(&mut *store, "call")?;
+    /// A new instance with its exports.
+    fn instantiate(&self) -> Result<Warm, Error> {
+        let mut store = self.store()?;
+        let instance =
+            self.inner.pre.instantiate(&mut store).map_err(|e| self.classify(&store, &e))?;
+        let missing = |name, expected| move |_| Error::MissingExport { name, expected };
+        let alloc = instance
+            .get_typed_func::<u32, u32>(&mut store, "alloc")
+            .map_err(missing("alloc", "func(i32) -> i32"))?;
+        let dealloc = instance
+            .get_typed_func::<(u32, u32), ()>(&mut store, "dealloc")
+            .map_err(missing("dealloc", "func(i32, i32)"))?;
+        let call = instance
+            .get_typed_func::<(u32, u32, u32, u32), u64>(&mut store, "call")
+            .map_err(missing("call", "func(i32, i32, i32, i32) -> i64"))?;
         let memory = instance
-            .get_memory(&mut *store, "memory")
+            .get_memory(&mut store, "memory")
             .ok_or(Error::MissingExport { name: "memory", expected: "a 32-bit memory" })?;
+        Ok(Warm { store, alloc, dealloc, call, memory })
+    }
+
+    /// One call on `warm`: its output, and whether every buffer of the call was freed (only
+    /// then is the instance fit to keep).
+    fn run(warm: &mut Warm, op: &str, input: &[u8]) -> Result<(Vec<u8>, bool), Fault> {
+        let Warm { store, alloc, dealloc, call, memory } = warm;
         let put = |store: &mut Store<Sandbox>, bytes: &[u8]| -> Result<(u32, u32), Fault> {
             let len = u32::try_from(bytes.len()).map_err(|_| Error::Guest {
                 code: "too_large".into(),
@@ -198,9 +262,14 @@ impl Plugin {
         let out = memory
             .data(&*store)
             .get(ptr..ptr.saturating_add(len))
-            .ok_or_else(|| invalid("call returned an output outside memory"))?;
-        // No dealloc: the whole instance is dropped with the store.
-        Ok(out.to_vec())
+            .ok_or_else(|| invalid("call returned an output outside memory"))?
+            .to_vec();
+        // The output is ours now; the instance is kept only if the guest frees all three.
+        let freed = [(op_ptr, op_len), (in_ptr, in_len)]
+            .into_iter()
+            .chain(u32::try_from(ptr).ok().zip(u32::try_from(len).ok()))
+            .all(|buffer| dealloc.call(&mut *store, buffer).is_ok());
+        Ok((out, freed && u32::try_from(ptr).is_ok() && u32::try_from(len).is_ok()))
     }
 
     /// Turn an engine error into the sandbox error that explains it.

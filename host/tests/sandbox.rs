@@ -157,3 +157,43 @@ fn not_wasm_is_a_compile_error() {
     let err = Plugin::builder().load(b"\0asm\x01\0\0\0garbage").unwrap_err();
     assert!(matches!(err, Error::Compile { .. }), "{err:?}");
 }
+
+/// A plugin that counts its calls in a global and answers with the count (a 1-byte output at
+/// address 0): what an instance keeps between calls is visible.
+fn counting(trap_on_first: bool) -> String {
+    let trap = if trap_on_first {
+        "(if (i32.eq (global.get $n) (i32.const 1)) (then unreachable))"
+    } else {
+        ""
+    };
+    format!(
+        r#"(module
+          (memory (export "memory") 1)
+          (global $n (mut i32) (i32.const 0))
+          (func (export "abi_version") (result i32) i32.const 1)
+          (func (export "alloc") (param i32) (result i32) i32.const 1024)
+          (func (export "dealloc") (param i32 i32))
+          (func (export "call") (param i32 i32 i32 i32) (result i64)
+            (global.set $n (i32.add (global.get $n) (i32.const 1)))
+            {trap}
+            (i32.store8 (i32.const 0) (i32.add (global.get $n) (i32.const 48)))
+            i64.const 1))"#
+    )
+}
+
+#[test]
+fn instances_are_reused_after_clean_calls() {
+    let p = Plugin::builder().load(counting(false).as_bytes()).unwrap();
+    assert_eq!(p.call("x", b"").unwrap(), b"1");
+    assert_eq!(p.call("x", b"").unwrap(), b"2");
+}
+
+#[test]
+fn an_instance_that_trapped_is_never_used_again() {
+    let p = Plugin::builder().load(counting(true).as_bytes()).unwrap();
+    // Each call traps on its instance's first call: a kept instance would have answered.
+    for _ in 0..3 {
+        assert!(matches!(p.call("x", b"").unwrap_err(), Error::Trap { .. }));
+    }
+    real_plugin_still_works();
+}
