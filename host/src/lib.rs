@@ -5,8 +5,8 @@
 //! rules of `mailstate-core` compiled to a plain core wasm module with no imports and a small
 //! bytes-in, bytes-out ABI (see `wasm/README.md`). [`Plugin`] loads it with wasmtime: the
 //! module is compiled once and checked at load (no imports, every export with its type,
-//! `abi_version() == 1`), and each call runs in a fresh instance bounded by fuel, an optional
-//! wall-clock deadline and a memory cap. [`Plugin`] implements [`mailstate_core::Rules`], as
+//! `abi_version() == 1`), and each call is bounded by a wall-clock deadline, a memory cap and,
+//! when asked for, fuel; an instance is reused only after a call that ended cleanly. [`Plugin`] implements [`mailstate_core::Rules`], as
 //! does [`mailstate_core::NativeRules`], so callers pick either and get the same bytes.
 //!
 //! # Example
@@ -45,5 +45,5 @@ mod plugin;
 
 pub use abi::ABI_VERSION;
 pub use error::Error;
-pub use limits::{DEFAULT_FUEL, DEFAULT_MEMORY_LIMIT};
+pub use limits::{DEFAULT_DEADLINE, DEFAULT_MEMORY_LIMIT};
 pub use plugin::{Plugin, PluginBuilder};

@@ -29,7 +29,7 @@ use crate::limits::{self, Limiter, Limits, Sandbox};
 /// use mailstate_core::{Headers, Payload, Provider, Rules};
 /// use mailstate_host::Plugin;
 ///
-/// let rules = Plugin::builder().with_fuel(500_000_000).load_file("wasm/dist/mailstate_plugin.wasm")?;
+/// let rules = Plugin::builder().with_memory_limit(64 << 20).load_file("wasm/dist/mailstate_plugin.wasm")?;
 /// let body = br#"{"event_key":"ses:1","provider":"ses","type":"delivered","provider_type":"Delivery"}"#;
 /// let out = rules.normalize(Provider::Ndjson, Payload { body, headers: &Headers::new() })?;
 /// assert_eq!(out.events.len(), 1);
@@ -76,10 +76,12 @@ pub struct PluginBuilder {
 }
 
 impl PluginBuilder {
-    /// Fuel (roughly, wasm instructions) each call may use; [`crate::DEFAULT_FUEL`] by default.
+    /// Meter each call with `fuel` (roughly, wasm instructions): a bound that does not depend on
+    /// the machine's speed or load, at the price of code about a quarter slower (the plugin is
+    /// then compiled with a fuel counter). Off by default: the deadline bounds every call.
     #[must_use]
     pub fn with_fuel(mut self, fuel: u64) -> PluginBuilder {
-        self.limits.fuel = fuel;
+        self.limits.fuel = Some(fuel);
         self
     }
 
@@ -91,14 +93,14 @@ impl PluginBuilder {
         self
     }
 
-    /// A wall-clock deadline for each call, on top of fuel; none by default.
+    /// The wall-clock deadline of each call; [`crate::DEFAULT_DEADLINE`] by default.
     ///
     /// The deadline is checked at epoch ticks of a few milliseconds, so a call may run up to
-    /// one tick past it. The first plugin with a deadline starts one background thread per
-    /// process that advances the epoch.
+    /// one tick past it. The first plugin loaded starts one background thread per process that
+    /// advances the epoch.
     #[must_use]
     pub fn with_deadline(mut self, deadline: Duration) -> PluginBuilder {
-        self.limits.deadline = Some(deadline);
+        self.limits.deadline = deadline;
         self
     }
 
@@ -109,16 +111,13 @@ impl PluginBuilder {
     /// [`Error::MissingExport`] or [`Error::AbiMismatch`] when it is not a rules plugin of
     /// this ABI version; a sandbox error when `abi_version()` itself fails.
     pub fn load(self, wasm: &[u8]) -> Result<Plugin, Error> {
-        let engine = limits::engine()?;
+        let engine = limits::engine(self.limits.fuel.is_some())?;
         let module =
             Module::new(engine, wasm).map_err(|e| Error::Compile { message: chain(&e) })?;
         abi::validate(&module)?;
         let pre = Linker::new(engine)
             .instantiate_pre(&module)
             .map_err(|e| Error::Compile { message: chain(&e) })?;
-        if self.limits.deadline.is_some() {
-            limits::start_epoch_ticker(engine);
-        }
         let inner = Inner { engine, pre, limits: self.limits, idle: Mutex::new(Vec::new()) };
         let plugin = Plugin { inner: Arc::new(inner) };
         let found = plugin.abi_version()?;
@@ -186,7 +185,9 @@ impl Plugin {
         // Every call gets its own bounds, on a kept instance as on a new one.
         let limits = &self.inner.limits;
         warm.store.data_mut().limiter.hit = false;
-        warm.store.set_fuel(limits.fuel).map_err(|e| Error::Trap { message: chain(&e) })?;
+        if let Some(fuel) = limits.fuel {
+            warm.store.set_fuel(fuel).map_err(|e| Error::Trap { message: chain(&e) })?;
+        }
         warm.store.set_epoch_deadline(limits.deadline_ticks());
         match Plugin::run(&mut warm, op, input) {
             Ok((out, clean)) => {
@@ -214,7 +215,9 @@ impl Plugin {
         let mut store =
             Store::new(self.inner.engine, Sandbox { limiter: Limiter::new(limits.memory) });
         store.limiter(|s| &mut s.limiter);
-        store.set_fuel(limits.fuel).map_err(|e| Error::Trap { message: chain(&e) })?;
+        if let Some(fuel) = limits.fuel {
+            store.set_fuel(fuel).map_err(|e| Error::Trap { message: chain(&e) })?;
+        }
         store.set_epoch_deadline(limits.deadline_ticks());
         Ok(store)
     }
@@ -279,10 +282,8 @@ impl Plugin {
             return Error::MemoryLimit { limit: limits.memory };
         }
         match e.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => Error::OutOfFuel { fuel: limits.fuel },
-            Some(Trap::Interrupt) => {
-                Error::Deadline { deadline: limits.deadline.unwrap_or_default() }
-            }
+            Some(Trap::OutOfFuel) => Error::OutOfFuel { fuel: limits.fuel.unwrap_or_default() },
+            Some(Trap::Interrupt) => Error::Deadline { deadline: limits.deadline },
             _ => Error::Trap { message: chain(e) },
         }
     }

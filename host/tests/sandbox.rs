@@ -54,6 +54,18 @@ fn infinite_loop_hits_the_deadline() {
 }
 
 #[test]
+fn without_fuel_an_infinite_loop_ends_at_the_deadline() {
+    // The default: no fuel metering, the wall-clock deadline bounds the call.
+    let wat = module("i32.const 1", "(loop $l (br $l)) i64.const 0");
+    let deadline = Duration::from_millis(50);
+    let p = Plugin::builder().with_deadline(deadline).load(wat.as_bytes()).unwrap();
+    let started = Instant::now();
+    assert_eq!(p.call("reduce", b"{}").unwrap_err(), Error::Deadline { deadline });
+    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    real_plugin_still_works();
+}
+
+#[test]
 fn infinite_loop_in_abi_version_fails_the_load() {
     let wat = module("(loop $l (br $l)) i32.const 1", "i64.const 0");
     let err = Plugin::builder().with_fuel(5_000_000).load(wat.as_bytes()).unwrap_err();
