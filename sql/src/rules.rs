@@ -3,8 +3,8 @@
 //! `mailstate-host`.
 //!
 //! Both answer through [`mailstate_core::Rules`], so the functions hold no rule of their own
-//! either way. With a plugin, every call runs under the host's fuel, memory and (optional)
-//! deadline limits; a plugin that traps, runs out of fuel or answers garbage fails the query
+//! either way. With a plugin, every call runs under the host's deadline, memory and (optional)
+//! fuel limits; a plugin that traps, runs out of time or fuel, or answers garbage fails the query
 //! with an error naming the plugin, and the session goes on.
 
 use std::fmt;
