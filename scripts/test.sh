@@ -31,9 +31,6 @@ scripts/build-wasm.sh
 step "cargo test --workspace"
 cargo test --workspace
 
-step "the README's main job runs on the bundled examples (scripts/demo.sh)"
-MAILSTATE_BIN="${CARGO_TARGET_DIR:-target}/debug/mailstate" scripts/demo.sh >/dev/null
-
 step "the SQL benchmark end to end on a small store: message_state, hand-written SQL in DataFusion and in DuckDB agree"
 if ! python3 -c 'import duckdb' 2>/dev/null; then
   python3 -m pip install --quiet -r sql/bench/requirements.txt
