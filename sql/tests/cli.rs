@@ -1,10 +1,11 @@
 //! The `mailstate` binary, run as a user runs it.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+
+use crate::util::repo;
 
 fn mailstate(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailstate"));
@@ -15,10 +16,6 @@ fn mailstate(args: &[&str], stdin: Option<&[u8]>) -> Output {
         child.stdin.take().unwrap().write_all(input).unwrap();
     }
     child.wait_with_output().unwrap()
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn lines(out: &Output) -> Vec<Value> {

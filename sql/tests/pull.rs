@@ -656,28 +656,15 @@ fn pull_and_webhooks_give_the_same_message_states() {
     let pulled = tempfile::tempdir().unwrap();
     let args = ["--domain", DOMAIN, "--page-size", "3", "--since", &iso(t0 - 1000)];
     ok(&pull("mailgun", &server, pulled.path(), &args, &[]));
-    let pushed = tempfile::tempdir().unwrap();
-    let ingest = Command::new(env!("CARGO_BIN_EXE_mailstate"))
-        .args(["ingest", "--provider", "mailgun", "--out"])
-        .arg(pushed.path())
-        .arg(webhooks.path())
-        .output()
-        .unwrap();
-    assert!(ingest.status.success(), "{}", String::from_utf8_lossy(&ingest.stderr));
+    let pushed = ingest_webhooks("mailgun", webhooks.path());
     let states = |dir: &Path| {
-        let out = Command::new(env!("CARGO_BIN_EXE_mailstate"))
-            .args(["sql", "--format", "csv", "--events"])
-            .arg(dir)
-            .arg(
-                "SELECT message_id, recipient, \
-                 get_field(message_state(type, occurred_at, event_key, bounce_class, diagnostic), 'status') AS status, \
-                 count(*) AS events \
-                 FROM events GROUP BY message_id, recipient ORDER BY message_id, recipient",
-            )
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
+        sql_csv(
+            dir,
+            "SELECT message_id, recipient, \
+             get_field(message_state(type, occurred_at, event_key, bounce_class, diagnostic), 'status') AS status, \
+             count(*) AS events \
+             FROM events GROUP BY message_id, recipient ORDER BY message_id, recipient",
+        )
     };
     let (a, b) = (states(pulled.path()), states(pushed.path()));
     assert_eq!(a, b);
@@ -1042,16 +1029,7 @@ fn message_states(dir: &Path) -> (String, String) {
         "diagnostic",
     ];
     let cols: Vec<String> = fields.iter().map(|f| format!("get_field(s, '{f}') AS {f}")).collect();
-    let run = |sql: String| {
-        let out = Command::new(env!("CARGO_BIN_EXE_mailstate"))
-            .args(["sql", "--format", "csv", "--events"])
-            .arg(dir)
-            .arg(sql)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |sql: String| sql_csv(dir, &sql);
     let inner = "SELECT message_id, recipient, \
         message_state(type, occurred_at, event_key, bounce_class, diagnostic) AS s \
         FROM events GROUP BY message_id, recipient";
@@ -1064,6 +1042,18 @@ fn message_states(dir: &Path) -> (String, String) {
          ORDER BY message_id, recipient"
     ));
     (states, counts)
+}
+
+/// `mailstate sql --format csv` over the store in `dir`: its output, which must be a success.
+fn sql_csv(dir: &Path, sql: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_mailstate"))
+        .args(["sql", "--format", "csv", "--events"])
+        .arg(dir)
+        .arg(sql)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn ingest_webhooks(provider: &str, dir: &Path) -> tempfile::TempDir {

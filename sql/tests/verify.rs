@@ -5,9 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use crate::util::repo;
 
 /// A scratch folder for one test's files (bodies, secrets, keys), removed when dropped.
 struct Scratch(PathBuf);
