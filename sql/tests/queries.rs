@@ -55,11 +55,11 @@ async fn demo_session(dir: &std::path::Path) -> TestExecution {
     t
 }
 
-/// The rows `sql/queries/<name>.sql` answers over a freshly ingested demo store.
-async fn query_rows(name: &str) -> Vec<Value> {
+/// The rows `sql` answers over a freshly ingested demo store.
+async fn demo_rows(sql: &str) -> Vec<Value> {
     let dir = temp_dir();
     ingest_demo(dir.path());
-    demo_session(dir.path()).await.rows(&query(name)).await
+    demo_session(dir.path()).await.rows(sql).await
 }
 
 /// Equal row lists, reported row by row.
@@ -143,7 +143,7 @@ async fn demo_payloads_ingest_with_retries_and_repeats_skipped() {
 /// - ann, receipt (SendGrid): processed, delivered.
 #[tokio::test]
 async fn message_states_query() {
-    let rows = query_rows("message_states").await;
+    let rows = demo_rows(&query("message_states")).await;
     let row = |m: &str, r: &str, status: &str, terminal: bool, events: u64, late: u64, class| {
         json!({"message_id": m, "recipient": r, "status": status, "terminal": terminal,
                "events": events, "late": late, "bounce_class": class})
@@ -181,7 +181,7 @@ async fn message_states_query() {
 /// - hank: not listed: a rejection suppresses nobody.
 #[tokio::test]
 async fn suppression_list_query() {
-    let rows = query_rows("suppression_list").await;
+    let rows = demo_rows(&query("suppression_list")).await;
     assert_rows(
         &rows,
         &json!([
@@ -203,7 +203,7 @@ async fn suppression_list_query() {
 /// skipped at ingest), then the link scanner's open at 12:00: no change, and late.
 #[tokio::test]
 async fn recipient_timeline_query() {
-    let rows = query_rows("recipient_timeline").await;
+    let rows = demo_rows(&query("recipient_timeline")).await;
     let row = |at: &str, ty: &str, pt: &str, after: &str, changed: bool, late: bool| {
         json!({"occurred_at": at, "message_id": SG_FALL, "provider": "sendgrid", "type": ty,
                "provider_type": pt, "status_after": after, "changed_state": changed,
@@ -223,7 +223,7 @@ async fn recipient_timeline_query() {
     // terminal_at (the unsubscribe), so it is late.
     let ann = query("recipient_timeline");
     assert!(ann.contains("'bob@example.net'"));
-    let rows = t.rows(&ann.replace("'bob@example.net'", "'ann@example.com'")).await;
+    let rows = demo_rows(&ann.replace("'bob@example.net'", "'ann@example.com'")).await;
     let row = |at: &str, m: &str, ty: &str, pt: &str, after: &str, changed: bool, late: bool| {
         json!({"occurred_at": at, "message_id": m, "provider": "sendgrid", "type": ty,
                "provider_type": pt, "status_after": after, "changed_state": changed,
@@ -378,7 +378,7 @@ async fn recipient_timeline_marks_retries_and_keeps_events_without_a_message() {
 /// by her unsubscribe) and the receipt (no unsubscribe group, so no stream).
 #[tokio::test]
 async fn customer_timeline_query() {
-    let rows = query_rows("customer_timeline").await;
+    let rows = demo_rows(&query("customer_timeline")).await;
     assert_rows(
         &rows,
         &json!([
@@ -403,7 +403,7 @@ async fn customer_timeline_query() {
 /// - sparkpost: uma (example.com) delivered; wes (example.org) deferred then delivered.
 #[tokio::test]
 async fn deliverability_query() {
-    let rows = query_rows("deliverability").await;
+    let rows = demo_rows(&query("deliverability")).await;
     let row = |p: &str, d: &str, day: &str, rates: [f64; 4]| {
         json!({"provider": p, "domain": d, "day": day, "messages": 1,
                "delivery_rate": rates[0], "bounce_rate": rates[1],
@@ -439,7 +439,7 @@ async fn deliverability_query() {
 /// - weekly, 2 sends: gina's two, both bounced.
 #[tokio::test]
 async fn revenue_attribution_query() {
-    let rows = query_rows("revenue_attribution").await;
+    let rows = demo_rows(&query("revenue_attribution")).await;
     assert_rows(
         &rows,
         &json!([
