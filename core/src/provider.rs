@@ -190,6 +190,13 @@ pub struct Normalized<S = String> {
     pub control: Option<Control>,
 }
 
+impl<S> Normalized<S> {
+    fn map_errors(mut self, f: impl FnMut(Error) -> Error) -> Normalized<S> {
+        self.errors = self.errors.into_iter().map(f).collect();
+        self
+    }
+}
+
 impl Normalized<Cow<'_, str>> {
     /// The owned result: each event's borrowed text copied (see [`BorrowedEvent::into_owned`]).
     pub fn into_owned(self) -> Normalized {
@@ -226,7 +233,7 @@ impl From<Normalized> for Normalized<Cow<'_, str>> {
 /// assert_eq!(out.events.len(), 1);
 /// ```
 pub fn normalize(provider: Provider, payload: Payload<'_>) -> Result<Normalized, Error> {
-    Ok(match dispatch(provider, payload)? {
+    Ok(match dispatch(provider, payload.body, payload.headers)? {
         Output::Owned(out) => out,
         Output::Borrowed(out) => out.into_owned(),
     })
@@ -255,70 +262,69 @@ pub fn normalize_borrowed(
     provider: Provider,
     payload: Payload<'_>,
 ) -> Result<Normalized<Cow<'_, str>>, Error> {
-    Ok(match dispatch(provider, payload)? {
-        Output::Owned(out) => out.into(),
-        Output::Borrowed(out) => out,
-    })
-}
-
-/// What a provider's normalizer returns: the providers on the hot path borrow from the payload,
-/// the others build owned events.
-enum Output<'a> {
-    Owned(Normalized),
-    Borrowed(Normalized<Cow<'a, str>>),
+    normalize_body(provider, payload.body, payload.headers)
 }
 
 /// [`normalize_borrowed`] whose events borrow from the body alone, so they may outlive the
-/// headers (the providers that borrow read nothing from headers).
+/// headers.
 pub(crate) fn normalize_body<'b>(
     provider: Provider,
     body: &'b [u8],
     headers: &Headers,
 ) -> Result<Normalized<Cow<'b, str>>, Error> {
-    /// Headers for the normalizers that never read them.
-    static NONE: Headers = Headers::new();
-    if matches!(provider, Provider::Sendgrid | Provider::Mailgun | Provider::Sparkpost) {
-        return normalize_borrowed(provider, Payload { body, headers: &NONE });
-    }
-    // The others build owned events; wrapping them borrows nothing.
-    normalize(provider, Payload { body, headers }).map(Normalized::from)
+    Ok(match dispatch(provider, body, headers)? {
+        Output::Owned(out) => out.into(),
+        Output::Borrowed(out) => out,
+    })
 }
 
-fn dispatch(provider: Provider, payload: Payload<'_>) -> Result<Output<'_>, Error> {
-    if payload.body.len() > MAX_BODY_BYTES {
+/// What a provider's normalizer returns: the providers on the hot path borrow from the body,
+/// the others build owned events.
+enum Output<'b> {
+    Owned(Normalized),
+    Borrowed(Normalized<Cow<'b, str>>),
+}
+
+/// Run `provider`'s normalizer and name the provider in every error. The normalizers that
+/// borrow (SendGrid, Mailgun, SparkPost) read no headers and are given none, so what they
+/// return borrows from the body alone.
+fn dispatch<'b>(
+    provider: Provider,
+    body: &'b [u8],
+    headers: &Headers,
+) -> Result<Output<'b>, Error> {
+    /// Headers for the normalizers that never read them.
+    static NONE: Headers = Headers::new();
+    if body.len() > MAX_BODY_BYTES {
         return Err(Error::new(
             ErrorKind::TooLarge,
-            format!("body of {} bytes exceeds the limit of {MAX_BODY_BYTES}", payload.body.len()),
+            format!("body of {} bytes exceeds the limit of {MAX_BODY_BYTES}", body.len()),
         )
         .with_provider(provider.as_str()));
     }
+    let payload = Payload { body, headers };
+    let body_only = Payload { body, headers: &NONE };
     let owned = Output::Owned;
     let result = match provider {
         Provider::Ndjson => Ok(owned(providers::ndjson::normalize(payload))),
         Provider::Csv => providers::csv::normalize(payload).map(owned),
-        Provider::Sparkpost => providers::sparkpost::normalize(payload).map(Output::Borrowed),
+        Provider::Sparkpost => providers::sparkpost::normalize(body_only).map(Output::Borrowed),
         Provider::Resend => providers::resend::normalize(payload).map(owned),
         Provider::Mandrill => providers::mandrill::normalize(payload).map(owned),
         Provider::Mailjet => providers::mailjet::normalize(payload).map(owned),
         Provider::Brevo => providers::brevo::normalize(payload).map(owned),
         Provider::Mailersend => providers::mailersend::normalize(payload).map(owned),
         Provider::Postal => providers::postal::normalize(payload).map(owned),
-        Provider::Sendgrid => providers::sendgrid::normalize(payload).map(Output::Borrowed),
+        Provider::Sendgrid => providers::sendgrid::normalize(body_only).map(Output::Borrowed),
         Provider::Ses => providers::ses::normalize(payload).map(owned),
-        Provider::Mailgun => providers::mailgun::normalize(payload).map(Output::Borrowed),
+        Provider::Mailgun => providers::mailgun::normalize(body_only).map(Output::Borrowed),
         Provider::Postmark => providers::postmark::normalize(payload).map(owned),
     };
     let tag =
         |e: Error| if e.provider().is_none() { e.with_provider(provider.as_str()) } else { e };
     Ok(match result.map_err(tag)? {
-        Output::Owned(mut out) => {
-            out.errors = out.errors.into_iter().map(tag).collect();
-            Output::Owned(out)
-        }
-        Output::Borrowed(mut out) => {
-            out.errors = out.errors.into_iter().map(tag).collect();
-            Output::Borrowed(out)
-        }
+        Output::Owned(out) => Output::Owned(out.map_errors(tag)),
+        Output::Borrowed(out) => Output::Borrowed(out.map_errors(tag)),
     })
 }
 
