@@ -182,13 +182,9 @@ impl Plugin {
             Some(warm) => warm,
             None => self.instantiate()?,
         };
-        // Every call gets its own bounds, on a kept instance as on a new one.
-        let limits = &self.inner.limits;
-        warm.store.data_mut().limiter.hit = false;
-        if let Some(fuel) = limits.fuel {
-            warm.store.set_fuel(fuel).map_err(|e| Error::Trap { message: chain(&e) })?;
-        }
-        warm.store.set_epoch_deadline(limits.deadline_ticks());
+        // Every call gets its own bounds, on a kept instance as on a new one (whose
+        // instantiation ran under bounds of its own).
+        self.arm(&mut warm.store)?;
         match Plugin::run(&mut warm, op, input) {
             Ok((out, clean)) => {
                 if clean && warm.memory.data_size(&warm.store) <= IDLE_MEMORY {
@@ -210,16 +206,26 @@ impl Plugin {
         }
     }
 
+    /// A new store, armed for its first run.
     fn store(&self) -> Result<Store<Sandbox>, Error> {
         let limits = &self.inner.limits;
         let mut store =
             Store::new(self.inner.engine, Sandbox { limiter: Limiter::new(limits.memory) });
         store.limiter(|s| &mut s.limiter);
+        self.arm(&mut store)?;
+        Ok(store)
+    }
+
+    /// Give `store` the plugin's bounds afresh: full fuel (when metered), a new deadline, and a
+    /// memory limiter that has not been hit.
+    fn arm(&self, store: &mut Store<Sandbox>) -> Result<(), Error> {
+        let limits = &self.inner.limits;
+        store.data_mut().limiter.hit = false;
         if let Some(fuel) = limits.fuel {
             store.set_fuel(fuel).map_err(|e| Error::Trap { message: chain(&e) })?;
         }
         store.set_epoch_deadline(limits.deadline_ticks());
-        Ok(store)
+        Ok(())
     }
 
     /// A new instance with its exports.
