@@ -272,8 +272,7 @@ pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
             to_value(&plan)
         }
         "verify" => op_verify(parse(input)?),
-        "webhook" => serde_json::from_str(&crate::webhook::call_wire(input)?)
-            .map_err(|e| Error::from_json(&e)),
+        "webhook" => text_value(&crate::webhook::call_wire(input)?),
         "types" => Ok(op_types()),
         other => Err(Error::new(
             ErrorKind::UnknownOp,
