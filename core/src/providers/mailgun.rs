@@ -62,7 +62,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::picked::{Path, Picked};
+use super::picked::{ObjectRead, Path, Picked, must_be_object};
 use super::scan::{Kind, Scan, Val};
 use super::{TimeUnit, bare_address_cow, clean_message_id_cow};
 use crate::error::{Error, ErrorKind};
@@ -112,12 +112,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     if let Some(data) = event_data.filter(|v| !v.is_null()) {
         let path = Path::root("$[\"event-data\"]");
         let mut one = Scan::new(data.text);
-        let item = match read_item(&mut one, path)? {
-            Ok((item, _)) => item,
-            Err(found) => {
-                return Err(Error::type_mismatch(path.to_string(), "object", found.name()));
-            }
-        };
+        let (item, _) = must_be_object(read_item(&mut one, path)?, path)?;
         let mut out = Normalized::default();
         item_event(item, data.text, &mut out.events)?;
         return Ok(out);
@@ -148,10 +143,8 @@ fn items<'a>(scan: &mut Scan<'a>, body_len: usize) -> Result<Normalized<Text<'a>
     out.events.reserve(body_len / 512 + 1);
     scan.items(|scan, i| {
         let path = Path::element("$.items", i);
-        let one = match read_item(scan, path)? {
-            Ok((item, raw)) => item_event(item, raw, &mut out.events),
-            Err(found) => Err(Error::type_mismatch(path.to_string(), "object", found.name())),
-        };
+        let one = must_be_object(read_item(scan, path)?, path)
+            .and_then(|(item, raw)| item_event(item, raw, &mut out.events));
         if let Err(e) = one {
             out.errors.push(e);
         }
@@ -258,11 +251,8 @@ struct Item<'a> {
     user_variables: Metadata<Text<'a>>,
 }
 
-/// Read the event at the cursor: `Ok(Err(kind))` when it is not an object.
-fn read_item<'a>(
-    scan: &mut Scan<'a>,
-    path: Path<'a>,
-) -> Result<Result<(Item<'a>, &'a str), Kind>, Error> {
+/// Read the event at the cursor: `Ok(Err((kind, text)))` when it is not an object.
+fn read_item<'a>(scan: &mut Scan<'a>, path: Path<'a>) -> Result<ObjectRead<'a, Item<'a>>, Error> {
     let (mut delivery_status, mut message, mut headers) = (None, None, None);
     let (mut client_info, mut reject) = (None, None);
     let mut user_variables = Metadata::new();
@@ -334,7 +324,7 @@ fn read_item<'a>(
                 Item { o, delivery_status, message, headers, client_info, reject, user_variables };
             Ok((item, raw))
         }
-        Err((kind, _)) => Err(kind),
+        Err(found) => Err(found),
     })
 }
 

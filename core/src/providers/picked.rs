@@ -69,8 +69,17 @@ pub(crate) struct Picked<'a, const N: usize> {
     path: Path<'a>,
 }
 
-/// What reading one value as an object gave: its fields and exact text, or the kind found.
-pub(crate) type Read<'a, const N: usize> = Result<(Picked<'a, N>, &'a str), (Kind, &'a str)>;
+/// What reading one value as an object gave: what was read from it and its exact text, or the
+/// kind and text found instead.
+pub(crate) type ObjectRead<'a, T> = Result<(T, &'a str), (Kind, &'a str)>;
+
+/// [`ObjectRead`] of an object's picked fields.
+pub(crate) type Read<'a, const N: usize> = ObjectRead<'a, Picked<'a, N>>;
+
+/// A read whose value had to be an object: a `type_mismatch` at `path` when it was not.
+pub(crate) fn must_be_object<T>(read: Result<T, (Kind, &str)>, path: Path<'_>) -> Result<T, Error> {
+    read.map_err(|(found, _)| Error::type_mismatch(path.to_string(), "object", found.name()))
+}
 
 impl<'a, const N: usize> Picked<'a, N> {
     /// Read the value at the cursor: when it is an object, every key `slot` knows fills its

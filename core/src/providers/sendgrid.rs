@@ -108,7 +108,7 @@
 
 use std::borrow::Cow;
 
-use super::picked::{Path, Picked};
+use super::picked::{Path, Picked, must_be_object};
 use super::scan::{Scan, Val};
 use super::{
     RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow, smtp_code_slices,
@@ -193,10 +193,8 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
                 custom.push((k, v));
             }
         })?;
-        let one = match read {
-            Ok((o, raw)) => event(&o, raw, &custom, &mut out.events),
-            Err((found, _)) => Err(Error::type_mismatch(path.to_string(), "object", found.name())),
-        };
+        let one = must_be_object(read, path)
+            .and_then(|(o, raw)| event(&o, raw, &custom, &mut out.events));
         if let Err(e) = one {
             out.errors.push(e);
         }

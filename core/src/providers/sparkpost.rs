@@ -54,7 +54,7 @@
 use std::borrow::Cow;
 
 use super::extract::smtp_code_slices;
-use super::picked::{Path, Picked};
+use super::picked::{Path, Picked, must_be_object};
 use super::scan::{Kind, Scan, Val};
 use super::{TimeUnit, bare_address_cow, clean_message_id_cow, narrow};
 use crate::error::{Error, ErrorKind};
@@ -135,12 +135,8 @@ fn element<'a>(
         let mut classes = Vec::new();
         let inner = scan.fields_with(|scan, class| {
             let class_path = msys_path.key(key_text(&class));
-            let one = match Picked::read(scan, &FIELDS, slot, class_path, |_, _| {})? {
-                Ok((o, _)) => event(&o),
-                Err((found, _)) => {
-                    Err(Error::type_mismatch(class_path.to_string(), "object", found.name()))
-                }
-            };
+            let read = Picked::read(scan, &FIELDS, slot, class_path, |_, _| {})?;
+            let one = must_be_object(read, class_path).and_then(|(o, _)| event(&o));
             classes.push((class, one));
             Ok(())
         })?;
@@ -207,15 +203,13 @@ fn object(text: &str) -> Result<Normalized<Text<'_>>, Error> {
                 let mut out = Normalized::default();
                 scan.items(|scan, i| {
                     let path = Path::element("$.results", i);
-                    let one = match Picked::read(scan, &FIELDS, slot, path, |_, _| {})? {
-                        Ok((o, raw)) => event(&o).map(|mut e| {
+                    let read = Picked::read(scan, &FIELDS, slot, path, |_, _| {})?;
+                    let one = must_be_object(read, path).and_then(|(o, raw)| {
+                        event(&o).map(|mut e| {
                             e.raw = Cow::Borrowed(raw);
                             e
-                        }),
-                        Err((found, _)) => {
-                            Err(Error::type_mismatch(path.to_string(), "object", found.name()))
-                        }
-                    };
+                        })
+                    });
                     match one {
                         Ok(e) => out.events.push(e),
                         Err(e) => out.errors.push(e),
