@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::util::repo;
+use crate::util::{STATE_FIELDS, repo};
 
 fn mailstate(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailstate"));
@@ -32,30 +32,6 @@ fn find<'a>(rows: &'a [Value], message_id: &str, recipient: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no state for {message_id}/{recipient}"))
 }
 
-const DESIGN_FIELDS: [&str; 21] = [
-    "message_id",
-    "recipient",
-    "status",
-    "terminal",
-    "terminal_at",
-    "first_event_at",
-    "last_event_at",
-    "accepted_at",
-    "delivered_at",
-    "first_open_at",
-    "first_click_at",
-    "bounced_at",
-    "complained_at",
-    "unsubscribed_at",
-    "open_count",
-    "click_count",
-    "deferred_count",
-    "event_count",
-    "late_event_count",
-    "bounce_class",
-    "diagnostic",
-];
-
 #[test]
 fn state_of_the_examples_follows_design_to_the_letter() {
     let out = mailstate(&["state", "examples/events.ndjson"], None);
@@ -63,7 +39,7 @@ fn state_of_the_examples_follows_design_to_the_letter() {
     let rows = lines(&out);
     for row in &rows {
         let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut want = DESIGN_FIELDS.to_vec();
+        let mut want = STATE_FIELDS.to_vec();
         want.sort_unstable();
         let mut got = keys.clone();
         got.sort_unstable();

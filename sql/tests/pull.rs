@@ -31,6 +31,8 @@ use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use mailstate_sql::store::Store;
 use serde_json::{Value, json};
 
+use crate::util::STATE_FIELDS;
+
 const KEY: &str = "key-FAKE-0123456789abcdef";
 const DOMAIN: &str = "mg.example.com";
 
@@ -1008,27 +1010,10 @@ fn sendgrid_killed_pull_resumes_and_late_events_come_back_with_their_message() {
 /// `mailstate sql` over a store: one row per message and recipient with every state field
 /// but `event_count` (printed apart), as CSV.
 fn message_states(dir: &Path) -> (String, String) {
-    let fields = [
-        "status",
-        "terminal",
-        "terminal_at",
-        "first_event_at",
-        "last_event_at",
-        "accepted_at",
-        "delivered_at",
-        "first_open_at",
-        "first_click_at",
-        "bounced_at",
-        "complained_at",
-        "unsubscribed_at",
-        "open_count",
-        "click_count",
-        "deferred_count",
-        "late_event_count",
-        "bounce_class",
-        "diagnostic",
-    ];
-    let cols: Vec<String> = fields.iter().map(|f| format!("get_field(s, '{f}') AS {f}")).collect();
+    // Every state field but the keys and `event_count` (printed apart).
+    let fields =
+        STATE_FIELDS.iter().filter(|f| !matches!(**f, "message_id" | "recipient" | "event_count"));
+    let cols: Vec<String> = fields.map(|f| format!("get_field(s, '{f}') AS {f}")).collect();
     let run = |sql: String| sql_csv(dir, &sql);
     let inner = "SELECT message_id, recipient, \
         message_state(type, occurred_at, event_key, bounce_class, diagnostic) AS s \
