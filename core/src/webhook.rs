@@ -811,7 +811,7 @@ mod tests {
         e.url = Some("https://example.com/p?q=1".into());
         e.user_agent = Some("Mozilla/5.0".into());
         e.ip = Some("192.0.2.1".into());
-        e.tags = vec!["invoice".into(), "b".into()];
+        e.tags = vec!["invoice".into(), "b".into()].into();
         e.metadata = [("z".to_owned(), "1".to_owned()), ("a".to_owned(), "é".to_owned())].into();
         e.raw = r#"{"event":"bounce"}"#.into();
         e

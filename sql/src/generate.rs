@@ -125,7 +125,7 @@ pub fn message_events(rng: &mut Rng, opts: &GenerateOptions, n: u64) -> Vec<Even
         e.recipient = Some(recipient.clone());
         e.occurred_at = Timestamp::from_millis(at);
         e.stream = Some(stream.to_owned());
-        e.tags = vec![campaign.to_owned()];
+        e.tags = std::iter::once(campaign.to_owned()).collect();
         e.metadata = Metadata::from([("campaign".to_owned(), campaign.to_owned())]);
         if matches!(kind, EventType::Open | EventType::Click) {
             e.user_agent =

@@ -165,7 +165,7 @@ mod tests {
         let mut e = Event::new("ses", EventType::HardBounce);
         e.event_key = "ses:1".into();
         e.occurred_at = Timestamp::from_millis(1_000);
-        e.tags = vec!["a".into(), "b".into()];
+        e.tags = vec!["a".into(), "b".into()].into();
         e.metadata.insert("campaign".into(), "fall".into());
         let b = events_to_batch(&[e.clone(), e]).unwrap();
         assert_eq!(b.num_rows(), 2);

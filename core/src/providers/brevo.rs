@@ -40,7 +40,7 @@
 use super::extract::{non_empty, smtp_codes};
 use super::{Obj, TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
-use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
+use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, Tags, event_key};
 
 const SLUG: &str = "brevo";
 
@@ -94,14 +94,14 @@ fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {
 }
 
 /// `tag`: a plain string, or a JSON-encoded array of strings.
-fn tag(o: &Obj<'_>) -> Result<Vec<String>, Error> {
+fn tag(o: &Obj<'_>) -> Result<Tags, Error> {
     let Some(t) = non_empty(o.str("tag")?) else {
-        return Ok(Vec::new());
+        return Ok(Tags::new());
     };
     if t.trim_start().starts_with('[')
-        && let Ok(list) = serde_json::from_str::<Vec<String>>(&t)
+        && let Ok(list) = serde_json::from_str::<Tags>(&t)
     {
         return Ok(list);
     }
-    Ok(vec![t])
+    Ok(std::iter::once(t).collect())
 }

@@ -353,7 +353,7 @@ mod tests {
         a.smtp_status = Some("550".into());
         a.enhanced_status = Some("5.1.1".into());
         a.diagnostic = Some("550 5.1.1 line one\r\nline two\nline \"three\"".into());
-        a.tags = vec!["a,b".into(), "q\"uote".into(), "日本".into()];
+        a.tags = vec!["a,b".into(), "q\"uote".into(), "日本".into()].into();
         a.metadata.insert("k,1".into(), "v\n\"2\"".into());
         a.raw = r#"{"event":"bounce","reason":"550, \"no\"\n"}"#.into();
         a.event_key = event_key(&a, KeyScope::Event);

@@ -62,7 +62,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::picked::{ObjectRead, Path, Picked, must_be_object};
+use super::picked::{Keys, ObjectRead, Path, Picked, must_be_object};
 use super::scan::{Kind, Scan, Val};
 use super::{TimeUnit, bare_address_cow, clean_message_id_cow};
 use crate::error::{Error, ErrorKind};
@@ -153,8 +153,8 @@ fn items<'a>(scan: &mut Scan<'a>, body_len: usize) -> Result<Normalized<Text<'a>
     Ok(out)
 }
 
-/// The mapped fields of an event, in slot order (see [`item_slot`]).
-const ITEM: [&str; 14] = [
+/// The mapped fields of an event, in slot order (the constants below).
+static ITEM: Keys<14> = Keys::new([
     "event",
     "id",
     "timestamp",
@@ -169,7 +169,7 @@ const ITEM: [&str; 14] = [
     "client-info",
     "tags",
     "user-variables",
-];
+]);
 const EVENT: usize = 0;
 const ID: usize = 1;
 const TIMESTAMP: usize = 2;
@@ -185,29 +185,9 @@ const CLIENT_INFO: usize = 11;
 const TAGS: usize = 12;
 const USER_VARIABLES: usize = 13;
 
-fn item_slot(key: &str) -> Option<usize> {
-    Some(match key {
-        "event" => EVENT,
-        "id" => ID,
-        "timestamp" => TIMESTAMP,
-        "recipient" => RECIPIENT,
-        "severity" => SEVERITY,
-        "reason" => REASON,
-        "delivery-status" => DELIVERY_STATUS,
-        "message" => MESSAGE,
-        "reject" => REJECT,
-        "url" => URL,
-        "ip" => IP,
-        "client-info" => CLIENT_INFO,
-        "tags" => TAGS,
-        "user-variables" => USER_VARIABLES,
-        _ => return None,
-    })
-}
-
 /// `delivery-status` (and `reject`, which uses two of its names).
-const STATUS: [&str; 6] =
-    ["code", "enhanced-code", "bounce-code", "message", "description", "reason"];
+static STATUS: Keys<6> =
+    Keys::new(["code", "enhanced-code", "bounce-code", "message", "description", "reason"]);
 const CODE: usize = 0;
 const ENHANCED_CODE: usize = 1;
 const BOUNCE_CODE: usize = 2;
@@ -215,27 +195,11 @@ const STATUS_MESSAGE: usize = 3;
 const DESCRIPTION: usize = 4;
 const REJECT_REASON: usize = 5;
 
-fn status_slot(key: &str) -> Option<usize> {
-    STATUS.iter().position(|k| *k == key)
-}
-
 /// One-key objects on the way to a field: `message.headers`, `headers.message-id`,
 /// `client-info.user-agent`.
-const HEADERS: [&str; 1] = ["headers"];
-const MESSAGE_ID: [&str; 1] = ["message-id"];
-const USER_AGENT: [&str; 1] = ["user-agent"];
-
-fn headers_slot(key: &str) -> Option<usize> {
-    (key == "headers").then_some(0)
-}
-
-fn message_id_slot(key: &str) -> Option<usize> {
-    (key == "message-id").then_some(0)
-}
-
-fn user_agent_slot(key: &str) -> Option<usize> {
-    (key == "user-agent").then_some(0)
-}
+static HEADERS: Keys<1> = Keys::new(["headers"]);
+static MESSAGE_ID: Keys<1> = Keys::new(["message-id"]);
+static USER_AGENT: Keys<1> = Keys::new(["user-agent"]);
 
 /// One event's mapped fields, its nested objects read in the same pass (not skipped and
 /// scanned again): `delivery-status`, `message.headers`, `client-info`, `reject` and
@@ -259,21 +223,18 @@ fn read_item<'a>(scan: &mut Scan<'a>, path: Path<'a>) -> Result<ObjectRead<'a, I
     let read = Picked::read_with(
         scan,
         &ITEM,
-        item_slot,
         path,
         |_, _| {},
         |slot, scan| {
             Ok(match slot {
                 DELIVERY_STATUS => {
                     let at = path.key("delivery-status");
-                    Some(nested(scan, &STATUS, status_slot, at, &mut delivery_status)?)
+                    Some(nested(scan, &STATUS, at, &mut delivery_status)?)
                 }
-                REJECT => {
-                    Some(nested(scan, &STATUS, status_slot, path.key("reject"), &mut reject)?)
-                }
+                REJECT => Some(nested(scan, &STATUS, path.key("reject"), &mut reject)?),
                 CLIENT_INFO => {
                     let at = path.key("client-info");
-                    Some(nested(scan, &USER_AGENT, user_agent_slot, at, &mut client_info)?)
+                    Some(nested(scan, &USER_AGENT, at, &mut client_info)?)
                 }
                 MESSAGE => {
                     let at = path.key("message");
@@ -281,12 +242,11 @@ fn read_item<'a>(scan: &mut Scan<'a>, path: Path<'a>) -> Result<ObjectRead<'a, I
                     let read = Picked::read_with(
                         scan,
                         &HEADERS,
-                        headers_slot,
                         at,
                         |_, _| {},
                         |_, scan| {
                             let at = at.key("headers");
-                            Ok(Some(nested(scan, &MESSAGE_ID, message_id_slot, at, &mut headers)?))
+                            Ok(Some(nested(scan, &MESSAGE_ID, at, &mut headers)?))
                         },
                     )?;
                     Some(match read {
@@ -332,12 +292,11 @@ fn read_item<'a>(scan: &mut Scan<'a>, path: Path<'a>) -> Result<ObjectRead<'a, I
 /// the value read, for the parent's slot.
 fn nested<'a, const N: usize>(
     scan: &mut Scan<'a>,
-    names: &'static [&'static str; N],
-    slot: fn(&str) -> Option<usize>,
+    keys: &'static Keys<N>,
     path: Path<'a>,
     into: &mut Option<Picked<'a, N>>,
 ) -> Result<Val<'a>, Error> {
-    Ok(match Picked::read(scan, names, slot, path, |_, _| {})? {
+    Ok(match Picked::read(scan, keys, path, |_, _| {})? {
         Ok((p, text)) => {
             *into = Some(p);
             Val::of(Kind::Obj, text)

@@ -323,10 +323,10 @@ impl<'a> Obj<'a> {
     }
 
     /// An optional list of strings; a single string becomes a one-element list.
-    pub(crate) fn str_list(&self, key: &str) -> Result<Vec<String>, Error> {
+    pub(crate) fn str_list(&self, key: &str) -> Result<crate::Tags, Error> {
         match self.get(key) {
-            None => Ok(Vec::new()),
-            Some(Value::String(s)) => Ok(vec![s.clone()]),
+            None => Ok(crate::Tags::new()),
+            Some(Value::String(s)) => Ok(std::iter::once(s.clone()).collect()),
             Some(Value::Array(items)) => items
                 .iter()
                 .enumerate()
@@ -660,14 +660,14 @@ impl<'a> RawObj<'a> {
     }
 
     /// An optional list of strings; a single string becomes a one-element list.
-    pub(crate) fn str_list(&self, key: &str) -> Result<Vec<Cow<'a, str>>, Error> {
-        let Some(raw) = self.raw(key) else { return Ok(Vec::new()) };
+    pub(crate) fn str_list(&self, key: &str) -> Result<crate::Tags<Cow<'a, str>>, Error> {
+        let Some(raw) = self.raw(key) else { return Ok(crate::Tags::new()) };
         match raw_type_name(raw) {
             "string" | "number" => Ok(self.str(key)?.into_iter().collect()),
             "array" => {
                 let items: SmallRawList<'a> =
                     serde_json::from_str(raw.get()).map_err(|e| Error::from_json(&e))?;
-                let mut out = Vec::with_capacity(items.len);
+                let mut out = crate::Tags::with_capacity(items.len);
                 for (i, item) in items.iter().enumerate() {
                     match raw_type_name(item) {
                         "null" => {}

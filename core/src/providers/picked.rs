@@ -60,12 +60,132 @@ impl fmt::Display for Path<'_> {
     }
 }
 
-/// The mapped fields of one object: slot `i` holds the value of `names[i]` (the last one when a
-/// key repeats, as JSON parsers do).
+/// A fixed set of keys, found by a perfect hash computed at compile time: a lookup is one table
+/// probe and at most one comparison (a `match` on strings compares them one after another).
+/// A key's index is its position in the list given to [`Keys::new`].
+#[derive(Debug)]
+pub(crate) struct Keys<const M: usize> {
+    names: [&'static str; M],
+    seed: u64,
+    table: [u8; 256],
+}
+
+/// An empty entry of [`Keys`]'s table.
+const NO_KEY: u8 = u8::MAX;
+
+impl<const M: usize> Keys<M> {
+    /// The table for `names`. Evaluated at compile time: two names alike in length and in the
+    /// bytes the hash reads (see [`fingerprint`]) fail the build.
+    pub(crate) const fn new(names: [&'static str; M]) -> Keys<M> {
+        assert!(M < NO_KEY as usize, "too many keys for one table");
+        let mut i = 0;
+        while i < M {
+            let mut j = i + 1;
+            while j < M {
+                assert!(
+                    fingerprint(names[i].as_bytes()) != fingerprint(names[j].as_bytes()),
+                    "two keys share a fingerprint (or a key repeats)"
+                );
+                j += 1;
+            }
+            i += 1;
+        }
+        // Distinct fingerprints: try multipliers until the top byte of the products differ.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        loop {
+            let mut table = [NO_KEY; 256];
+            let mut i = 0;
+            let mut clash = false;
+            while i < M {
+                let h = hash(names[i].as_bytes(), seed);
+                if table[h] != NO_KEY {
+                    clash = true;
+                    break;
+                }
+                #[expect(clippy::cast_possible_truncation, reason = "M < 255, asserted above")]
+                let index = i as u8;
+                table[h] = index;
+                i += 1;
+            }
+            if !clash {
+                return Keys { names, seed, table };
+            }
+            seed = seed.wrapping_add(0x2545_f491_4f6c_dd1e);
+        }
+    }
+
+    /// The index of `key`, if it is one of the names.
+    #[inline]
+    pub(crate) fn find(&self, key: &str) -> Option<usize> {
+        let i = usize::from(self.table[hash(key.as_bytes(), self.seed)]);
+        self.names.get(i).is_some_and(|name| same(name.as_bytes(), key.as_bytes())).then_some(i)
+    }
+
+    /// The names, in index order.
+    pub(crate) fn names(&self) -> &[&'static str] {
+        &self.names
+    }
+}
+
+/// Byte equality for short keys, in a few word compares (`==` on slices calls `memcmp`, which
+/// measured at 8% of a SendGrid batch when every key went through it).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..at + 8).map(|w| u64::from_le_bytes(w.try_into().unwrap_or([0; 8])))
+    };
+    let half = |s: &[u8], at: usize| {
+        s.get(at..at + 4).map(|w| u32::from_le_bytes(w.try_into().unwrap_or([0; 4])))
+    };
+    match n {
+        0 => true,
+        1..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => {
+            // Whole words, then the last word (overlapping the one before it).
+            let mut at = 0;
+            while at + 8 < n {
+                if word(a, at) != word(b, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word(a, n - 8) == word(b, n - 8)
+        }
+    }
+}
+
+/// The bytes of a key the hash reads: its length, its first two, middle and last two bytes.
+const fn fingerprint(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n == 0 {
+        return 0;
+    }
+    let (second, second_last) = if n > 1 { (b[1], b[n - 2]) } else { (0, 0) };
+    (n as u64)
+        | (b[0] as u64) << 8
+        | (b[n / 2] as u64) << 16
+        | (b[n - 1] as u64) << 24
+        | (second as u64) << 32
+        | (second_last as u64) << 40
+}
+
+#[expect(clippy::inline_always, reason = "one multiply on every key the scanner meets")]
+#[inline(always)]
+const fn hash(b: &[u8], seed: u64) -> usize {
+    (fingerprint(b).wrapping_mul(seed) >> 56) as usize
+}
+
+/// The mapped fields of one object: slot `i` holds the value of key `i` of its [`Keys`] (the
+/// last one when a key repeats, as JSON parsers do).
 #[derive(Debug)]
 pub(crate) struct Picked<'a, const N: usize> {
     vals: [Option<Val<'a>>; N],
-    names: &'static [&'static str; N],
+    names: &'static [&'static str],
     path: Path<'a>,
 }
 
@@ -82,22 +202,25 @@ pub(crate) fn must_be_object<T>(read: Result<T, (Kind, &str)>, path: Path<'_>) -
 }
 
 impl<'a, const N: usize> Picked<'a, N> {
-    /// Read the value at the cursor: when it is an object, every key `slot` knows fills its
-    /// slot and every other key goes to `other`. A syntax error is `Err`; a value of another
-    /// kind is `Ok(Err(kind))` (the cursor is past it either way).
-    pub(crate) fn read(
+    /// Read the value at the cursor: when it is an object, each of the first `N` keys of `keys`
+    /// fills its slot and every other key goes to `other`. A syntax error is `Err`; a value of
+    /// another kind is `Ok(Err(kind))` (the cursor is past it either way).
+    #[inline]
+    pub(crate) fn read<const M: usize>(
         scan: &mut Scan<'a>,
-        names: &'static [&'static str; N],
-        slot: fn(&str) -> Option<usize>,
+        keys: &'static Keys<M>,
         path: Path<'a>,
         other: impl FnMut(Cow<'a, str>, Val<'a>),
     ) -> Result<Read<'a, N>, Error> {
+        const { assert!(N <= M, "more slots than keys") };
         let mut other = other;
         let mut vals = [None; N];
-        let read = scan.fields(|key, value| match slot(&key).and_then(|i| vals.get_mut(i)) {
-            Some(v) => *v = Some(value),
-            None => other(key, value),
-        })?;
+        let read =
+            scan.fields(|key, value| match keys.find(&key).and_then(|i| vals.get_mut(i)) {
+                Some(v) => *v = Some(value),
+                None => other(key, value),
+            })?;
+        let names = keys.names();
         Ok(match read {
             Ok(text) => Ok((Picked { vals, names, path }, text)),
             Err(v) => Err((v.kind, v.text)),
@@ -107,17 +230,17 @@ impl<'a, const N: usize> Picked<'a, N> {
     /// [`Picked::read`] where `descend` may read a mapped field's value itself, with the cursor
     /// on it (a nested object read in place rather than skipped and scanned again): it returns
     /// the value it consumed, or `None` to let the slot take the value as usual.
-    pub(crate) fn read_with(
+    pub(crate) fn read_with<const M: usize>(
         scan: &mut Scan<'a>,
-        names: &'static [&'static str; N],
-        slot: fn(&str) -> Option<usize>,
+        keys: &'static Keys<M>,
         path: Path<'a>,
         mut other: impl FnMut(Cow<'a, str>, Val<'a>),
         mut descend: impl FnMut(usize, &mut Scan<'a>) -> Result<Option<Val<'a>>, Error>,
     ) -> Result<Read<'a, N>, Error> {
+        const { assert!(N <= M, "more slots than keys") };
         let mut vals = [None; N];
         let read = scan.fields_with(|scan, key| {
-            if let Some(i) = slot(&key).filter(|i| *i < N) {
+            if let Some(i) = keys.find(&key).filter(|i| *i < N) {
                 let value = match descend(i, scan)? {
                     Some(v) => v,
                     None => scan.value()?,
@@ -129,6 +252,7 @@ impl<'a, const N: usize> Picked<'a, N> {
             }
             Ok(())
         })?;
+        let names = keys.names();
         Ok(match read {
             Ok(text) => Ok((Picked { vals, names, path }, text)),
             Err(v) => Err((v.kind, v.text)),
@@ -141,22 +265,31 @@ impl<'a, const N: usize> Picked<'a, N> {
     }
 
     /// Field `i`, when present and not `null`.
+    #[inline]
     pub(crate) fn raw(&self, i: usize) -> Option<Val<'a>> {
         self.vals.get(i).copied().flatten().filter(|v| v.kind != Kind::Null)
     }
 
     /// An optional field that must be a JSON string.
+    #[inline]
     pub(crate) fn string(&self, i: usize) -> Result<Option<Cow<'a, str>>, Error> {
         match self.raw(i) {
             None => Ok(None),
             Some(v) => match v.string() {
                 Some(s) => Ok(Some(s)),
-                None => Err(Error::type_mismatch(self.child(i), "string", v.kind.name())),
+                None => Err(self.mismatch(i, "string", v.kind)),
             },
         }
     }
 
+    /// A `type_mismatch` at field `i` (out of line: the accessors inline their common path).
+    #[cold]
+    fn mismatch(&self, i: usize, expected: &str, found: Kind) -> Error {
+        Error::type_mismatch(self.child(i), expected, found.name())
+    }
+
     /// An optional string field; a number is accepted and kept as its exact digits.
+    #[inline]
     pub(crate) fn str(&self, i: usize) -> Result<Option<Cow<'a, str>>, Error> {
         match self.raw(i) {
             Some(v) if v.kind == Kind::Num => Ok(Some(Cow::Borrowed(v.text))),
@@ -166,12 +299,12 @@ impl<'a, const N: usize> Picked<'a, N> {
 
     /// An optional list of strings; a single string (or number) becomes a one-element list,
     /// `null` items are skipped.
-    pub(crate) fn str_list(&self, i: usize) -> Result<Vec<Cow<'a, str>>, Error> {
-        let Some(v) = self.raw(i) else { return Ok(Vec::new()) };
+    pub(crate) fn str_list(&self, i: usize) -> Result<crate::Tags<Cow<'a, str>>, Error> {
+        let Some(v) = self.raw(i) else { return Ok(crate::Tags::new()) };
         match v.kind {
             Kind::Str | Kind::Num => Ok(self.str(i)?.into_iter().collect()),
             Kind::Arr => {
-                let mut out = Vec::new();
+                let mut out = crate::Tags::new();
                 let mut bad = None;
                 let mut items = Scan::new(v.text);
                 items.items(|scan, n| {
@@ -288,16 +421,12 @@ mod tests {
         assert_eq!(decimal_seconds("1767299998.4123456"), None);
     }
 
-    const NAMES: [&str; 4] = ["a", "b-c", "list", "t"];
-
-    fn slot(key: &str) -> Option<usize> {
-        NAMES.iter().position(|n| *n == key)
-    }
+    static NAMES: Keys<4> = Keys::new(["a", "b-c", "list", "t"]);
 
     fn pick(text: &str) -> (Picked<'_, 4>, Vec<String>) {
         let mut others = Vec::new();
         let mut scan = Scan::new(text);
-        let read = Picked::read(&mut scan, &NAMES, slot, Path::element("$", 2), |k, _| {
+        let read = Picked::read(&mut scan, &NAMES, Path::element("$", 2), |k, _| {
             others.push(k.into_owned());
         });
         (read.unwrap().unwrap().0, others)
@@ -309,8 +438,28 @@ mod tests {
         assert_eq!(others, ["z"]);
         assert_eq!(p.string(0).unwrap().unwrap(), "y");
         assert_eq!(p.str(1).unwrap().unwrap(), "12.50");
-        assert_eq!(p.str_list(2).unwrap(), ["p", "3"]);
+        assert_eq!(p.str_list(2).unwrap().as_slice(), ["p", "3"]);
         assert_eq!(p.raw(3).map(|v| v.text), None);
+    }
+
+    #[test]
+    fn keys_find_every_name_and_nothing_else() {
+        static KEYS: Keys<8> = Keys::new([
+            "email",
+            "event",
+            "e",
+            "",
+            "smtp-id",
+            "sg_event_id",
+            "sg_message_id",
+            "url_offset",
+        ]);
+        for (i, name) in KEYS.names().iter().enumerate() {
+            assert_eq!(KEYS.find(name), Some(i), "{name}");
+        }
+        for other in ["emai", "emails", "Email", "evenT", "ee", "x", "sg_event_ic", "url_offsets"] {
+            assert_eq!(KEYS.find(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -115,7 +115,9 @@ use super::{
     value_text,
 };
 use crate::error::{Error, ErrorKind};
-use crate::{BounceClass, Event, EventType, KeyScope, Metadata, Normalized, Payload, event_key};
+use crate::{
+    BounceClass, Event, EventType, KeyScope, Metadata, Normalized, Payload, Tags, event_key,
+};
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let text = super::body_text(payload.body)?;
@@ -212,7 +214,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
 struct Message {
     id: Option<String>,
     stream: Option<String>,
-    tags: Vec<String>,
+    tags: Tags,
     metadata: Metadata,
 }
 

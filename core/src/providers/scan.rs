@@ -55,16 +55,22 @@ pub(crate) struct Val<'a> {
 impl<'a> Val<'a> {
     /// A string's value: borrowed when it has no escapes, decoded otherwise. `None` for the
     /// other kinds.
+    #[inline]
     pub(crate) fn string(&self) -> Option<Cow<'a, str>> {
         if self.kind != Kind::Str {
             return None;
         }
-        let inner = &self.text[1..self.text.len() - 1];
-        if !self.escaped {
-            return Some(Cow::Borrowed(inner));
+        if self.escaped {
+            return self.decoded();
         }
-        // Rare (escapes in a mapped field): serde_json decodes, surrogate pairs included. The
-        // scan already checked the escapes, so this only fails on a lone surrogate.
+        // The quotes are one byte each, so these bounds are on character boundaries.
+        self.text.get(1..self.text.len() - 1).map(Cow::Borrowed)
+    }
+
+    /// Rare (escapes in a mapped field or a key): serde_json decodes, surrogate pairs
+    /// included. The scan already checked the escapes, so this only fails on a lone surrogate.
+    #[cold]
+    fn decoded(&self) -> Option<Cow<'a, str>> {
         serde_json::from_str::<String>(self.text).ok().map(Cow::Owned)
     }
 

@@ -108,7 +108,7 @@
 
 use std::borrow::Cow;
 
-use super::picked::{Path, Picked, must_be_object};
+use super::picked::{Keys, Path, Picked, must_be_object};
 use super::scan::{Scan, Val};
 use super::{
     RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow, smtp_code_slices,
@@ -120,49 +120,53 @@ use crate::{
 
 type Text<'a> = Cow<'a, str>;
 
-/// SendGrid's own keys; every other top-level key is a custom argument.
+/// SendGrid's own keys: the mapped ones first, in slot order (see the constants below), then
+/// the rest. Every other top-level key is a custom argument.
+static KEYS: Keys<38> = Keys::new([
+    "event",
+    "type",
+    "sg_event_id",
+    "smtp-id",
+    "sg_message_id",
+    "email",
+    "timestamp",
+    "asm_group_id",
+    "status",
+    "reason",
+    "response",
+    "url",
+    "useragent",
+    "ip",
+    "category",
+    // Not mapped.
+    "attempt",
+    "url_offset",
+    "tls",
+    "cert_err",
+    "bounce_classification",
+    "sg_machine_open",
+    "sg_content_type",
+    "sg_user_id",
+    "marketing_campaign_id",
+    "marketing_campaign_name",
+    "marketing_campaign_version",
+    "marketing_campaign_split_id",
+    "singlesend_id",
+    "singlesend_name",
+    "mc_stats",
+    "phase_id",
+    "template_id",
+    "template_name",
+    "sg_template_id",
+    "sg_template_name",
+    "send_at",
+    "pool",
+    "unique_args",
+]);
+
+/// Whether `key` is one of SendGrid's own (not a custom argument).
 fn is_reserved(key: &str) -> bool {
-    matches!(
-        key,
-        "email"
-            | "timestamp"
-            | "event"
-            | "smtp-id"
-            | "sg_event_id"
-            | "sg_message_id"
-            | "category"
-            | "asm_group_id"
-            | "reason"
-            | "status"
-            | "response"
-            | "attempt"
-            | "type"
-            | "url"
-            | "url_offset"
-            | "useragent"
-            | "ip"
-            | "tls"
-            | "cert_err"
-            | "bounce_classification"
-            | "sg_machine_open"
-            | "sg_content_type"
-            | "sg_user_id"
-            | "marketing_campaign_id"
-            | "marketing_campaign_name"
-            | "marketing_campaign_version"
-            | "marketing_campaign_split_id"
-            | "singlesend_id"
-            | "singlesend_name"
-            | "mc_stats"
-            | "phase_id"
-            | "template_id"
-            | "template_name"
-            | "sg_template_id"
-            | "sg_template_name"
-            | "send_at"
-            | "pool"
-            | "unique_args"
-    )
+    KEYS.find(key).is_some()
 }
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Error> {
@@ -188,7 +192,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     scan.items(|scan, i| {
         custom.clear();
         let path = Path::element("$", i);
-        let read = Picked::read(scan, &FIELDS, slot, path, |k, v| {
+        let read = Picked::read(scan, &KEYS, path, |k, v| {
             if !is_reserved(&k) && !v.is_null() {
                 custom.push((k, v));
             }
@@ -204,24 +208,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     Ok(out)
 }
 
-/// The fields of a webhook event that are mapped, in slot order (see [`slot`]).
-const FIELDS: [&str; 15] = [
-    "event",
-    "type",
-    "sg_event_id",
-    "smtp-id",
-    "sg_message_id",
-    "email",
-    "timestamp",
-    "asm_group_id",
-    "status",
-    "reason",
-    "response",
-    "url",
-    "useragent",
-    "ip",
-    "category",
-];
+/// The slots of the mapped fields: their index in [`KEYS`].
 const EVENT: usize = 0;
 const TYPE: usize = 1;
 const SG_EVENT_ID: usize = 2;
@@ -237,32 +224,12 @@ const URL: usize = 11;
 const USERAGENT: usize = 12;
 const IP: usize = 13;
 const CATEGORY: usize = 14;
-
-/// The slot of a mapped key.
-fn slot(key: &str) -> Option<usize> {
-    Some(match key {
-        "event" => EVENT,
-        "type" => TYPE,
-        "sg_event_id" => SG_EVENT_ID,
-        "smtp-id" => SMTP_ID,
-        "sg_message_id" => SG_MESSAGE_ID,
-        "email" => EMAIL,
-        "timestamp" => TIMESTAMP,
-        "asm_group_id" => ASM_GROUP_ID,
-        "status" => STATUS,
-        "reason" => REASON,
-        "response" => RESPONSE,
-        "url" => URL,
-        "useragent" => USERAGENT,
-        "ip" => IP,
-        "category" => CATEGORY,
-        _ => return None,
-    })
-}
+/// How many of [`KEYS`] have a slot.
+const SLOTS: usize = 15;
 
 /// One webhook event, built in place at the end of `events`.
 fn event<'a>(
-    o: &Picked<'a, 15>,
+    o: &Picked<'a, SLOTS>,
     raw: &'a str,
     custom: &[(Text<'a>, Val<'a>)],
     events: &mut Vec<BorrowedEvent<'a>>,
@@ -304,7 +271,7 @@ fn event<'a>(
 
 fn fill<'a>(
     e: &mut BorrowedEvent<'a>,
-    o: &Picked<'a, 15>,
+    o: &Picked<'a, SLOTS>,
     raw: &'a str,
     custom: &[(Text<'a>, Val<'a>)],
     class: Option<BounceClass>,
@@ -314,7 +281,7 @@ fn fill<'a>(
     e.provider_event_id = o.str(SG_EVENT_ID)?;
     e.smtp_message_id = o.string(SMTP_ID)?.as_ref().and_then(clean_message_id_cow);
     if !about_no_message {
-        e.message_id = message_id(o.str(SG_MESSAGE_ID)?, e.smtp_message_id.as_ref());
+        e.message_id = message_id(o.str(SG_MESSAGE_ID)?.as_ref(), e.smtp_message_id.as_ref());
     }
     e.recipient = o.string(EMAIL)?.as_ref().and_then(bare_address_cow);
     e.occurred_at = o.time(TIMESTAMP, TimeUnit::Seconds)?;
@@ -348,7 +315,7 @@ fn fill<'a>(
 
 /// An Email Activity message details body: one event per `events` entry.
 fn activity<'a>(o: &RawObj<'a>) -> Result<Normalized<Text<'a>>, Error> {
-    let message_id = message_id(o.str("msg_id")?, None);
+    let message_id = message_id(o.str("msg_id")?.as_ref(), None);
     let recipient = o.string("to_email")?.as_ref().and_then(bare_address_cow);
     let stream = o.str("asm_group_id")?;
     let tags = o.str_list("categories")?;
@@ -421,7 +388,7 @@ fn activity_event(item: super::Element<'_>, index: usize) -> Result<BorrowedEven
 }
 
 /// `unique_args` as metadata when it is a JSON object (or a string holding one).
-fn unique_args(raw: Option<&serde_json::value::RawValue>) -> Metadata<Text<'static>> {
+fn unique_args<'a>(raw: Option<&serde_json::value::RawValue>) -> Metadata<Text<'a>> {
     let Some(raw) = raw else { return Metadata::new() };
     let text = match super::raw_type_name(raw) {
         "string" => serde_json::from_str::<String>(raw.get()).unwrap_or_default(),
@@ -440,25 +407,21 @@ fn unique_args(raw: Option<&serde_json::value::RawValue>) -> Metadata<Text<'stat
 
 /// The X-Message-Id: `sg_message_id` cut before `.filter` / `.recvd`, or the local part of the
 /// `smtp-id` when `sg_message_id` is missing or only a suffix.
-fn message_id<'a>(sg: Option<Text<'a>>, smtp_id: Option<&Text<'a>>) -> Option<Text<'a>> {
-    let sg = sg.filter(|s| !s.trim().is_empty());
-    match sg {
-        Some(whole)
-            if !whole.trim().starts_with("filter") && !whole.trim().starts_with("recvd") =>
-        {
-            let s = whole.trim();
-            let cut = s.match_indices('.').map(|(at, _)| at).find(|&at| {
-                let rest = &s[at + 1..];
-                rest.starts_with("filter") || rest.starts_with("recvd")
-            });
-            clean_message_id_cow(&narrow(&whole, cut.map_or(s, |at| &s[..at])))
-        }
-        _ => {
-            let id = smtp_id?;
-            let local = id.split_once('@').map_or(id.as_ref(), |(l, _)| l);
-            clean_message_id_cow(&narrow(id, local))
+fn message_id<'a>(sg: Option<&Text<'a>>, smtp_id: Option<&Text<'a>>) -> Option<Text<'a>> {
+    let internal = |rest: &[u8]| rest.starts_with(b"filter") || rest.starts_with(b"recvd");
+    if let Some(whole) = sg {
+        let s = whole.trim();
+        let b = s.as_bytes();
+        if !s.is_empty() && !internal(b) {
+            // A byte loop: `match_indices('.')` went through `memchr` per dot, measured at 3% of
+            // a batch for ids of some forty bytes.
+            let cut = (0..b.len()).find(|&at| b[at] == b'.' && internal(&b[at + 1..]));
+            return clean_message_id_cow(&narrow(whole, cut.map_or(s, |at| &s[..at])));
         }
     }
+    let id = smtp_id?;
+    let local = id.split_once('@').map_or(id.as_ref(), |(l, _)| l);
+    clean_message_id_cow(&narrow(id, local))
 }
 
 #[cfg(test)]
@@ -466,18 +429,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_mapped_field_has_its_slot() {
-        for (i, name) in FIELDS.iter().enumerate() {
-            assert_eq!(slot(name), Some(i), "{name}");
+    fn the_slot_constants_name_their_keys() {
+        let names = KEYS.names();
+        let slots = [
+            (EVENT, "event"),
+            (TYPE, "type"),
+            (SG_EVENT_ID, "sg_event_id"),
+            (SMTP_ID, "smtp-id"),
+            (SG_MESSAGE_ID, "sg_message_id"),
+            (EMAIL, "email"),
+            (TIMESTAMP, "timestamp"),
+            (ASM_GROUP_ID, "asm_group_id"),
+            (STATUS, "status"),
+            (REASON, "reason"),
+            (RESPONSE, "response"),
+            (URL, "url"),
+            (USERAGENT, "useragent"),
+            (IP, "ip"),
+            (CATEGORY, "category"),
+        ];
+        for (slot, name) in slots {
+            assert_eq!(names[slot], name);
             assert!(is_reserved(name), "{name} is sendgrid's own key");
         }
+        assert_eq!(slots.len(), SLOTS);
+        assert!(!is_reserved("tenant"));
     }
 
     #[test]
     fn message_id_cuts_at_the_internal_suffix() {
         let m = |sg: Option<&str>, smtp: Option<&str>| {
-            let smtp = smtp.map(Cow::Borrowed);
-            message_id(sg.map(Cow::Borrowed), smtp.as_ref()).map(Cow::into_owned)
+            let (sg, smtp) = (sg.map(Cow::Borrowed), smtp.map(Cow::Borrowed));
+            message_id(sg.as_ref(), smtp.as_ref()).map(Cow::into_owned)
         };
         assert_eq!(
             m(Some("Tq9fR2mWx0aZyB4cD5eF6g.recvd-6b7c8d9e0-abcd1-1-695A3C00-3.0"), None).unwrap(),

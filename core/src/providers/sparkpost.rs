@@ -54,7 +54,7 @@
 use std::borrow::Cow;
 
 use super::extract::smtp_code_slices;
-use super::picked::{Path, Picked, must_be_object};
+use super::picked::{Keys, Path, Picked, must_be_object};
 use super::scan::{Kind, Scan, Val};
 use super::{TimeUnit, bare_address_cow, clean_message_id_cow, narrow};
 use crate::error::{Error, ErrorKind};
@@ -135,7 +135,7 @@ fn element<'a>(
         let mut classes = Vec::new();
         let inner = scan.fields_with(|scan, class| {
             let class_path = msys_path.key(key_text(&class));
-            let read = Picked::read(scan, &FIELDS, slot, class_path, |_, _| {})?;
+            let read = Picked::read(scan, &FIELDS, class_path, |_, _| {})?;
             let one = must_be_object(read, class_path).and_then(|(o, _)| event(&o));
             classes.push((class, one));
             Ok(())
@@ -203,7 +203,7 @@ fn object(text: &str) -> Result<Normalized<Text<'_>>, Error> {
                 let mut out = Normalized::default();
                 scan.items(|scan, i| {
                     let path = Path::element("$.results", i);
-                    let read = Picked::read(scan, &FIELDS, slot, path, |_, _| {})?;
+                    let read = Picked::read(scan, &FIELDS, path, |_, _| {})?;
                     let one = must_be_object(read, path).and_then(|(o, raw)| {
                         event(&o).map(|mut e| {
                             e.raw = Cow::Borrowed(raw);
@@ -251,8 +251,8 @@ fn object(text: &str) -> Result<Normalized<Text<'_>>, Error> {
     }
 }
 
-/// The fields of an event that are mapped, in slot order (see [`slot`]).
-const FIELDS: [&str; 16] = [
+/// The fields of an event that are mapped, in slot order (the constants below).
+static FIELDS: Keys<16> = Keys::new([
     "type",
     "bounce_class",
     "event_id",
@@ -269,7 +269,7 @@ const FIELDS: [&str; 16] = [
     "sending_ip",
     "rcpt_tags",
     "rcpt_meta",
-];
+]);
 const TYPE: usize = 0;
 const BOUNCE_CLASS: usize = 1;
 const EVENT_ID: usize = 2;
@@ -286,28 +286,6 @@ const IP_ADDRESS: usize = 12;
 const SENDING_IP: usize = 13;
 const RCPT_TAGS: usize = 14;
 const RCPT_META: usize = 15;
-
-fn slot(key: &str) -> Option<usize> {
-    Some(match key {
-        "type" => TYPE,
-        "bounce_class" => BOUNCE_CLASS,
-        "event_id" => EVENT_ID,
-        "transmission_id" => TRANSMISSION_ID,
-        "rcpt_to" => RCPT_TO,
-        "raw_rcpt_to" => RAW_RCPT_TO,
-        "timestamp" => TIMESTAMP,
-        "raw_reason" => RAW_REASON,
-        "reason" => REASON,
-        "error_code" => ERROR_CODE,
-        "target_link_url" => TARGET_LINK_URL,
-        "user_agent" => USER_AGENT,
-        "ip_address" => IP_ADDRESS,
-        "sending_ip" => SENDING_IP,
-        "rcpt_tags" => RCPT_TAGS,
-        "rcpt_meta" => RCPT_META,
-        _ => return None,
-    })
-}
 
 /// A string that is not only whitespace.
 fn non_empty(s: Option<Text<'_>>) -> Option<Text<'_>> {
