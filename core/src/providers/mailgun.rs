@@ -60,7 +60,6 @@
 //! - The signature (timestamp + token HMAC) is checked by signature verification, not here.
 
 use std::borrow::Cow;
-use std::fmt::Write as _;
 
 use super::picked::{Keys, ObjectRead, Path, Picked, must_be_object};
 use super::scan::{Kind, Scan, Val};
@@ -112,9 +111,9 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     if let Some(data) = event_data.filter(|v| !v.is_null()) {
         let path = Path::root("$[\"event-data\"]");
         let mut one = Scan::new(data.text);
-        let (item, _) = must_be_object(read_item(&mut one, path)?, path)?;
+        let (mut item, _) = must_be_object(read_item(&mut one, path)?, path)?;
         let mut out = Normalized::default();
-        item_event(item, data.text, &mut out.events)?;
+        item_event(&mut item, data.text, &mut out.events)?;
         return Ok(out);
     }
     if let Some(page) = page {
@@ -123,9 +122,9 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     if has_event {
         let mut one = Scan::new(text);
         let raw = text.trim();
-        if let Ok((item, _)) = read_item(&mut one, Path::root("$"))? {
+        if let Ok((mut item, _)) = read_item(&mut one, Path::root("$"))? {
             let mut out = Normalized::default();
-            item_event(item, raw, &mut out.events)?;
+            item_event(&mut item, raw, &mut out.events)?;
             return Ok(out);
         }
     }
@@ -144,7 +143,7 @@ fn items<'a>(scan: &mut Scan<'a>, body_len: usize) -> Result<Normalized<Text<'a>
     scan.items(|scan, i| {
         let path = Path::element("$.items", i);
         let one = must_be_object(read_item(scan, path)?, path)
-            .and_then(|(item, raw)| item_event(item, raw, &mut out.events));
+            .and_then(|(mut item, raw)| item_event(&mut item, raw, &mut out.events));
         if let Err(e) = one {
             out.errors.push(e);
         }
@@ -310,7 +309,7 @@ fn nested<'a, const N: usize>(
 
 /// One event, built in place at the end of `events`.
 fn item_event<'a>(
-    mut item: Item<'a>,
+    item: &mut Item<'a>,
     raw: &'a str,
     events: &mut Vec<BorrowedEvent<'a>>,
 ) -> Result<(), Error> {
@@ -347,7 +346,7 @@ fn item_event<'a>(
     };
     let is_rejected = name == "rejected";
     let blank = BorrowedEvent::blank_borrowed("mailgun", kind, name);
-    super::fill_in_place(events, blank, |e| fill(e, &mut item, raw, code, class, is_rejected))
+    super::fill_in_place(events, blank, |e| fill(e, item, raw, code, class, is_rejected))
 }
 
 fn fill<'a>(
@@ -403,19 +402,54 @@ fn fill<'a>(
 
 /// `mailgun:{id}:{ms}`: the id is unique only within a day, so it is paired with the time.
 fn key(e: &BorrowedEvent<'_>) -> String {
-    let mut key = event_key(e, KeyScope::Event);
-    if let (Some(id), Some(t)) = (&e.provider_event_id, e.occurred_at)
-        && !id.is_empty()
-    {
-        // Writing into a String cannot fail.
-        let _ = write!(key, ":{}", t.as_millis());
+    match (&e.provider_event_id, e.occurred_at) {
+        (Some(id), Some(t)) if !id.is_empty() => {
+            // Written out by hand, in one allocation: through `write!` the formatting machinery
+            // and a reallocation were 3% of normalizing an Events API page.
+            let mut digits = [0u8; 20];
+            let ms = decimal(t.as_millis(), &mut digits);
+            let mut key = String::with_capacity("mailgun:".len() + id.len() + 1 + ms.len());
+            key.push_str("mailgun:");
+            key.push_str(id);
+            key.push(':');
+            key.push_str(ms);
+            key
+        }
+        _ => event_key(e, KeyScope::Event),
     }
-    key
+}
+
+/// `n` in decimal, written into the end of `buf`.
+fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        // A digit: `rest % 10` is below ten.
+        buf[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_writes_every_i64_as_display_does() {
+        let mut buf = [0u8; 20];
+        for n in [0, 7, -7, 10, 1_767_299_998_412, -1_000, i64::MAX, i64::MIN] {
+            assert_eq!(decimal(n, &mut buf), n.to_string());
+        }
+    }
     use crate::Headers;
 
     fn page(item: &str) -> Normalized {
