@@ -367,11 +367,34 @@ impl<'a, const N: usize> Picked<'a, N> {
         {
             return Ok(Some(t));
         }
+        if v.kind == Kind::Str
+            && let Some(t) = string_epoch(v, unit)
+        {
+            return Ok(Some(t));
+        }
         let value: serde_json::Value =
             serde_json::from_str(v.text).map_err(|e| Error::from_json(&e))?;
         parse_time(&value, unit)
             .map(Some)
             .map_err(|found| Error::type_mismatch(self.child(i), unit.expected(), &found))
+    }
+}
+
+/// Epoch values in a string (SparkPost sends `"1767400000"`), read as [`parse_time`] reads
+/// them; `None` for anything else, which then goes the general way (errors included). Out of
+/// line: the providers that send numbers should not carry it.
+#[inline(never)]
+fn string_epoch(v: Val<'_>, unit: TimeUnit) -> Option<Timestamp> {
+    let s = v.string()?;
+    let t = s.trim();
+    if t.is_empty() {
+        None
+    } else if t.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        number_time(Some(t.parse().ok()?), None, unit)
+    } else if unit == TimeUnit::Seconds {
+        decimal_seconds(t)
+    } else {
+        None
     }
 }
 
