@@ -295,7 +295,7 @@ fn nested<'a, const N: usize>(
     path: Path<'a>,
     into: &mut Option<Picked<'a, N>>,
 ) -> Result<Val<'a>, Error> {
-    Ok(match Picked::read(scan, keys, path, |_, _| {})? {
+    Ok(match Picked::read(scan, keys, path, |_, _, _| {})? {
         Ok((p, text)) => {
             *into = Some(p);
             Val::of(Kind::Obj, text)

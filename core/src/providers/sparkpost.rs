@@ -125,6 +125,9 @@ fn element<'a>(
     events: &mut Vec<BorrowedEvent<'a>>,
 ) -> Result<Result<bool, Error>, Error> {
     let msys_path = path.key("msys");
+    // The events of this element are pushed as their classes are read, from `start` on; any
+    // error takes them back out.
+    let start = events.len();
     // `None` until a non-null `msys` is met (the last one counts, as JSON parsers do).
     let mut msys: Option<Result<Classes<'a>, Error>> = None;
     let read = scan.fields_with(|scan, key| {
@@ -132,12 +135,13 @@ fn element<'a>(
             scan.value()?;
             return Ok(());
         }
-        let mut classes = Vec::new();
+        events.truncate(start);
+        let mut classes = Classes::new();
         let inner = scan.fields_with(|scan, class| {
             let class_path = msys_path.key(key_text(&class));
-            let read = Picked::read(scan, &FIELDS, class_path, |_, _| {})?;
-            let one = must_be_object(read, class_path).and_then(|(o, _)| event(&o));
-            classes.push((class, one));
+            let read = Picked::read(scan, &FIELDS, class_path, |_, _, _| {})?;
+            let one = must_be_object(read, class_path).and_then(|(o, _)| event(&o, events));
+            classes.push((class, one.err()));
             Ok(())
         })?;
         msys = match inner {
@@ -149,40 +153,60 @@ fn element<'a>(
         };
         Ok(())
     })?;
+    let failed = |events: &mut Vec<BorrowedEvent<'a>>, e: Error| {
+        events.truncate(start);
+        Ok(Err(e))
+    };
     let raw = match read {
         Ok(text) => text,
         Err(v) => {
-            return Ok(Err(Error::type_mismatch(path.to_string(), "object", v.kind.name())));
+            let e = Error::type_mismatch(path.to_string(), "object", v.kind.name());
+            return failed(events, e);
         }
     };
-    let mut classes = match msys {
-        None => return Ok(Err(Error::missing(msys_path.to_string()))),
-        Some(Err(e)) => return Ok(Err(e)),
+    let classes = match msys {
+        None => return failed(events, Error::missing(msys_path.to_string())),
+        Some(Err(e)) => return failed(events, e),
         Some(Ok(classes)) => classes,
     };
     if classes.is_empty() {
         return Ok(Ok(true));
     }
-    // Classes in key order, the last of a repeated key: how a JSON object map reads them.
-    classes.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut classes = classes.into_iter().peekable();
-    while let Some((class, one)) = classes.next() {
-        if classes.peek().is_some_and(|next| next.0 == class) {
-            continue;
-        }
-        match one {
-            Ok(mut e) => {
-                e.raw = Cow::Borrowed(raw);
-                events.push(e);
+    if classes.len() > 1 {
+        // Rare: several classes in one `msys`. They count in key order, the last of a repeated
+        // key, as a JSON object map reads them; the first error in that order fails the element.
+        let mut read: Vec<Option<BorrowedEvent<'a>>> = events.drain(start..).map(Some).collect();
+        let mut at = read.iter_mut();
+        let mut order: Vec<(Text<'a>, Result<Option<BorrowedEvent<'a>>, Error>)> = classes
+            .into_iter()
+            .map(|(class, error)| match error {
+                Some(e) => (class, Err(e)),
+                None => (class, Ok(at.next().and_then(Option::take))),
+            })
+            .collect();
+        order.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut order = order.into_iter().peekable();
+        while let Some((class, one)) = order.next() {
+            if order.peek().is_some_and(|next| next.0 == class) {
+                continue;
             }
-            Err(e) => return Ok(Err(e)),
+            match one {
+                Ok(e) => events.extend(e),
+                Err(e) => return failed(events, e),
+            }
         }
+    } else if let Some((_, Some(e))) = classes.into_iter().next() {
+        return failed(events, e);
+    }
+    for e in &mut events[start..] {
+        e.raw = Cow::Borrowed(raw);
     }
     Ok(Ok(false))
 }
 
-/// The event (or error) of each class of one `msys`, with the class key.
-type Classes<'a> = Vec<(Text<'a>, Result<BorrowedEvent<'a>, Error>)>;
+/// Each class of one `msys` with its error (its event, when it has none, is in the output).
+/// There is one class in every element SparkPost sends, kept inline.
+type Classes<'a> = smallvec::SmallVec<[(Text<'a>, Option<Error>); 1]>;
 
 /// A key for an error path: as written in the body (a key with escapes keeps them).
 fn key_text<'a>(key: &Text<'a>) -> &'a str {
@@ -203,16 +227,16 @@ fn object(text: &str) -> Result<Normalized<Text<'_>>, Error> {
                 let mut out = Normalized::default();
                 scan.items(|scan, i| {
                     let path = Path::element("$.results", i);
-                    let read = Picked::read(scan, &FIELDS, path, |_, _| {})?;
+                    let read = Picked::read(scan, &FIELDS, path, |_, _, _| {})?;
                     let one = must_be_object(read, path).and_then(|(o, raw)| {
-                        event(&o).map(|mut e| {
+                        event(&o, &mut out.events)?;
+                        if let Some(e) = out.events.last_mut() {
                             e.raw = Cow::Borrowed(raw);
-                            e
-                        })
+                        }
+                        Ok(())
                     });
-                    match one {
-                        Ok(e) => out.events.push(e),
-                        Err(e) => out.errors.push(e),
+                    if let Err(e) = one {
+                        out.errors.push(e);
                     }
                     Ok(())
                 })?;
@@ -292,9 +316,10 @@ fn non_empty(s: Option<Text<'_>>) -> Option<Text<'_>> {
     s.filter(|s| !s.trim().is_empty())
 }
 
-/// One event (without its `raw`, which is the element's or the result's text). Every field is
-/// read before the bounce class is judged, so a wrongly typed field is reported first.
-fn event<'a>(o: &Picked<'a, 16>) -> Result<BorrowedEvent<'a>, Error> {
+/// One event, built in place at the end of `events` (without its `raw`, which is the element's
+/// or the result's text). Every field is read before the bounce class is judged, so a wrongly
+/// typed field is reported first.
+fn event<'a>(o: &Picked<'a, 16>, events: &mut Vec<BorrowedEvent<'a>>) -> Result<(), Error> {
     let kind_text = o.str(TYPE)?.ok_or_else(|| Error::missing(o.child(TYPE)))?;
     let bounce_class = o.str(BOUNCE_CLASS)?;
     let event_id = o.str(EVENT_ID)?;
@@ -329,29 +354,31 @@ fn event<'a>(o: &Picked<'a, 16>) -> Result<BorrowedEvent<'a>, Error> {
         "click" | "amp_click" => (EventType::Click, None),
         _ => (EventType::Unknown, None),
     };
-    let mut e = BorrowedEvent::blank_borrowed(SLUG, kind, kind_text);
-    e.bounce_class = class;
-    e.provider_event_id = non_empty(event_id);
-    e.message_id = transmission_id.as_ref().and_then(clean_message_id_cow);
-    e.recipient = rcpt.as_ref().and_then(bare_address_cow);
-    e.occurred_at = timestamp;
-    let reason = non_empty(raw_reason).or_else(|| non_empty(reason));
-    if let Some(d) = &reason {
-        let (status, enhanced) = smtp_code_slices(d);
-        e.smtp_status = status.map(|s| narrow(d, s));
-        e.enhanced_status = enhanced.map(|s| narrow(d, s));
-    }
-    if let Some(code) = non_empty(error_code) {
-        e.smtp_status = Some(code);
-    }
-    e.diagnostic = reason;
-    e.url = non_empty(url);
-    e.user_agent = non_empty(user_agent);
-    e.ip = non_empty(ip_address).or_else(|| non_empty(sending_ip));
-    e.tags = tags;
-    e.metadata = metadata;
-    e.event_key = Cow::Owned(event_key(&e, KeyScope::Event));
-    Ok(e)
+    let blank = BorrowedEvent::blank_borrowed(SLUG, kind, kind_text);
+    super::fill_in_place(events, blank, |e| {
+        e.bounce_class = class;
+        e.provider_event_id = non_empty(event_id);
+        e.message_id = transmission_id.as_ref().and_then(clean_message_id_cow);
+        e.recipient = rcpt.as_ref().and_then(bare_address_cow);
+        e.occurred_at = timestamp;
+        let reason = non_empty(raw_reason).or_else(|| non_empty(reason));
+        if let Some(d) = &reason {
+            let (status, enhanced) = smtp_code_slices(d);
+            e.smtp_status = status.map(|s| narrow(d, s));
+            e.enhanced_status = enhanced.map(|s| narrow(d, s));
+        }
+        if let Some(code) = non_empty(error_code) {
+            e.smtp_status = Some(code);
+        }
+        e.diagnostic = reason;
+        e.url = non_empty(url);
+        e.user_agent = non_empty(user_agent);
+        e.ip = non_empty(ip_address).or_else(|| non_empty(sending_ip));
+        e.tags = tags;
+        e.metadata = metadata;
+        e.event_key = Cow::Owned(event_key(e, KeyScope::Event));
+        Ok(())
+    })
 }
 
 /// `rcpt_meta`: string values as they are, other values as their compact JSON text, `null`
@@ -431,6 +458,21 @@ mod tests {
         let types: Vec<&str> = out.events.iter().map(|e| e.provider_type.as_str()).collect();
         assert_eq!(types, ["delivery", "click"]);
         assert!(out.events.iter().all(|e| e.raw.starts_with("{\"msys\"")));
+    }
+
+    #[test]
+    fn a_bad_class_fails_its_element_alone_and_a_later_repeat_of_it_replaces_it() {
+        let out = events(
+            r#"[{"msys":{"track_event":{"type":{}},"message_event":{"type":"delivery"},"track_event":{"type":"open"}}},
+                {"msys":{"message_event":{"type":"delivery"},"track_event":{"type":[]}}},
+                {"msys":{"message_event":{"type":"injection"}},"msys":null},
+                {"msys":{"message_event":{"type":"delay"}}}]"#,
+        );
+        let types: Vec<&str> = out.events.iter().map(|e| e.provider_type.as_str()).collect();
+        assert_eq!(types, ["delivery", "open", "delay"]);
+        let paths: Vec<&str> = out.errors.iter().filter_map(|e| e.path()).collect();
+        assert_eq!(paths, ["$[1].msys.track_event.type", "$[2].msys"]);
+        assert!(out.events[2].raw.contains("delay"));
     }
 
     #[test]
