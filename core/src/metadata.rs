@@ -7,6 +7,7 @@
 //! usual event allocates nothing for them (measured: a heap vector per event was 8% of
 //! normalizing a SendGrid batch).
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
@@ -51,6 +52,11 @@ impl<S> Metadata<S> {
         self.0.is_empty()
     }
 
+    /// Remove every key.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
     /// Apply `f` to every key and value (keeps the order, which `f` must not change: it is
     /// meant for conversions such as borrowed to owned text).
     pub(crate) fn map<T>(self, mut f: impl FnMut(S) -> T) -> Metadata<T> {
@@ -65,7 +71,7 @@ impl<S> Metadata<S> {
 
 impl<S: AsRef<str>> Metadata<S> {
     fn find(&self, key: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(key))
+        self.0.binary_search_by(|(k, _)| byte_order(k.as_ref(), key))
     }
 
     /// The value of `key`.
@@ -93,6 +99,17 @@ impl<S: AsRef<str>> Metadata<S> {
     pub fn remove(&mut self, key: &str) -> Option<S> {
         self.find(key).ok().map(|i| self.0.remove(i).1)
     }
+}
+
+/// `a.cmp(b)` for the short keys of custom arguments, without the call to `memcmp` that `str`'s
+/// order makes (it was a third of inserting into a map of two).
+fn byte_order(a: &str, b: &str) -> Ordering {
+    for (x, y) in a.bytes().zip(b.bytes()) {
+        if x != y {
+            return x.cmp(&y);
+        }
+    }
+    a.len().cmp(&b.len())
 }
 
 impl<S> Default for Metadata<S> {

@@ -315,7 +315,11 @@ impl<'a, const N: usize> Picked<'a, N> {
                     let item = scan.value()?;
                     match item.kind {
                         Kind::Null => {}
-                        Kind::Num | Kind::Str => out.extend(item.text()),
+                        Kind::Num | Kind::Str => {
+                            if let Some(text) = item.text() {
+                                out.push(text);
+                            }
+                        }
                         other => {
                             bad.get_or_insert((n, other));
                         }
