@@ -331,6 +331,7 @@ impl<S: Serialize> Event<S> {
 impl<S: Default> Event<S> {
     /// An event with every optional field empty and no key yet: the one place the full field
     /// list is spelled out.
+    #[inline]
     pub(crate) fn blank(provider: S, kind: EventType, provider_type: S) -> Event<S> {
         Event {
             event_key: S::default(),
@@ -393,6 +394,7 @@ impl<'a> BorrowedEvent<'a> {
     }
 
     /// An empty borrowed event of `kind` from `provider` (a static slug), with no key yet.
+    #[inline]
     pub(crate) fn blank_borrowed(
         provider: &'static str,
         kind: EventType,

@@ -347,8 +347,9 @@ fn item_event<'a>(
         _ => (EventType::Unknown, None),
     };
     let is_rejected = name == "rejected";
-    let blank = BorrowedEvent::blank_borrowed("mailgun", kind, name);
-    super::fill_in_place(events, blank, |e| fill(e, o, nested, raw, code, class, is_rejected))
+    super::fill_in_place(events, ("mailgun", kind, name), |e| {
+        fill(e, o, nested, raw, code, class, is_rejected)
+    })
 }
 
 fn fill<'a>(

@@ -130,15 +130,16 @@ impl<'de> serde::de::DeserializeSeed<'de> for BorrowedKey {
     }
 }
 
-/// Push `blank` onto `events` and let `fill` complete it where it lies (an event is a few
-/// hundred bytes: building it on the stack and moving it through a `Result` into the vector
-/// copies it several times). On an error the event is taken off again.
+/// Push a blank event of `kind` from `provider` onto `events` and let `fill` complete it where
+/// it lies (an event is a few hundred bytes: building it on the stack and moving it through a
+/// `Result` into the vector copies it several times). On an error the event is taken off again.
+#[inline]
 pub(crate) fn fill_in_place<'a>(
     events: &mut Vec<crate::BorrowedEvent<'a>>,
-    blank: crate::BorrowedEvent<'a>,
+    (provider, kind, provider_type): (&'static str, EventType, Cow<'a, str>),
     fill: impl FnOnce(&mut crate::BorrowedEvent<'a>) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    events.push(blank);
+    events.push(crate::BorrowedEvent::blank_borrowed(provider, kind, provider_type));
     let result = match events.last_mut() {
         Some(e) => fill(e),
         None => Ok(()),

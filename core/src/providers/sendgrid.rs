@@ -260,8 +260,9 @@ fn event<'a>(
         (EventType::Unknown, None)
     };
     let about_no_message = is("account_status_change");
-    let blank = BorrowedEvent::blank_borrowed("sendgrid", kind, name);
-    super::fill_in_place(events, blank, |e| fill(e, o, raw, custom, class, about_no_message))
+    super::fill_in_place(events, ("sendgrid", kind, name), |e| {
+        fill(e, o, raw, custom, class, about_no_message)
+    })
 }
 
 fn fill<'a>(

@@ -354,8 +354,7 @@ fn event<'a>(o: &Picked<'a, 16>, events: &mut Vec<BorrowedEvent<'a>>) -> Result<
         "click" | "amp_click" => (EventType::Click, None),
         _ => (EventType::Unknown, None),
     };
-    let blank = BorrowedEvent::blank_borrowed(SLUG, kind, kind_text);
-    super::fill_in_place(events, blank, |e| {
+    super::fill_in_place(events, (SLUG, kind, kind_text), |e| {
         e.bounce_class = class;
         e.provider_event_id = non_empty(event_id);
         e.message_id = transmission_id.as_ref().and_then(clean_message_id_cow);
