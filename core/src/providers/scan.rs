@@ -147,10 +147,21 @@ impl<'a> Scan<'a> {
         };
         let (kind, escaped) = match self.bytes[start] {
             b'"' => (Kind::Str, self.string()?),
-            b'{' | b'[' => {
-                let kind = if self.bytes[start] == b'{' { Kind::Obj } else { Kind::Arr };
-                self.skip_nested()?;
-                (kind, false)
+            b'[' => {
+                // Most arrays in payloads are flat lists of strings or numbers (tags,
+                // categories): one tight loop; at the first nested value, the general walk.
+                if !self.flat_array()? {
+                    self.at = start;
+                    self.skip_nested()?;
+                }
+                (Kind::Arr, false)
+            }
+            b'{' => {
+                if !self.flat_object()? {
+                    self.at = start;
+                    self.skip_nested()?;
+                }
+                (Kind::Obj, false)
             }
             b't' => (Kind::Bool, self.literal("true")?),
             b'f' => (Kind::Bool, self.literal("false")?),
@@ -159,6 +170,74 @@ impl<'a> Scan<'a> {
             _ => return Err(self.error("expected a value")),
         };
         Ok(Val { kind, text: &self.text[start..self.at], escaped })
+    }
+
+    /// Skip the array at the cursor when none of its items is an object or array: `Ok(true)`
+    /// past it, `Ok(false)` (cursor anywhere inside) at the first nested item.
+    fn flat_array(&mut self) -> Result<bool, Error> {
+        self.at += 1;
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(true);
+        }
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    self.string()?;
+                }
+                Some(b'{' | b'[') => return Ok(false),
+                _ => {
+                    self.value()?;
+                }
+            }
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(true);
+                }
+                None => return Err(self.error("EOF while parsing a list")),
+                Some(_) => return Err(self.error("expected `,` or `]`")),
+            }
+        }
+    }
+
+    /// [`Scan::flat_array`] for an object: skipped when none of its values is an object or
+    /// array.
+    fn flat_object(&mut self) -> Result<bool, Error> {
+        self.at += 1;
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(true);
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a key"));
+            }
+            self.string()?;
+            if self.peek() != Some(b':') {
+                return Err(self.error("expected `:`"));
+            }
+            self.at += 1;
+            match self.peek() {
+                Some(b'"') => {
+                    self.string()?;
+                }
+                Some(b'{' | b'[') => return Ok(false),
+                _ => {
+                    self.value()?;
+                }
+            }
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(true);
+                }
+                None => return Err(self.error("EOF while parsing an object")),
+                Some(_) => return Err(self.error("expected `,` or `}`")),
+            }
+        }
     }
 
     fn literal(&mut self, word: &str) -> Result<bool, Error> {
