@@ -411,15 +411,30 @@ fn string_epoch(v: Val<'_>, unit: TimeUnit) -> Option<Timestamp> {
 /// truncated. Only non-negative values of at most 15 significant digits, where the float
 /// reading ([`number_time`]) gives the same answer; anything else is `None` and goes that way.
 fn decimal_seconds(text: &str) -> Option<Timestamp> {
-    let (int, frac) = text.split_once('.')?;
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits(int) || !digits(frac) || int.len() + frac.len() > 15 {
-        return None;
+    // One pass over the bytes (splitting at the dot and parsing was 3% of a Mailgun page).
+    let (mut secs, mut ms, mut int_len, mut frac_len) = (0i64, 0i64, 0usize, None::<usize>);
+    for b in text.bytes() {
+        match (b, frac_len.as_mut()) {
+            (b'0'..=b'9', None) => {
+                secs = secs * 10 + i64::from(b - b'0');
+                int_len += 1;
+            }
+            (b'0'..=b'9', Some(n)) => {
+                if *n < 3 {
+                    ms = ms * 10 + i64::from(b - b'0');
+                }
+                *n += 1;
+            }
+            (b'.', None) => frac_len = Some(0),
+            _ => return None,
+        }
+        if int_len + frac_len.unwrap_or(0) > 15 {
+            return None;
+        }
     }
-    let secs: i64 = int.parse().ok()?;
-    let mut ms = 0i64;
-    for b in frac.bytes().chain(std::iter::repeat(b'0')).take(3) {
-        ms = ms * 10 + i64::from(b - b'0');
+    let frac_len = frac_len.filter(|n| *n > 0 && int_len > 0)?;
+    for _ in frac_len..3 {
+        ms *= 10;
     }
     Timestamp::from_millis(secs.checked_mul(1000)?.checked_add(ms)?)
 }
