@@ -308,24 +308,35 @@ impl<'a, const N: usize> Picked<'a, N> {
         match v.kind {
             Kind::Str | Kind::Num => Ok(self.str(i)?.into_iter().collect()),
             Kind::Arr => {
-                let mut out = crate::Tags::new();
-                let mut bad = None;
-                let mut items = Scan::new(v.text);
-                items.items(|scan, n| {
-                    let item = scan.value()?;
+                /// The strings so far, and the first item that is not a string, a number or
+                /// null (its index and type).
+                #[derive(Default)]
+                struct List<'a> {
+                    out: crate::Tags<Cow<'a, str>>,
+                    bad: Option<(usize, Kind)>,
+                    n: usize,
+                }
+                fn take<'a>(list: &mut List<'a>, item: Val<'a>) {
                     match item.kind {
                         Kind::Null => {}
-                        Kind::Num | Kind::Str => {
-                            if let Some(text) = item.text() {
-                                out.push(text);
-                            }
-                        }
+                        Kind::Num | Kind::Str => list.out.extend(item.text()),
                         other => {
-                            bad.get_or_insert((n, other));
+                            list.bad.get_or_insert((list.n, other));
                         }
                     }
-                    Ok(())
-                })?;
+                    list.n += 1;
+                }
+                let mut list = List::default();
+                // The usual list is flat: one tight loop. A nested item stops it, and the
+                // general walk reads the list again from its start.
+                if !Scan::new(v.text).flat_array(|item| take(&mut list, item))? {
+                    list = List::default();
+                    Scan::new(v.text).items(|scan, _| {
+                        take(&mut list, scan.value()?);
+                        Ok(())
+                    })?;
+                }
+                let List { out, bad, .. } = list;
                 match bad {
                     None => Ok(out),
                     Some((n, kind)) => Err(Error::type_mismatch(

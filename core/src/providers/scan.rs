@@ -150,7 +150,7 @@ impl<'a> Scan<'a> {
             b'[' => {
                 // Most arrays in payloads are flat lists of strings or numbers (tags,
                 // categories): one tight loop; at the first nested value, the general walk.
-                if !self.flat_array()? {
+                if !self.flat_array(|_| {})? {
                     self.at = start;
                     self.skip_nested()?;
                 }
@@ -172,24 +172,26 @@ impl<'a> Scan<'a> {
         Ok(Val { kind, text: &self.text[start..self.at], escaped })
     }
 
-    /// Skip the array at the cursor when none of its items is an object or array: `Ok(true)`
-    /// past it, `Ok(false)` (cursor anywhere inside) at the first nested item.
-    fn flat_array(&mut self) -> Result<bool, Error> {
+    /// Read the array at the cursor when none of its items is an object or array, handing
+    /// each item to `each`: `Ok(true)` past it, `Ok(false)` (cursor anywhere inside) at the first
+    /// nested item.
+    pub(crate) fn flat_array(&mut self, mut each: impl FnMut(Val<'a>)) -> Result<bool, Error> {
         self.at += 1;
         if self.peek() == Some(b']') {
             self.at += 1;
             return Ok(true);
         }
         loop {
-            match self.peek() {
+            let item = match self.peek() {
                 Some(b'"') => {
-                    self.string()?;
+                    let start = self.at;
+                    let escaped = self.string()?;
+                    Val { kind: Kind::Str, text: &self.text[start..self.at], escaped }
                 }
                 Some(b'{' | b'[') => return Ok(false),
-                _ => {
-                    self.value()?;
-                }
-            }
+                _ => self.value()?,
+            };
+            each(item);
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b']') => {
