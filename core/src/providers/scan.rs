@@ -182,24 +182,10 @@ impl<'a> Scan<'a> {
             return Ok(true);
         }
         loop {
-            let item = match self.peek() {
-                Some(b'"') => {
-                    let start = self.at;
-                    let escaped = self.string()?;
-                    Val { kind: Kind::Str, text: &self.text[start..self.at], escaped }
-                }
-                Some(b'{' | b'[') => return Ok(false),
-                _ => self.value()?,
-            };
+            let Some(item) = self.scalar()? else { return Ok(false) };
             each(item);
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(true);
-                }
-                None => return Err(self.error("EOF while parsing a list")),
-                Some(_) => return Err(self.error("expected `,` or `]`")),
+            if self.next_or_close(b']')? {
+                return Ok(true);
             }
         }
     }
@@ -221,24 +207,46 @@ impl<'a> Scan<'a> {
                 return Err(self.error("expected `:`"));
             }
             self.at += 1;
-            match self.peek() {
-                Some(b'"') => {
-                    self.string()?;
-                }
-                Some(b'{' | b'[') => return Ok(false),
-                _ => {
-                    self.value()?;
-                }
+            if self.scalar()?.is_none() {
+                return Ok(false);
             }
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(true);
-                }
-                None => return Err(self.error("EOF while parsing an object")),
-                Some(_) => return Err(self.error("expected `,` or `}`")),
+            if self.next_or_close(b'}')? {
+                return Ok(true);
             }
+        }
+    }
+
+    /// The value at the cursor unless it is an object or array (`None`, the cursor on it).
+    #[inline]
+    fn scalar(&mut self) -> Result<Option<Val<'a>>, Error> {
+        Ok(match self.peek() {
+            Some(b'"') => {
+                let start = self.at;
+                let escaped = self.string()?;
+                Some(Val { kind: Kind::Str, text: &self.text[start..self.at], escaped })
+            }
+            Some(b'{' | b'[') => None,
+            _ => Some(self.value()?),
+        })
+    }
+
+    /// After an item of an array (`close` is `]`) or a member of an object (`}`): past the
+    /// comma (`false`) or the closing bracket (`true`).
+    #[inline]
+    fn next_or_close(&mut self, close: u8) -> Result<bool, Error> {
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            None if close == b']' => Err(self.error("EOF while parsing a list")),
+            None => Err(self.error("EOF while parsing an object")),
+            Some(_) if close == b']' => Err(self.error("expected `,` or `]`")),
+            Some(_) => Err(self.error("expected `,` or `}`")),
         }
     }
 
