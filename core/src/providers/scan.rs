@@ -199,14 +199,7 @@ impl<'a> Scan<'a> {
             return Ok(true);
         }
         loop {
-            if self.peek() != Some(b'"') {
-                return Err(self.error("expected a key"));
-            }
-            self.string()?;
-            if self.peek() != Some(b':') {
-                return Err(self.error("expected `:`"));
-            }
-            self.at += 1;
+            self.member_key()?;
             if self.scalar()?.is_none() {
                 return Ok(false);
             }
@@ -214,6 +207,23 @@ impl<'a> Scan<'a> {
                 return Ok(true);
             }
         }
+    }
+
+    /// An object member's key at the cursor, and past the colon after it.
+    #[expect(clippy::inline_always, reason = "on every key the scanner meets; see `value`")]
+    #[inline(always)]
+    fn member_key(&mut self) -> Result<Val<'a>, Error> {
+        if self.peek() != Some(b'"') {
+            return Err(self.error("expected a key"));
+        }
+        let start = self.at;
+        let escaped = self.string()?;
+        let key = Val { kind: Kind::Str, text: &self.text[start..self.at], escaped };
+        if self.peek() != Some(b':') {
+            return Err(self.error("expected `:`"));
+        }
+        self.at += 1;
+        Ok(key)
     }
 
     /// The value at the cursor unless it is an object or array (`None`, the cursor on it).
@@ -393,14 +403,7 @@ impl<'a> Scan<'a> {
                 }
                 At::Member => {
                     if stack.get(depth - 1) {
-                        if self.peek() != Some(b'"') {
-                            return Err(self.error("expected a key"));
-                        }
-                        self.string()?;
-                        if self.peek() != Some(b':') {
-                            return Err(self.error("expected `:`"));
-                        }
-                        self.at += 1;
+                        self.member_key()?;
                     }
                     if let Some(b'{' | b'[') = self.peek() {
                         At::Open
@@ -463,16 +466,7 @@ impl<'a> Scan<'a> {
             return Ok(Ok(&self.text[start..self.at]));
         }
         loop {
-            if self.peek() != Some(b'"') {
-                return Err(self.error("expected a key"));
-            }
-            let key_start = self.at;
-            let escaped = self.string()?;
-            let key = Val { kind: Kind::Str, text: &self.text[key_start..self.at], escaped };
-            if self.peek() != Some(b':') {
-                return Err(self.error("expected `:`"));
-            }
-            self.at += 1;
+            let key = self.member_key()?;
             if self.peek().is_none() {
                 return Err(self.error("EOF while parsing a value"));
             }
