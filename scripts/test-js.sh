@@ -11,11 +11,18 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 
 cd "$root/wasm"
 # Every stage runs, so one report shows all failures; the exit status is non-zero if any failed.
+# Each stage has a time limit: a workerd that cannot start left a runner waiting forever, which
+# would hold CI until its own limit; now that stage fails after STAGE_LIMIT seconds (they take
+# a few seconds each).
 failed=0
+limit="${STAGE_LIMIT:-600}"
 stage() {
     echo "test-js: $1" >&2
     shift
-    "$@" || { echo "test-js: FAILED" >&2; failed=1; }
+    timeout --kill-after=10 "$limit" "$@" || {
+        echo "test-js: FAILED (status $?; 124 is the ${limit} s limit)" >&2
+        failed=1
+    }
 }
 stage "tsc over the typed usage file" node node_modules/typescript/bin/tsc -p tests/types
 stage "conformance vectors in Node and in workerd" \
