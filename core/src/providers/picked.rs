@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::scan::{Kind, Scan, Val};
-use super::{TimeUnit, number_time, parse_time};
+use super::{TimeUnit, parse_time, plain_epoch, string_epoch};
 use crate::Timestamp;
 use crate::error::Error;
 
@@ -374,21 +374,16 @@ impl<'a, const N: usize> Picked<'a, N> {
     /// An optional time in one of the providers' shapes (see [`parse_time`]).
     pub(crate) fn time(&self, i: usize, unit: TimeUnit) -> Result<Option<Timestamp>, Error> {
         let Some(v) = self.raw(i) else { return Ok(None) };
-        // Integer epoch values, the common case, without building a `Value`.
-        if let Ok(n) = v.text.parse::<i64>() {
-            let t = number_time(Some(n), None, unit);
-            return t
-                .map(Some)
-                .ok_or_else(|| Error::type_mismatch(self.child(i), unit.expected(), v.text));
-        }
-        if unit == TimeUnit::Seconds
-            && let Some(t) = decimal_seconds(v.text)
-        {
-            return Ok(Some(t));
-        }
-        if v.kind == Kind::Str
-            && let Some(t) = string_epoch(v, unit)
-        {
+        // Epoch values written plainly (a number, or a string of digits), the common case,
+        // without building a `Value`; anything else, and every error, the general way below.
+        let plain = match v.kind {
+            // A JSON number's text reads as plain digits do (one with an exponent as a float,
+            // as serde_json reads it).
+            Kind::Num => plain_epoch(v.text, unit),
+            Kind::Str => v.string().and_then(|s| string_epoch(&s, unit)),
+            _ => None,
+        };
+        if let Some(t) = plain {
             return Ok(Some(t));
         }
         let value: serde_json::Value =
@@ -399,84 +394,9 @@ impl<'a, const N: usize> Picked<'a, N> {
     }
 }
 
-/// Epoch values in a string (SparkPost sends `"1767400000"`), read as [`parse_time`] reads
-/// them; `None` for anything else, which then goes the general way (errors included). Out of
-/// line: the providers that send numbers should not carry it.
-#[inline(never)]
-fn string_epoch(v: Val<'_>, unit: TimeUnit) -> Option<Timestamp> {
-    let s = v.string()?;
-    let t = s.trim();
-    if t.is_empty() {
-        None
-    } else if t.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-        number_time(Some(t.parse().ok()?), None, unit)
-    } else if unit == TimeUnit::Seconds {
-        decimal_seconds(t)
-    } else {
-        None
-    }
-}
-
-/// Fractional epoch seconds written plainly (`1767299998.412`, as Mailgun sends them) read
-/// without a float: the seconds and the first three decimals are the milliseconds, the rest
-/// truncated. Only non-negative values of at most 15 significant digits, where the float
-/// reading ([`number_time`]) gives the same answer; anything else is `None` and goes that way.
-fn decimal_seconds(text: &str) -> Option<Timestamp> {
-    // One pass over the bytes (splitting at the dot and parsing was 3% of a Mailgun page).
-    let (mut secs, mut ms, mut int_len, mut frac_len) = (0i64, 0i64, 0usize, None::<usize>);
-    for b in text.bytes() {
-        match (b, frac_len.as_mut()) {
-            (b'0'..=b'9', None) => {
-                secs = secs * 10 + i64::from(b - b'0');
-                int_len += 1;
-            }
-            (b'0'..=b'9', Some(n)) => {
-                if *n < 3 {
-                    ms = ms * 10 + i64::from(b - b'0');
-                }
-                *n += 1;
-            }
-            (b'.', None) => frac_len = Some(0),
-            _ => return None,
-        }
-        if int_len + frac_len.unwrap_or(0) > 15 {
-            return None;
-        }
-    }
-    let frac_len = frac_len.filter(|n| *n > 0 && int_len > 0)?;
-    for _ in frac_len..3 {
-        ms *= 10;
-    }
-    Timestamp::from_millis(secs.checked_mul(1000)?.checked_add(ms)?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimal_seconds_agree_with_the_float_reading() {
-        let float = |t: &str| number_time(None, t.parse().ok(), TimeUnit::Seconds);
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let secs = x % 4_000_000_000;
-            let frac_len = usize::try_from(x >> 60).unwrap_or(0) % 6 + 1;
-            let frac = format!("{:06}", (x >> 20) % 1_000_000);
-            let text = format!("{secs}.{}", &frac[..frac_len]);
-            if let Some(t) = decimal_seconds(&text) {
-                assert_eq!(Some(t), float(&text), "{text}");
-            }
-        }
-        for text in ["1767299998.412", "0.001", "1.999", "1.0005", "12.5"] {
-            assert_eq!(decimal_seconds(text), float(text), "{text}");
-        }
-        assert_eq!(decimal_seconds("-1.5"), None);
-        assert_eq!(decimal_seconds("1e3"), None);
-        assert_eq!(decimal_seconds("1767299998.4123456"), None);
-    }
 
     static NAMES: Keys<4> = Keys::new(["a", "b-c", "list", "t"]);
 
