@@ -86,6 +86,11 @@ impl<S: AsRef<str>> Metadata<S> {
 
     /// Set `key` to `value`; the previous value, if there was one.
     pub fn insert(&mut self, key: S, value: S) -> Option<S> {
+        // Keys often arrive in order (or one at a time): appending needs no search or shift.
+        if self.0.last().is_none_or(|(last, _)| byte_order(last.as_ref(), key.as_ref()).is_lt()) {
+            self.0.push((key, value));
+            return None;
+        }
         match self.find(key.as_ref()) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {

@@ -205,9 +205,14 @@ pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
 
 /// [`smtp_codes`] as slices of `text`.
 pub(crate) fn smtp_code_slices(text: &str) -> (Option<&str>, Option<&str>) {
-    let mut t = text.trim_start();
+    // Byte tests throughout (measured: the `char` searches and `split` were 2% of a SendGrid
+    // batch); `trim_start` only when the text starts with something it could remove.
+    fn trim(t: &str) -> &str {
+        if t.as_bytes().first().is_some_and(u8::is_ascii_graphic) { t } else { t.trim_start() }
+    }
+    let mut t = trim(text);
     if t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp;")) {
-        t = t[5..].trim_start();
+        t = trim(&t[5..]);
     }
     let mut code = None;
     let b = t.as_bytes();
@@ -220,13 +225,22 @@ pub(crate) fn smtp_code_slices(text: &str) -> (Option<&str>, Option<&str>) {
         code = Some(&t[..3]);
         t = t[3..].trim_start_matches([' ', '-']);
     }
-    let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let cand = &t[..end];
-    let mut parts = cand.split('.');
-    let class_ok = parts.next().is_some_and(|p| matches!(p, "2" | "4" | "5"));
-    let rest_ok = parts.by_ref().take(2).filter(|p| (1..=3).contains(&p.len())).count() == 2;
-    let enhanced = (class_ok && rest_ok && parts.next().is_none()).then_some(cand);
-    (code, enhanced)
+    // The enhanced status: `class.subject.detail`, class 2, 4 or 5, the others one to three
+    // digits, followed by anything but another digit or dot.
+    let b = t.as_bytes();
+    let end = b.iter().position(|c| !(c.is_ascii_digit() || *c == b'.')).unwrap_or(b.len());
+    let cand = &b[..end];
+    let part = |p: &[u8]| (1..=3).contains(&p.len());
+    let enhanced = match cand {
+        [b'2' | b'4' | b'5', b'.', rest @ ..] => {
+            rest.iter().position(|c| *c == b'.').is_some_and(|dot| {
+                part(&rest[..dot]) && part(&rest[dot + 1..]) && !rest[dot + 1..].contains(&b'.')
+            })
+        }
+        _ => false,
+    };
+    // `end` is at an ASCII byte (or the end), so on a character boundary.
+    (code, enhanced.then(|| &t[..end]))
 }
 
 #[allow(dead_code, reason = "used by providers that land from the other worktree")]
@@ -906,6 +920,16 @@ pub(crate) fn clean_message_id_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>>
     if bytes.first().is_some_and(|b| !edge(b)) && bytes.last().is_some_and(|b| !edge(b)) {
         return Some(s.clone());
     }
+    // `<id>` with nothing to trim inside the brackets (an ASCII byte that is not an edge on
+    // each side): the inside as it is, without the general trims' character searches.
+    if let [b'<', first, .., last, b'>'] = bytes
+        && first.is_ascii()
+        && last.is_ascii()
+        && !edge(first)
+        && !edge(last)
+    {
+        return Some(narrow(s, &s[1..s.len() - 1]));
+    }
     let t = s.trim().trim_start_matches('<').trim_end_matches('>').trim();
     (!t.is_empty()).then(|| narrow(s, t))
 }
@@ -914,6 +938,87 @@ pub(crate) fn clean_message_id_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>>
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The reading `smtp_code_slices` had before its byte loops, kept as the reference.
+    fn smtp_code_slices_by_chars(text: &str) -> (Option<&str>, Option<&str>) {
+        let mut t = text.trim_start();
+        if t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp;")) {
+            t = t[5..].trim_start();
+        }
+        let mut code = None;
+        let b = t.as_bytes();
+        if b.len() >= 3
+            && matches!(b[0], b'2' | b'4' | b'5')
+            && b[1].is_ascii_digit()
+            && b[2].is_ascii_digit()
+            && b.get(3).is_none_or(|c| !c.is_ascii_digit() && *c != b'.')
+        {
+            code = Some(&t[..3]);
+            t = t[3..].trim_start_matches([' ', '-']);
+        }
+        let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+        let cand = &t[..end];
+        let mut parts = cand.split('.');
+        let class_ok = parts.next().is_some_and(|p| matches!(p, "2" | "4" | "5"));
+        let rest_ok = parts.by_ref().take(2).filter(|p| (1..=3).contains(&p.len())).count() == 2;
+        (code, (class_ok && rest_ok && parts.next().is_none()).then_some(cand))
+    }
+
+    #[test]
+    fn smtp_codes_by_bytes_agree_with_the_char_reading() {
+        // Every string of up to five symbols from an alphabet of the bytes that matter, behind
+        // each of a few prefixes, plus hand-picked texts.
+        let alphabet = ["2", "4", "5", "0", "9", ".", " ", "-", "x", "\u{a0}", "é"];
+        let prefixes = ["", " ", "smtp;", "SMTP; ", "550 ", "\u{2003}4", "250-"];
+        let mut texts = vec![
+            "550 5.1.1 user unknown".to_owned(),
+            "smtp; 550 5.1.1 <a@example.com>: Recipient address rejected".to_owned(),
+            "4.7.1 greylisted".to_owned(),
+            "421 4.7.0 Try again later".to_owned(),
+            "5.1.10".to_owned(),
+            "5.1234.1".to_owned(),
+            "\u{a0}550 5.1.1".to_owned(),
+        ];
+        let mut stack = vec![String::new()];
+        while let Some(s) = stack.pop() {
+            for p in prefixes {
+                texts.push(format!("{p}{s}"));
+            }
+            if s.chars().count() < 5 {
+                for a in alphabet {
+                    stack.push(format!("{s}{a}"));
+                }
+            }
+        }
+        for t in &texts {
+            assert_eq!(smtp_code_slices(t), smtp_code_slices_by_chars(t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn bracketed_message_ids_take_the_fast_path_to_the_same_answer() {
+        let reference = |s: &str| {
+            let t = s.trim().trim_start_matches('<').trim_end_matches('>').trim();
+            (!t.is_empty()).then(|| t.to_owned())
+        };
+        for s in [
+            "<abc@example.com>",
+            "<<abc@example.com>>",
+            "< abc@example.com >",
+            "<a b>",
+            "<ab>",
+            "<\u{a0}ab\u{a0}>",
+            "<é@example.com>",
+            " <abc@example.com> ",
+            "<>",
+            "<<>>",
+            "<a>",
+            "plain@example.com",
+        ] {
+            assert_eq!(clean_message_id(s), reference(s), "{s:?}");
+            assert_eq!(clean_message_id_cow(&Cow::Borrowed(s)).map(Cow::into_owned), reference(s));
+        }
+    }
 
     #[test]
     fn decimal_seconds_agree_with_the_float_reading() {
