@@ -183,17 +183,18 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     // About 300 bytes per event in real batches: one allocation for most bodies.
     out.events.reserve(text.len() / 256 + 1);
     let mut custom = Vec::new();
+    let mut picked = Picked::empty(&KEYS);
     let mut scan = Scan::new(text);
     scan.items(|scan, i| {
         custom.clear();
         let path = Path::element("$", i);
-        let read = Picked::read(scan, &KEYS, path, |k, v, sendgrids| {
+        let read = picked.read_again(scan, &KEYS, path, |k, v, sendgrids| {
             if !sendgrids && !v.is_null() {
                 custom.push((k, v));
             }
         })?;
         let one = must_be_object(read, path)
-            .and_then(|(o, raw)| event(&o, raw, &custom, &mut out.events));
+            .and_then(|raw| event(&picked, raw, &custom, &mut out.events));
         if let Err(e) = one {
             out.errors.push(e);
         }
