@@ -61,7 +61,7 @@
 
 use std::borrow::Cow;
 
-use super::picked::{Keys, ObjectRead, Path, Picked, must_be_object};
+use super::picked::{Keys, Path, Picked, must_be_object};
 use super::scan::{Kind, Scan, Val};
 use super::{TimeUnit, bare_address_cow, clean_message_id_cow};
 use crate::error::{Error, ErrorKind};
@@ -112,7 +112,8 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
         let path = Path::root("$[\"event-data\"]");
         let mut one = Scan::new(data.text);
         let mut nested = Nested::default();
-        let (o, _) = must_be_object(read_item(&mut one, path, &mut nested)?, path)?;
+        let mut o = Picked::empty(&ITEM);
+        must_be_object(read_item(&mut o, &mut one, path, &mut nested)?, path)?;
         let mut out = Normalized::default();
         item_event(&o, &mut nested, data.text, &mut out.events)?;
         return Ok(out);
@@ -124,7 +125,8 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
         let mut one = Scan::new(text);
         let raw = text.trim();
         let mut nested = Nested::default();
-        if let Ok((o, _)) = read_item(&mut one, Path::root("$"), &mut nested)? {
+        let mut o = Picked::empty(&ITEM);
+        if read_item(&mut o, &mut one, Path::root("$"), &mut nested)?.is_ok() {
             let mut out = Normalized::default();
             item_event(&o, &mut nested, raw, &mut out.events)?;
             return Ok(out);
@@ -142,12 +144,13 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
 fn items<'a>(scan: &mut Scan<'a>, body_len: usize) -> Result<Normalized<Text<'a>>, Error> {
     let mut out = Normalized::default();
     out.events.reserve(body_len / 512 + 1);
-    // The nested objects' slots, reused from item to item.
+    // The item's slots and its nested objects' slots, reused from item to item.
+    let mut item = Picked::empty(&ITEM);
     let mut nested = Nested::default();
     scan.items(|scan, i| {
         let path = Path::element("$.items", i);
-        let one = must_be_object(read_item(scan, path, &mut nested)?, path)
-            .and_then(|(o, raw)| item_event(&o, &mut nested, raw, &mut out.events));
+        let one = must_be_object(read_item(&mut item, scan, path, &mut nested)?, path)
+            .and_then(|raw| item_event(&item, &mut nested, raw, &mut out.events));
         if let Err(e) = one {
             out.errors.push(e);
         }
@@ -219,74 +222,63 @@ struct Nested<'a> {
     user_variables: Metadata<Text<'a>>,
 }
 
-/// Read the event at the cursor, its nested objects into `nested`: `Ok(Err((kind, text)))`
-/// when it is not an object.
+/// Read the event at the cursor into `item`, its nested objects into `nested`: its exact text,
+/// or `Ok(Err((kind, text)))` when it is not an object.
 fn read_item<'a>(
+    item: &mut Picked<'a, 14>,
     scan: &mut Scan<'a>,
     path: Path<'a>,
     nested: &mut Nested<'a>,
-) -> Result<ObjectRead<'a, Picked<'a, 14>>, Error> {
+) -> Result<Result<&'a str, (Kind, &'a str)>, Error> {
     let Nested { delivery_status, message, headers, client_info, reject, user_variables } = nested;
-    (*delivery_status, *message, *headers, *client_info, *reject) = (None, None, None, None, None);
+    // The nested slots keep the last item's values: each is read only when this item's own
+    // slot holds an object, which it does only when the nested read just filled it.
     user_variables.clear();
-    Picked::read_with(
-        scan,
-        &ITEM,
-        path,
-        |_, _| {},
-        |slot, scan| {
-            Ok(match slot {
-                DELIVERY_STATUS => {
-                    let at = path.key("delivery-status");
-                    Some(read_nested(scan, &STATUS, at, delivery_status)?)
-                }
-                REJECT => Some(read_nested(scan, &STATUS, path.key("reject"), reject)?),
-                CLIENT_INFO => {
-                    let at = path.key("client-info");
-                    Some(read_nested(scan, &USER_AGENT, at, client_info)?)
-                }
-                MESSAGE => {
-                    let at = path.key("message");
-                    *headers = None;
-                    let read = Picked::read_with(
-                        scan,
-                        &HEADERS,
-                        at,
-                        |_, _| {},
-                        |_, scan| {
-                            let at = at.key("headers");
-                            Ok(Some(read_nested(scan, &MESSAGE_ID, at, headers)?))
-                        },
-                    )?;
-                    Some(match read {
-                        Ok((m, text)) => {
-                            *message = Some(m);
-                            Val::of(Kind::Obj, text)
+    item.read_again_with(scan, &ITEM, path, |slot, scan| {
+        Ok(match slot {
+            DELIVERY_STATUS => {
+                let at = path.key("delivery-status");
+                Some(read_nested(scan, &STATUS, at, delivery_status)?)
+            }
+            REJECT => Some(read_nested(scan, &STATUS, path.key("reject"), reject)?),
+            CLIENT_INFO => {
+                let at = path.key("client-info");
+                Some(read_nested(scan, &USER_AGENT, at, client_info)?)
+            }
+            MESSAGE => {
+                let at = path.key("message");
+                let read = Picked::read_with(scan, &HEADERS, at, |_, scan| {
+                    let at = at.key("headers");
+                    Ok(Some(read_nested(scan, &MESSAGE_ID, at, headers)?))
+                })?;
+                Some(match read {
+                    Ok((m, text)) => {
+                        *message = Some(m);
+                        Val::of(Kind::Obj, text)
+                    }
+                    Err((kind, text)) => {
+                        *message = None;
+                        Val::of(kind, text)
+                    }
+                })
+            }
+            USER_VARIABLES => {
+                user_variables.clear();
+                let vars = &mut *user_variables;
+                Some(
+                    match scan.fields(|k, v| {
+                        if !v.is_null() {
+                            vars.insert(k, v.text().unwrap_or(Cow::Borrowed(v.text)));
                         }
-                        Err((kind, text)) => {
-                            *message = None;
-                            Val::of(kind, text)
-                        }
-                    })
-                }
-                USER_VARIABLES => {
-                    user_variables.clear();
-                    let vars = &mut *user_variables;
-                    Some(
-                        match scan.fields(|k, v| {
-                            if !v.is_null() {
-                                vars.insert(k, v.text().unwrap_or(Cow::Borrowed(v.text)));
-                            }
-                        })? {
-                            Ok(text) => Val::of(Kind::Obj, text),
-                            Err(v) => v,
-                        },
-                    )
-                }
-                _ => None,
-            })
-        },
-    )
+                    })? {
+                        Ok(text) => Val::of(Kind::Obj, text),
+                        Err(v) => v,
+                    },
+                )
+            }
+            _ => None,
+        })
+    })
 }
 
 /// Read a nested object at the cursor into `into` (`None` when the value is not an object);
@@ -297,11 +289,10 @@ fn read_nested<'a, const N: usize>(
     path: Path<'a>,
     into: &mut Option<Picked<'a, N>>,
 ) -> Result<Val<'a>, Error> {
-    Ok(match Picked::read(scan, keys, path, |_, _, _| {})? {
-        Ok((p, text)) => {
-            *into = Some(p);
-            Val::of(Kind::Obj, text)
-        }
+    // Read where it stays (the slot is reused from item to item), not built and moved in.
+    let picked = into.get_or_insert_with(|| Picked::empty(keys));
+    Ok(match picked.read_again(scan, keys, path, |_, _, _| {})? {
+        Ok(text) => Val::of(Kind::Obj, text),
         Err((kind, text)) => {
             *into = None;
             Val::of(kind, text)
@@ -495,5 +486,33 @@ mod tests {
         assert_eq!((e.smtp_status.as_deref(), e.diagnostic.as_deref()), (None, None));
         assert_eq!(e.message_id.as_deref(), Some("b@x"));
         assert_eq!(e.metadata, Metadata::from([("j".to_owned(), "2".to_owned())]));
+    }
+
+    #[test]
+    fn an_item_without_nested_objects_takes_nothing_from_the_item_before() {
+        // The nested slots are reused across a page; the second item must not see the first's.
+        let out = page(
+            r#"{"event":"failed","severity":"permanent","timestamp":1767225600,
+                "delivery-status":{"code":550,"message":"5.1.1 no such user","description":"gone"},
+                "message":{"headers":{"message-id":"a@x"}},"client-info":{"user-agent":"UA"},
+                "reject":{"reason":"r","description":"d"},"user-variables":{"k":"1"}},
+               {"event":"failed","severity":"permanent","timestamp":1767225601},
+               {"event":"opened","timestamp":1767225602,"message":{"other":1},
+                "delivery-status":"not an object"}"#,
+        );
+        let first = &out.events[0];
+        assert_eq!(first.smtp_status.as_deref(), Some("550"));
+        assert_eq!(first.message_id.as_deref(), Some("a@x"));
+        assert_eq!(first.metadata.len(), 1);
+        let second = &out.events[1];
+        assert_eq!(
+            (second.smtp_status.as_deref(), second.diagnostic.as_deref()),
+            (None, None),
+            "{second:?}"
+        );
+        assert_eq!((second.message_id.as_deref(), second.user_agent.as_deref()), (None, None));
+        assert!(second.metadata.is_empty());
+        assert_eq!(out.errors.len(), 1, "the third item's delivery-status is not an object");
+        assert!(out.errors[0].message().contains("$.items[2]"), "{}", out.errors[0].message());
     }
 }

@@ -257,11 +257,27 @@ impl<'a, const N: usize> Picked<'a, N> {
         scan: &mut Scan<'a>,
         keys: &'static Keys<M>,
         path: Path<'a>,
-        mut other: impl FnMut(Cow<'a, str>, Val<'a>),
-        mut descend: impl FnMut(usize, &mut Scan<'a>) -> Result<Option<Val<'a>>, Error>,
+        descend: impl FnMut(usize, &mut Scan<'a>) -> Result<Option<Val<'a>>, Error>,
     ) -> Result<Read<'a, N>, Error> {
+        let mut picked = Picked::empty(keys);
+        let read = picked.read_again_with(scan, keys, path, descend)?;
+        Ok(read.map(|text| (picked, text)))
+    }
+
+    /// [`Picked::read_with`] into this value (see [`Picked::read_again`]); keys that are not
+    /// mapped are skipped.
+    #[inline]
+    pub(crate) fn read_again_with<const M: usize>(
+        &mut self,
+        scan: &mut Scan<'a>,
+        keys: &'static Keys<M>,
+        path: Path<'a>,
+        mut descend: impl FnMut(usize, &mut Scan<'a>) -> Result<Option<Val<'a>>, Error>,
+    ) -> Result<Result<&'a str, (Kind, &'a str)>, Error> {
         const { assert!(N <= M, "more slots than keys") };
-        let mut vals = [None; N];
+        self.vals = [None; N];
+        self.path = path;
+        let vals = &mut self.vals;
         let read = scan.fields_with(|scan, key| {
             if let Some(i) = keys.find(&key).filter(|i| *i < N) {
                 let value = match descend(i, scan)? {
@@ -270,16 +286,11 @@ impl<'a, const N: usize> Picked<'a, N> {
                 };
                 vals[i] = Some(value);
             } else {
-                let value = scan.value()?;
-                other(key, value);
+                scan.value()?;
             }
             Ok(())
         })?;
-        let names = keys.names();
-        Ok(match read {
-            Ok(text) => Ok((Picked { vals, names, path }, text)),
-            Err(v) => Err((v.kind, v.text)),
-        })
+        Ok(read.map_err(|v| (v.kind, v.text)))
     }
 
     /// The path of field `i`.
