@@ -385,7 +385,7 @@ fn fill<'a>(
     if let Some(ci) = o.obj(CLIENT_INFO)?.and(nested.client_info.as_ref()) {
         e.user_agent = ci.string(0)?;
     }
-    e.tags = o.str_list(TAGS)?;
+    o.str_list_into(TAGS, &mut e.tags)?;
     if o.obj(USER_VARIABLES)?.is_some() {
         e.metadata = std::mem::take(&mut nested.user_variables);
     }

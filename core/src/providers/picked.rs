@@ -250,6 +250,38 @@ impl<'a, const N: usize> Picked<'a, N> {
         Ok(read.map_err(|v| (v.kind, v.text)))
     }
 
+    /// The one reading of an object's fields behind the others: each mapped key's value goes
+    /// to its slot, read by `descend` (with the cursor on it; `None` to let the scan read it)
+    /// and every other key to `other`, with whether it is one of `keys`.
+    #[inline]
+    pub(crate) fn read_fields<const M: usize>(
+        &mut self,
+        scan: &mut Scan<'a>,
+        keys: &'static Keys<M>,
+        path: Path<'a>,
+        mut other: impl FnMut(Cow<'a, str>, Val<'a>, bool),
+        mut descend: impl FnMut(usize, &mut Scan<'a>) -> Result<Option<Val<'a>>, Error>,
+    ) -> Result<Result<&'a str, (Kind, &'a str)>, Error> {
+        const { assert!(N <= M, "more slots than keys") };
+        self.vals = [None; N];
+        self.path = path;
+        let vals = &mut self.vals;
+        let read = scan.fields_with(|scan, key| {
+            match keys.find(&key) {
+                Some(i) if i < N => {
+                    let value = match descend(i, scan)? {
+                        Some(v) => v,
+                        None => scan.value()?,
+                    };
+                    vals[i] = Some(value);
+                }
+                known => other(key, scan.value()?, known.is_some()),
+            }
+            Ok(())
+        })?;
+        Ok(read.map_err(|v| (v.kind, v.text)))
+    }
+
     /// [`Picked::read`] where `descend` may read a mapped field's value itself, with the cursor
     /// on it (a nested object read in place rather than skipped and scanned again): it returns
     /// the value it consumed, or `None` to let the slot take the value as usual.
@@ -334,41 +366,61 @@ impl<'a, const N: usize> Picked<'a, N> {
     /// An optional list of strings; a single string (or number) becomes a one-element list,
     /// `null` items are skipped.
     pub(crate) fn str_list(&self, i: usize) -> Result<crate::Tags<Cow<'a, str>>, Error> {
-        let Some(v) = self.raw(i) else { return Ok(crate::Tags::new()) };
+        let mut out = crate::Tags::new();
+        self.str_list_into(i, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Picked::str_list`] appended to `out` (an event's tags, filled where they lie: a list
+    /// returned by value was copied through the `Result` at a cost measured in a SendGrid
+    /// batch). On an error `out` may hold some of the items.
+    pub(crate) fn str_list_into(
+        &self,
+        i: usize,
+        out: &mut crate::Tags<Cow<'a, str>>,
+    ) -> Result<(), Error> {
+        let Some(v) = self.raw(i) else { return Ok(()) };
         match v.kind {
-            Kind::Str | Kind::Num => Ok(self.str(i)?.into_iter().collect()),
+            Kind::Str | Kind::Num => {
+                out.extend(self.str(i)?);
+                Ok(())
+            }
             Kind::Arr => {
-                /// The strings so far, and the first item that is not a string, a number or
-                /// null (its index and type).
-                #[derive(Default)]
-                struct List<'a> {
-                    out: crate::Tags<Cow<'a, str>>,
-                    bad: Option<(usize, Kind)>,
-                    n: usize,
-                }
-                fn take<'a>(list: &mut List<'a>, item: Val<'a>) {
+                /// One item: a string or number into `out`, `null` skipped, the first item of
+                /// another kind (its index and type) into `bad`.
+                fn take<'a>(
+                    out: &mut crate::Tags<Cow<'a, str>>,
+                    bad: &mut Option<(usize, Kind)>,
+                    n: &mut usize,
+                    item: Val<'a>,
+                ) {
                     match item.kind {
                         Kind::Null => {}
-                        Kind::Num | Kind::Str => list.out.extend(item.text()),
+                        Kind::Num | Kind::Str => out.extend(item.text()),
                         other => {
-                            list.bad.get_or_insert((list.n, other));
+                            bad.get_or_insert((*n, other));
                         }
                     }
-                    list.n += 1;
+                    *n += 1;
                 }
-                let mut list = List::default();
+                let start = out.len();
+                if plain_strings(v.text, out) {
+                    return Ok(());
+                }
+                out.truncate(start);
+                let (mut bad, mut n) = (None, 0);
                 // The usual list is flat: one tight loop. A nested item stops it, and the
                 // general walk reads the list again from its start.
-                if !Scan::new(v.text).flat_array(|item| take(&mut list, item))? {
-                    list = List::default();
+                if !Scan::new(v.text).flat_array(|item| take(out, &mut bad, &mut n, item))? {
+                    out.truncate(start);
+                    (bad, n) = (None, 0);
                     Scan::new(v.text).items(|scan, _| {
-                        take(&mut list, scan.value()?);
+                        take(out, &mut bad, &mut n, scan.value()?);
                         Ok(())
                     })?;
                 }
-                let List { out, bad, .. } = list;
                 match bad {
-                    None => Ok(out),
+                    None => Ok(()),
                     Some((n, kind)) => Err(Error::type_mismatch(
                         format!("{}[{n}]", self.child(i)),
                         "string",
@@ -424,6 +476,46 @@ impl<'a, const N: usize> Picked<'a, N> {
     }
 }
 
+/// The items of an array of plain strings (no escapes; the usual tag list), borrowed from its
+/// text, which the scanner has already checked: `None` for anything else (an escape, another
+/// kind of item), which the general reading then handles with its errors. One pass of byte
+/// compares: reading two-tag lists the general way measured at 6% of a SendGrid batch.
+fn plain_strings<'a>(text: &'a str, out: &mut crate::Tags<Cow<'a, str>>) -> bool {
+    let b = text.as_bytes();
+    let ws = |c: u8| matches!(c, b' ' | b'\n' | b'\r' | b'\t');
+    let skip = |mut at: usize| {
+        while b.get(at).is_some_and(|c| ws(*c)) {
+            at += 1;
+        }
+        at
+    };
+    let mut at = skip(1);
+    if b.get(at) == Some(&b']') {
+        return true;
+    }
+    loop {
+        if b.get(at) != Some(&b'"') {
+            return false;
+        }
+        let start = at + 1;
+        let Some(len) = b[start..].iter().position(|c| matches!(c, b'"' | b'\\')) else {
+            return false;
+        };
+        let end = start + len;
+        // Both ends are at ASCII quotes, so on character boundaries.
+        match (b[end], text.get(start..end)) {
+            (b'"', Some(item)) => out.push(Cow::Borrowed(item)),
+            _ => return false,
+        }
+        at = skip(end + 1);
+        match b.get(at) {
+            Some(b',') => at = skip(at + 1),
+            Some(b']') => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,6 +539,47 @@ mod tests {
         assert_eq!(p.str(1).unwrap().unwrap(), "12.50");
         assert_eq!(p.str_list(2).unwrap().as_slice(), ["p", "3"]);
         assert_eq!(p.raw(3).map(|v| v.text), None);
+    }
+
+    #[test]
+    fn plain_string_lists_read_as_the_general_reading_does() {
+        // (list, whether the plain reading takes it)
+        for (list, plain) in [
+            (r"[]", true),
+            (r"[ ]", true),
+            (r#"["invoice","eu"]"#, true),
+            (r#"[ "a" , "b" ]"#, true),
+            ("[\n\t\"a\",\r\n\"\"]", true),
+            (r#"["é","日本"]"#, true),
+            (r#"["a\"b","c"]"#, false),
+            (r#"["a\\","c"]"#, false),
+            (r#"["a",1,"b"]"#, false),
+            (r#"["a",null]"#, false),
+            (r"[1]", false),
+            (r#"["a",["b"]]"#, false),
+        ] {
+            let text = format!(r#"{{"list":{list}}}"#);
+            let (p, _) = pick(&text);
+            let v = p.raw(2).expect("list");
+            // The general reading: every item through the scanner.
+            let mut general = Vec::new();
+            Scan::new(v.text)
+                .items(|scan, _| {
+                    if let Some(t) = scan.value()?.text() {
+                        general.push(t.into_owned());
+                    }
+                    Ok(())
+                })
+                .expect("valid list");
+            let mut fast = crate::Tags::new();
+            assert_eq!(plain_strings(v.text, &mut fast), plain, "{list}");
+            if plain {
+                assert_eq!(fast.as_slice(), general.as_slice(), "{list}");
+            }
+            if !list.contains('[') || list.matches('[').count() == 1 {
+                assert_eq!(p.str_list(2).expect("list").to_vec(), general, "{list}");
+            }
+        }
     }
 
     #[test]

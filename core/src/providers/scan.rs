@@ -190,6 +190,22 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// The array at the cursor, read as [`Scan::value`] reads it, with each item handed to
+    /// `each` when none is nested: `(value, true)`. At the first nested item the array is read
+    /// again whole and `each` has seen only some items: `(value, false)`.
+    pub(crate) fn array_items(
+        &mut self,
+        each: impl FnMut(Val<'a>),
+    ) -> Result<(Val<'a>, bool), Error> {
+        let start = self.at;
+        if self.peek() == Some(b'[') && self.flat_array(each)? {
+            let text = &self.text[start..self.at];
+            return Ok((Val { kind: Kind::Arr, text, escaped: false }, true));
+        }
+        self.at = start;
+        Ok((self.value()?, false))
+    }
+
     /// [`Scan::flat_array`] for an object: skipped when none of its values is an object or
     /// array.
     fn flat_object(&mut self) -> Result<bool, Error> {

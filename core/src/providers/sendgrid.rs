@@ -109,7 +109,7 @@
 use std::borrow::Cow;
 
 use super::picked::{Keys, Path, Picked, must_be_object};
-use super::scan::{Scan, Val};
+use super::scan::{Kind, Scan, Val};
 use super::{
     RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow, smtp_code_slices,
 };
@@ -184,17 +184,28 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     out.events.reserve(text.len() / 256 + 1);
     let mut custom = Vec::new();
     let mut picked = Picked::empty(&KEYS);
+    let mut categories = Categories::default();
     let mut scan = Scan::new(text);
     scan.items(|scan, i| {
         custom.clear();
+        categories.read = false;
         let path = Path::element("$", i);
-        let read = picked.read_again(scan, &KEYS, path, |k, v, sendgrids| {
-            if !sendgrids && !v.is_null() {
-                custom.push((k, v));
-            }
-        })?;
+        let read = picked.read_fields(
+            scan,
+            &KEYS,
+            path,
+            |k, v, sendgrids| {
+                if !sendgrids && !v.is_null() {
+                    custom.push((k, v));
+                }
+            },
+            |slot, scan| match slot {
+                CATEGORY => categories.scan(scan).map(Some),
+                _ => Ok(None),
+            },
+        )?;
         let one = must_be_object(read, path)
-            .and_then(|raw| event(&picked, raw, &custom, &mut out.events));
+            .and_then(|raw| event(&picked, raw, &custom, &mut categories, &mut out.events));
         if let Err(e) = one {
             out.errors.push(e);
         }
@@ -202,6 +213,31 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     })?;
     scan.end()?;
     Ok(out)
+}
+
+/// An event's `category` list, read as the scan passes it (not scanned again from its slot).
+#[derive(Default)]
+struct Categories<'a> {
+    tags: crate::Tags<Text<'a>>,
+    /// Whether `tags` holds this event's list: its last `category` was an array of strings,
+    /// numbers and nulls. Otherwise the slot is read the general way, with its errors.
+    read: bool,
+}
+
+impl<'a> Categories<'a> {
+    /// Read the `category` value at the cursor; the value, for its slot.
+    fn scan(&mut self, scan: &mut Scan<'a>) -> Result<Val<'a>, Error> {
+        self.tags.clear();
+        let mut ok = true;
+        let (value, flat) = scan.array_items(|item| match item.kind {
+            Kind::Null => {}
+            Kind::Num => self.tags.push(Cow::Borrowed(item.text)),
+            Kind::Str => self.tags.extend(item.string()),
+            _ => ok = false,
+        })?;
+        self.read = flat && ok;
+        Ok(value)
+    }
 }
 
 /// The slots of the mapped fields: their index in [`KEYS`].
@@ -228,6 +264,7 @@ fn event<'a>(
     o: &Picked<'a, SLOTS>,
     raw: &'a str,
     custom: &[(Text<'a>, Val<'a>)],
+    categories: &mut Categories<'a>,
     events: &mut Vec<BorrowedEvent<'a>>,
 ) -> Result<(), Error> {
     let name = o.string(EVENT)?.ok_or_else(|| Error::missing(o.child(EVENT)))?;
@@ -262,7 +299,7 @@ fn event<'a>(
     };
     let about_no_message = is("account_status_change");
     super::fill_in_place(events, ("sendgrid", kind, name), |e| {
-        fill(e, o, raw, custom, class, about_no_message)
+        fill(e, o, raw, custom, categories, class, about_no_message)
     })
 }
 
@@ -271,6 +308,7 @@ fn fill<'a>(
     o: &Picked<'a, SLOTS>,
     raw: &'a str,
     custom: &[(Text<'a>, Val<'a>)],
+    categories: &mut Categories<'a>,
     class: Option<BounceClass>,
     about_no_message: bool,
 ) -> Result<(), Error> {
@@ -298,7 +336,11 @@ fn fill<'a>(
     e.url = o.string(URL)?;
     e.user_agent = o.string(USERAGENT)?;
     e.ip = o.string(IP)?;
-    e.tags = o.str_list(CATEGORY)?;
+    if categories.read {
+        std::mem::swap(&mut e.tags, &mut categories.tags);
+    } else {
+        o.str_list_into(CATEGORY, &mut e.tags)?;
+    }
     // Inserted one by one: `collect` would buffer, sort and bulk-build, which for the usual one
     // to three custom args costs more than the inserts.
     for (k, v) in custom {
@@ -451,6 +493,34 @@ mod tests {
         }
         assert_eq!(slots.len(), SLOTS);
         assert!(KEYS.find("tenant").is_none());
+    }
+
+    #[test]
+    fn categories_read_during_the_scan_agree_with_the_slot_reading() {
+        let body = r#"[
+            {"event":"open","email":"a@example.com","timestamp":1,"category":["x","y"]},
+            {"event":"open","email":"a@example.com","timestamp":2},
+            {"event":"open","email":"a@example.com","timestamp":3,"category":"solo"},
+            {"event":"open","email":"a@example.com","timestamp":4,"category":["x"],"category":"last"},
+            {"event":"open","email":"a@example.com","timestamp":5,"category":"first","category":["a\u0041",7,null]},
+            {"event":"open","email":"a@example.com","timestamp":6,"category":["x",["nested"]]},
+            {"event":"open","email":"a@example.com","timestamp":7,"category":["x",true]},
+            {"event":"open","email":"a@example.com","timestamp":8,"category":[]}
+        ]"#;
+        let headers = crate::Headers::new();
+        let out = normalize(Payload { body: body.as_bytes(), headers: &headers }).unwrap();
+        let tags: Vec<Vec<String>> =
+            out.events.iter().map(|e| e.tags.iter().map(ToString::to_string).collect()).collect();
+        let expect: [&[&str]; 6] = [&["x", "y"], &[], &["solo"], &["last"], &["aA", "7"], &[]];
+        assert_eq!(tags, expect.map(|t| t.iter().map(ToString::to_string).collect::<Vec<_>>()));
+        let errors: Vec<&str> = out.errors.iter().map(Error::message).collect();
+        assert_eq!(
+            errors,
+            [
+                "expected string at $[5].category[1], found array",
+                "expected string at $[6].category[1], found boolean"
+            ]
+        );
     }
 
     #[test]
