@@ -182,7 +182,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
     let mut out = Normalized::default();
     // About 300 bytes per event in real batches: one allocation for most bodies.
     out.events.reserve(text.len() / 256 + 1);
-    let mut custom = Vec::new();
+    let mut custom = Metadata::new();
     let mut picked = Picked::empty(&KEYS);
     let mut categories = Categories::default();
     let mut scan = Scan::new(text);
@@ -196,7 +196,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
             path,
             |k, v, sendgrids| {
                 if !sendgrids && !v.is_null() {
-                    custom.push((k, v));
+                    custom.insert(k, v.text().unwrap_or(Cow::Borrowed(v.text)));
                 }
             },
             |slot, scan| match slot {
@@ -205,7 +205,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Er
             },
         )?;
         let one = must_be_object(read, path)
-            .and_then(|raw| event(&picked, raw, &custom, &mut categories, &mut out.events));
+            .and_then(|raw| event(&picked, raw, &mut custom, &mut categories, &mut out.events));
         if let Err(e) = one {
             out.errors.push(e);
         }
@@ -263,7 +263,7 @@ const SLOTS: usize = 15;
 fn event<'a>(
     o: &Picked<'a, SLOTS>,
     raw: &'a str,
-    custom: &[(Text<'a>, Val<'a>)],
+    custom: &mut Metadata<Text<'a>>,
     categories: &mut Categories<'a>,
     events: &mut Vec<BorrowedEvent<'a>>,
 ) -> Result<(), Error> {
@@ -307,7 +307,7 @@ fn fill<'a>(
     e: &mut BorrowedEvent<'a>,
     o: &Picked<'a, SLOTS>,
     raw: &'a str,
-    custom: &[(Text<'a>, Val<'a>)],
+    custom: &mut Metadata<Text<'a>>,
     categories: &mut Categories<'a>,
     class: Option<BounceClass>,
     about_no_message: bool,
@@ -341,12 +341,9 @@ fn fill<'a>(
     } else {
         o.str_list_into(CATEGORY, &mut e.tags)?;
     }
-    // Inserted one by one: `collect` would buffer, sort and bulk-build, which for the usual one
-    // to three custom args costs more than the inserts.
-    for (k, v) in custom {
-        let value = v.text().unwrap_or(Cow::Borrowed(v.text));
-        e.metadata.insert(k.clone(), value);
-    }
+    // Custom arguments were inserted as the scan met them (one by one: `collect` would
+    // buffer, sort and bulk-build, which for the usual one to three costs more).
+    std::mem::swap(&mut e.metadata, custom);
     e.raw = Cow::Borrowed(raw);
     e.event_key = Cow::Owned(event_key(e, KeyScope::Event));
     Ok(())
