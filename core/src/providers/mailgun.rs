@@ -63,7 +63,7 @@ use std::borrow::Cow;
 
 use super::picked::{Keys, Path, Picked, must_be_object};
 use super::scan::{Kind, Scan, Val};
-use super::{TimeUnit, bare_address_cow, clean_message_id_cow};
+use super::{bare_address_cow, clean_message_id_cow};
 use crate::error::{Error, ErrorKind};
 use crate::{
     BorrowedEvent, BounceClass, EventType, KeyScope, Metadata, Normalized, Payload, event_key,
@@ -362,7 +362,7 @@ fn fill<'a>(
         e.smtp_message_id.clone_from(&e.message_id);
     }
     e.recipient = o.string(RECIPIENT)?.as_ref().and_then(bare_address_cow);
-    e.occurred_at = o.time(TIMESTAMP, TimeUnit::Seconds)?;
+    e.occurred_at = o.fractional_time(TIMESTAMP)?;
     if let Some(d) = ds {
         e.smtp_status = code.filter(|c| (200..600).contains(c)).map(|c| Cow::Owned(c.to_string()));
         e.enhanced_status = match d.str(ENHANCED_CODE)?.filter(|s| !s.is_empty()) {

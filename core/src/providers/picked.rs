@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use super::scan::{Kind, Scan, Val};
-use super::{TimeUnit, parse_time, plain_epoch, string_epoch};
+use super::{TimeUnit, decimal_seconds, parse_time, plain_epoch, string_epoch};
 use crate::Timestamp;
 use crate::error::Error;
 
@@ -453,6 +453,19 @@ impl<'a, const N: usize> Picked<'a, N> {
         Ok(text.trim().parse().ok())
     }
 
+    /// [`Picked::time`] in seconds for a provider that writes fractional epoch seconds
+    /// (`1767299998.412`, Mailgun): that shape is read first, without trying an integer.
+    #[inline]
+    pub(crate) fn fractional_time(&self, i: usize) -> Result<Option<Timestamp>, Error> {
+        if let Some(v) = self.raw(i)
+            && v.kind == Kind::Num
+            && let Some(t) = decimal_seconds(v.text)
+        {
+            return Ok(Some(t));
+        }
+        self.time(i, TimeUnit::Seconds)
+    }
+
     /// An optional time in one of the providers' shapes (see [`parse_time`]).
     pub(crate) fn time(&self, i: usize, unit: TimeUnit) -> Result<Option<Timestamp>, Error> {
         let Some(v) = self.raw(i) else { return Ok(None) };
@@ -580,6 +593,26 @@ mod tests {
                 assert_eq!(p.str_list(2).expect("list").to_vec(), general, "{list}");
             }
         }
+    }
+
+    #[test]
+    fn fractional_times_read_as_time_reads_them() {
+        for t in ["1767299998.412", "1767299998.4129", "1767299998", "1767299998412", "-1.5", "1e9"]
+        {
+            let text = format!(r#"{{"t":{t}}}"#);
+            let (p, _) = pick(&text);
+            assert_eq!(p.fractional_time(3).unwrap(), p.time(3, TimeUnit::Seconds).unwrap(), "{t}");
+        }
+        let (p, _) = pick(r#"{"t":"soon"}"#);
+        assert_eq!(
+            p.fractional_time(3).unwrap_err().message(),
+            p.time(3, TimeUnit::Seconds).unwrap_err().message()
+        );
+        let (p, _) = pick(r#"{"t":1767299998.412}"#);
+        assert_eq!(
+            p.fractional_time(3).unwrap().map(Timestamp::as_millis),
+            Some(1_767_299_998_412)
+        );
     }
 
     #[test]
