@@ -5,7 +5,7 @@
 //! duplicates, retries and late, out-of-order arrivals. This crate turns a payload into
 //! canonical [`Event`]s, derives each event's dedupe key ([`event_key`]), folds a message's
 //! events into a [`MessageState`] whose merge is a join-semilattice, computes recipient
-//! [`Suppression`]s and routes events at the edge. Before any of that, [`verify`] checks that a
+//! [`Suppression`]s and routes events at the edge. Before any of that, [`verify()`] checks that a
 //! webhook request really comes from its provider (signatures, credentials, replay windows). Every other runtime of mailstate (the wasm
 //! build for edge workers and wasmtime hosts, the DataFusion functions) calls this crate,
 //! usually through [`wire::call`], so the answers are identical everywhere.
