@@ -241,7 +241,7 @@ impl<'a, const N: usize> Picked<'a, N> {
     ) -> Result<Result<&'a str, (Kind, &'a str)>, Error> {
         const { assert!(N <= M, "more slots than keys") };
         self.vals = [None; N];
-        self.path = path;
+        (self.names, self.path) = (keys.names(), path);
         let vals = &mut self.vals;
         let read = scan.fields(|key, value| match keys.find(&key) {
             Some(i) if i < N => vals[i] = Some(value),
@@ -266,7 +266,7 @@ impl<'a, const N: usize> Picked<'a, N> {
     ) -> Result<Result<&'a str, (Kind, &'a str)>, Error> {
         const { assert!(N <= M, "more slots than keys") };
         self.vals = [None; N];
-        self.path = path;
+        (self.names, self.path) = (keys.names(), path);
         let vals = &mut self.vals;
         let read = scan.fields_with(|scan, key| {
             match keys.find(&key) {
@@ -310,7 +310,7 @@ impl<'a, const N: usize> Picked<'a, N> {
     ) -> Result<Result<&'a str, (Kind, &'a str)>, Error> {
         const { assert!(N <= M, "more slots than keys") };
         self.vals = [None; N];
-        self.path = path;
+        (self.names, self.path) = (keys.names(), path);
         let vals = &mut self.vals;
         let read = scan.fields_with(|scan, key| {
             if let Some(i) = keys.find(&key).filter(|i| *i < N) {
