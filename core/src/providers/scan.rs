@@ -148,12 +148,7 @@ impl<'a> Scan<'a> {
         let (kind, escaped) = match self.bytes[start] {
             b'"' => (Kind::Str, self.string()?),
             b'[' => {
-                // Most arrays in payloads are flat lists of strings or numbers (tags,
-                // categories): one tight loop; at the first nested value, the general walk.
-                if !self.flat_array(|_| {})? {
-                    self.at = start;
-                    self.skip_nested()?;
-                }
+                self.array(|_| {})?;
                 (Kind::Arr, false)
             }
             b'{' => {
@@ -190,20 +185,32 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// The array at the cursor, read as [`Scan::value`] reads it, with each item handed to
-    /// `each` when none is nested: `(value, true)`. At the first nested item the array is read
-    /// again whole and `each` has seen only some items: `(value, false)`.
+    /// Skip the array at the cursor, handing its items to `each` while none is nested: whether
+    /// none was. Most arrays in payloads are flat lists of strings or numbers (tags,
+    /// categories): one tight loop; at the first nested item, the general walk from the start.
+    #[inline]
+    fn array(&mut self, each: impl FnMut(Val<'a>)) -> Result<bool, Error> {
+        let start = self.at;
+        if self.flat_array(each)? {
+            return Ok(true);
+        }
+        self.at = start;
+        self.skip_nested()?;
+        Ok(false)
+    }
+
+    /// The value at the cursor as [`Scan::value`] reads it; when it is an array, its items are
+    /// handed to `each` while none is nested: `(value, true)` when `each` saw them all.
     pub(crate) fn array_items(
         &mut self,
         each: impl FnMut(Val<'a>),
     ) -> Result<(Val<'a>, bool), Error> {
-        let start = self.at;
-        if self.peek() == Some(b'[') && self.flat_array(each)? {
-            let text = &self.text[start..self.at];
-            return Ok((Val { kind: Kind::Arr, text, escaped: false }, true));
+        if self.peek() != Some(b'[') {
+            return Ok((self.value()?, false));
         }
-        self.at = start;
-        Ok((self.value()?, false))
+        let start = self.at;
+        let flat = self.array(each)?;
+        Ok((Val { kind: Kind::Arr, text: &self.text[start..self.at], escaped: false }, flat))
     }
 
     /// [`Scan::flat_array`] for an object: skipped when none of its values is an object or

@@ -108,8 +108,8 @@
 
 use std::borrow::Cow;
 
-use super::picked::{Keys, Path, Picked, must_be_object};
-use super::scan::{Kind, Scan, Val};
+use super::picked::{Keys, Path, Picked, must_be_object, take_tag};
+use super::scan::{Scan, Val};
 use super::{
     RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow, smtp_code_slices,
 };
@@ -229,12 +229,7 @@ impl<'a> Categories<'a> {
     fn scan(&mut self, scan: &mut Scan<'a>) -> Result<Val<'a>, Error> {
         self.tags.clear();
         let mut ok = true;
-        let (value, flat) = scan.array_items(|item| match item.kind {
-            Kind::Null => {}
-            Kind::Num => self.tags.push(Cow::Borrowed(item.text)),
-            Kind::Str => self.tags.extend(item.string()),
-            _ => ok = false,
-        })?;
+        let (value, flat) = scan.array_items(|item| ok &= take_tag(&mut self.tags, item))?;
         self.read = flat && ok;
         Ok(value)
     }
@@ -502,20 +497,24 @@ mod tests {
             {"event":"open","email":"a@example.com","timestamp":5,"category":"first","category":["a\u0041",7,null]},
             {"event":"open","email":"a@example.com","timestamp":6,"category":["x",["nested"]]},
             {"event":"open","email":"a@example.com","timestamp":7,"category":["x",true]},
-            {"event":"open","email":"a@example.com","timestamp":8,"category":[]}
+            {"event":"open","email":"a@example.com","timestamp":8,"category":[]},
+            {"event":"open","email":"a@example.com","timestamp":9,"category" : [ "p" , "q" ]},
+            {"event":"open","email":"a@example.com","timestamp":10,"category": ["x", false]}
         ]"#;
         let headers = crate::Headers::new();
         let out = normalize(Payload { body: body.as_bytes(), headers: &headers }).unwrap();
         let tags: Vec<Vec<String>> =
             out.events.iter().map(|e| e.tags.iter().map(ToString::to_string).collect()).collect();
-        let expect: [&[&str]; 6] = [&["x", "y"], &[], &["solo"], &["last"], &["aA", "7"], &[]];
+        let expect: [&[&str]; 7] =
+            [&["x", "y"], &[], &["solo"], &["last"], &["aA", "7"], &[], &["p", "q"]];
         assert_eq!(tags, expect.map(|t| t.iter().map(ToString::to_string).collect::<Vec<_>>()));
         let errors: Vec<&str> = out.errors.iter().map(Error::message).collect();
         assert_eq!(
             errors,
             [
                 "expected string at $[5].category[1], found array",
-                "expected string at $[6].category[1], found boolean"
+                "expected string at $[6].category[1], found boolean",
+                "expected string at $[9].category[1], found boolean"
             ]
         );
     }
