@@ -61,7 +61,7 @@
 
 use std::borrow::Cow;
 
-use super::picked::{Keys, Path, Picked, must_be_object};
+use super::picked::{Keys, ObjectText, Path, Picked, must_be_object};
 use super::scan::{Kind, Scan, Val};
 use super::{bare_address_cow, clean_message_id_cow};
 use crate::error::{Error, ErrorKind};
@@ -229,11 +229,11 @@ fn read_item<'a>(
     scan: &mut Scan<'a>,
     path: Path<'a>,
     nested: &mut Nested<'a>,
-) -> Result<Result<&'a str, (Kind, &'a str)>, Error> {
+) -> Result<ObjectText<'a>, Error> {
     let Nested { delivery_status, message, headers, client_info, reject, user_variables } = nested;
     // The nested slots keep the last item's values: each is read only when this item's own
-    // slot holds an object, which it does only when the nested read just filled it.
-    user_variables.clear();
+    // slot holds an object, which it does only when the nested read just filled it (the
+    // user variables are cleared there too, not for every item).
     item.read_again_with(scan, &ITEM, path, |slot, scan| {
         Ok(match slot {
             DELIVERY_STATUS => {
@@ -436,6 +436,7 @@ fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Headers;
 
     #[test]
     fn decimal_writes_every_i64_as_display_does() {
@@ -444,7 +445,6 @@ mod tests {
             assert_eq!(decimal(n, &mut buf), n.to_string());
         }
     }
-    use crate::Headers;
 
     fn page(item: &str) -> Normalized {
         let body = format!(r#"{{"items":[{item}],"paging":{{}}}}"#);
