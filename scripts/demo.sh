@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 if [[ -n "${MAILSTATE_BIN:-}" ]]; then
   bin="$MAILSTATE_BIN"
 else
-  cargo build -q -p mailstate-sql --bin mailstate
+  cargo build -q -p mailstate-cli --bin mailstate
   bin="${CARGO_TARGET_DIR:-target}/debug/mailstate"
 fi
 "$bin" demo --examples examples/demo "$@"

@@ -22,8 +22,17 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p mailstate-wasm --features plugin --target wasm32-unknown-unknown -- -D warnings
 cargo clippy -p mailstate-wasm --features js --target wasm32-unknown-unknown -- -D warnings
 
+step "cargo deny check licenses bans sources (deny.toml; offline)"
+tools="${MAILSTATE_TOOLS:-$HOME/.cache/mailstate-tools}"
+deny_version=0.19.8
+if ! "$tools/bin/cargo-deny" --version 2>/dev/null | grep -qx "cargo-deny $deny_version"; then
+  step "installing cargo-deny $deny_version into $tools"
+  cargo install -q --locked cargo-deny --version "$deny_version" --root "$tools"
+fi
+"$tools/bin/cargo-deny" --offline check licenses bans sources
+
 step "docs of the library crates (rustdoc warnings are errors)"
-RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps -p mailstate-core -p mailstate-host -p mailstate-wasm -p conformance
+RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps -p mailstate-core -p mailstate-host -p mailstate-wasm -p mailstate-sql -p mailstate-cli -p conformance
 
 step "building the wasm plugin (mailstate-host's tests and the Python example load it)"
 scripts/build-wasm.sh

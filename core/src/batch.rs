@@ -237,6 +237,29 @@ impl StateBatch {
     }
 }
 
+/// Split items of the given sizes into consecutive runs of whole items whose sizes add up to
+/// at most `limit` (a run holds at least one item, however large): how rows and states are
+/// cut into boundary crossings of bounded size, group by group.
+///
+/// ```
+/// assert_eq!(mailstate_core::batch::chunk_ranges(&[2, 2, 5, 1], 4), vec![0..2, 2..3, 3..4]);
+/// ```
+pub fn chunk_ranges(sizes: &[usize], limit: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut first = 0;
+    while first < sizes.len() {
+        let mut last = first + 1;
+        let mut total = sizes[first];
+        while last < sizes.len() && total + sizes[last] <= limit {
+            total += sizes[last];
+            last += 1;
+        }
+        out.push(first..last);
+        first = last;
+    }
+    out
+}
+
 /// Encode a list of encoded states: the input of `batch.view`.
 pub fn encode_state_list<'a>(states: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut body = Vec::new();

@@ -42,8 +42,14 @@
 //! # What this crate does not do
 //!
 //! It holds no precedence, dedupe or suppression logic of its own: a rule written here would
-//! be a second copy of core's. The `mailstate` binary in this package adds ingestion,
-//! generation of synthetic data, and a SQL shell on top of these functions.
+//! be a second copy of core's. Ingestion, synthetic data and the SQL shell are the `mailstate`
+//! command's (crate `mailstate-cli`), built on these functions.
+//!
+//! # Features
+//!
+//! - `plugin` (default): [`SqlRules::plugin`] runs the functions on the wasm rules plugin,
+//!   loaded with `mailstate-host` (wasmtime). Without it the crate depends on DataFusion and
+//!   core only.
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
@@ -54,17 +60,18 @@ mod table;
 mod udaf;
 mod udf;
 
-pub mod generate;
-pub mod store;
-
+use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::error::Result;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::ListingOptions;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::registry::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 use datafusion::prelude::SessionContext;
 
-pub use rules::{SqlRules, chunk_ranges};
+pub use rules::SqlRules;
 pub use schema::{event_schema, events_to_batch};
 
 /// The aggregate functions of this crate.
@@ -202,4 +209,21 @@ pub fn context_with(target_partitions: Option<usize>, rules: &SqlRules) -> Resul
     let ctx = SessionContext::new_with_config(config);
     register_all_with(&ctx, rules)?;
     Ok(ctx)
+}
+
+/// Register the Parquet events under `events_dir` (files of [`event_schema`] in folders
+/// `day=YYYY-MM-DD`, the layout `mailstate ingest` and `mailstate generate` write) as table
+/// `name`, with `day` as a partition column. An empty folder gives an empty table.
+///
+/// # Errors
+/// When the folder cannot be found or listed.
+pub async fn register_events(ctx: &SessionContext, name: &str, events_dir: &Path) -> Result<()> {
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![("day".to_owned(), DataType::Utf8)]);
+    let dir = events_dir.canonicalize().map_err(|e| {
+        DataFusionError::Execution(format!("events folder {}: {e}", events_dir.display()))
+    })?;
+    let url = format!("{}/", dir.display());
+    ctx.register_listing_table(name, url, options, Some(event_schema()), None).await
 }

@@ -2,8 +2,8 @@
 //! without the partial stage, gives exactly core's answer — with the native rules and with
 //! the wasm plugin.
 
+use conformance::synthetic::{GenerateOptions, Rng, message_events};
 use mailstate_core::{Event, MessageState, reduce};
-use mailstate_sql::generate::{GenerateOptions, Rng, message_events};
 use serde_json::Value;
 
 use crate::util::{TestExecution, both_rules, shuffle};

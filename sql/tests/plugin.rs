@@ -7,12 +7,12 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use conformance::synthetic::{GenerateOptions, Rng, message_events};
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
 use datafusion::datasource::MemTable;
 use mailstate_core::Event;
 use mailstate_sql::SqlRules;
-use mailstate_sql::generate::{GenerateOptions, Rng, message_events};
 
 use crate::util::{TestExecution, plugin_rules, rows_json, temp_dir};
 

@@ -77,31 +77,6 @@ pub(crate) fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
 
-/// The fields of a message state row, as DESIGN.md lists them.
-pub(crate) const STATE_FIELDS: [&str; 21] = [
-    "message_id",
-    "recipient",
-    "status",
-    "terminal",
-    "terminal_at",
-    "first_event_at",
-    "last_event_at",
-    "accepted_at",
-    "delivered_at",
-    "first_open_at",
-    "first_click_at",
-    "bounced_at",
-    "complained_at",
-    "unsubscribed_at",
-    "open_count",
-    "click_count",
-    "deferred_count",
-    "event_count",
-    "late_event_count",
-    "bounce_class",
-    "diagnostic",
-];
-
 /// The repository root.
 pub(crate) fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -192,7 +167,7 @@ pub(crate) fn events_from_json(v: &Value) -> Result<Vec<Event>, mailstate_core::
 
 /// Shuffle deterministically.
 pub(crate) fn shuffle<T>(items: &mut [T], seed: u64) {
-    let mut rng = mailstate_sql::generate::Rng::new(seed);
+    let mut rng = conformance::synthetic::Rng::new(seed);
     for i in (1..items.len()).rev() {
         let j = usize::try_from(rng.below(i as u64 + 1)).unwrap();
         items.swap(i, j);

@@ -14,26 +14,12 @@ use serde_json::Value;
 
 use mailstate_sql::SqlRules;
 
-use crate::util::{
-    TestExecution, events_from_json, plugin_rules, repo, rows_json, shuffle, temp_dir,
-};
+use crate::util::{TestExecution, events_from_json, plugin_rules, rows_json, shuffle, temp_dir};
 
+/// The vectors of `area` (loaded by `conformance`, which fails on an empty area) as their
+/// path and document.
 fn vectors(area: &str) -> Vec<(PathBuf, Value)> {
-    let dir = repo().join("tests").join("vectors").join(area);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "no vectors in {}", dir.display());
-    files
-        .into_iter()
-        .map(|p| {
-            let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-            (p, v)
-        })
-        .collect()
+    conformance::load(area).into_iter().map(|v| (v.path, v.doc)).collect()
 }
 
 /// Write the vector's events as NDJSON (one line each, as given).

@@ -7,6 +7,8 @@
 
 #![deny(missing_docs)]
 
+pub mod synthetic;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -60,28 +62,49 @@ pub fn vectors_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("vectors")
 }
 
+/// The areas of the corpus: one folder of `tests/vectors` each. Every runtime that plays the
+/// whole corpus plays each of them.
+pub const AREAS: [&str; 10] = [
+    "dedupe",
+    "merge",
+    "normalize",
+    "reduce",
+    "route",
+    "signature",
+    "suppress",
+    "sync",
+    "types",
+    "webhook",
+];
+
 /// Every vector under `tests/vectors/<area>` (all areas when `area` is empty), sorted by path.
 ///
 /// # Panics
-/// When a vector file cannot be read or is not valid JSON with `op`, `input` and `expect`: the
-/// corpus itself is broken, and the panic names the file.
+/// When the area holds no vector (a suite that plays nothing must not pass), or a vector file
+/// cannot be read or is not valid JSON with `op`, `input` and `expect`: the corpus itself is
+/// broken, and the panic names the folder or file.
 pub fn load(area: &str) -> Vec<Vector> {
+    let dir = vectors_dir().join(area);
     let mut files = Vec::new();
-    collect(&vectors_dir().join(area), &mut files);
+    collect(&dir, &mut files);
     files.sort();
-    files
-        .into_iter()
-        .map(|path| {
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            let doc: Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: not json: {e}", path.display()));
-            for key in ["description", "op", "input", "expect"] {
-                assert!(doc.get(key).is_some(), "{}: vector has no {key:?}", path.display());
-            }
-            Vector { path, doc }
-        })
-        .collect()
+    assert!(!files.is_empty(), "no vectors in {}", dir.display());
+    files.iter().map(|path| load_file(path)).collect()
+}
+
+/// One vector file.
+///
+/// # Panics
+/// When the file cannot be read or is not valid JSON with `description`, `op`, `input` and
+/// `expect`; the panic names the file.
+pub fn load_file(path: &Path) -> Vector {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let doc: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: not json: {e}", path.display()));
+    for key in ["description", "op", "input", "expect"] {
+        assert!(doc.get(key).is_some(), "{}: vector has no {key:?}", path.display());
+    }
+    Vector { path: path.to_owned(), doc }
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -37,7 +37,9 @@ use mailstate_core::{
 use super::{
     Arg, check_arity, coerce, core_error, event_type, opt_str, opt_time, passes, text, time,
 };
-use crate::rules::{SqlRules, chunk_ranges};
+use mailstate_core::batch::chunk_ranges;
+
+use crate::rules::SqlRules;
 use crate::schema::{UTC, timestamp_type};
 
 const NAME: &str = "message_state";

@@ -3,9 +3,9 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::store::{Body, Store, split_lines};
 use anyhow::Context;
 use mailstate_core::Provider;
-use mailstate_sql::store::{Body, Store, split_lines};
 
 use crate::Outcome;
 
@@ -79,7 +79,7 @@ pub(crate) fn ingest_files(
     store: &Store,
     provider: Provider,
     files: &[PathBuf],
-) -> anyhow::Result<mailstate_sql::store::IngestSummary> {
+) -> anyhow::Result<crate::store::IngestSummary> {
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let bar = crate::progress_bar(total, "bytes");
     let mut bodies = Vec::new();

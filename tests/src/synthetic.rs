@@ -12,17 +12,7 @@
 //! and per-recipient queries have something to find. Addresses are `@example.com`-style
 //! and every id is synthetic. `raw` is empty: no provider payload exists for these events.
 
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::path::{Path, PathBuf};
-
-use datafusion::error::{DataFusionError, Result};
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
 use mailstate_core::{BounceClass, Event, EventType, Metadata, Timestamp};
-
-use crate::schema::{event_schema, events_to_batch};
 
 /// A small, fast, seedable PRNG (SplitMix64): deterministic output on every platform.
 #[derive(Clone, Debug)]
@@ -73,17 +63,6 @@ impl GenerateOptions {
     pub fn new(messages: u64, seed: u64) -> GenerateOptions {
         GenerateOptions { messages, seed, start_ms: 1_761_955_200_000, days: 30 }
     }
-}
-
-/// What was written.
-#[derive(Clone, Debug, Default)]
-pub struct Generated {
-    /// Rows written (retries included).
-    pub events: u64,
-    /// Messages generated.
-    pub messages: u64,
-    /// The Parquet files written.
-    pub files: Vec<PathBuf>,
 }
 
 const PROVIDERS: [&str; 5] = ["sendgrid", "ses", "mailgun", "postmark", "sparkpost"];
@@ -210,71 +189,9 @@ pub fn message_events(rng: &mut Rng, opts: &GenerateOptions, n: u64) -> Vec<Even
     out
 }
 
-fn day_of(e: &Event) -> String {
+/// The UTC day of an event (`YYYY-MM-DD`), or `unknown` when it carries no time.
+pub fn day_of(e: &Event) -> String {
     e.occurred_at.map_or_else(|| "unknown".to_owned(), |t| t.to_string()[..10].to_owned())
-}
-
-/// Write synthetic events to `dir/events/day=YYYY-MM-DD/part-00000.parquet` (the layout of an
-/// ingested store, so `mailstate sql --events dir` reads it).
-///
-/// # Errors
-/// When a file cannot be created or written.
-pub fn generate(
-    dir: &Path,
-    opts: &GenerateOptions,
-    mut progress: impl FnMut(u64),
-) -> Result<Generated> {
-    const CHUNK: u64 = 20_000;
-    let mut rng = Rng::new(opts.seed);
-    let mut writers: BTreeMap<String, (PathBuf, ArrowWriter<File>)> = BTreeMap::new();
-    let props = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(256 * 1024))
-        .build();
-    let mut summary = Generated { messages: opts.messages, ..Generated::default() };
-    let mut n = 0;
-    while n < opts.messages {
-        let end = (n + CHUNK).min(opts.messages);
-        let mut chunk = Vec::new();
-        for m in n..end {
-            chunk.extend(message_events(&mut rng, opts, m));
-        }
-        // Arrival order is not time order: shuffle the chunk (Fisher-Yates).
-        for i in (1..chunk.len()).rev() {
-            let j = usize::try_from(rng.below(i as u64 + 1)).unwrap_or(0);
-            chunk.swap(i, j);
-        }
-        let mut by_day: BTreeMap<String, Vec<Event>> = BTreeMap::new();
-        for e in chunk {
-            by_day.entry(day_of(&e)).or_default().push(e);
-        }
-        for (day, events) in by_day {
-            summary.events += events.len() as u64;
-            let batch = events_to_batch(&events)?;
-            if !writers.contains_key(&day) {
-                let folder = dir.join("events").join(format!("day={day}"));
-                std::fs::create_dir_all(&folder).map_err(|e| io_error(&folder, &e))?;
-                let path = folder.join("part-00000.parquet");
-                let file = File::create(&path).map_err(|e| io_error(&path, &e))?;
-                let w = ArrowWriter::try_new(file, event_schema(), Some(props.clone()))?;
-                writers.insert(day.clone(), (path, w));
-            }
-            if let Some((_, w)) = writers.get_mut(&day) {
-                w.write(&batch)?;
-            }
-        }
-        progress(end - n);
-        n = end;
-    }
-    for (_, (path, w)) in writers {
-        w.close()?;
-        summary.files.push(path);
-    }
-    Ok(summary)
-}
-
-fn io_error(path: &Path, e: &std::io::Error) -> DataFusionError {
-    DataFusionError::Execution(format!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

@@ -9,14 +9,15 @@ use crate::util::{TestExecution, repo, temp_dir};
 #[tokio::test]
 async fn message_state_equals_handwritten_sql_on_generated_data() {
     let dir = temp_dir();
-    let opts = mailstate_sql::generate::GenerateOptions::new(20_000, 42);
-    let done = mailstate_sql::generate::generate(dir.path(), &opts, |_| {}).unwrap();
-    assert!(done.events > 80_000, "{} events", done.events);
+    let generated = std::process::Command::new(env!("CARGO_BIN_EXE_mailstate"))
+        .args(["generate", "--messages", "20000", "--seed", "42", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{}", String::from_utf8_lossy(&generated.stderr));
 
     let t = TestExecution::new(4);
-    mailstate_sql::store::register_events(&t.ctx, "events", &dir.path().join("events"))
-        .await
-        .unwrap();
+    mailstate_sql::register_events(&t.ctx, "events", &dir.path().join("events")).await.unwrap();
     let read = |name: &str| std::fs::read_to_string(repo().join("sql/bench").join(name)).unwrap();
     let order = " ORDER BY message_id, recipient";
     let udaf =

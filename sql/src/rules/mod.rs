@@ -10,17 +10,57 @@
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::error::DataFusionError;
+use mailstate_core::batch::chunk_ranges;
 use mailstate_core::{
     Event, EventType, NativeRules, Normalized, Payload, Provider, ReduceBatch, Rules, States,
     Suppression, SuppressionPolicy, SuppressionState, Views,
 };
-use mailstate_host::Plugin;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
+
+#[cfg(feature = "plugin")]
+mod plugin;
+#[cfg(feature = "plugin")]
+use plugin::{LoadedPlugin, PluginError};
+
+/// Without the `plugin` feature no plugin can be loaded: the type has no values.
+#[cfg(not(feature = "plugin"))]
+enum LoadedPlugin {}
+
+/// Without the `plugin` feature no plugin can fail.
+#[cfg(not(feature = "plugin"))]
+enum PluginError {}
+
+#[cfg(not(feature = "plugin"))]
+impl fmt::Display for PluginError {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {}
+    }
+}
+
+#[cfg(not(feature = "plugin"))]
+impl LoadedPlugin {
+    fn describe(&self) -> String {
+        match *self {}
+    }
+    fn sha256(&self) -> &str {
+        match *self {}
+    }
+    fn reduce_states(&self, _: &ReduceBatch<'_>) -> Result<States, PluginError> {
+        match *self {}
+    }
+    fn reduce_views(&self, _: &ReduceBatch<'_>) -> Result<Views, PluginError> {
+        match *self {}
+    }
+    fn normalize(&self, _: Provider, _: Payload<'_>) -> Result<Normalized, RulesError> {
+        match *self {}
+    }
+    fn call(&self, _: &str, _: &[u8]) -> Result<Vec<u8>, PluginError> {
+        match *self {}
+    }
+}
 
 /// The rules the SQL functions run: native (core compiled in) or a loaded plugin.
 ///
@@ -31,47 +71,10 @@ pub struct SqlRules {
     plugin: Option<Arc<LoadedPlugin>>,
 }
 
-struct LoadedPlugin {
-    plugin: Plugin,
-    path: PathBuf,
-    abi: u32,
-    sha256: String,
-}
-
 impl SqlRules {
     /// The rules compiled into this process.
     pub fn native() -> SqlRules {
         SqlRules { plugin: None }
-    }
-
-    /// Load the rules plugin at `path` with the host's default limits.
-    ///
-    /// # Errors
-    /// When the file cannot be read, does not compile, or is not a rules plugin of the
-    /// host's ABI version.
-    pub fn plugin(path: impl AsRef<Path>) -> Result<SqlRules, mailstate_host::Error> {
-        SqlRules::plugin_with(Plugin::builder(), path)
-    }
-
-    /// Load the rules plugin at `path` with the limits of `builder`.
-    ///
-    /// # Errors
-    /// As [`SqlRules::plugin`].
-    pub fn plugin_with(
-        builder: mailstate_host::PluginBuilder,
-        path: impl AsRef<Path>,
-    ) -> Result<SqlRules, mailstate_host::Error> {
-        let path = path.as_ref();
-        let wasm = std::fs::read(path).map_err(|e| mailstate_host::Error::Io {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        let plugin = builder.load(&wasm)?;
-        let abi = plugin.abi_version()?;
-        let sha256 = hex(&Sha256::digest(&wasm));
-        Ok(SqlRules {
-            plugin: Some(Arc::new(LoadedPlugin { plugin, path: path.to_owned(), abi, sha256 })),
-        })
     }
 
     /// Whether these are the native rules.
@@ -85,9 +88,7 @@ impl SqlRules {
     pub fn describe(&self) -> String {
         match &self.plugin {
             None => format!("native (mailstate {})", env!("CARGO_PKG_VERSION")),
-            Some(p) => {
-                format!("plugin {} (abi {}, sha256 {})", p.path.display(), p.abi, &p.sha256[..12])
-            }
+            Some(p) => p.describe(),
         }
     }
 
@@ -104,7 +105,7 @@ impl SqlRules {
     ) -> Result<States, DataFusionError> {
         let states = match &self.plugin {
             None => NativeRules.reduce_states(batch).map_err(|e| crate::udaf::core_error(fun, &e)),
-            Some(p) => p.plugin.reduce_states(batch).map_err(|e| self.fault(fun, &e)),
+            Some(p) => p.reduce_states(batch).map_err(|e| self.fault(fun, &e)),
         }?;
         match states.errors().first() {
             None => Ok(states),
@@ -124,7 +125,7 @@ impl SqlRules {
     ) -> Result<Views, DataFusionError> {
         let views = match &self.plugin {
             None => NativeRules.reduce_views(batch).map_err(|e| crate::udaf::core_error(fun, &e)),
-            Some(p) => p.plugin.reduce_views(batch).map_err(|e| self.fault(fun, &e)),
+            Some(p) => p.reduce_views(batch).map_err(|e| self.fault(fun, &e)),
         }?;
         match views.errors().first() {
             None => Ok(views),
@@ -140,14 +141,7 @@ impl SqlRules {
     ) -> Result<Normalized, RulesError> {
         match &self.plugin {
             None => NativeRules.normalize(provider, payload).map_err(RulesError::Rules),
-            Some(p) => p.plugin.normalize(provider, payload).map_err(|e| match e {
-                mailstate_host::Error::Guest { code, message } => {
-                    let kind = mailstate_core::ErrorKind::from_code(&code)
-                        .unwrap_or(mailstate_core::ErrorKind::InvalidValue);
-                    RulesError::Rules(mailstate_core::Error::new(kind, message))
-                }
-                other => RulesError::Sandbox(format!("{}: {other}", self.describe())),
-            }),
+            Some(p) => p.normalize(provider, payload),
         }
     }
 
@@ -184,8 +178,7 @@ impl SqlRules {
             let input =
                 serde_json::to_vec(&serde_json::json!({ "events": events, "policy": policy }))
                     .map_err(|e| DataFusionError::Internal(format!("{fun}: {e}")))?;
-            let envelope =
-                p.plugin.call("suppressions", &input).map_err(|e| self.fault(fun, &e))?;
+            let envelope = p.call("suppressions", &input).map_err(|e| self.fault(fun, &e))?;
             for s in self.open::<Vec<Suppression>>(fun, &envelope)? {
                 let group = s
                     .recipient
@@ -242,7 +235,7 @@ impl SqlRules {
             None => NativeRules
                 .call("types", b"{}")
                 .map_err(|e| crate::udaf::core_error("types", &e))?,
-            Some(p) => p.plugin.call("types", b"{}").map_err(|e| self.fault("types", &e))?,
+            Some(p) => p.call("types", b"{}").map_err(|e| self.fault("types", &e))?,
         };
         TypeTable::from_envelope(&envelope).map_err(|why| {
             DataFusionError::Execution(format!(
@@ -253,7 +246,7 @@ impl SqlRules {
     }
 
     /// A transport failure of the plugin (trap, fuel, memory, garbage) as a query error.
-    fn fault(&self, fun: &str, e: &mailstate_host::Error) -> DataFusionError {
+    fn fault(&self, fun: &str, e: &PluginError) -> DataFusionError {
         DataFusionError::Execution(format!("{fun}: rules {} failed: {e}", self.describe()))
     }
 
@@ -275,7 +268,7 @@ impl fmt::Debug for SqlRules {
 
 impl PartialEq for SqlRules {
     fn eq(&self, other: &SqlRules) -> bool {
-        self.plugin.as_ref().map(|p| &p.sha256) == other.plugin.as_ref().map(|p| &p.sha256)
+        self.plugin.as_ref().map(|p| p.sha256()) == other.plugin.as_ref().map(|p| p.sha256())
     }
 }
 
@@ -283,31 +276,8 @@ impl Eq for SqlRules {}
 
 impl Hash for SqlRules {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        self.plugin.as_ref().map(|p| &p.sha256).hash(state);
+        self.plugin.as_ref().map(|p| p.sha256()).hash(state);
     }
-}
-
-/// Split items of the given sizes into consecutive runs of whole items whose sizes add up to
-/// at most `limit` (a run holds at least one item, however large): how rows and states are
-/// cut into boundary crossings of bounded size, group by group.
-///
-/// ```
-/// assert_eq!(mailstate_sql::chunk_ranges(&[2, 2, 5, 1], 4), vec![0..2, 2..3, 3..4]);
-/// ```
-pub fn chunk_ranges(sizes: &[usize], limit: usize) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut first = 0;
-    while first < sizes.len() {
-        let mut last = first + 1;
-        let mut total = sizes[first];
-        while last < sizes.len() && total + sizes[last] <= limit {
-            total += sizes[last];
-            last += 1;
-        }
-        out.push(first..last);
-        first = last;
-    }
-    out
 }
 
 /// Why a payload did not normalize: the rules refused it, or the sandbox failed.
@@ -379,12 +349,4 @@ impl TypeTable {
         let i = EventType::ALL.iter().position(|k| *k == kind).unwrap_or(0);
         self.rows.get(i).copied().unwrap_or((None, false))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

@@ -5,7 +5,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::util::{STATE_FIELDS, repo};
+use crate::STATE_FIELDS;
+use crate::util::repo;
 
 fn mailstate(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mailstate"));
@@ -377,4 +378,18 @@ fn bench_sql_variants_agree_on_a_small_generated_store() {
 
     let out = mailstate(&["bench", "sql", "--variant", "nope"], None);
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_query_error_names_its_cause_once() {
+    // A table without a `type` column: DataFusion's planner error carries its cause's text
+    // inside its own, so a plain error chain would print it two or three times.
+    let out = mailstate(
+        &["sql", "SELECT message_state(type, occurred_at, event_key) FROM (VALUES (1)) AS t(x)"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("mailstate: "), "{stderr}");
+    assert_eq!(stderr.matches("No field named type").count(), 1, "{stderr}");
 }

@@ -5,8 +5,6 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-use crate::util::repo;
-
 /// A scratch folder for one test's files (bodies, secrets, keys), removed when dropped.
 struct Scratch(PathBuf);
 
@@ -33,8 +31,8 @@ impl Drop for Scratch {
 }
 
 fn vector(path: &str) -> Value {
-    let text = std::fs::read_to_string(repo().join("tests/vectors/signature").join(path)).unwrap();
-    serde_json::from_str(&text).unwrap()
+    let path = conformance::vectors_dir().join("signature").join(path);
+    conformance::load_file(&path).doc
 }
 
 /// Write the vector's body to `dir/body`, and return `--header` arguments for its headers.

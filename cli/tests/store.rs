@@ -1,7 +1,7 @@
 //! Ingest: raw bodies first, idempotent by event key, bad bodies kept aside.
 
+use mailstate_cli::store::{Body, Store, split_lines};
 use mailstate_core::Provider;
-use mailstate_sql::store::{Body, Store, split_lines};
 
 use crate::util::{TestExecution, repo, temp_dir};
 
@@ -39,7 +39,7 @@ async fn ingesting_the_same_input_twice_adds_no_event() {
     assert_eq!(store.event_files().unwrap(), files_before, "no new Parquet file");
 
     let t = TestExecution::new(2);
-    mailstate_sql::store::register_events(&t.ctx, "events", &store.events_dir()).await.unwrap();
+    mailstate_sql::register_events(&t.ctx, "events", &store.events_dir()).await.unwrap();
     let rows = t.rows("SELECT COUNT(*) AS n, COUNT(DISTINCT event_key) AS keys FROM events").await;
     assert_eq!(rows[0]["n"], rows[0]["keys"]);
     assert_eq!(rows[0]["n"].as_u64().unwrap(), first.events);
@@ -83,4 +83,32 @@ fn large_exports_split_at_line_ends() {
     for b in &bodies {
         assert_eq!(b.bytes.last(), Some(&b'\n'));
     }
+}
+
+#[test]
+fn temporary_files_of_dead_writers_are_removed_and_live_ones_kept() {
+    let dir = temp_dir();
+    Store::open(dir.path()).unwrap();
+    // A writer killed with `kill -9` between creating and renaming its file: a process that
+    // has exited, so its pid names no running process.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let raw = dir.path().join("raw/sendgrid");
+    let day = dir.path().join("events/day=2025-11-03");
+    std::fs::create_dir_all(&raw).unwrap();
+    std::fs::create_dir_all(&day).unwrap();
+    let orphan_body = raw.join(format!(".abc123.body.{dead}.tmp"));
+    let orphan_events = day.join(format!(".part-1.parquet.{dead}.tmp"));
+    let live = raw.join(format!(".def456.body.{}.tmp", std::process::id()));
+    let stored = raw.join("abc123.body");
+    for p in [&orphan_body, &orphan_events, &live, &stored] {
+        std::fs::write(p, b"{}").unwrap();
+    }
+
+    let store = Store::open(dir.path()).unwrap();
+    assert!(!orphan_body.exists() && !orphan_events.exists(), "a dead writer's files go");
+    assert!(live.exists(), "a running writer's file stays");
+    assert!(stored.exists(), "stored bodies are never touched");
+    assert_eq!(store.remove_orphans().unwrap(), 0, "nothing is left to remove");
 }

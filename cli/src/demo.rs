@@ -4,18 +4,18 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::store::Store;
 use anyhow::{Context, bail};
 use mailstate_core::Provider;
-use mailstate_sql::store::Store;
 
 use crate::Outcome;
 use crate::query::{Format, register_store, register_table, run_sql, write};
 
 /// The SQL files the demo runs (the same files as `sql/queries/`).
-const MESSAGE_STATES: &str = include_str!("../../../queries/message_states.sql");
-const SUPPRESSION_LIST: &str = include_str!("../../../queries/suppression_list.sql");
-const DELIVERABILITY: &str = include_str!("../../../queries/deliverability.sql");
-const REVENUE_ATTRIBUTION: &str = include_str!("../../../queries/revenue_attribution.sql");
+const MESSAGE_STATES: &str = include_str!("../../sql/queries/message_states.sql");
+const SUPPRESSION_LIST: &str = include_str!("../../sql/queries/suppression_list.sql");
+const DELIVERABILITY: &str = include_str!("../../sql/queries/deliverability.sql");
+const REVENUE_ATTRIBUTION: &str = include_str!("../../sql/queries/revenue_attribution.sql");
 
 /// Ingest the bundled sample payloads into a temporary store, then print message states, the
 /// suppression list and a deliverability summary.

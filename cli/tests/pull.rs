@@ -28,10 +28,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use mailstate_sql::store::Store;
+use mailstate_cli::store::Store;
 use serde_json::{Value, json};
 
-use crate::util::STATE_FIELDS;
+use crate::STATE_FIELDS;
 
 const KEY: &str = "key-FAKE-0123456789abcdef";
 const DOMAIN: &str = "mg.example.com";

@@ -11,11 +11,11 @@ use super::{Measured, measure_command};
 use crate::Outcome;
 
 /// `message_state` GROUP BY message_id, recipient, every state field flattened.
-const MESSAGE_STATE_SQL: &str = include_str!("../../../../bench/message_state_udaf.sql");
+const MESSAGE_STATE_SQL: &str = include_str!("../../../sql/bench/message_state_udaf.sql");
 /// The same state written by hand in portable SQL (also the reference of tests/handwritten.rs).
-const HANDWRITTEN_SQL: &str = include_str!("../../../../bench/message_state_handwritten.sql");
+const HANDWRITTEN_SQL: &str = include_str!("../../../sql/bench/message_state_handwritten.sql");
 /// Runs one SQL file in DuckDB over the store's Parquet and prints the result as CSV.
-const DUCKDB_SCRIPT: &str = include_str!("../../../../bench/duckdb_query.py");
+const DUCKDB_SCRIPT: &str = include_str!("../../../sql/bench/duckdb_query.py");
 
 /// One way of computing message state: a name, an engine and the SQL it runs.
 struct Variant {

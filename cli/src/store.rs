@@ -18,23 +18,19 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs::{self, File};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::ListingOptions;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::ProjectionMask;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::Compression;
 use datafusion::parquet::file::properties::WriterProperties;
-use datafusion::prelude::SessionContext;
 use mailstate_core::{Event, Headers, Payload, Provider, normalize};
 use sha2::{Digest, Sha256};
 
-use crate::schema::{event_schema, events_to_batch};
+use mailstate_sql::{event_schema, events_to_batch};
 
 /// A store folder.
 #[derive(Clone, Debug)]
@@ -94,17 +90,56 @@ pub struct Body {
 }
 
 impl Store {
-    /// Open (creating if needed) the store at `root`.
+    /// Open (creating if needed) the store at `root`, and remove the temporary files that
+    /// writers killed mid-write left behind (see [`Store::remove_orphans`]).
     ///
     /// # Errors
-    /// When the folders cannot be created.
+    /// When the folders cannot be created or read.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let root = root.into();
         for sub in ["raw", "events", "rejected"] {
             let p = root.join(sub);
             fs::create_dir_all(&p).map_err(|e| io(&p, &e))?;
         }
-        Ok(Store { root })
+        let store = Store { root };
+        store.remove_orphans()?;
+        Ok(store)
+    }
+
+    /// Remove the temporary files (`.<name>.<pid>.tmp`) of writers that are no longer running,
+    /// and return how many were removed. A writer killed between creating its temporary file
+    /// and renaming it into place (`kill -9` mid-ingest) leaves one behind; nothing it held is
+    /// lost, since the body or events it was writing are written again by the next ingest. A
+    /// file whose process still runs (a concurrent ingest) is left alone. Where running
+    /// processes cannot be told (no `/proc`), nothing is removed.
+    ///
+    /// # Errors
+    /// When a folder cannot be read or a file cannot be removed.
+    pub fn remove_orphans(&self) -> Result<usize> {
+        if !Path::new("/proc/self").exists() {
+            return Ok(0);
+        }
+        let mut removed = 0;
+        let mut dirs: Vec<PathBuf> =
+            ["raw", "events", "rejected"].iter().map(|s| self.root.join(s)).collect();
+        while let Some(dir) = dirs.pop() {
+            for entry in fs::read_dir(&dir).map_err(|e| io(&dir, &e))? {
+                let path = entry.map_err(|e| io(&dir, &e))?.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if let Some(pid) = temp_file_pid(&path)
+                    && !Path::new("/proc").join(pid.to_string()).exists()
+                {
+                    match fs::remove_file(&path) {
+                        Ok(()) => removed += 1,
+                        // Another ingest removed it first.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(io(&path, &e)),
+                    }
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// The store's folder.
@@ -285,19 +320,6 @@ impl Store {
     }
 }
 
-/// Register the Parquet events under `events_dir` as table `name`, with the `day` partition
-/// column. An empty folder gives an empty table.
-///
-/// # Errors
-/// When the folder cannot be listed.
-pub async fn register_events(ctx: &SessionContext, name: &str, events_dir: &Path) -> Result<()> {
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![("day".to_owned(), DataType::Utf8)]);
-    let url = format!("{}/", events_dir.canonicalize().map_err(|e| io(events_dir, &e))?.display());
-    ctx.register_listing_table(name, url, options, Some(event_schema()), None).await
-}
-
 /// Split a large NDJSON export into bodies of about `max` bytes, at line boundaries.
 pub fn split_lines(source: &str, bytes: Vec<u8>, max: usize) -> Vec<Body> {
     if bytes.len() <= max {
@@ -337,6 +359,14 @@ fn collect_parquet(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The writer's process id of a temporary file `.<name>.<pid>.tmp` ([`write_durably`]).
+fn temp_file_pid(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (_, pid) = inner.rsplit_once('.')?;
+    pid.parse().ok()
 }
 
 /// Write a file under a temporary name, fsync it, rename it into place and fsync its folder.

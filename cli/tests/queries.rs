@@ -8,8 +8,8 @@
 //! DESIGN.md's rules by hand; the comment above each table says how.
 
 use datafusion::prelude::CsvReadOptions;
+use mailstate_cli::store::{Body, IngestSummary, Store};
 use mailstate_core::{Event, Provider};
-use mailstate_sql::store::{Body, IngestSummary, Store};
 use serde_json::{Value, json};
 
 use crate::util::{TestExecution, events_from_json, repo, shuffle, temp_dir};
@@ -49,7 +49,7 @@ fn ingest_demo(dir: &std::path::Path) -> Vec<(Provider, IngestSummary)> {
 /// A session over the ingested demo store (`events`) and `sends`.
 async fn demo_session(dir: &std::path::Path) -> TestExecution {
     let t = TestExecution::new(4);
-    mailstate_sql::store::register_events(&t.ctx, "events", &dir.join("events")).await.unwrap();
+    mailstate_sql::register_events(&t.ctx, "events", &dir.join("events")).await.unwrap();
     let sends = repo().join("examples/demo/sends.csv");
     t.ctx.register_csv("sends", sends.to_str().unwrap(), CsvReadOptions::new()).await.unwrap();
     t

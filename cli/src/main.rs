@@ -25,6 +25,8 @@ mod state;
 mod suppressions;
 mod verify;
 
+use mailstate_cli::store;
+
 /// Email delivery events in; message state, suppressions and routes out.
 ///
 /// mailstate turns what email providers report after send (webhooks, activity-API pages,
@@ -82,11 +84,11 @@ fn main() -> ExitCode {
         Ok(Outcome::SomeInputRejected) => ExitCode::from(1),
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) if e.is::<UsageError>() => {
-            eprintln!("mailstate: {e:#}");
+            eprintln!("mailstate: {}", chain_text(&e));
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("mailstate: {e:#}");
+            eprintln!("mailstate: {}", chain_text(&e));
             ExitCode::from(1)
         }
     }
@@ -104,6 +106,25 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+/// An error and its causes on one line, `outer: inner: root`, without repeating what an outer
+/// message already says: DataFusion's errors carry their sources' text inside their own, so
+/// anyhow's plain chain would print the same cause two or three times.
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let message = cause.to_string();
+        let message = message.trim();
+        if message.is_empty() || text.contains(message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(message);
+    }
+    text
+}
 
 /// `mailstate state | head` closes our stdout early; that is not an error.
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

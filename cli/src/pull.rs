@@ -46,12 +46,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::store::{Body, IngestSummary, Store};
 use anyhow::{Context, bail};
 use mailstate_core::{
     Checkpoint, ErrorKind, Provider, RetentionGap, SyncOptions, Timestamp, WindowInProgress,
     plan_sync,
 };
-use mailstate_sql::store::{Body, IngestSummary, Store};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 

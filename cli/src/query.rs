@@ -56,7 +56,7 @@ pub(crate) async fn register_store(ctx: &SessionContext, dir: &Path) -> anyhow::
     if !events.is_dir() {
         bail!("--events {}: no such folder", dir.display());
     }
-    mailstate_sql::store::register_events(ctx, "events", &events).await?;
+    mailstate_sql::register_events(ctx, "events", &events).await?;
     Ok(())
 }
 
