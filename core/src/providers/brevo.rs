@@ -37,7 +37,8 @@
 //! * Brevo does not sign webhooks; authenticate by URL credentials or IP.
 //! * Marketing-campaign and inbound-parsing webhooks have other shapes and are not read.
 
-use super::extract::{non_empty, smtp_codes};
+use super::extract::non_empty;
+use super::text::smtp_codes;
 use super::{Obj, TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, Tags, event_key};

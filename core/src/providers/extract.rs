@@ -1,6 +1,5 @@
-//! Small field extractors shared by the providers that landed with the second half of issue 3:
-//! SMTP reply codes from diagnostic text, string maps for metadata, the raw text of a single
-//! JSON body, and nested objects with their paths.
+//! Small field extractors: string maps for metadata, the raw text of a single JSON body, and
+//! nested objects with their paths.
 
 use std::collections::BTreeMap;
 
@@ -9,52 +8,6 @@ use serde_json::value::RawValue;
 
 use super::{Obj, type_name};
 use crate::error::{Error, ErrorKind};
-
-/// The SMTP reply code and RFC 3463 enhanced status at the *start* of a diagnostic text:
-/// `550 5.1.1 unknown user` gives `(550, 5.1.1)`, `smtp;550 5.1.1 …` the same, `5.7.1 blocked`
-/// only the enhanced status. Text that does not start with a code gives nothing: codes inside
-/// prose are not guessed.
-pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
-    let (status, enhanced) = smtp_code_slices(text);
-    (status.map(str::to_owned), enhanced.map(str::to_owned))
-}
-
-/// [`smtp_codes`] as slices of `text`.
-pub(crate) fn smtp_code_slices(text: &str) -> (Option<&str>, Option<&str>) {
-    let mut rest = text.trim_start();
-    if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case("smtp;") {
-        rest = rest[5..].trim_start();
-    }
-    let mut status = None;
-    let b = rest.as_bytes();
-    if b.len() >= 3
-        && matches!(b[0], b'2'..=b'5')
-        && b[1].is_ascii_digit()
-        && b[2].is_ascii_digit()
-        && b.get(3).is_none_or(|c| matches!(c, b' ' | b'-' | b'\t'))
-    {
-        status = Some(&rest[..3]);
-        rest = rest[3..].trim_start_matches([' ', '-', '\t']);
-    }
-    let token =
-        rest.split(|c: char| c.is_whitespace() || c == ',' || c == ';').next().unwrap_or("");
-    let token = token.trim_end_matches(['.', ':', ')']);
-    let enhanced = is_enhanced(token).then_some(token);
-    (status, enhanced)
-}
-
-fn is_enhanced(s: &str) -> bool {
-    let mut parts = s.split('.');
-    let (Some(class), Some(subject), Some(detail), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let digits = |p: &str, max: usize| {
-        !p.is_empty() && p.len() <= max && p.bytes().all(|c| c.is_ascii_digit())
-    };
-    matches!(class, "2" | "4" | "5") && digits(subject, 3) && digits(detail, 3)
-}
 
 /// A JSON object of custom values as a string map: strings stay as they are, other values
 /// become their compact JSON text, nulls are left out.
@@ -109,19 +62,6 @@ pub(crate) fn non_empty(s: Option<String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn smtp_codes_come_only_from_the_start_of_the_text() {
-        let c = |s: &str| smtp_codes(s);
-        assert_eq!(c("550 5.1.1 unknown user"), (Some("550".into()), Some("5.1.1".into())));
-        assert_eq!(c("smtp;550 5.1.1 <x@example.com>"), (Some("550".into()), Some("5.1.1".into())));
-        assert_eq!(c("451-4.7.1 later"), (Some("451".into()), Some("4.7.1".into())));
-        assert_eq!(c("5.7.1 blocked"), (None, Some("5.7.1".into())));
-        assert_eq!(c("250 OK"), (Some("250".into()), None));
-        assert_eq!(c("mailbox full 552 5.2.2"), (None, None));
-        assert_eq!(c("5501 no"), (None, None));
-        assert_eq!(c(""), (None, None));
-    }
 
     #[test]
     fn string_maps_keep_strings_and_encode_the_rest() {

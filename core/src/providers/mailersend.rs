@@ -32,7 +32,8 @@
 
 use serde_json::Value;
 
-use super::extract::{non_empty, raw_text, smtp_codes, sub};
+use super::extract::{non_empty, raw_text, sub};
+use super::text::smtp_codes;
 use super::{Obj, TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};

@@ -36,7 +36,8 @@
 
 use serde_json::Value;
 
-use super::extract::{non_empty, smtp_codes};
+use super::extract::non_empty;
+use super::text::smtp_codes;
 use super::{Obj, TimeUnit, bare_address, type_name};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};

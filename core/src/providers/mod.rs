@@ -27,6 +27,7 @@ pub(crate) mod scan;
 pub(crate) mod sendgrid;
 pub(crate) mod ses;
 pub(crate) mod sparkpost;
+pub(crate) mod text;
 
 /// The JSON type name of `v`, as error messages say it.
 pub(crate) fn type_name(v: &Value) -> &'static str {
@@ -193,54 +194,6 @@ pub(crate) fn value_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
-}
-
-/// The SMTP reply code and RFC 3463 enhanced status at the start of a remote server's text:
-/// `smtp; 550 5.1.1 user unknown` gives `(550, 5.1.1)`, `4.7.1 greylisted` gives
-/// `(None, 4.7.1)`. Only codes of class 2, 4 or 5 are taken.
-pub(crate) fn smtp_codes(text: &str) -> (Option<String>, Option<String>) {
-    let (code, enhanced) = smtp_code_slices(text);
-    (code.map(str::to_owned), enhanced.map(str::to_owned))
-}
-
-/// [`smtp_codes`] as slices of `text`.
-pub(crate) fn smtp_code_slices(text: &str) -> (Option<&str>, Option<&str>) {
-    // Byte tests throughout (measured: the `char` searches and `split` were 2% of a SendGrid
-    // batch); `trim_start` only when the text starts with something it could remove.
-    fn trim(t: &str) -> &str {
-        if t.as_bytes().first().is_some_and(u8::is_ascii_graphic) { t } else { t.trim_start() }
-    }
-    let mut t = trim(text);
-    if t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp;")) {
-        t = trim(&t[5..]);
-    }
-    let mut code = None;
-    let b = t.as_bytes();
-    if b.len() >= 3
-        && matches!(b[0], b'2' | b'4' | b'5')
-        && b[1].is_ascii_digit()
-        && b[2].is_ascii_digit()
-        && b.get(3).is_none_or(|c| !c.is_ascii_digit() && *c != b'.')
-    {
-        code = Some(&t[..3]);
-        t = t[3..].trim_start_matches([' ', '-']);
-    }
-    // The enhanced status: `class.subject.detail`, class 2, 4 or 5, the others one to three
-    // digits, followed by anything but another digit or dot.
-    let b = t.as_bytes();
-    let end = b.iter().position(|c| !(c.is_ascii_digit() || *c == b'.')).unwrap_or(b.len());
-    let cand = &b[..end];
-    let part = |p: &[u8]| (1..=3).contains(&p.len());
-    let enhanced = match cand {
-        [b'2' | b'4' | b'5', b'.', rest @ ..] => {
-            rest.iter().position(|c| *c == b'.').is_some_and(|dot| {
-                part(&rest[..dot]) && part(&rest[dot + 1..]) && !rest[dot + 1..].contains(&b'.')
-            })
-        }
-        _ => false,
-    };
-    // `end` is at an ASCII byte (or the end), so on a character boundary.
-    (code, enhanced.then(|| &t[..end]))
 }
 
 #[allow(dead_code, reason = "used by providers that land from the other worktree")]
@@ -930,62 +883,6 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// The reading `smtp_code_slices` had before its byte loops, kept as the reference.
-    fn smtp_code_slices_by_chars(text: &str) -> (Option<&str>, Option<&str>) {
-        let mut t = text.trim_start();
-        if t.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("smtp;")) {
-            t = t[5..].trim_start();
-        }
-        let mut code = None;
-        let b = t.as_bytes();
-        if b.len() >= 3
-            && matches!(b[0], b'2' | b'4' | b'5')
-            && b[1].is_ascii_digit()
-            && b[2].is_ascii_digit()
-            && b.get(3).is_none_or(|c| !c.is_ascii_digit() && *c != b'.')
-        {
-            code = Some(&t[..3]);
-            t = t[3..].trim_start_matches([' ', '-']);
-        }
-        let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-        let cand = &t[..end];
-        let mut parts = cand.split('.');
-        let class_ok = parts.next().is_some_and(|p| matches!(p, "2" | "4" | "5"));
-        let rest_ok = parts.by_ref().take(2).filter(|p| (1..=3).contains(&p.len())).count() == 2;
-        (code, (class_ok && rest_ok && parts.next().is_none()).then_some(cand))
-    }
-
-    #[test]
-    fn smtp_codes_by_bytes_agree_with_the_char_reading() {
-        // Every string of up to five symbols from an alphabet of the bytes that matter, behind
-        // each of a few prefixes, plus hand-picked texts.
-        let alphabet = ["2", "4", "5", "0", "9", ".", " ", "-", "x", "\u{a0}", "é"];
-        let prefixes = ["", " ", "smtp;", "SMTP; ", "550 ", "\u{2003}4", "250-"];
-        let mut texts = vec![
-            "550 5.1.1 user unknown".to_owned(),
-            "smtp; 550 5.1.1 <a@example.com>: Recipient address rejected".to_owned(),
-            "4.7.1 greylisted".to_owned(),
-            "421 4.7.0 Try again later".to_owned(),
-            "5.1.10".to_owned(),
-            "5.1234.1".to_owned(),
-            "\u{a0}550 5.1.1".to_owned(),
-        ];
-        let mut stack = vec![String::new()];
-        while let Some(s) = stack.pop() {
-            for p in prefixes {
-                texts.push(format!("{p}{s}"));
-            }
-            if s.chars().count() < 5 {
-                for a in alphabet {
-                    stack.push(format!("{s}{a}"));
-                }
-            }
-        }
-        for t in &texts {
-            assert_eq!(smtp_code_slices(t), smtp_code_slices_by_chars(t), "{t:?}");
-        }
-    }
-
     #[test]
     fn bracketed_message_ids_take_the_fast_path_to_the_same_answer() {
         let reference = |s: &str| {
@@ -1076,19 +973,6 @@ mod tests {
     fn message_ids_lose_brackets_and_space() {
         assert_eq!(clean_message_id(" <abc@example.com> ").unwrap(), "abc@example.com");
         assert_eq!(clean_message_id("<>"), None);
-    }
-
-    #[test]
-    fn smtp_codes_come_from_the_start_of_the_text() {
-        let c = |t: &str| smtp_codes(t);
-        assert_eq!(c("smtp; 550 5.1.1 user unknown"), (Some("550".into()), Some("5.1.1".into())));
-        assert_eq!(c("smtp;550 5.1.1 no such user"), (Some("550".into()), Some("5.1.1".into())));
-        assert_eq!(c("421-4.7.0 try later"), (Some("421".into()), Some("4.7.0".into())));
-        assert_eq!(c("4.7.1 greylisted"), (None, Some("4.7.1".into())));
-        assert_eq!(c("250 ok"), (Some("250".into()), None));
-        assert_eq!(c("Bounced Address"), (None, None));
-        assert_eq!(c("5501 nope"), (None, None));
-        assert_eq!(c("smtp"), (None, None));
     }
 
     #[test]

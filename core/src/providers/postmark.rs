@@ -110,9 +110,9 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use super::text::smtp_codes;
 use super::{
-    Obj, RawObj, TimeUnit, bare_address, clean_message_id, raw_text, raw_type_name, smtp_codes,
-    value_text,
+    Obj, RawObj, TimeUnit, bare_address, clean_message_id, raw_text, raw_type_name, value_text,
 };
 use crate::error::{Error, ErrorKind};
 use crate::{

@@ -39,7 +39,8 @@
 
 use serde_json::Value;
 
-use super::extract::{non_empty, raw_text, smtp_codes, string_map, sub};
+use super::extract::{non_empty, raw_text, string_map, sub};
+use super::text::smtp_codes;
 use super::{Obj, TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};

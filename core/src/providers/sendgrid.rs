@@ -110,9 +110,8 @@ use std::borrow::Cow;
 
 use super::picked::{Keys, Path, Picked, must_be_object, take_tag};
 use super::scan::{Scan, Val};
-use super::{
-    RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow, smtp_code_slices,
-};
+use super::text::smtp_code_slices;
+use super::{RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow};
 use crate::error::Error;
 use crate::{
     BorrowedEvent, BounceClass, EventType, KeyScope, Metadata, Normalized, Payload, event_key,

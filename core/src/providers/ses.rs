@@ -73,7 +73,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Obj, TimeUnit, bare_address, body_text, clean_message_id, smtp_codes, type_name};
+use super::text::smtp_codes;
+use super::{Obj, TimeUnit, bare_address, body_text, clean_message_id, type_name};
 use crate::error::{Error, ErrorKind};
 use crate::{
     BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, Timestamp,
