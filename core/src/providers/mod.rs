@@ -10,24 +10,28 @@ use serde_json::value::RawValue;
 use crate::error::{Error, ErrorKind};
 use crate::{Event, EventType, Timestamp};
 
+pub(crate) use text::{
+    bare_address, bare_address_cow, clean_message_id, clean_message_id_cow, narrow,
+};
+pub(crate) use time::{TimeUnit, plain_epoch, string_epoch};
+
 pub(crate) mod brevo;
 pub(crate) mod csv;
-pub(crate) mod extract;
 pub(crate) mod form;
+pub(crate) mod json;
 pub(crate) mod mailersend;
 pub(crate) mod mailgun;
 pub(crate) mod mailjet;
 pub(crate) mod mandrill;
 pub(crate) mod ndjson;
-pub(crate) mod picked;
 pub(crate) mod postal;
 pub(crate) mod postmark;
 pub(crate) mod resend;
-pub(crate) mod scan;
 pub(crate) mod sendgrid;
 pub(crate) mod ses;
 pub(crate) mod sparkpost;
 pub(crate) mod text;
+pub(crate) mod time;
 
 /// The JSON type name of `v`, as error messages say it.
 pub(crate) fn type_name(v: &Value) -> &'static str {
@@ -164,26 +168,18 @@ pub(crate) fn new_event(provider: &str, kind: EventType, provider_type: String) 
 pub(crate) fn one_or_many(
     payload: crate::Payload<'_>,
     slug: &str,
-    event: impl Fn(&Obj<'_>, &str) -> Result<Event, Error>,
+    event: impl Fn(&json::object::Object<'_>, &str) -> Result<Event, Error>,
 ) -> Result<crate::Normalized, Error> {
-    let body = std::str::from_utf8(payload.body)
-        .map_err(|_| Error::new(ErrorKind::InvalidUtf8, "body is not valid utf-8"))?;
+    let body = body_text(payload.body)?;
     let mut out = crate::Normalized::default();
-    if body.trim_start().starts_with('[') {
-        for (i, raw) in split_array(payload.body)?.into_iter().enumerate() {
-            let path = format!("$[{i}]");
-            let one = serde_json::from_str::<Value>(raw)
-                .map_err(|e| Error::from_json(&e))
-                .and_then(|v| event(&Obj::new(&v, &path)?, raw));
-            match one {
-                Ok(e) => out.events.push(e),
-                Err(e) => out.errors.push(e.with_provider(slug)),
-            }
-        }
+    if first_byte(payload.body) == Some(b'[') {
+        json::object::each_object(body, |o| match o.and_then(|o| event(&o, o.text())) {
+            Ok(e) => out.events.push(e),
+            Err(e) => out.errors.push(e.with_provider(slug)),
+        })?;
     } else {
-        let raw = extract::raw_text(payload.body)?;
-        let v: Value = serde_json::from_str(raw).map_err(|e| Error::from_json(&e))?;
-        out.events.push(event(&Obj::new(&v, "$")?, raw)?);
+        let o = json::object::Object::parse(body, "$")?;
+        out.events.push(event(&o, o.text())?);
     }
     Ok(out)
 }
@@ -402,18 +398,6 @@ pub(crate) fn raw_cow(raw: &RawValue) -> Cow<'_, str> {
         Some(s) if raw_type_name(raw) == "string" => s,
         _ => Cow::Borrowed(raw.get()),
     }
-}
-
-/// `part`, a slice of `whole`'s text, borrowed from where `whole` borrows (copied when `whole`
-/// is owned, or if `part` is not inside it).
-pub(crate) fn narrow<'a>(whole: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
-    if let Cow::Borrowed(w) = whole
-        && let Some(start) = part.as_ptr().addr().checked_sub(w.as_ptr().addr())
-        && let Some(slice) = w.get(start..start + part.len())
-    {
-        return Cow::Borrowed(slice);
-    }
-    Cow::Owned(part.to_owned())
 }
 
 /// One element of a JSON array body: its exact text, and its fields when it is an object
@@ -684,296 +668,19 @@ impl<'a> RawObj<'a> {
     }
 }
 
-/// The unit of a numeric timestamp.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TimeUnit {
-    /// Seconds since the epoch, integer or fractional (SendGrid, Mailgun, Postal, Mandrill).
-    Seconds,
-    #[allow(dead_code, reason = "used by providers that land from the other worktree")]
-    /// Milliseconds since the epoch (Brevo `ts_epoch`).
-    Millis,
-}
-
-impl TimeUnit {
-    fn expected(self) -> &'static str {
-        match self {
-            TimeUnit::Seconds => "epoch seconds or an RFC 3339 time",
-            TimeUnit::Millis => "epoch milliseconds or an RFC 3339 time",
-        }
-    }
-}
-
-/// Parse a time given as a JSON number, a numeric string, or an RFC 3339 string.
-/// Fractions are truncated to milliseconds; offsets are applied.
-///
-/// With [`TimeUnit::Seconds`], integers above 10^11 are taken as milliseconds: SendGrid's docs
-/// show 13-digit marketing timestamps, and 10^11 seconds is the year 5138.
-///
-/// The error is a description of what was found, for the caller to wrap with a path.
+/// [`time::read_time`] of a `serde_json::Value`.
 pub(crate) fn parse_time(v: &Value, unit: TimeUnit) -> Result<Timestamp, String> {
-    let found = || match v {
-        Value::String(s) => format!("{s:?}"),
-        other => other.to_string(),
-    };
-    match v {
-        Value::Number(n) => number_time(n.as_i64(), n.as_f64(), unit).ok_or_else(found),
-        Value::String(s) => {
-            let t = s.trim();
-            if is_plain_epoch(t) {
-                plain_epoch(t, unit).ok_or_else(found)
-            } else {
-                Timestamp::parse_rfc3339(&close_offset_gap(t)).map_err(|_| found())
-            }
-        }
-        _ => Err(format!("{} {}", type_name(v), found())),
+    let text = v.to_string();
+    let mut scan = json::scan::Scan::new(&text);
+    match scan.value() {
+        Ok(val) => time::read_time(val, unit),
+        Err(_) => Err(text.clone()),
     }
-}
-
-/// `2018-10-08T14:05:45 +0000` (an SES docs example) with the space before the offset removed.
-fn close_offset_gap(t: &str) -> Cow<'_, str> {
-    match t.rsplit_once(' ') {
-        Some((head, offset))
-            if head.contains(['T', ' '])
-                && offset.starts_with(['+', '-'])
-                && offset[1..].bytes().all(|b| b.is_ascii_digit() || b == b':') =>
-        {
-            format!("{head}{offset}").into()
-        }
-        _ => t.into(),
-    }
-}
-
-/// Whether `t` is an epoch time written plainly: digits with an optional sign and point (a
-/// string's trimmed content; providers send numbers and strings alike), not an RFC 3339 time.
-fn is_plain_epoch(t: &str) -> bool {
-    !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-}
-
-/// An epoch time in a string, as [`parse_time`] reads one: `None` when the trimmed text is not
-/// plain digits ([`is_plain_epoch`]) or is out of range. Out of line: the providers that send
-/// numbers should not carry it in their hot loop (inlined, it made SendGrid's batch 7% slower).
-#[inline(never)]
-pub(crate) fn string_epoch(s: &str, unit: TimeUnit) -> Option<Timestamp> {
-    let t = s.trim();
-    if is_plain_epoch(t) { plain_epoch(t, unit) } else { None }
-}
-
-/// The time of a plain epoch value ([`is_plain_epoch`]), `None` when out of range: an integer
-/// read without a float, fractional seconds through [`decimal_seconds`] where it agrees with
-/// the float reading, anything else as a float.
-#[inline]
-pub(crate) fn plain_epoch(t: &str, unit: TimeUnit) -> Option<Timestamp> {
-    if let Ok(i) = t.parse::<i64>() {
-        return number_time(Some(i), None, unit);
-    }
-    if unit == TimeUnit::Seconds
-        && let Some(time) = decimal_seconds(t)
-    {
-        return Some(time);
-    }
-    number_time(None, t.parse().ok(), unit)
-}
-
-/// Fractional epoch seconds written plainly (`1767299998.412`, as Mailgun sends its times), at
-/// most 15 significant digits in all, where reading them without a float gives the float
-/// reading's answer: the seconds and the first three decimals as milliseconds (the rest
-/// truncated). `None` for anything else (no fraction, a sign, an exponent, a dot without digits
-/// on both sides, more digits), which the callers read the general way.
-pub(crate) fn decimal_seconds(t: &str) -> Option<Timestamp> {
-    // Byte loops, the integer part first (splitting at the dot and parsing was 3% of a Mailgun
-    // page).
-    let b = t.as_bytes();
-    let int_len = b.iter().position(|c| !c.is_ascii_digit()).unwrap_or(b.len());
-    let (&dot, frac) = b[int_len..].split_first()?;
-    if int_len == 0
-        || dot != b'.'
-        || frac.is_empty()
-        || int_len + frac.len() > 15
-        || !frac.iter().all(u8::is_ascii_digit)
-    {
-        return None;
-    }
-    let secs = b[..int_len].iter().fold(0i64, |n, c| n * 10 + i64::from(c - b'0'));
-    let ms = (0..3).fold(0i64, |ms, i| ms * 10 + frac.get(i).map_or(0, |c| i64::from(c - b'0')));
-    Timestamp::from_millis(secs.checked_mul(1000)?.checked_add(ms)?)
-}
-
-fn number_time(int: Option<i64>, float: Option<f64>, unit: TimeUnit) -> Option<Timestamp> {
-    const MS_THRESHOLD: i64 = 100_000_000_000;
-    match (unit, int) {
-        (TimeUnit::Millis, Some(i)) => Timestamp::from_millis(i),
-        (TimeUnit::Seconds, Some(i)) if i.abs() >= MS_THRESHOLD => Timestamp::from_millis(i),
-        (TimeUnit::Seconds, Some(i)) => Timestamp::from_millis(i.checked_mul(1000)?),
-        (TimeUnit::Seconds, None) => Timestamp::from_secs_f64(float?),
-        (TimeUnit::Millis, None) => {
-            let f = float?;
-            Timestamp::from_secs_f64(f / 1000.0)
-        }
-    }
-}
-
-/// A bare, lower-cased address from `Ann <Ann@Example.com>`, `<ann@example.com>` or
-/// `ann@example.com`. Simple Unicode lower-casing (`ß` stays `ß`); IDN domains are kept as
-/// they are. `None` for an empty string.
-pub(crate) fn bare_address(s: &str) -> Option<String> {
-    bare_address_cow(&Cow::Borrowed(s)).map(Cow::into_owned)
-}
-
-/// [`bare_address`], borrowed from `s` when the address in it is already bare lower case.
-pub(crate) fn bare_address_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>> {
-    // The common case, an address that is already bare and lower case, in one pass.
-    let plain = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'A'..=b'Z' | b'<' | b'>' | b'"');
-    if !s.is_empty() && s.as_bytes().iter().all(plain) {
-        return Some(s.clone());
-    }
-    let t = s.trim();
-    let inner = match (t.rfind('<'), t.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &t[open + 1..close],
-        _ => t,
-    };
-    let inner = inner.trim().trim_matches('"');
-    if inner.is_empty() {
-        return None;
-    }
-    if inner.is_ascii() {
-        if !inner.bytes().any(|b| b.is_ascii_uppercase()) {
-            return Some(narrow(s, inner));
-        }
-        return Some(Cow::Owned(inner.to_ascii_lowercase()));
-    }
-    Some(Cow::Owned(inner.chars().flat_map(simple_lower).collect()))
-}
-
-/// Simple (one-to-one) lower-casing: `char::to_lowercase` except where it would expand a
-/// character into several (İ), which keeps that character as it is.
-fn simple_lower(c: char) -> impl Iterator<Item = char> {
-    let mut lower = c.to_lowercase();
-    let one = if lower.len() == 1 { lower.next().unwrap_or(c) } else { c };
-    std::iter::once(one)
-}
-
-/// A message id with surrounding whitespace and `<>` removed; `None` when empty.
-pub(crate) fn clean_message_id(s: &str) -> Option<String> {
-    clean_message_id_cow(&Cow::Borrowed(s)).map(Cow::into_owned)
-}
-
-/// [`clean_message_id`], borrowed from `s`.
-pub(crate) fn clean_message_id_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>> {
-    let bytes = s.as_bytes();
-    let edge = |b: &u8| b.is_ascii_whitespace() || matches!(b, b'<' | b'>');
-    if bytes.first().is_some_and(|b| !edge(b)) && bytes.last().is_some_and(|b| !edge(b)) {
-        return Some(s.clone());
-    }
-    // `<id>` with nothing to trim inside the brackets (an ASCII byte that is not an edge on
-    // each side): the inside as it is, without the general trims' character searches.
-    if let [b'<', first, .., last, b'>'] = bytes
-        && first.is_ascii()
-        && last.is_ascii()
-        && !edge(first)
-        && !edge(last)
-    {
-        return Some(narrow(s, &s[1..s.len() - 1]));
-    }
-    let t = s.trim().trim_start_matches('<').trim_end_matches('>').trim();
-    (!t.is_empty()).then(|| narrow(s, t))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn bracketed_message_ids_take_the_fast_path_to_the_same_answer() {
-        let reference = |s: &str| {
-            let t = s.trim().trim_start_matches('<').trim_end_matches('>').trim();
-            (!t.is_empty()).then(|| t.to_owned())
-        };
-        for s in [
-            "<abc@example.com>",
-            "<<abc@example.com>>",
-            "< abc@example.com >",
-            "<a b>",
-            "<ab>",
-            "<\u{a0}ab\u{a0}>",
-            "<é@example.com>",
-            " <abc@example.com> ",
-            "<>",
-            "<<>>",
-            "<a>",
-            "plain@example.com",
-        ] {
-            assert_eq!(clean_message_id(s), reference(s), "{s:?}");
-            assert_eq!(clean_message_id_cow(&Cow::Borrowed(s)).map(Cow::into_owned), reference(s));
-        }
-    }
-
-    #[test]
-    fn decimal_seconds_agree_with_the_float_and_integer_readings() {
-        let float = |t: &str| number_time(None, t.parse().ok(), TimeUnit::Seconds);
-        let int = |t: &str, unit| number_time(Some(t.parse().ok()?), None, unit);
-        let (mut x, mut taken): (u64, u32) = (0x9e37_79b9_7f4a_7c15, 0);
-        for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let secs = x % 4_000_000_000;
-            let frac_len = usize::try_from(x >> 60).unwrap_or(0) % 6 + 1;
-            let frac = format!("{:06}", (x >> 20) % 1_000_000);
-            let text = format!("{secs}.{}", &frac[..frac_len]);
-            // Up to 15 digits the one-pass reading answers; longer ones go the float way.
-            let digits = text.len() - 1;
-            assert_eq!(decimal_seconds(&text).is_some(), digits <= 15, "{text}");
-            taken += u32::from(digits <= 15);
-            assert_eq!(plain_epoch(&text, TimeUnit::Seconds), float(&text), "{text}");
-            // Integers (seconds, and 13-digit milliseconds) as the integer reading has them.
-            let whole = format!("{}", x % 10_000_000_000_000);
-            for unit in [TimeUnit::Seconds, TimeUnit::Millis] {
-                assert_eq!(plain_epoch(&whole, unit), int(&whole, unit), "{whole}");
-            }
-        }
-        assert!(taken > 100_000, "most cases take the one-pass reading ({taken})");
-        for text in ["1767299998.412", "0.001", "1.999", "1.0005", "12.5", "007.5"] {
-            assert_eq!(plain_epoch(text, TimeUnit::Seconds), float(text), "{text}");
-        }
-        for declined in
-            ["-1.5", "+1", "1e3", "1767299998.4123456", "1.", ".5", "", "1.2.3", "1767299998"]
-        {
-            assert_eq!(decimal_seconds(declined), None, "{declined}");
-        }
-        assert_eq!(plain_epoch("-1.5", TimeUnit::Seconds), float("-1.5"));
-        assert_eq!(plain_epoch("-15", TimeUnit::Seconds), int("-15", TimeUnit::Seconds));
-    }
-
-    #[test]
-    fn times_in_every_provider_shape() {
-        let s = |v: Value| parse_time(&v, TimeUnit::Seconds).unwrap().as_millis();
-        assert_eq!(s(json!(1_762_200_001)), 1_762_200_001_000);
-        assert_eq!(s(json!("1762200001")), 1_762_200_001_000);
-        assert_eq!(s(json!(1_762_200_001.987_654)), 1_762_200_001_987);
-        assert_eq!(s(json!("1762200001.5")), 1_762_200_001_500);
-        assert_eq!(s(json!(1_762_200_001_234_i64)), 1_762_200_001_234);
-        assert_eq!(s(json!("2025-11-03T15:00:01.1234567-05:00")), 1_762_200_001_123);
-        assert_eq!(s(json!("2018-10-08T14:05:45 +0000")), 1_539_007_545_000);
-        let ms = parse_time(&json!(1_762_200_001_234_i64), TimeUnit::Millis).unwrap();
-        assert_eq!(ms.as_millis(), 1_762_200_001_234);
-        assert!(parse_time(&json!(true), TimeUnit::Seconds).is_err());
-        assert!(parse_time(&json!("yesterday"), TimeUnit::Seconds).is_err());
-    }
-
-    #[test]
-    fn addresses_are_bare_and_lower_case() {
-        assert_eq!(bare_address("\"Ann B\" <Ann@Example.COM>").unwrap(), "ann@example.com");
-        assert_eq!(bare_address(" <BOB@example.com> ").unwrap(), "bob@example.com");
-        assert_eq!(bare_address("STRAßE@example.com").unwrap(), "straße@example.com");
-        assert_eq!(bare_address("  "), None);
-    }
-
-    #[test]
-    fn message_ids_lose_brackets_and_space() {
-        assert_eq!(clean_message_id(" <abc@example.com> ").unwrap(), "abc@example.com");
-        assert_eq!(clean_message_id("<>"), None);
-    }
 
     #[test]
     fn array_elements_keep_exact_text_and_fields() {

@@ -108,8 +108,8 @@
 
 use std::borrow::Cow;
 
-use super::picked::{Keys, Path, Picked, must_be_object, take_tag};
-use super::scan::{Scan, Val};
+use super::json::picked::{Keys, Path, Picked, must_be_object, take_tag};
+use super::json::scan::{Scan, Val};
 use super::text::smtp_code_slices;
 use super::{RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow};
 use crate::error::Error;

@@ -1,5 +1,7 @@
-//! Readings of the text inside provider fields: SMTP reply codes and enhanced statuses at the
-//! start of a server's answer.
+//! Readings of the text inside provider fields: bare addresses, message ids, and SMTP reply
+//! codes and enhanced statuses at the start of a server's answer.
+
+use std::borrow::Cow;
 
 /// The SMTP reply code and RFC 3463 enhanced status at the start of a remote server's text, as
 /// owned strings (see [`smtp_code_slices`] for the rule).
@@ -72,6 +74,89 @@ fn enhanced_len(b: &[u8]) -> Option<usize> {
     let end = at + detail;
     let stops = ends(b, end) || (b.get(end) == Some(&b'.') && ends(b, end + 1));
     ((1..=3).contains(&detail) && stops).then_some(end)
+}
+
+/// A bare, lower-cased address from `Ann <Ann@Example.com>`, `<ann@example.com>` or
+/// `ann@example.com`. Simple Unicode lower-casing (`ß` stays `ß`); IDN domains are kept as
+/// they are. `None` for an empty string.
+pub(crate) fn bare_address(s: &str) -> Option<String> {
+    bare_address_cow(&Cow::Borrowed(s)).map(Cow::into_owned)
+}
+
+/// [`bare_address`], borrowed from `s` when the address in it is already bare lower case.
+pub(crate) fn bare_address_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>> {
+    // The common case, an address that is already bare and lower case, in one pass.
+    let plain = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'A'..=b'Z' | b'<' | b'>' | b'"');
+    if !s.is_empty() && s.as_bytes().iter().all(plain) {
+        return Some(s.clone());
+    }
+    let t = s.trim();
+    let inner = match (t.rfind('<'), t.rfind('>')) {
+        (Some(open), Some(close)) if open < close => &t[open + 1..close],
+        _ => t,
+    };
+    let inner = inner.trim().trim_matches('"');
+    if inner.is_empty() {
+        return None;
+    }
+    if inner.is_ascii() {
+        if !inner.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Some(narrow(s, inner));
+        }
+        return Some(Cow::Owned(inner.to_ascii_lowercase()));
+    }
+    Some(Cow::Owned(inner.chars().flat_map(simple_lower).collect()))
+}
+
+/// Simple (one-to-one) lower-casing: `char::to_lowercase` except where it would expand a
+/// character into several (İ), which keeps that character as it is.
+fn simple_lower(c: char) -> impl Iterator<Item = char> {
+    let mut lower = c.to_lowercase();
+    let one = if lower.len() == 1 { lower.next().unwrap_or(c) } else { c };
+    std::iter::once(one)
+}
+
+/// A message id with surrounding whitespace and `<>` removed; `None` when empty.
+pub(crate) fn clean_message_id(s: &str) -> Option<String> {
+    clean_message_id_cow(&Cow::Borrowed(s)).map(Cow::into_owned)
+}
+
+/// [`clean_message_id`], borrowed from `s`.
+pub(crate) fn clean_message_id_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>> {
+    let bytes = s.as_bytes();
+    let edge = |b: &u8| b.is_ascii_whitespace() || matches!(b, b'<' | b'>');
+    if bytes.first().is_some_and(|b| !edge(b)) && bytes.last().is_some_and(|b| !edge(b)) {
+        return Some(s.clone());
+    }
+    // `<id>` with nothing to trim inside the brackets (an ASCII byte that is not an edge on
+    // each side): the inside as it is, without the general trims' character searches.
+    if let [b'<', first, .., last, b'>'] = bytes
+        && first.is_ascii()
+        && last.is_ascii()
+        && !edge(first)
+        && !edge(last)
+    {
+        return Some(narrow(s, &s[1..s.len() - 1]));
+    }
+    let t = s.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    (!t.is_empty()).then(|| narrow(s, t))
+}
+
+/// `part`, a slice of `whole`'s text, borrowed from where `whole` borrows (copied when `whole`
+/// is owned, or if `part` is not inside it).
+pub(crate) fn narrow<'a>(whole: &Cow<'a, str>, part: &str) -> Cow<'a, str> {
+    if let Cow::Borrowed(w) = whole
+        && let Some(start) = part.as_ptr().addr().checked_sub(w.as_ptr().addr())
+        && let Some(slice) = w.get(start..start + part.len())
+    {
+        return Cow::Borrowed(slice);
+    }
+    Cow::Owned(part.to_owned())
+}
+
+/// A string that is not empty or only whitespace, owned.
+pub(crate) fn non_empty(s: Option<Cow<'_, str>>) -> Option<String> {
+    s.filter(|s| !s.trim().is_empty()).map(Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -166,5 +251,44 @@ mod tests {
         assert_eq!(c("5.1.1000"), (None, None));
         assert_eq!(c("smtp"), (None, None));
         assert_eq!(c(""), (None, None));
+    }
+
+    #[test]
+    fn bracketed_message_ids_take_the_fast_path_to_the_same_answer() {
+        let reference = |s: &str| {
+            let t = s.trim().trim_start_matches('<').trim_end_matches('>').trim();
+            (!t.is_empty()).then(|| t.to_owned())
+        };
+        for s in [
+            "<abc@example.com>",
+            "<<abc@example.com>>",
+            "< abc@example.com >",
+            "<a b>",
+            "<ab>",
+            "<\u{a0}ab\u{a0}>",
+            "<é@example.com>",
+            " <abc@example.com> ",
+            "<>",
+            "<<>>",
+            "<a>",
+            "plain@example.com",
+        ] {
+            assert_eq!(clean_message_id(s), reference(s), "{s:?}");
+            assert_eq!(clean_message_id_cow(&Cow::Borrowed(s)).map(Cow::into_owned), reference(s));
+        }
+    }
+
+    #[test]
+    fn addresses_are_bare_and_lower_case() {
+        assert_eq!(bare_address("\"Ann B\" <Ann@Example.COM>").unwrap(), "ann@example.com");
+        assert_eq!(bare_address(" <BOB@example.com> ").unwrap(), "bob@example.com");
+        assert_eq!(bare_address("STRAßE@example.com").unwrap(), "straße@example.com");
+        assert_eq!(bare_address("  "), None);
+    }
+
+    #[test]
+    fn message_ids_lose_brackets_and_space() {
+        assert_eq!(clean_message_id(" <abc@example.com> ").unwrap(), "abc@example.com");
+        assert_eq!(clean_message_id("<>"), None);
     }
 }
