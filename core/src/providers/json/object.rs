@@ -66,6 +66,21 @@ impl<'a> Object<'a> {
         child(&self.path, key)
     }
 
+    /// The keys, in document order (a repeated key as often as it is written).
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &str> {
+        self.fields.iter().map(|(k, _)| k.as_ref())
+    }
+
+    /// Every field in document order, `null`s included.
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&str, Val<'a>)> {
+        self.fields.iter().map(|(k, v)| (k.as_ref(), *v))
+    }
+
+    /// Whether `key` is present, even as `null`.
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.fields.iter().any(|(k, _)| k == key)
+    }
+
     /// The value of `key` (the last one, as JSON parsers do; absent and `null` are `None`).
     pub(crate) fn get(&self, key: &str) -> Option<Val<'a>> {
         self.fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| *v).filter(|v| !v.is_null())
@@ -238,6 +253,28 @@ pub(crate) fn each_object<'a>(
     scan.end()
 }
 
+/// A body that is either one event object or a JSON array of them (Brevo, Mailjet's grouped
+/// mode): each element normalized by `event` with its exact raw text; a bad element becomes an
+/// error with its path and the others still come out. A bad single object fails the call.
+pub(crate) fn one_or_many(
+    payload: crate::Payload<'_>,
+    slug: &str,
+    event: impl Fn(&Object<'_>, &str) -> Result<crate::Event, Error>,
+) -> Result<crate::Normalized, Error> {
+    let body = super::body::body_text(payload.body)?;
+    let mut out = crate::Normalized::default();
+    if super::body::first_byte(payload.body) == Some(b'[') {
+        each_object(body, |o| match o.and_then(|o| event(&o, o.text())) {
+            Ok(e) => out.events.push(e),
+            Err(e) => out.errors.push(e.with_provider(slug)),
+        })?;
+    } else {
+        let o = Object::parse(body, "$")?;
+        out.events.push(event(&o, o.text())?);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +305,26 @@ mod tests {
         assert_eq!(Object::parse("{", "$").unwrap_err().code(), "invalid_json");
         let deep = format!(r#"{{"a":{}{}}}"#, "[".repeat(200), "]".repeat(200));
         assert_eq!(Object::parse(&deep, "$").unwrap_err().code(), "too_large");
+    }
+
+    #[test]
+    fn array_items_keep_their_exact_text_and_bad_arrays_fail_whole() {
+        let mut seen = Vec::new();
+        each_object(" [ {\"b\":1, \"a\" : [2]} ,\n7, {}] ", |o| {
+            seen.push(o.map(|o| o.text().to_owned()).map_err(|e| e.message().to_owned()));
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                Ok("{\"b\":1, \"a\" : [2]}".to_owned()),
+                Err("expected object at $[1], found number".to_owned()),
+                Ok("{}".to_owned())
+            ]
+        );
+        for bad in ["[", "[{}", "[{},", "[{} {}]", "[{}] x", "[{\"a\":}]"] {
+            assert_eq!(each_object(bad, |_| {}).unwrap_err().code(), "invalid_json", "{bad}");
+        }
+        assert_eq!(each_object("{}", |_| {}).unwrap_err().code(), "invalid_value");
     }
 }
