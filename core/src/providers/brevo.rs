@@ -37,8 +37,11 @@
 //! * Brevo does not sign webhooks; authenticate by URL credentials or IP.
 //! * Marketing-campaign and inbound-parsing webhooks have other shapes and are not read.
 
-use super::extract::{non_empty, smtp_codes};
-use super::{Obj, TimeUnit, bare_address, clean_message_id};
+use std::borrow::Cow;
+
+use super::json::object::Object;
+use super::text::{non_empty, smtp_codes};
+use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, Tags, event_key};
 
@@ -48,8 +51,8 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     super::one_or_many(payload, SLUG, event)
 }
 
-fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {
-    let name = o.req_str("event")?;
+fn event(o: &Object<'_>, raw: &str) -> Result<Event, Error> {
+    let name = o.req_str("event")?.into_owned();
     let (kind, class) = match name.as_str() {
         "request" => (EventType::Accepted, None),
         "delivered" => (EventType::Delivered, None),
@@ -84,7 +87,11 @@ fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {
         Some(ip) => Some(ip),
         None => non_empty(o.str("sending_ip")?),
     };
-    e.tags = if o.get("tags").is_some() { o.str_list("tags")? } else { tag(o)? };
+    e.tags = if o.get("tags").is_some() {
+        o.str_list("tags")?.into_iter().map(Cow::into_owned).collect()
+    } else {
+        tag(o)?
+    };
     if let Some(custom) = non_empty(o.str("X-Mailin-custom")?) {
         e.metadata.insert("X-Mailin-custom".to_owned(), custom);
     }
@@ -94,7 +101,7 @@ fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {
 }
 
 /// `tag`: a plain string, or a JSON-encoded array of strings.
-fn tag(o: &Obj<'_>) -> Result<Tags, Error> {
+fn tag(o: &Object<'_>) -> Result<Tags, Error> {
     let Some(t) = non_empty(o.str("tag")?) else {
         return Ok(Tags::new());
     };

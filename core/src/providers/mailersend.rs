@@ -30,33 +30,32 @@
 //! # Unsupported
 //! * The `Signature` HMAC check is separate from normalizing.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
-use super::extract::{non_empty, raw_text, smtp_codes, sub};
-use super::{Obj, TimeUnit, bare_address, clean_message_id};
+use super::json::object::Object;
+use super::text::{non_empty, smtp_codes};
+use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
 const SLUG: &str = "mailersend";
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
-    let raw = raw_text(payload.body)?;
-    let v: Value = serde_json::from_str(raw).map_err(|e| Error::from_json(&e))?;
-    let o = Obj::new(&v, "$")?;
-    let mut data_path = String::new();
-    let data = sub(&o, "data", &mut data_path)?;
+    let o = Object::parse(super::body_text(payload.body)?, "$")?;
+    let data = o.obj("data")?;
     let top = o.str("type")?;
     let kind_name = match &data {
         Some(d) => d.str("type")?,
         None => None,
     };
     let provider_type = match (top, &kind_name) {
-        (Some(t), _) => t,
-        (None, Some(k)) => k.clone(),
+        (Some(t), _) => t.into_owned(),
+        (None, Some(k)) => k.to_string(),
         (None, None) => return Err(Error::missing("$.type")),
     };
     let is_activity = provider_type.starts_with("activity.")
-        || data.as_ref().and_then(|d| d.get("object")).and_then(Value::as_str) == Some("activity");
+        || data.as_ref().and_then(|d| d.get("object")).and_then(|v| v.string()).as_deref()
+            == Some("activity");
     let activity = if is_activity { kind_name.as_deref() } else { None };
     let (kind, class) = match activity {
         Some("sent") => (EventType::Accepted, None),
@@ -79,26 +78,22 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
             activity_fields(d, &mut e)?;
         }
     }
-    raw.clone_into(&mut e.raw);
+    o.text().clone_into(&mut e.raw);
     e.event_key = event_key(&e, KeyScope::Event);
     Ok(Normalized { events: vec![e], ..Normalized::default() })
 }
 
-fn activity_fields(d: &Obj<'_>, e: &mut Event) -> Result<(), Error> {
-    let mut email_path = String::new();
-    if let Some(email) = sub(d, "email", &mut email_path)? {
-        let mut p = String::new();
-        if let Some(message) = sub(&email, "message", &mut p)? {
+fn activity_fields(d: &Object<'_>, e: &mut Event) -> Result<(), Error> {
+    if let Some(email) = d.obj("email")? {
+        if let Some(message) = email.obj("message")? {
             e.message_id = message.str("id")?.as_deref().and_then(clean_message_id);
         }
-        let mut p = String::new();
-        if let Some(rcpt) = sub(&email, "recipient", &mut p)? {
+        if let Some(rcpt) = email.obj("recipient")? {
             e.recipient = rcpt.str("email")?.as_deref().and_then(bare_address);
         }
-        e.tags = email.str_list("tags")?;
+        e.tags = email.str_list("tags")?.into_iter().map(Cow::into_owned).collect();
     }
-    let mut morph_path = String::new();
-    if let Some(morph) = sub(d, "morph", &mut morph_path)? {
+    if let Some(morph) = d.obj("morph")? {
         e.diagnostic = match non_empty(morph.str("reason")?) {
             Some(r) => Some(r),
             None => non_empty(morph.str("readable_reason")?),

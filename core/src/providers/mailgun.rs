@@ -61,8 +61,8 @@
 
 use std::borrow::Cow;
 
-use super::picked::{Keys, ObjectText, Path, Picked, must_be_object};
-use super::scan::{Kind, Scan, Val};
+use super::json::picked::{Keys, ObjectText, Path, Picked, must_be_object};
+use super::json::scan::{Kind, Scan, Val};
 use super::{bare_address_cow, clean_message_id_cow};
 use crate::error::{Error, ErrorKind};
 use crate::{

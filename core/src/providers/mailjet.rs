@@ -34,10 +34,12 @@
 //! * `Message_GUID`, `mj_campaign_id`, `mj_contact_id`, `geo` and `error_related_to` stay
 //!   in `raw` only.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
-use super::extract::{non_empty, smtp_codes};
-use super::{Obj, TimeUnit, bare_address, type_name};
+use super::json::object::Object;
+use super::json::scan::Kind;
+use super::text::{non_empty, smtp_codes};
+use super::{TimeUnit, bare_address};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
@@ -47,8 +49,8 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     super::one_or_many(payload, SLUG, event)
 }
 
-fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {
-    let name = o.req_str("event")?;
+fn event(o: &Object<'_>, raw: &str) -> Result<Event, Error> {
+    let name = o.req_str("event")?.into_owned();
     let (kind, class) = match name.as_str() {
         "sent" => (EventType::Delivered, None),
         "open" => (EventType::Open, None),
@@ -96,22 +98,23 @@ fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {
     Ok(e)
 }
 
-/// `MessageID` with all its digits: serde_json keeps integers up to 2^64 exact, and a value
-/// that came through as a float falls back to the string `mj_message_id`.
-fn message_id(o: &Obj<'_>) -> Result<Option<String>, Error> {
-    match o.get("MessageID") {
-        None => Ok(non_empty(o.str("mj_message_id")?)),
-        Some(Value::Number(n)) if n.is_f64() => match non_empty(o.str("mj_message_id")?) {
+/// `MessageID` with all its digits (its exact text, never through a double); a value that is
+/// not an integer falls back to the string `mj_message_id`.
+fn message_id(o: &Object<'_>) -> Result<Option<String>, Error> {
+    let Some(v) = o.get("MessageID") else { return Ok(non_empty(o.str("mj_message_id")?)) };
+    match v.kind {
+        // What serde_json reads as an integer: no fraction or exponent, within 64 bits.
+        Kind::Num if v.text.parse::<u64>().is_ok() || v.text.parse::<i64>().is_ok() => {
+            Ok(Some(v.text.to_owned()))
+        }
+        Kind::Num => match non_empty(o.str("mj_message_id")?) {
             Some(s) => Ok(Some(s)),
             None => Err(Error::invalid(
                 o.child("MessageID"),
-                format!("expected an integer id, found {n}"),
+                format!("expected an integer id, found {}", v.text),
             )),
         },
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
-        Some(Value::String(s)) => Ok(non_empty(Some(s.trim().to_owned()))),
-        Some(other) => {
-            Err(Error::type_mismatch(o.child("MessageID"), "integer or string", type_name(other)))
-        }
+        Kind::Str => Ok(non_empty(v.string().map(|s| Cow::Owned(s.trim().to_owned())))),
+        other => Err(Error::type_mismatch(o.child("MessageID"), "integer or string", other.name())),
     }
 }

@@ -37,10 +37,11 @@
 //! * The `X-Mandrill-Signature` check needs the webhook URL and key; it is separate.
 //! * The HEAD probe Mandrill sends before first use has no body and is not normalized.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
-use super::extract::{non_empty, smtp_codes, string_map, sub};
-use super::{Obj, TimeUnit, bare_address, clean_message_id, form, split_array};
+use super::json::object::{Object, each_object};
+use super::text::{non_empty, smtp_codes};
+use super::{TimeUnit, bare_address, clean_message_id, form};
 use crate::error::{Error, ErrorKind};
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
@@ -67,22 +68,16 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         decoded.as_str()
     };
     let mut out = Normalized::default();
-    for (i, raw) in split_array(json.as_bytes())?.into_iter().enumerate() {
-        let path = format!("$[{i}]");
-        let one = serde_json::from_str::<Value>(raw)
-            .map_err(|e| Error::from_json(&e))
-            .and_then(|v| event(&Obj::new(&v, &path)?, raw));
-        match one {
-            Ok(e) => out.events.push(e),
-            Err(e) => out.errors.push(e.with_provider(SLUG)),
-        }
-    }
+    each_object(json, |o| match o.and_then(|o| event(&o, o.text())) {
+        Ok(e) => out.events.push(e),
+        Err(e) => out.errors.push(e.with_provider(SLUG)),
+    })?;
     Ok(out)
 }
 
-fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {
+fn event(o: &Object<'_>, raw: &str) -> Result<Event, Error> {
     let mut e = match o.str("event")? {
-        Some(name) => message_event(o, name)?,
+        Some(name) => message_event(o, name.into_owned())?,
         None => sync_event(o)?,
     };
     e.occurred_at = o.time("ts", TimeUnit::Seconds)?;
@@ -91,7 +86,7 @@ fn event(o: &Obj<'_>, raw: &str) -> Result<Event, Error> {
     Ok(e)
 }
 
-fn message_event(o: &Obj<'_>, name: String) -> Result<Event, Error> {
+fn message_event(o: &Object<'_>, name: String) -> Result<Event, Error> {
     let (kind, class) = match name.as_str() {
         "send" => (EventType::Accepted, None),
         "deferral" => (EventType::Deferred, None),
@@ -115,8 +110,7 @@ fn message_event(o: &Obj<'_>, name: String) -> Result<Event, Error> {
         return Ok(e);
     }
     e.message_id = o.str("_id")?.as_deref().and_then(clean_message_id);
-    let mut msg_path = String::new();
-    if let Some(msg) = sub(o, "msg", &mut msg_path)? {
+    if let Some(msg) = o.obj("msg")? {
         e.recipient = msg.str("email")?.as_deref().and_then(bare_address);
         let diag = match non_empty(msg.str("diag")?) {
             Some(d) => Some(d),
@@ -126,21 +120,24 @@ fn message_event(o: &Obj<'_>, name: String) -> Result<Event, Error> {
         e.smtp_status = status;
         e.enhanced_status = enhanced;
         e.diagnostic = diag;
-        e.tags = msg.str_list("tags")?;
-        e.metadata = string_map(msg.get("metadata"), || msg.child("metadata"))?.into();
+        e.tags = msg.str_list("tags")?.into_iter().map(Cow::into_owned).collect();
+        e.metadata = msg
+            .string_map("metadata")?
+            .into_iter()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
     }
     Ok(e)
 }
 
-fn sync_event(o: &Obj<'_>) -> Result<Event, Error> {
+fn sync_event(o: &Object<'_>) -> Result<Event, Error> {
     let Some(kind) = o.str("type")? else {
         return Err(Error::missing(o.child("event")));
     };
     let mut e = Event::new(SLUG, EventType::Unknown);
-    e.provider_type = kind;
+    e.provider_type = kind.into_owned();
     for key in ["reject", "entry"] {
-        let mut p = String::new();
-        if let Some(entry) = sub(o, key, &mut p)?
+        if let Some(entry) = o.obj(key)?
             && let Some(addr) = entry.str("email")?.as_deref().and_then(bare_address)
         {
             e.recipient = Some(addr);

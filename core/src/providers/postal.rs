@@ -30,28 +30,22 @@
 //! # Unsupported
 //! * The `X-Postal-Signature` RSA check is separate from normalizing.
 
-use serde_json::Value;
-
-use super::extract::{non_empty, raw_text, smtp_codes, sub};
-use super::{Obj, TimeUnit, bare_address, clean_message_id};
+use super::json::object::Object;
+use super::text::{non_empty, smtp_codes};
+use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
 const SLUG: &str = "postal";
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
-    let raw = raw_text(payload.body)?;
-    let v: Value = serde_json::from_str(raw).map_err(|e| Error::from_json(&e))?;
-    let o = Obj::new(&v, "$")?;
-    let name = o.req_str("event")?;
-    let mut payload_path = String::new();
-    let p = sub(&o, "payload", &mut payload_path)?;
-
-    let mut message_path = String::new();
+    let o = Object::parse(super::body_text(payload.body)?, "$")?;
+    let name = o.req_str("event")?.into_owned();
+    let p = o.obj("payload")?;
     let message = match &p {
-        Some(p) => match sub(p, "message", &mut message_path)? {
+        Some(p) => match p.obj("message")? {
             Some(m) => Some(m),
-            None => sub(p, "original_message", &mut message_path)?,
+            None => p.obj("original_message")?,
         },
         None => None,
     };
@@ -95,7 +89,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
             e.ip = non_empty(p.str("ip_address")?);
         }
     }
-    raw.clone_into(&mut e.raw);
+    o.text().clone_into(&mut e.raw);
     e.event_key = event_key(&e, KeyScope::Event);
     Ok(Normalized { events: vec![e], ..Normalized::default() })
 }

@@ -108,12 +108,10 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
-
-use super::{
-    Obj, RawObj, TimeUnit, bare_address, clean_message_id, raw_text, raw_type_name, smtp_codes,
-    value_text,
-};
+use super::json::object::{Object, value_text};
+use super::json::scan::{Kind, Val};
+use super::text::smtp_codes;
+use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::{Error, ErrorKind};
 use crate::{
     BounceClass, Event, EventType, KeyScope, Metadata, Normalized, Payload, Tags, event_key,
@@ -124,17 +122,17 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     if super::first_byte(payload.body) != Some(b'{') {
         return Err(super::wrong_shape(payload.body, "a postmark webhook object"));
     }
-    let v = super::parse_body(payload.body)?;
-    let o = Obj::new(&v, "$")?;
+    let o = Object::parse(text, "$")?;
     let record = match o.string("RecordType")? {
         Some(r) => r,
-        None if o.map.contains_key("TypeCode") => "Bounce",
-        None if o.map.contains_key("MessageEvents") => return details(text),
+        None if o.has("TypeCode") => Cow::Borrowed("Bounce"),
+        None if o.has("MessageEvents") => return details(&o),
         None => {
             return Err(Error::new(ErrorKind::WrongProvider, "expected a postmark RecordType")
                 .with_path("$"));
         }
     };
+    let record = record.as_ref();
     let mut e = Event::new("postmark", EventType::Unknown);
     record.clone_into(&mut e.provider_type);
     let (kind, class, time_key) = match record {
@@ -148,7 +146,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         "Click" => (EventType::Click, None, "ReceivedAt"),
         "SubscriptionChange" => {
             let kind = match o.bool("SuppressSending")? {
-                Some(true) => match o.string("SuppressionReason")? {
+                Some(true) => match o.string("SuppressionReason")?.as_deref() {
                     Some("HardBounce" | "SpamComplaint") => EventType::Unknown,
                     _ => EventType::Unsubscribe,
                 },
@@ -168,16 +166,16 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     e.kind = kind;
     e.bounce_class = class;
     if matches!(record, "Bounce" | "SpamComplaint") {
-        e.provider_event_id = o.str("ID")?;
+        e.provider_event_id = o.str("ID")?.map(Cow::into_owned);
     }
     e.message_id = o.str("MessageID")?.as_deref().and_then(clean_message_id);
     let rcpt = match o.string("Recipient")? {
         Some(r) => Some(r),
         None => o.string("Email")?,
     };
-    e.recipient = rcpt.and_then(bare_address);
+    e.recipient = rcpt.as_deref().and_then(bare_address);
     e.occurred_at = o.time(time_key, TimeUnit::Seconds)?;
-    e.stream = o.string("MessageStream")?.map(str::to_owned);
+    e.stream = o.string("MessageStream")?.map(Cow::into_owned);
     let details = match o.string("Details")?.filter(|d| !d.trim().is_empty()) {
         Some(d) => Some(d),
         None if matches!(record, "Bounce" | "SpamComplaint") => {
@@ -186,26 +184,28 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         None => None,
     };
     if let Some(d) = details {
-        let (code, enhanced) = smtp_codes(d);
+        let (code, enhanced) = smtp_codes(&d);
         e.smtp_status = code;
         e.enhanced_status = enhanced;
-        e.diagnostic = Some(d.to_owned());
+        e.diagnostic = Some(d.into_owned());
     }
     if record == "Click" {
-        e.url = o.string("OriginalLink")?.map(str::to_owned);
+        e.url = o.string("OriginalLink")?.map(Cow::into_owned);
     }
-    e.user_agent = o.string("UserAgent")?.map(str::to_owned);
-    let geo_path = o.child("Geo");
-    if let Some(geo) = o.get("Geo") {
-        e.ip = Obj::new(geo, &geo_path)?.string("IP")?.map(str::to_owned);
+    e.user_agent = o.string("UserAgent")?.map(Cow::into_owned);
+    if let Some(geo) = o.obj("Geo")? {
+        e.ip = geo.string("IP")?.map(Cow::into_owned);
     }
-    e.tags = o.str_list("Tag")?.into_iter().filter(|t| !t.is_empty()).collect();
-    let md_path = o.child("Metadata");
-    if let Some(md) = o.get("Metadata") {
-        let md = Obj::new(md, &md_path)?;
-        e.metadata = md.map.iter().map(|(k, v)| (k.clone(), value_text(v))).collect();
+    e.tags =
+        o.str_list("Tag")?.into_iter().filter(|t| !t.is_empty()).map(Cow::into_owned).collect();
+    if let Some(md) = o.obj("Metadata")? {
+        // Every value as text, `null` as `null` (the webhook's metadata is compact JSON).
+        for (k, v) in md.fields() {
+            let text = value_text(v)?.unwrap_or(Cow::Borrowed("null"));
+            e.metadata.insert(k.to_owned(), text.into_owned());
+        }
     }
-    text.trim().clone_into(&mut e.raw);
+    o.text().clone_into(&mut e.raw);
     e.event_key = event_key(&e, KeyScope::Event);
     Ok(Normalized { events: vec![e], errors: Vec::new(), control: None })
 }
@@ -219,13 +219,15 @@ struct Message {
 }
 
 /// A Messages API details body: one event per `MessageEvents` entry.
-fn details(text: &str) -> Result<Normalized, Error> {
-    let o = RawObj::parse(text, "$")?;
+fn details(o: &Object<'_>) -> Result<Normalized, Error> {
+    // Strings as they are, anything else as its exact text (not compacted).
     let metadata = match o.obj("Metadata")? {
         Some(md) => md
             .fields()
-            .filter(|(_, v)| v.get() != "null")
-            .map(|(k, v)| (k.to_owned(), raw_text(v)))
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| {
+                (k.to_owned(), v.string().map_or_else(|| v.text.to_owned(), Cow::into_owned))
+            })
             .collect(),
         None => Metadata::new(),
     };
@@ -241,12 +243,8 @@ fn details(text: &str) -> Result<Normalized, Error> {
         metadata,
     };
     let mut out = Normalized::default();
-    let Some(list) = o.raw("MessageEvents") else { return Ok(out) };
-    if raw_type_name(list) != "array" {
-        return Err(Error::type_mismatch(o.child("MessageEvents"), "array", raw_type_name(list)));
-    }
-    for (i, item) in super::array_elements(list.get())?.into_iter().enumerate() {
-        match message_event(item, i, &message) {
+    for (item, path) in o.items("MessageEvents")? {
+        match message_event(item, path, &message) {
             Ok(e) => out.events.push(e),
             Err(e) => out.errors.push(e),
         }
@@ -255,13 +253,9 @@ fn details(text: &str) -> Result<Normalized, Error> {
 }
 
 /// One `MessageEvents` entry (see the module docs for the mapping).
-fn message_event(
-    item: super::Element<'_>,
-    index: usize,
-    message: &Message,
-) -> Result<Event, Error> {
-    let raw = item.raw;
-    let o = item.into_obj("$.MessageEvents", index)?;
+fn message_event(item: Val<'_>, path: String, message: &Message) -> Result<Event, Error> {
+    let raw = item.text;
+    let o = Object::of(item, path)?;
     let name = o.string("Type")?.ok_or_else(|| Error::missing(o.child("Type")))?;
     let details = o.obj("Details")?;
     let detail = |key: &str| -> Result<Option<String>, Error> {
@@ -278,7 +272,7 @@ fn message_event(
         "Bounced" => (EventType::Unknown, "Bounced"),
         "SubscriptionChanged" => {
             let suppress = match &details {
-                Some(d) => d.raw("SuppressSending").map(|v| v.get().trim()),
+                Some(d) => d.get("SuppressSending").map(|v| v.text),
                 None => None,
             };
             let reason = detail("SuppressionReason")?;
@@ -324,20 +318,17 @@ fn message_event(
 }
 
 /// The canonical type and class of a Bounce record, by `Type` or else `TypeCode`.
-fn bounce(o: &Obj<'_>) -> Result<(EventType, Option<BounceClass>), Error> {
+fn bounce(o: &Object<'_>) -> Result<(EventType, Option<BounceClass>), Error> {
     let code: Option<u64> = match o.get("TypeCode") {
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
+        Some(v) if v.kind == Kind::Num => v.text.parse().ok(),
+        Some(v) if v.kind == Kind::Str => v.string().and_then(|s| s.trim().parse().ok()),
         Some(other) => {
-            return Err(Error::type_mismatch(
-                o.child("TypeCode"),
-                "number",
-                super::type_name(other),
-            ));
+            return Err(Error::type_mismatch(o.child("TypeCode"), "number", other.kind.name()));
         }
         None => None,
     };
-    let name = match o.string("Type")? {
+    let typed = o.string("Type")?;
+    let name = match typed.as_deref() {
         Some(t) => t,
         None => match code {
             Some(1) => "HardBounce",

@@ -37,22 +37,21 @@
 //! * Signature verification (Svix HMAC) is separate from normalizing.
 //! * `data.broadcast_id` is kept in `raw` only; there is no stream.
 
-use serde_json::Value;
+use std::borrow::Cow;
 
-use super::extract::{non_empty, raw_text, smtp_codes, string_map, sub};
-use super::{Obj, TimeUnit, bare_address, clean_message_id};
+use super::json::object::Object;
+use super::json::scan::Kind;
+use super::text::{non_empty, smtp_codes};
+use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
 const SLUG: &str = "resend";
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
-    let raw = raw_text(payload.body)?;
-    let v: Value = serde_json::from_str(raw).map_err(|e| Error::from_json(&e))?;
-    let o = Obj::new(&v, "$")?;
-    let provider_type = o.req_str("type")?;
-    let mut data_path = String::new();
-    let data = sub(&o, "data", &mut data_path)?;
+    let o = Object::parse(super::body_text(payload.body)?, "$")?;
+    let provider_type = o.req_str("type")?.into_owned();
+    let data = o.obj("data")?;
     let about_sent_email = provider_type.starts_with("email.") && provider_type != "email.received";
 
     let (kind, class) = match provider_type.as_str() {
@@ -77,7 +76,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     e.occurred_at = o.time("created_at", TimeUnit::Seconds)?;
-    raw.clone_into(&mut e.raw);
+    o.text().clone_into(&mut e.raw);
 
     let mut recipients = Vec::new();
     if let (true, Some(d)) = (about_sent_email, data.as_ref()) {
@@ -90,7 +89,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
                 recipients.push(addr);
             }
         }
-        e.metadata = tags(d)?.into();
+        e.metadata = tags(d)?;
         details(d, &mut e)?;
     }
 
@@ -110,10 +109,9 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     Ok(out)
 }
 
-fn bounce_kind(data: Option<&Obj<'_>>) -> Result<(EventType, Option<BounceClass>), Error> {
-    let mut path = String::new();
+fn bounce_kind(data: Option<&Object<'_>>) -> Result<(EventType, Option<BounceClass>), Error> {
     let bounce = match data {
-        Some(d) => sub(d, "bounce", &mut path)?,
+        Some(d) => d.obj("bounce")?,
         None => None,
     };
     let (kind, sub_kind) = match bounce {
@@ -129,31 +127,28 @@ fn bounce_kind(data: Option<&Obj<'_>>) -> Result<(EventType, Option<BounceClass>
 }
 
 /// `data.tags`: an object of name → value, or a list of `{name, value}`.
-fn tags(d: &Obj<'_>) -> Result<std::collections::BTreeMap<String, String>, Error> {
-    match d.get("tags") {
-        Some(Value::Array(items)) => {
-            let mut out = std::collections::BTreeMap::new();
-            for (i, item) in items.iter().enumerate() {
-                let path = format!("{}[{i}]", d.child("tags"));
-                let t = Obj::new(item, &path)?;
-                if let Some(name) = t.str("name")? {
-                    out.insert(name, t.str("value")?.unwrap_or_default());
-                }
-            }
-            Ok(out)
-        }
-        other => string_map(other, || d.child("tags")),
+fn tags(d: &Object<'_>) -> Result<crate::Metadata, Error> {
+    let owned = |(k, v): (Cow<'_, str>, Cow<'_, str>)| (k.into_owned(), v.into_owned());
+    if d.get("tags").is_none_or(|v| v.kind != Kind::Arr) {
+        return Ok(d.string_map("tags")?.into_iter().map(owned).collect());
     }
+    let mut out = crate::Metadata::new();
+    for (item, path) in d.items("tags")? {
+        let t = Object::of(item, path)?;
+        if let Some(name) = t.str("name")? {
+            out.insert(name.into_owned(), t.str("value")?.map(Cow::into_owned).unwrap_or_default());
+        }
+    }
+    Ok(out)
 }
 
 /// Bounce, failure and engagement details.
-fn details(d: &Obj<'_>, e: &mut Event) -> Result<(), Error> {
-    let mut p = String::new();
-    let diagnostic = if let Some(b) = sub(d, "bounce", &mut p)? {
+fn details(d: &Object<'_>, e: &mut Event) -> Result<(), Error> {
+    let diagnostic = if let Some(b) = d.obj("bounce")? {
         b.str("message")?
-    } else if let Some(f) = sub(d, "failed", &mut p)? {
+    } else if let Some(f) = d.obj("failed")? {
         f.str("reason")?
-    } else if let Some(s) = sub(d, "suppressed", &mut p)? {
+    } else if let Some(s) = d.obj("suppressed")? {
         s.str("message")?
     } else {
         None
@@ -163,8 +158,7 @@ fn details(d: &Obj<'_>, e: &mut Event) -> Result<(), Error> {
     e.smtp_status = status;
     e.enhanced_status = enhanced;
     for key in ["click", "open"] {
-        let mut p = String::new();
-        if let Some(c) = sub(d, key, &mut p)? {
+        if let Some(c) = d.obj(key)? {
             e.url = non_empty(c.str("link")?);
             e.user_agent = non_empty(c.str("userAgent")?);
             e.ip = non_empty(c.str("ipAddress")?);

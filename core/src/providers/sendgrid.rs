@@ -108,11 +108,11 @@
 
 use std::borrow::Cow;
 
-use super::picked::{Keys, Path, Picked, must_be_object, take_tag};
-use super::scan::{Scan, Val};
-use super::{
-    RawObj, TimeUnit, bare_address_cow, clean_message_id_cow, narrow, raw_cow, smtp_code_slices,
-};
+use super::json::object::Object;
+use super::json::picked::{Keys, Path, Picked, must_be_object, take_tag};
+use super::json::scan::{Kind, Scan, Val};
+use super::text::smtp_code_slices;
+use super::{TimeUnit, bare_address_cow, clean_message_id_cow, narrow};
 use crate::error::Error;
 use crate::{
     BorrowedEvent, BounceClass, EventType, KeyScope, Metadata, Normalized, Payload, event_key,
@@ -167,8 +167,8 @@ static KEYS: Keys<38> = Keys::new([
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized<Text<'_>>, Error> {
     if super::first_byte(payload.body) == Some(b'{') {
         let text = super::body_text(payload.body)?;
-        let o = RawObj::parse(text, "$")?;
-        if o.raw("msg_id").is_some() && o.raw("events").is_some() {
+        let o = Object::parse(text, "$")?;
+        if o.get("msg_id").is_some() && o.get("events").is_some() {
             return activity(&o);
         }
     }
@@ -345,22 +345,19 @@ fn fill<'a>(
 }
 
 /// An Email Activity message details body: one event per `events` entry.
-fn activity<'a>(o: &RawObj<'a>) -> Result<Normalized<Text<'a>>, Error> {
+fn activity<'a>(o: &Object<'a>) -> Result<Normalized<Text<'a>>, Error> {
     let message_id = message_id(o.str("msg_id")?.as_ref(), None);
     let recipient = o.string("to_email")?.as_ref().and_then(bare_address_cow);
     let stream = o.str("asm_group_id")?;
-    let tags = o.str_list("categories")?;
-    let metadata = unique_args(o.raw("unique_args"));
-    let list = o.raw("events").map_or("[]", serde_json::value::RawValue::get);
-    let found = super::first_byte(list.as_bytes());
-    if found != Some(b'[') {
-        let raw: &serde_json::value::RawValue =
-            serde_json::from_str(list).map_err(|e| Error::from_json(&e))?;
-        return Err(Error::type_mismatch(o.child("events"), "array", super::raw_type_name(raw)));
-    }
+    // A single number is a one-category list, as a string is.
+    let tags = match o.get("categories") {
+        Some(v) if v.kind == Kind::Num => v.text().into_iter().collect(),
+        _ => o.str_list("categories")?,
+    };
+    let metadata = unique_args(o.get("unique_args"));
     let mut out = Normalized::default();
-    for (i, item) in super::array_elements(list)?.into_iter().enumerate() {
-        let one = activity_event(item, i).map(|mut e| {
+    for (item, path) in o.items("events")? {
+        let one = activity_event(item, path).map(|mut e| {
             e.message_id.clone_from(&message_id);
             e.recipient.clone_from(&recipient);
             e.stream.clone_from(&stream);
@@ -378,9 +375,9 @@ fn activity<'a>(o: &RawObj<'a>) -> Result<Normalized<Text<'a>>, Error> {
 }
 
 /// One `events` entry of an activity details body, without the message's fields or a key.
-fn activity_event(item: super::Element<'_>, index: usize) -> Result<BorrowedEvent<'_>, Error> {
-    let raw = item.raw;
-    let o = item.into_obj("$.events", index)?;
+fn activity_event(item: Val<'_>, path: String) -> Result<BorrowedEvent<'_>, Error> {
+    let raw = item.text;
+    let o = Object::of(item, path)?;
     let name = o.string("event_name")?.ok_or_else(|| Error::missing(o.child("event_name")))?;
     let (kind, class) = match name.as_ref() {
         "processed" => (EventType::Accepted, None),
@@ -419,18 +416,22 @@ fn activity_event(item: super::Element<'_>, index: usize) -> Result<BorrowedEven
 }
 
 /// `unique_args` as metadata when it is a JSON object (or a string holding one).
-fn unique_args<'a>(raw: Option<&serde_json::value::RawValue>) -> Metadata<Text<'a>> {
-    let Some(raw) = raw else { return Metadata::new() };
-    let text = match super::raw_type_name(raw) {
-        "string" => serde_json::from_str::<String>(raw.get()).unwrap_or_default(),
-        "object" => raw.get().to_owned(),
+fn unique_args<'a>(v: Option<Val<'_>>) -> Metadata<Text<'a>> {
+    let Some(v) = v else { return Metadata::new() };
+    let text = match v.kind {
+        Kind::Str => v.string().unwrap_or_default().into_owned(),
+        Kind::Obj => v.text.to_owned(),
         _ => return Metadata::new(),
     };
-    match RawObj::parse(&text, "$.unique_args") {
+    // Strings as they are, anything else as its exact text.
+    match Object::parse(&text, "$.unique_args") {
         Ok(args) => args
             .fields()
-            .filter(|(_, v)| v.get() != "null")
-            .map(|(k, v)| (Cow::Owned(k.to_owned()), Cow::Owned(raw_cow(v).into_owned())))
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| {
+                let value = v.string().map_or_else(|| v.text.to_owned(), Cow::into_owned);
+                (Cow::Owned(k.to_owned()), Cow::Owned(value))
+            })
             .collect(),
         Err(_) => Metadata::new(),
     }

@@ -71,9 +71,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use std::borrow::Cow;
 
-use super::{Obj, TimeUnit, bare_address, body_text, clean_message_id, smtp_codes, type_name};
+use super::json::object::{MAX_DEPTH, Object};
+use super::json::scan::Scan;
+use super::text::smtp_codes;
+use super::{TimeUnit, bare_address, body_text, clean_message_id};
 use crate::error::{Error, ErrorKind};
 use crate::{
     BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, Timestamp,
@@ -82,18 +85,18 @@ use crate::{
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let text = body_text(payload.body)?;
-    let value: Value = match serde_json::from_str(text) {
+    let value = match is_json(text) {
         Ok(v) => v,
         Err(_) if looks_like_ndjson(text) => return Ok(ndjson(text)),
-        Err(e) => return Err(Error::from_json(&e)),
+        Err(e) => return Err(e),
     };
-    let o = Obj::new(&value, "$").map_err(|_| wrong())?;
+    let o = Object::of(value, "$".to_owned()).map_err(|_| wrong())?;
     let header_id = payload.headers.get("x-amz-sns-message-id").map(str::to_owned);
     let mut out = Normalized::default();
-    if o.map.contains_key("Type") {
-        envelope(o, header_id, &mut out)?;
-    } else if o.map.contains_key("eventType") || o.map.contains_key("notificationType") {
-        out.events = ses_event(o, text.trim(), header_id.as_deref())?;
+    if o.has("Type") {
+        envelope(&o, header_id, &mut out)?;
+    } else if o.has("eventType") || o.has("notificationType") {
+        out.events = ses_event(&o, text.trim(), header_id.as_deref())?;
     } else {
         return Err(wrong());
     }
@@ -108,25 +111,33 @@ fn wrong() -> Error {
     .with_path("$")
 }
 
-fn envelope(o: Obj<'_>, header_id: Option<String>, out: &mut Normalized) -> Result<(), Error> {
+/// The one JSON value `text` holds (`invalid_json`, or `too_large` past serde_json's nesting
+/// limit).
+fn is_json(text: &str) -> Result<super::json::scan::Val<'_>, Error> {
+    let mut scan = Scan::with_max_depth(text, MAX_DEPTH);
+    let v = scan.value()?;
+    scan.end()?;
+    Ok(v)
+}
+
+fn envelope(o: &Object<'_>, header_id: Option<String>, out: &mut Normalized) -> Result<(), Error> {
     let kind = o.string("Type")?.unwrap_or_default();
     let control = |k| -> Result<Control, Error> {
         Ok(Control {
             kind: k,
-            url: o.string("SubscribeURL")?.map(str::to_owned),
-            detail: o.string("TopicArn")?.map(str::to_owned),
+            url: o.string("SubscribeURL")?.map(Cow::into_owned),
+            detail: o.string("TopicArn")?.map(Cow::into_owned),
         })
     };
-    match kind {
+    match kind.as_ref() {
         "Notification" => {
-            let id = o.str("MessageId")?.or(header_id);
+            let id = o.str("MessageId")?.map(Cow::into_owned).or(header_id);
             let message = o.string("Message")?.ok_or_else(|| Error::missing(o.child("Message")))?;
             let trimmed = message.trim();
             if trimmed.starts_with('{') {
-                let inner: Value = serde_json::from_str(trimmed)
-                    .map_err(|e| Error::from_json(&e).with_path("$.Message"))?;
-                let io = Obj::new(&inner, "$.Message")?;
-                out.events = ses_event(io, trimmed, id.as_deref())?;
+                let io =
+                    Object::parse(trimmed, "$.Message").map_err(|e| e.with_path("$.Message"))?;
+                out.events = ses_event(&io, trimmed, id.as_deref())?;
             } else if trimmed.starts_with("Successfully validated") {
                 out.control = Some(Control {
                     kind: ControlKind::Ping,
@@ -163,7 +174,7 @@ fn envelope(o: Obj<'_>, header_id: Option<String>, out: &mut Normalized) -> Resu
 fn looks_like_ndjson(text: &str) -> bool {
     let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
     let Some(first) = lines.next() else { return false };
-    if serde_json::from_str::<serde::de::IgnoredAny>(first).is_ok() {
+    if is_json(first).is_ok() {
         return true;
     }
     let mut rest = lines.peekable();
@@ -181,15 +192,22 @@ fn ndjson(text: &str) -> Normalized {
             continue;
         }
         let n = i as u64 + 1;
-        let result = serde_json::from_str::<Value>(line)
-            .map_err(|e| Error::from_json(&e))
-            .and_then(|v| ses_event(Obj::new(&v, "$")?, line, None));
+        let result = Object::parse(line, "$")
+            .map_err(|e| serde_syntax_error(line).unwrap_or(e))
+            .and_then(|o| ses_event(&o, line, None));
         match result {
             Ok(events) => out.events.extend(events),
             Err(e) => out.errors.push(e.with_line(n)),
         }
     }
     out
+}
+
+/// serde_json's description of a syntax error in `line`, which the line's error in the
+/// output has always carried (`line 1 column 53`, where the scanner says `byte 53`).
+#[cold]
+fn serde_syntax_error(line: &str) -> Option<Error> {
+    serde_json::from_str::<serde::de::IgnoredAny>(line).err().map(|e| Error::from_json(&e))
 }
 
 /// One recipient of a fanned-out event, with its per-recipient details.
@@ -202,18 +220,15 @@ struct Rcpt {
 
 /// The canonical events of one SES event object.
 #[expect(clippy::too_many_lines, reason = "one arm per SES event type, in the order of the table")]
-fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>, Error> {
+fn ses_event(o: &Object<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>, Error> {
     let name = match o.string("eventType")? {
         Some(n) => n,
         None => {
             o.string("notificationType")?.ok_or_else(|| Error::missing(o.child("eventType")))?
         }
     };
-    let mail_path = o.child("mail");
-    let mail = match o.get("mail") {
-        Some(v) => Some(Obj::new(v, &mail_path)?),
-        None => None,
-    };
+    let name = name.as_ref();
+    let mail = o.obj("mail")?;
     let detail_key = match name {
         "Bounce" => "bounce",
         "Complaint" => "complaint",
@@ -227,28 +242,22 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
         "Subscription" => "subscription",
         _ => "",
     };
-    let detail_path = o.child(detail_key);
-    let detail = match o.get(detail_key).filter(|_| !detail_key.is_empty()) {
-        Some(v) => Some(Obj::new(v, &detail_path)?),
-        None => None,
-    };
+    let detail = if detail_key.is_empty() { None } else { o.obj(detail_key)? };
 
     let mut base = Event::new("ses", EventType::Unknown);
     name.clone_into(&mut base.provider_type);
     base.provider_event_id = event_id.map(str::to_owned);
     let mail_time = match &mail {
         Some(m) => {
-            base.message_id = m.string("messageId")?.and_then(clean_message_id);
-            let ch_path = m.child("commonHeaders");
-            if let Some(ch) = m.get("commonHeaders") {
-                let ch = Obj::new(ch, &ch_path)?;
-                base.smtp_message_id = ch.string("messageId")?.and_then(clean_message_id);
+            base.message_id = m.string("messageId")?.as_deref().and_then(clean_message_id);
+            if let Some(ch) = m.obj("commonHeaders")? {
+                base.smtp_message_id =
+                    ch.string("messageId")?.as_deref().and_then(clean_message_id);
             }
-            let tags_path = m.child("tags");
-            if let Some(tags) = m.get("tags") {
-                let tags = Obj::new(tags, &tags_path)?;
-                base.stream = tags.str_list("ses:configuration-set")?.into_iter().next();
-                base.metadata = tag_map(tags, true)?.into();
+            if let Some(tags) = m.obj("tags")? {
+                base.stream =
+                    tags.str_list("ses:configuration-set")?.into_iter().next().map(Cow::into_owned);
+                base.metadata = tag_map(&tags, true)?.into();
             }
             m.time("timestamp", TimeUnit::Seconds)?
         }
@@ -264,7 +273,7 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
             None => Vec::new(),
         })
     };
-    let own_time = |d: &Option<Obj<'_>>| -> Result<Option<Timestamp>, Error> {
+    let own_time = |d: &Option<Object<'_>>| -> Result<Option<Timestamp>, Error> {
         match d {
             Some(d) => d.time("timestamp", TimeUnit::Seconds),
             None => Ok(None),
@@ -280,7 +289,7 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
             base.occurred_at = mail_time;
             if let Some(d) = &detail {
                 let key = if name == "Reject" { "reason" } else { "errorMessage" };
-                base.diagnostic = d.string(key)?.map(str::to_owned);
+                base.diagnostic = d.string(key)?.map(Cow::into_owned);
             }
             (destination()?, EventType::Rejected, None)
         }
@@ -289,10 +298,10 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
             let mut list = Vec::new();
             if let Some(d) = &detail {
                 if let Some(resp) = d.string("smtpResponse")? {
-                    let (code, enhanced) = smtp_codes(resp);
+                    let (code, enhanced) = smtp_codes(&resp);
                     base.smtp_status = code;
                     base.enhanced_status = enhanced;
-                    base.diagnostic = Some(resp.to_owned());
+                    base.diagnostic = Some(resp.into_owned());
                 }
                 list = d
                     .str_list("recipients")?
@@ -314,13 +323,13 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
             base.occurred_at = own_time(&detail)?;
             let (bt, st, list) = match &detail {
                 Some(d) => (
-                    d.string("bounceType")?,
-                    d.string("bounceSubType")?,
+                    d.string("bounceType")?.map(Cow::into_owned),
+                    d.string("bounceSubType")?.map(Cow::into_owned),
                     rcpt_objects(d, "bouncedRecipients")?,
                 ),
                 None => (None, None, Vec::new()),
             };
-            let (kind, class) = match (bt, st) {
+            let (kind, class) = match (bt.as_deref(), st.as_deref()) {
                 (Some("Permanent"), Some("Suppressed" | "OnAccountSuppressionList")) => {
                     (EventType::Rejected, None)
                 }
@@ -334,7 +343,7 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
             base.occurred_at = own_time(&detail)?;
             let list = match &detail {
                 Some(d) => {
-                    base.user_agent = d.string("userAgent")?.map(str::to_owned);
+                    base.user_agent = d.string("userAgent")?.map(Cow::into_owned);
                     rcpt_objects(d, "complainedRecipients")?
                 }
                 None => Vec::new(),
@@ -344,13 +353,12 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
         "Open" | "Click" => {
             base.occurred_at = own_time(&detail)?;
             if let Some(d) = &detail {
-                base.ip = d.string("ipAddress")?.map(str::to_owned);
-                base.user_agent = d.string("userAgent")?.map(str::to_owned);
+                base.ip = d.string("ipAddress")?.map(Cow::into_owned);
+                base.user_agent = d.string("userAgent")?.map(Cow::into_owned);
                 if name == "Click" {
-                    base.url = d.string("link")?.map(str::to_owned);
-                    let lt_path = d.child("linkTags");
-                    if let Some(lt) = d.get("linkTags") {
-                        for (k, v) in tag_map(Obj::new(lt, &lt_path)?, false)? {
+                    base.url = d.string("link")?.map(Cow::into_owned);
+                    if let Some(lt) = d.obj("linkTags")? {
+                        for (k, v) in tag_map(&lt, false)? {
                             if !base.metadata.contains_key(&k) {
                                 base.metadata.insert(k, v);
                             }
@@ -407,51 +415,37 @@ fn ses_event(o: Obj<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>
 }
 
 /// `[{emailAddress, status?, diagnosticCode?}]` lists (bounced, complained, delayed).
-fn rcpt_objects(d: &Obj<'_>, key: &str) -> Result<Vec<Rcpt>, Error> {
-    let Some(v) = d.get(key) else { return Ok(Vec::new()) };
-    let list_path = d.child(key);
-    let Value::Array(items) = v else {
-        return Err(Error::type_mismatch(list_path, "array", type_name(v)));
-    };
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let p = format!("{list_path}[{i}]");
-            let r = Obj::new(item, &p)?;
+fn rcpt_objects(d: &Object<'_>, key: &str) -> Result<Vec<Rcpt>, Error> {
+    d.items(key)?
+        .into_iter()
+        .map(|(item, path)| {
+            let r = Object::of(item, path)?;
             Ok(Rcpt {
-                address: r.string("emailAddress")?.and_then(bare_address),
-                status: r.string("status")?.map(str::to_owned),
-                diagnostic: r.string("diagnosticCode")?.map(str::to_owned),
+                address: r.string("emailAddress")?.as_deref().and_then(bare_address),
+                status: r.string("status")?.map(Cow::into_owned),
+                diagnostic: r.string("diagnosticCode")?.map(Cow::into_owned),
             })
         })
         .collect()
 }
 
 /// `{name: [values]}` tags as metadata; `ses:` auto tags are skipped when `custom_only`.
-fn tag_map(tags: Obj<'_>, custom_only: bool) -> Result<BTreeMap<String, String>, Error> {
+fn tag_map(tags: &Object<'_>, custom_only: bool) -> Result<BTreeMap<String, String>, Error> {
     let mut out = BTreeMap::new();
-    for k in tags.map.keys() {
+    for k in tags.keys() {
         if custom_only && k.starts_with("ses:") {
             continue;
         }
-        out.insert(k.clone(), tags.str_list(k)?.join(","));
+        out.insert(k.to_owned(), tags.str_list(k)?.join(","));
     }
     Ok(out)
 }
 
 /// Unsubscribe, resubscribe or unknown, by comparing old and new topic preferences.
-fn subscription_kind(d: &Obj<'_>) -> Result<EventType, Error> {
-    let (np, op) = (d.child("newTopicPreferences"), d.child("oldTopicPreferences"));
-    let new = match d.get("newTopicPreferences") {
-        Some(v) => Some(Obj::new(v, &np)?),
-        None => None,
-    };
-    let old = match d.get("oldTopicPreferences") {
-        Some(v) => Some(Obj::new(v, &op)?),
-        None => None,
-    };
-    let all = |p: &Option<Obj<'_>>| -> Result<bool, Error> {
+fn subscription_kind(d: &Object<'_>) -> Result<EventType, Error> {
+    let new = d.obj("newTopicPreferences")?;
+    let old = d.obj("oldTopicPreferences")?;
+    let all = |p: &Option<Object<'_>>| -> Result<bool, Error> {
         Ok(match p {
             Some(p) => p.bool("unsubscribeAll")?.unwrap_or(false),
             None => false,
@@ -464,21 +458,15 @@ fn subscription_kind(d: &Obj<'_>) -> Result<EventType, Error> {
     if old_all {
         return Ok(EventType::Resubscribe);
     }
-    let topics = |p: &Option<Obj<'_>>| -> Result<BTreeMap<String, String>, Error> {
+    let topics = |p: &Option<Object<'_>>| -> Result<BTreeMap<String, String>, Error> {
         let mut out = BTreeMap::new();
         let Some(p) = p else { return Ok(out) };
-        let Some(v) = p.get("topicSubscriptionStatus") else { return Ok(out) };
-        let lp = p.child("topicSubscriptionStatus");
-        let Value::Array(items) = v else {
-            return Err(Error::type_mismatch(lp, "array", type_name(v)));
-        };
-        for (i, item) in items.iter().enumerate() {
-            let ip = format!("{lp}[{i}]");
-            let t = Obj::new(item, &ip)?;
+        for (item, path) in p.items("topicSubscriptionStatus")? {
+            let t = Object::of(item, path)?;
             if let (Some(name), Some(status)) =
                 (t.string("topicName")?, t.string("subscriptionStatus")?)
             {
-                out.insert(name.to_owned(), status.to_owned());
+                out.insert(name.into_owned(), status.into_owned());
             }
         }
         Ok(out)

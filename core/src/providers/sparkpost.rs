@@ -53,9 +53,9 @@
 
 use std::borrow::Cow;
 
-use super::extract::smtp_code_slices;
-use super::picked::{Keys, Path, Picked, must_be_object};
-use super::scan::{Kind, Scan, Val};
+use super::json::picked::{Keys, Path, Picked, must_be_object};
+use super::json::scan::{Kind, Scan, Val};
+use super::text::smtp_code_slices;
 use super::{TimeUnit, bare_address_cow, clean_message_id_cow, narrow};
 use crate::error::{Error, ErrorKind};
 use crate::provider::{Control, ControlKind};

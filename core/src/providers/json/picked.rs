@@ -1,16 +1,16 @@
 //! The fields a normalizer maps, picked out of one object in a single [`Scan`]: each known key
 //! goes to its slot as the scan meets it, every other key to the caller (SendGrid's custom
 //! arguments), and the typed accessors read the slots with the same rules and error messages as
-//! [`super::RawObj`]: strings borrowed from the body, numbers kept as their exact digits, a
+//! [`super::object::Object`]: strings borrowed from the body, numbers kept as their exact digits, a
 //! `type_mismatch` naming the JSON path, expected and found.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use super::scan::{Kind, Scan, Val};
-use super::{TimeUnit, decimal_seconds, parse_time, plain_epoch, string_epoch};
 use crate::Timestamp;
 use crate::error::Error;
+use crate::providers::time::{TimeUnit, decimal_seconds, plain_epoch, read_time, string_epoch};
 
 /// A JSON path written out only when an error needs it: `{prefix}[{index}]` followed by up to
 /// four keys (static names, or keys borrowed from the body), without an allocation.
@@ -484,9 +484,7 @@ impl<'a, const N: usize> Picked<'a, N> {
         if let Some(t) = plain {
             return Ok(Some(t));
         }
-        let value: serde_json::Value =
-            serde_json::from_str(v.text).map_err(|e| Error::from_json(&e))?;
-        parse_time(&value, unit)
+        read_time(v, unit)
             .map(Some)
             .map_err(|found| Error::type_mismatch(self.child(i), unit.expected(), &found))
     }

@@ -99,11 +99,19 @@ pub(crate) struct Scan<'a> {
     text: &'a str,
     bytes: &'a [u8],
     at: usize,
+    /// How many brackets a nested value may open (see [`Scan::with_max_depth`]).
+    max_depth: usize,
 }
 
 impl<'a> Scan<'a> {
     pub(crate) fn new(text: &'a str) -> Scan<'a> {
-        Scan { text, bytes: text.as_bytes(), at: 0 }
+        Scan::with_max_depth(text, usize::MAX)
+    }
+
+    /// A scan where a nested value opening more than `max_depth` brackets is a `too_large`
+    /// error, as serde_json's recursion limit has it (the batch readers take any depth).
+    pub(crate) fn with_max_depth(text: &'a str, max_depth: usize) -> Scan<'a> {
+        Scan { text, bytes: text.as_bytes(), at: 0, max_depth }
     }
 
     #[cold]
@@ -414,6 +422,9 @@ impl<'a> Scan<'a> {
                     let is_obj = self.bytes[self.at] == b'{';
                     stack.set(depth, is_obj);
                     depth += 1;
+                    if depth > self.max_depth {
+                        return Err(Error::new(ErrorKind::TooLarge, "json nested too deeply"));
+                    }
                     self.at += 1;
                     let close = if is_obj { b'}' } else { b']' };
                     if self.peek() == Some(close) {
