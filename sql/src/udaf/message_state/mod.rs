@@ -1,0 +1,252 @@
+//! `message_state(type, occurred_at, event_key [, bounce_class [, diagnostic]])`.
+//!
+//! The state of one message to one recipient, as a struct with DESIGN.md's fields. Every rule
+//! (precedence, dedupe by `event_key`, times, counts, which bounce names the class) is
+//! `mailstate_core::MessageState`'s: this file only moves values between Arrow and core.
+//! The partial state is core's compact binary encoding, and merging partial states is core's
+//! `merge`, a join-semilattice, so any partitioning of the input gives the same answer.
+//!
+//! Rows whose `type` or `event_key` is NULL carry no event and are skipped, as SQL aggregates
+//! skip NULLs (a LEFT JOIN of sends to events gives such rows for sends without events).
+//! A `type` that is not a canonical name is an error (`invalid_value`).
+//!
+//! The group columns (`message_id`, `recipient`) are the query's GROUP BY columns, so the
+//! struct holds the other fields of DESIGN.md's state, in its order.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{
+    ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array, StringArray, StructArray,
+    TimestampMillisecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
+use datafusion::logical_expr::utils::AggregateOrderSensitivity;
+use datafusion::logical_expr::{
+    Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
+};
+use datafusion::scalar::ScalarValue;
+use mailstate_core::{BounceClass, EventFacts, MessageState, StateView, Timestamp};
+
+use super::{Arg, check_arity, coerce, core_error, event_type, opt_str, opt_time, text, time};
+use crate::rules::SqlRules;
+
+mod groups;
+mod native;
+mod plugin;
+
+use crate::schema::{UTC, timestamp_type};
+use groups::{Groups, One};
+use native::NativeStore;
+use plugin::RulesStore;
+
+const NAME: &str = "message_state";
+const ARGS: [Arg; 5] = [Arg::Text, Arg::Time, Arg::Text, Arg::Text, Arg::Text];
+
+/// The fields of the struct `message_state` returns, in DESIGN.md's order.
+pub(crate) fn state_struct_fields() -> Fields {
+    let ts = |n: &str| Field::new(n, timestamp_type(), true);
+    let count = |n: &str| Field::new(n, DataType::Int64, false);
+    Fields::from(vec![
+        Field::new("status", DataType::Utf8, false),
+        Field::new("terminal", DataType::Boolean, false),
+        ts("terminal_at"),
+        ts("first_event_at"),
+        ts("last_event_at"),
+        ts("accepted_at"),
+        ts("delivered_at"),
+        ts("first_open_at"),
+        ts("first_click_at"),
+        ts("bounced_at"),
+        ts("complained_at"),
+        ts("unsubscribed_at"),
+        count("open_count"),
+        count("click_count"),
+        count("deferred_count"),
+        count("event_count"),
+        count("late_event_count"),
+        Field::new("bounce_class", DataType::Utf8, true),
+        Field::new("diagnostic", DataType::Utf8, true),
+    ])
+}
+
+/// The `message_state` aggregate function.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub(crate) struct MessageStateUdaf {
+    signature: Signature,
+    rules: SqlRules,
+}
+
+impl MessageStateUdaf {
+    fn new(rules: SqlRules) -> Self {
+        MessageStateUdaf { signature: Signature::user_defined(Volatility::Immutable), rules }
+    }
+}
+
+static INSTANCE: LazyLock<Arc<AggregateUDF>> =
+    LazyLock::new(|| Arc::new(AggregateUDF::from(MessageStateUdaf::new(SqlRules::native()))));
+
+/// The shared `message_state` function with the native rules.
+pub(crate) fn udaf() -> Arc<AggregateUDF> {
+    Arc::clone(&INSTANCE)
+}
+
+/// `message_state` running `rules`.
+pub(crate) fn udaf_with(rules: &SqlRules) -> Arc<AggregateUDF> {
+    if rules.is_native() {
+        udaf()
+    } else {
+        Arc::new(AggregateUDF::from(MessageStateUdaf::new(rules.clone())))
+    }
+}
+
+impl AggregateUDFImpl for MessageStateUdaf {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        check_arity(NAME, arg_types.len(), &[3, 4, 5])?;
+        coerce(NAME, &ARGS, arg_types)
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Struct(state_struct_fields()))
+    }
+
+    fn return_field(&self, _arg_fields: &[FieldRef]) -> Result<FieldRef> {
+        Ok(Arc::new(Field::new(NAME, DataType::Struct(state_struct_fields()), false)))
+    }
+
+    fn is_nullable(&self) -> bool {
+        false
+    }
+
+    fn default_value(&self, _data_type: &DataType) -> Result<ScalarValue> {
+        ScalarValue::try_from_array(&views_to_struct(&[MessageState::default().view()])?, 0)
+    }
+
+    fn state_fields(&self, args: StateFieldsArgs<'_>) -> Result<Vec<FieldRef>> {
+        Ok(vec![Arc::new(Field::new(format!("{}[state]", args.name), DataType::Binary, true))])
+    }
+
+    fn order_sensitivity(&self) -> AggregateOrderSensitivity {
+        // The state is a function of the set of events: input order never matters.
+        AggregateOrderSensitivity::Insensitive
+    }
+
+    fn accumulator(&self, _acc_args: AccumulatorArgs<'_>) -> Result<Box<dyn Accumulator>> {
+        if self.rules.is_native() {
+            Ok(Box::new(One::new(NativeStore::default())))
+        } else {
+            Ok(Box::new(One::new(RulesStore::new(self.rules.clone()))))
+        }
+    }
+
+    fn groups_accumulator_supported(&self, _args: AccumulatorArgs<'_>) -> bool {
+        true
+    }
+
+    fn create_groups_accumulator(
+        &self,
+        _args: AccumulatorArgs<'_>,
+    ) -> Result<Box<dyn GroupsAccumulator>> {
+        if self.rules.is_native() {
+            Ok(Box::new(Groups::new(NativeStore::default())))
+        } else {
+            Ok(Box::new(Groups::new(RulesStore::new(self.rules.clone()))))
+        }
+    }
+}
+
+/// The argument columns of one batch, typed.
+pub(super) struct Inputs<'a> {
+    kind: &'a StringArray,
+    at: &'a TimestampMillisecondArray,
+    key: &'a StringArray,
+    class: Option<&'a StringArray>,
+    diagnostic: Option<&'a StringArray>,
+}
+
+impl<'a> Inputs<'a> {
+    pub(super) fn new(values: &'a [ArrayRef]) -> Result<Inputs<'a>> {
+        if values.len() < 3 {
+            return Err(DataFusionError::Internal(format!("{NAME}: {} inputs", values.len())));
+        }
+        Ok(Inputs {
+            kind: text(&values[0])?,
+            at: time(&values[1])?,
+            key: text(&values[2])?,
+            class: values.get(3).map(text).transpose()?,
+            diagnostic: values.get(4).map(text).transpose()?,
+        })
+    }
+
+    /// The event of `row`, or `None` when the row carries none (NULL type or key).
+    pub(super) fn event(&self, row: usize) -> Result<Option<(String, EventFacts)>> {
+        let (Some(kind), Some(key)) = (opt_str(self.kind, row), opt_str(self.key, row)) else {
+            return Ok(None);
+        };
+        let kind = event_type(NAME, kind)?;
+        let at = opt_time(NAME, self.at, row)?;
+        let class = match self.class.and_then(|c| opt_str(c, row)) {
+            None => None,
+            Some(c) => Some(c.parse::<BounceClass>().map_err(|e| core_error(NAME, &e))?),
+        };
+        let diagnostic = self.diagnostic.and_then(|d| opt_str(d, row)).map(str::to_owned);
+        Ok(Some((key.to_owned(), EventFacts::new(kind, at, class, diagnostic))))
+    }
+}
+
+pub(super) fn binary(values: &[ArrayRef]) -> Result<&BinaryArray> {
+    values.first().and_then(|a| a.as_binary_opt::<i32>()).ok_or_else(|| {
+        DataFusionError::Internal(format!("{NAME}: the partial state is not a binary column"))
+    })
+}
+
+/// Core's views as the struct column `message_state` returns.
+pub(crate) fn views_to_struct(views: &[StateView]) -> Result<ArrayRef> {
+    let ts = |f: fn(&StateView) -> Option<Timestamp>| -> ArrayRef {
+        Arc::new(
+            views
+                .iter()
+                .map(|v| f(v).map(Timestamp::as_millis))
+                .collect::<TimestampMillisecondArray>()
+                .with_timezone(UTC),
+        )
+    };
+    let count = |f: fn(&StateView) -> u64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(
+            views.iter().map(|v| i64::try_from(f(v)).unwrap_or(i64::MAX)),
+        ))
+    };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(views.iter().map(|v| Some(v.status.as_str())).collect::<StringArray>()),
+        Arc::new(views.iter().map(|v| Some(v.terminal)).collect::<BooleanArray>()),
+        ts(|v| v.terminal_at),
+        ts(|v| v.first_event_at),
+        ts(|v| v.last_event_at),
+        ts(|v| v.accepted_at),
+        ts(|v| v.delivered_at),
+        ts(|v| v.first_open_at),
+        ts(|v| v.first_click_at),
+        ts(|v| v.bounced_at),
+        ts(|v| v.complained_at),
+        ts(|v| v.unsubscribed_at),
+        count(|v| v.open_count),
+        count(|v| v.click_count),
+        count(|v| v.deferred_count),
+        count(|v| v.event_count),
+        count(|v| v.late_event_count),
+        Arc::new(
+            views.iter().map(|v| v.bounce_class.map(BounceClass::as_str)).collect::<StringArray>(),
+        ),
+        Arc::new(views.iter().map(|v| v.diagnostic.as_deref()).collect::<StringArray>()),
+    ];
+    Ok(Arc::new(StructArray::try_new(state_struct_fields(), columns, None)?))
+}

@@ -1,0 +1,188 @@
+//! Groups with the rules behind a boundary (the wasm plugin): rows are kept as they arrive and
+//! cross the boundary once, at emit, in chunks of whole groups, together with the partial
+//! states other partitions sent (`batch.reduce`). The store itself applies no rule: it only
+//! buffers.
+
+use std::ops::Range;
+
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::EmitTo;
+use mailstate_core::batch::chunk_ranges;
+use mailstate_core::{EventBatch, EventFacts, ReduceBatch, StateBatch, StateView};
+
+use super::NAME;
+use super::groups::Store;
+use crate::rules::SqlRules;
+
+/// Rows plus states per `batch.reduce` call: large enough that the boundary is crossed
+/// rarely, small enough to stay far below the plugin's memory limit.
+const CHUNK: usize = 32 * 1024;
+
+pub(super) struct RulesStore {
+    rules: SqlRules,
+    /// (group, event_key, facts) in arrival order.
+    rows: Vec<(u32, String, EventFacts)>,
+    /// (group, encoded state) from `merge_batch`.
+    partials: Vec<(u32, Vec<u8>)>,
+    groups: usize,
+    bytes: usize,
+}
+
+#[derive(Clone, Copy)]
+enum Item {
+    Row(usize),
+    State(usize),
+}
+
+/// What [`RulesStore::take`] removes: the number of groups, their rows and their states.
+type Taken = (usize, Vec<(u32, String, EventFacts)>, Vec<(u32, Vec<u8>)>);
+
+fn group_u32(g: usize) -> Result<u32> {
+    u32::try_from(g).map_err(|_| {
+        DataFusionError::Execution(format!("{NAME}: more than 2^32 groups in one accumulator"))
+    })
+}
+
+fn row_bytes(key: &str, facts: &EventFacts) -> usize {
+    key.len()
+        + size_of::<(u32, String, EventFacts)>()
+        + facts.diagnostic.as_ref().map_or(0, String::len)
+}
+
+impl RulesStore {
+    pub(super) fn new(rules: SqlRules) -> RulesStore {
+        RulesStore { rules, rows: Vec::new(), partials: Vec::new(), groups: 0, bytes: 0 }
+    }
+
+    /// Take the rows and states of the first `n` groups (all for `EmitTo::All`), shifting the
+    /// others down.
+    fn take(&mut self, emit_to: EmitTo) -> Taken {
+        match emit_to {
+            EmitTo::All => {
+                let n = std::mem::take(&mut self.groups);
+                self.bytes = 0;
+                (n, std::mem::take(&mut self.rows), std::mem::take(&mut self.partials))
+            }
+            EmitTo::First(n) => {
+                let cut = u32::try_from(n).unwrap_or(u32::MAX);
+                let (rows, kept): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.rows).into_iter().partition(|r| r.0 < cut);
+                self.rows = kept.into_iter().map(|(g, k, f)| (g - cut, k, f)).collect();
+                let (partials, kept): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.partials).into_iter().partition(|p| p.0 < cut);
+                self.partials = kept.into_iter().map(|(g, b)| (g - cut, b)).collect();
+                self.groups = self.groups.saturating_sub(n);
+                self.bytes = self.rows.iter().map(|(_, k, f)| row_bytes(k, f)).sum::<usize>()
+                    + self.partials.iter().map(|(_, b)| b.len()).sum::<usize>();
+                (n, rows, partials)
+            }
+        }
+    }
+
+    /// Reduce groups `0..n` chunk by chunk with `call`, which answers one item per group of
+    /// its chunk.
+    fn reduce<T>(
+        &self,
+        (n, rows, partials): &Taken,
+        mut call: impl FnMut(&ReduceBatch<'_>) -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        let n = *n;
+        // Counting sort of row and state indices by group.
+        let mut starts = vec![0usize; n + 1];
+        for (g, ..) in rows {
+            starts[*g as usize + 1] += 1;
+        }
+        for (g, _) in partials {
+            starts[*g as usize + 1] += 1;
+        }
+        for i in 0..n {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut order = vec![Item::Row(0); rows.len() + partials.len()];
+        for (i, (g, ..)) in rows.iter().enumerate() {
+            order[next[*g as usize]] = Item::Row(i);
+            next[*g as usize] += 1;
+        }
+        for (i, (g, _)) in partials.iter().enumerate() {
+            order[next[*g as usize]] = Item::State(i);
+            next[*g as usize] += 1;
+        }
+
+        let sizes: Vec<usize> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        let mut out = Vec::with_capacity(n);
+        for Range { start: first, end: last } in chunk_ranges(&sizes, CHUNK) {
+            let count = u32::try_from(last - first).unwrap_or(u32::MAX);
+            let mut events = EventBatch::new(count);
+            let mut states = StateBatch::new(count);
+            let base = u32::try_from(first).unwrap_or(u32::MAX);
+            for item in &order[starts[first]..starts[last]] {
+                match *item {
+                    Item::Row(i) => {
+                        let (g, key, f) = &rows[i];
+                        events.push(
+                            g - base,
+                            key,
+                            f.kind,
+                            f.occurred_at,
+                            f.bounce_class,
+                            f.diagnostic.as_deref(),
+                        );
+                    }
+                    Item::State(i) => states.push(partials[i].0 - base, &partials[i].1),
+                }
+            }
+            let answer = call(&ReduceBatch::new(&events, &states))?;
+            if answer.len() != last - first {
+                return Err(DataFusionError::Execution(format!(
+                    "{NAME}: rules {} answered {} groups for {}",
+                    self.rules.describe(),
+                    answer.len(),
+                    last - first
+                )));
+            }
+            out.extend(answer);
+        }
+        Ok(out)
+    }
+}
+
+impl Store for RulesStore {
+    fn empty(&self) -> RulesStore {
+        RulesStore::new(self.rules.clone())
+    }
+
+    fn resize(&mut self, n: usize) {
+        self.groups = self.groups.max(n);
+    }
+
+    fn add_event(&mut self, g: usize, key: String, facts: EventFacts) -> Result<()> {
+        self.bytes += row_bytes(&key, &facts);
+        self.rows.push((group_u32(g)?, key, facts));
+        Ok(())
+    }
+
+    fn add_state(&mut self, g: usize, state: &[u8]) -> Result<()> {
+        self.bytes += state.len() + size_of::<(u32, Vec<u8>)>();
+        self.partials.push((group_u32(g)?, state.to_vec()));
+        Ok(())
+    }
+
+    fn take_views(&mut self, emit_to: EmitTo) -> Result<Vec<StateView>> {
+        let taken = self.take(emit_to);
+        self.reduce(&taken, |batch| Ok(self.rules.reduce_views(NAME, batch)?.into_views()))
+    }
+
+    fn take_states(&mut self, emit_to: EmitTo) -> Result<Vec<Vec<u8>>> {
+        let taken = self.take(emit_to);
+        self.reduce(&taken, |batch| {
+            Ok(self.rules.reduce_states(NAME, batch)?.iter().map(<[u8]>::to_vec).collect())
+        })
+    }
+
+    fn size(&self) -> usize {
+        self.bytes
+            + self.rows.capacity() * size_of::<(u32, String, EventFacts)>()
+            + self.partials.capacity() * size_of::<(u32, Vec<u8>)>()
+    }
+}
