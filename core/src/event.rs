@@ -433,7 +433,7 @@ impl Event {
     /// assert_eq!(e.occurred_at.unwrap().to_string(), "2025-11-03T20:00:01.000Z");
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<Event, Error> {
-        let event: Event = crate::wire::from_slice_with_path(bytes)?;
+        let event: Event = crate::json::from_slice_with_path(bytes)?;
         event.validate()?;
         Ok(event)
     }

@@ -36,14 +36,15 @@
 
 pub mod batch;
 mod dedupe;
+mod encoding;
 mod error;
 mod event;
+mod json;
 mod metadata;
 mod provider;
 mod providers;
 mod reduce;
 mod route;
-mod rules;
 mod signature;
 mod suppress;
 mod sync;
@@ -66,7 +67,6 @@ pub use provider::{
 };
 pub use reduce::{EventFacts, MessageState, StateView, reduce};
 pub use route::{Route, RoutingPolicy};
-pub use rules::{NativeRules, Rules};
 pub use suppress::{
     Reason, ScopeRule, SoftBounceRule, Suppression, SuppressionFacts, SuppressionPolicy,
     SuppressionState, suppressions,
@@ -80,6 +80,7 @@ pub use verify::{
 pub use webhook::{
     WebhookOptions, WebhookOutcome, handle_webhook, handle_webhook_with_host, webhook_host_check,
 };
+pub use wire::rules::{NativeRules, Rules};
 
 /// The design of mailstate: why precedence, dedupe and suppression work as they do.
 #[doc = include_str!("../DESIGN.md")]

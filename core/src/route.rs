@@ -90,7 +90,7 @@ impl RoutingPolicy {
     /// assert_eq!(p.route_type(EventType::Complaint), Route::State);
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<RoutingPolicy, Error> {
-        crate::wire::from_slice_with_path(bytes).map_err(|e| {
+        crate::json::from_slice_with_path(bytes).map_err(|e| {
             Error::new(ErrorKind::InvalidPolicy, format!("routing policy: {}", e.message()))
         })
     }

@@ -85,7 +85,7 @@ impl SuppressionPolicy {
     /// assert_eq!(p.complaint, mailstate_core::ScopeRule::Stream);
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<SuppressionPolicy, Error> {
-        let p: SuppressionPolicy = crate::wire::from_slice_with_path(bytes).map_err(|e| {
+        let p: SuppressionPolicy = crate::json::from_slice_with_path(bytes).map_err(|e| {
             Error::new(ErrorKind::InvalidPolicy, format!("suppression policy: {}", e.message()))
         })?;
         if p.soft_bounce.is_some_and(|r| r.count == 0) {

@@ -353,11 +353,6 @@ fn local_error(kind: ErrorKind, message: &str) -> JsValue {
     throw(&Error::new(kind, message))
 }
 
-fn serde_json_envelope(e: &Error) -> Vec<u8> {
-    let body = wire::error_json(e);
-    format!("{{\"error\":{body}}}").into_bytes()
-}
-
 /// Run `op` on a JavaScript value.
 fn run(op: &str, input: &JsValue) -> Result<JsValue, JsValue> {
     // `JSON.stringify(undefined)` is `undefined`: send `null` so core names what is missing.
@@ -623,7 +618,7 @@ fn outcome(out: &WebhookOutcome<'_>) -> Result<JsValue, JsValue> {
 
 /// A core error as the `MailstateError` every function throws.
 fn throw(e: &Error) -> JsValue {
-    match into_result(&serde_json_envelope(e)) {
+    match into_result(&wire::error_envelope(e)) {
         Err(e) | Ok(e) => e,
     }
 }
