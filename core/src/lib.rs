@@ -48,6 +48,7 @@ mod route;
 mod signature;
 mod suppress;
 mod sync;
+mod tags;
 mod time;
 mod verify;
 mod webhook;
@@ -59,7 +60,7 @@ pub use batch::{
 };
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
-pub use event::{BorrowedEvent, BounceClass, Event, EventType, Tags};
+pub use event::{BorrowedEvent, BounceClass, Event, EventType};
 pub use metadata::{Metadata, MetadataIntoIter};
 pub use provider::{
     Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
@@ -72,6 +73,7 @@ pub use suppress::{
     SuppressionState, suppressions,
 };
 pub use sync::{Checkpoint, RetentionGap, SyncOptions, SyncPlan, WindowInProgress, plan_sync};
+pub use tags::{Tags, TagsIntoIter};
 pub use time::Timestamp;
 pub use verify::{
     HostAlgorithm, HostCheck, HostVerdict, Keys, Scheme, SeenTokens, SignedRequest, Verified,

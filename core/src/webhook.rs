@@ -618,23 +618,7 @@ mod tests {
         }
     }
 
-    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    fn base64(bytes: &[u8]) -> String {
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                out.push(if i <= chunk.len() {
-                    char::from(B64[(n >> (18 - 6 * i)) as usize & 63])
-                } else {
-                    '='
-                });
-            }
-        }
-        out
-    }
+    use crate::encoding::encode_base64 as base64;
 
     /// The base64 DER SubjectPublicKeyInfo of a P-256 key, as SendGrid shows it: the fixed
     /// header (id-ecPublicKey, prime256v1) then the uncompressed point.
