@@ -93,7 +93,7 @@ pub const BINARY_OPS: [&str; 4] = ["batch.fold", "batch.merge", "batch.view", "b
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{EventBatch, EventType, Rules, NativeRules, Timestamp};
+/// use mailstate_core::{EventType, Rules, NativeRules, Timestamp, batch::EventBatch};
 /// let mut batch = EventBatch::new(1);
 /// batch.push(0, "ses:1", EventType::Delivered, Timestamp::from_millis(1_000), None, None);
 /// batch.push(0, "ses:2", EventType::Open, Timestamp::from_millis(2_000), None, None);
@@ -360,7 +360,7 @@ pub enum ReduceOutput {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{EventBatch, EventType, NativeRules, ReduceBatch, ReduceOutput, Rules, StateBatch, Timestamp};
+/// use mailstate_core::{EventType, NativeRules, Rules, Timestamp, batch::{EventBatch, ReduceBatch, ReduceOutput, StateBatch}};
 /// let mut rows = EventBatch::new(1);
 /// rows.push(0, "ses:1", EventType::Delivered, Timestamp::from_millis(1_000), None, None);
 /// let mut other = EventBatch::new(1);

@@ -84,7 +84,7 @@ impl RoutingPolicy {
     ///
     /// # Example
     /// ```
-    /// use mailstate_core::{EventType, Route, RoutingPolicy};
+    /// use mailstate_core::{EventType, route::{Route, RoutingPolicy}};
     /// let p = RoutingPolicy::from_json(br#"{"types":{"open":"drop"}}"#).unwrap();
     /// assert_eq!(p.route_type(EventType::Open), Route::Drop);
     /// assert_eq!(p.route_type(EventType::Complaint), Route::State);

@@ -81,8 +81,8 @@ impl SuppressionPolicy {
     ///
     /// # Example
     /// ```
-    /// let p = mailstate_core::SuppressionPolicy::from_json(br#"{"complaint":"stream"}"#).unwrap();
-    /// assert_eq!(p.complaint, mailstate_core::ScopeRule::Stream);
+    /// let p = mailstate_core::suppress::SuppressionPolicy::from_json(br#"{"complaint":"stream"}"#).unwrap();
+    /// assert_eq!(p.complaint, mailstate_core::suppress::ScopeRule::Stream);
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<SuppressionPolicy, Error> {
         let p: SuppressionPolicy = crate::json::from_slice_with_path(bytes).map_err(|e| {
@@ -312,7 +312,7 @@ fn scope_of(rule: ScopeRule, stream: Option<&str>) -> Option<String> {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{Event, EventType, SuppressionPolicy, suppressions};
+/// use mailstate_core::{Event, EventType, suppressions, suppress::SuppressionPolicy};
 /// let mut unsub = Event::new("postmark", EventType::Unsubscribe);
 /// unsub.event_key = "postmark:1".into();
 /// unsub.recipient = Some("ann@example.com".into());

@@ -35,13 +35,13 @@ use serde::ser::{SerializeMap, Serializer};
 
 use crate::error::{Error, ErrorKind};
 use crate::json::{Each, ErrorObject, SortedControl, SortedEvent};
+use crate::route::{Route, RoutingPolicy};
 use crate::verify::{
     HostCheck, HostVerdict, Keys, SignedRequest, VerifyOptions, prepare_host_check, verify,
     verify_with_host,
 };
 use crate::{
-    BorrowedEvent, Control, ControlKind, Headers, Provider, Route, RoutingPolicy, Timestamp,
-    provider::normalize_body,
+    BorrowedEvent, Control, ControlKind, Headers, Provider, Timestamp, provider::normalize_body,
 };
 
 /// The caller's settings of one webhook call, read once: how to verify, the routing policy,
@@ -54,7 +54,7 @@ use crate::{
 ///
 /// # Example
 /// ```
-/// use mailstate_core::WebhookOptions;
+/// use mailstate_core::webhook::WebhookOptions;
 /// let opts = WebhookOptions::from_json(br#"{"verify": null, "seen": ["sendgrid:a"]}"#).unwrap();
 /// assert!(!opts.verifies());
 /// let err = WebhookOptions::from_json(br#"{"verify": true}"#).unwrap_err();
@@ -111,7 +111,7 @@ impl WebhookOptions {
     ///
     /// # Example
     /// ```
-    /// use mailstate_core::{Headers, Keys, Timestamp, WebhookOptions, handle_webhook};
+    /// use mailstate_core::{Headers, Timestamp, verify::Keys, webhook::{WebhookOptions, handle_webhook}};
     /// let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
     /// let opts = WebhookOptions::verified(Keys::new().with_secret("s3cret"), now)
     ///     .with_seen(["mailersend:e1".to_owned()]);
@@ -270,7 +270,7 @@ fn normalize_status(e: &Error) -> u16 {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{Headers, Route, WebhookOptions, handle_webhook};
+/// use mailstate_core::{Headers, route::Route, webhook::{WebhookOptions, handle_webhook}};
 /// let opts = WebhookOptions::from_json(br#"{"verify": null}"#).unwrap();
 /// let body = br#"{"event_key":"k1","provider":"ses","type":"complaint","provider_type":"Complaint","recipient":"ann@example.com"}"#;
 /// let out = handle_webhook("ndjson", &Headers::new(), body, &opts);
@@ -523,7 +523,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::{BounceClass, Event, EventType, Verified};
+    use crate::{BounceClass, Event, EventType, verify::Verified};
 
     #[test]
     fn authentication_failures_answer_401_and_configuration_failures_500() {
@@ -633,7 +633,7 @@ mod tests {
 
     /// What a host's crypto answers: the first key under which the signature verifies.
     fn host_answer(check: &HostCheck) -> HostVerdict {
-        assert_eq!(check.algorithm(), crate::HostAlgorithm::EcdsaP256Sha256);
+        assert_eq!(check.algorithm(), crate::verify::HostAlgorithm::EcdsaP256Sha256);
         let sig = Signature::from_slice(check.signature()).unwrap();
         check
             .keys()
@@ -745,8 +745,8 @@ mod tests {
         use rsa::{Pkcs1v15Sign, PublicKey as RsaKey};
         use sha2::Digest;
         let sha256 = match check.algorithm() {
-            crate::HostAlgorithm::RsaPkcs1v15Sha256 => true,
-            crate::HostAlgorithm::RsaPkcs1v15Sha1 => false,
+            crate::verify::HostAlgorithm::RsaPkcs1v15Sha256 => true,
+            crate::verify::HostAlgorithm::RsaPkcs1v15Sha1 => false,
             other => panic!("not rsa: {other:?}"),
         };
         check

@@ -20,8 +20,13 @@ use js_sys::{Array, JSON, Object, Reflect, Uint8Array};
 use std::collections::BTreeMap;
 
 use mailstate_core::{
-    Error, ErrorKind, Headers, HostCheck, HostVerdict, WebhookOptions, WebhookOutcome,
-    handle_webhook, handle_webhook_with_host, webhook_host_check, wire,
+    Error, ErrorKind, Headers,
+    verify::{HostCheck, HostVerdict},
+    webhook::{
+        WebhookOptions, WebhookOutcome, handle_webhook, handle_webhook_with_host,
+        webhook_host_check,
+    },
+    wire,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;

@@ -36,11 +36,14 @@ use serde_json::{Value, json};
 use self::request::{NORMALIZE, Request, VERIFY, WEBHOOK};
 use crate::error::{Error, ErrorKind};
 use crate::json::{ErrorObject, SortedNormalized, from_slice_with_path};
+use crate::route::RoutingPolicy;
+use crate::suppress::SuppressionPolicy;
+use crate::sync::{Checkpoint, SyncOptions, plan_sync};
+use crate::verify::verify;
 use crate::webhook::handle_webhook;
 use crate::{
-    Checkpoint, Event, Headers, KeyScope, MessageState, Payload, Provider, RoutingPolicy,
-    SuppressionPolicy, SyncOptions, Timestamp, event_key, normalize_borrowed, plan_sync, reduce,
-    suppressions, verify,
+    Event, Headers, KeyScope, MessageState, Payload, Provider, Timestamp, event_key,
+    normalize_borrowed, reduce, suppressions,
 };
 
 /// Every op `call` understands.
@@ -117,7 +120,7 @@ pub fn error_envelope(e: &Error) -> Vec<u8> {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{EventBatch, wire};
+/// use mailstate_core::{wire, batch::EventBatch};
 /// let out = wire::call_binary("batch.fold", &EventBatch::new(0).encode());
 /// assert_eq!(out[0], 0);
 /// let bad = wire::call_binary("batch.fold", b"\x07");

@@ -14,10 +14,12 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
+use crate::Timestamp;
 use crate::error::Error;
 use crate::json::from_slice_with_path_seed;
+use crate::route::RoutingPolicy;
+use crate::verify::Keys;
 use crate::webhook::{VerifySettings, WebhookOptions};
-use crate::{Keys, RoutingPolicy, Timestamp};
 
 /// Which fields an op reads, in the order its messages list them.
 #[derive(Debug)]
@@ -209,7 +211,7 @@ impl WebhookOptions {
     ///
     /// # Example
     /// ```
-    /// use mailstate_core::WebhookOptions;
+    /// use mailstate_core::webhook::WebhookOptions;
     /// let opts = WebhookOptions::from_json(br#"{"verify": null, "seen": ["sendgrid:a"]}"#).unwrap();
     /// assert!(!opts.verifies());
     /// let err = WebhookOptions::from_json(br#"{"verify": true}"#).unwrap_err();

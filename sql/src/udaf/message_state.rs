@@ -30,8 +30,8 @@ use datafusion::logical_expr::{
 };
 use datafusion::scalar::ScalarValue;
 use mailstate_core::{
-    BounceClass, EventBatch, EventFacts, MessageState, ReduceBatch, StateBatch, StateView,
-    Timestamp,
+    BounceClass, EventFacts, MessageState, StateView, Timestamp,
+    batch::{EventBatch, ReduceBatch, StateBatch},
 };
 
 use super::{
