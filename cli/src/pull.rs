@@ -49,8 +49,8 @@ use std::time::{Duration, SystemTime};
 use crate::store::{Body, IngestSummary, Store};
 use anyhow::{Context, bail};
 use mailstate_core::{
-    Checkpoint, ErrorKind, Provider, RetentionGap, SyncOptions, Timestamp, WindowInProgress,
-    plan_sync,
+    ErrorKind, Provider, Timestamp,
+    sync::{Checkpoint, RetentionGap, SyncOptions, WindowInProgress, plan_sync},
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;

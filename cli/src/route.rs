@@ -2,7 +2,7 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 
-use mailstate_core::RoutingPolicy;
+use mailstate_core::route::RoutingPolicy;
 use serde_json::json;
 
 use crate::{Outcome, input, write_line};

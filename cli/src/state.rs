@@ -2,8 +2,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use mailstate_core::batch::chunk_ranges;
-use mailstate_core::{EventBatch, EventFacts, MessageState, ReduceBatch, StateBatch};
+use mailstate_core::batch::{EventBatch, ReduceBatch, StateBatch, chunk_ranges};
+use mailstate_core::{EventFacts, MessageState};
 use mailstate_sql::SqlRules;
 
 use crate::{Outcome, input, write_line};

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use mailstate_core::{SuppressionPolicy, SuppressionState};
+use mailstate_core::suppress::{SuppressionPolicy, SuppressionState};
 
 use crate::{Outcome, input, write_line};
 

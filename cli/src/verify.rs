@@ -4,7 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use mailstate_core::{
-    ErrorKind, Headers, Keys, Provider, SignedRequest, Timestamp, VerifyOptions, verify,
+    ErrorKind, Headers, Provider, Timestamp,
+    verify::{Keys, SignedRequest, VerifyOptions, verify},
 };
 use serde_json::json;
 

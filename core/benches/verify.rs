@@ -13,7 +13,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mailstate_core::{Headers, Keys, Provider, SignedRequest, Timestamp, VerifyOptions, verify};
+use mailstate_core::{
+    Headers, Provider, Timestamp,
+    verify::{Keys, SignedRequest, VerifyOptions, verify},
+};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -61,7 +64,7 @@ impl Case {
         case
     }
 
-    fn verify(&self) -> Result<mailstate_core::Verified, mailstate_core::Error> {
+    fn verify(&self) -> Result<mailstate_core::verify::Verified, mailstate_core::Error> {
         let mut req = SignedRequest::new(&self.body, &self.headers);
         if let Some(url) = &self.url {
             req = req.with_url(url);

@@ -1,12 +1,12 @@
 //! Binary batches: many events' facts in, encoded [`MessageState`]s out, in one call.
 //!
-//! The JSON ops of [`crate::wire`] are convenient but cost a parse per field. A SQL engine
+//! The JSON ops of the wire layer (`wire::call`) are convenient but cost a parse per field. A SQL engine
 //! aggregates message state over millions of rows in batches of a few thousand, so it needs a
 //! form whose cost per row is a few loads and one map insert, and that crosses a wasm boundary
 //! once per batch. This module is that form, shared by the native rules and the wasm plugin:
 //! the same bytes in give the same bytes out in both.
 //!
-//! Four ops (called through [`crate::wire::call_binary`]):
+//! Four ops (called through `wire::call_binary`):
 //!
 //! | op | input | output |
 //! |---|---|---|
@@ -76,13 +76,14 @@
 use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorKind};
+use crate::json::ErrorObject;
 use crate::reduce::put_opt_str;
 use crate::{BounceClass, EventFacts, EventType, MessageState, StateView, Timestamp};
 
 /// The version byte that starts every batch layout of this module.
 pub const BATCH_VERSION: u8 = 1;
 
-/// The binary ops of [`crate::wire::call_binary`].
+/// The binary ops (`wire::call_binary` runs them).
 pub const BINARY_OPS: [&str; 4] = ["batch.fold", "batch.merge", "batch.view", "batch.reduce"];
 
 /// Columns of event facts with a group per row: the input of `batch.fold`.
@@ -92,7 +93,7 @@ pub const BINARY_OPS: [&str; 4] = ["batch.fold", "batch.merge", "batch.view", "b
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{EventBatch, EventType, Rules, NativeRules, Timestamp};
+/// use mailstate_core::{EventType, Rules, NativeRules, Timestamp, batch::EventBatch};
 /// let mut batch = EventBatch::new(1);
 /// batch.push(0, "ses:1", EventType::Delivered, Timestamp::from_millis(1_000), None, None);
 /// batch.push(0, "ses:2", EventType::Open, Timestamp::from_millis(2_000), None, None);
@@ -359,7 +360,7 @@ pub enum ReduceOutput {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{EventBatch, EventType, NativeRules, ReduceBatch, ReduceOutput, Rules, StateBatch, Timestamp};
+/// use mailstate_core::{EventType, NativeRules, Rules, Timestamp, batch::{EventBatch, ReduceBatch, ReduceOutput, StateBatch}};
 /// let mut rows = EventBatch::new(1);
 /// rows.push(0, "ses:1", EventType::Delivered, Timestamp::from_millis(1_000), None, None);
 /// let mut other = EventBatch::new(1);
@@ -730,7 +731,7 @@ fn view(input: &[u8]) -> Result<Vec<u8>, Error> {
             Ok(s) => views.push(serde_json::to_value(s.view()).unwrap_or(Value::Null)),
             Err(e) => {
                 views.push(Value::Null);
-                let mut obj = crate::wire::error_json(&e);
+                let mut obj = serde_json::to_value(ErrorObject(&e)).unwrap_or(Value::Null);
                 if let Value::Object(m) = &mut obj {
                     m.insert("index".into(), Value::from(i));
                 }
@@ -820,7 +821,7 @@ fn read_errors(r: &mut Reader<'_>) -> Result<Vec<(u32, Error)>, Error> {
         let len = r.count()?;
         let obj: Value = serde_json::from_slice(r.take(len)?)
             .map_err(|_| bad_batch("error object is not json"))?;
-        errors.push((row, crate::wire::error_from_json(&obj, None)));
+        errors.push((row, ErrorObject::read(&obj, None)));
     }
     Ok(errors)
 }
@@ -829,7 +830,7 @@ fn write_errors(out: &mut Vec<u8>, errors: &[(usize, Error)]) {
     put_u32(out, errors.len());
     for (row, e) in errors {
         put_u32(out, *row);
-        let obj = serde_json::to_vec(&crate::wire::error_json(e)).unwrap_or_default();
+        let obj = ErrorObject(e).to_vec();
         put_u32(out, obj.len());
         out.extend_from_slice(&obj);
     }

@@ -94,16 +94,8 @@ fn digest_hex<S: AsRef<str>>(event: &Event<S>) -> String {
             }
         }
     }
-    let digest = h.finalize();
-    let mut out = String::with_capacity(32);
-    for b in &digest[..16] {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    out
+    crate::encoding::encode_hex(&h.finalize()[..16])
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 #[cfg(test)]
 mod tests {

@@ -172,20 +172,20 @@ impl Error {
     }
 
     /// `expected <expected> at <path>, found <found>`.
-    pub fn type_mismatch(path: impl Into<String>, expected: &str, found: &str) -> Error {
+    pub(crate) fn type_mismatch(path: impl Into<String>, expected: &str, found: &str) -> Error {
         let path = path.into();
         Error::new(ErrorKind::TypeMismatch, format!("expected {expected} at {path}, found {found}"))
             .with_path(path)
     }
 
     /// `missing field <path>`.
-    pub fn missing(path: impl Into<String>) -> Error {
+    pub(crate) fn missing(path: impl Into<String>) -> Error {
         let path = path.into();
         Error::new(ErrorKind::MissingField, format!("missing field {path}")).with_path(path)
     }
 
     /// `invalid value at <path>: <why>`.
-    pub fn invalid(path: impl Into<String>, why: impl fmt::Display) -> Error {
+    pub(crate) fn invalid(path: impl Into<String>, why: impl fmt::Display) -> Error {
         let path = path.into();
         Error::new(ErrorKind::InvalidValue, format!("invalid value at {path}: {why}"))
             .with_path(path)
@@ -193,21 +193,21 @@ impl Error {
 
     /// Attach the provider slug; it prefixes the message when displayed.
     #[must_use]
-    pub fn with_provider(mut self, provider: impl Into<String>) -> Error {
+    pub(crate) fn with_provider(mut self, provider: impl Into<String>) -> Error {
         self.0.provider = Some(provider.into());
         self
     }
 
     /// Attach the JSON path of the offending value.
     #[must_use]
-    pub fn with_path(mut self, path: impl Into<String>) -> Error {
+    pub(crate) fn with_path(mut self, path: impl Into<String>) -> Error {
         self.0.path = Some(path.into());
         self
     }
 
     /// Attach the 1-based line number of the input (NDJSON, CSV); it prefixes the message.
     #[must_use]
-    pub fn with_line(mut self, line: u64) -> Error {
+    pub(crate) fn with_line(mut self, line: u64) -> Error {
         self.0.line = Some(line);
         self
     }

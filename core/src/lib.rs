@@ -5,14 +5,14 @@
 //! duplicates, retries and late, out-of-order arrivals. This crate turns a payload into
 //! canonical [`Event`]s, derives each event's dedupe key ([`event_key`]), folds a message's
 //! events into a [`MessageState`] whose merge is a join-semilattice, computes recipient
-//! [`Suppression`]s and routes events at the edge. Before any of that, [`verify()`] checks that a
+//! [`Suppression`]s and routes events at the edge. Before any of that, [`verify::verify`] checks that a
 //! webhook request really comes from its provider (signatures, credentials, replay windows). Every other runtime of mailstate (the wasm
 //! build for edge workers and wasmtime hosts, the DataFusion functions) calls this crate,
 //! usually through [`wire::call`], so the answers are identical everywhere.
 //!
 //! [`Rules`] is the one interface to these rules whether they run in this process
 //! ([`NativeRules`]) or in the sandboxed wasm plugin (`mailstate-host`); its batch methods
-//! ([`EventBatch`] in, [`States`] out) are the SQL hot path, one call per batch of rows.
+//! ([`batch::EventBatch`] in, [`batch::States`] out) are the SQL hot path, one call per batch of rows.
 //!
 //! # Example
 //! ```
@@ -31,55 +31,56 @@
 //! No I/O, no clock, no threads, no environment: callers pass bytes and `now` in. It builds for
 //! `wasm32-unknown-unknown` with no JS glue.
 
+//! # Namespaces
+//!
+//! The crate root holds the main types. The rest is grouped by what it does:
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`verify`] | webhook authenticity: [`verify::verify`], keys, the host-crypto form |
+//! | [`webhook`] | the edge's whole decision about one request: [`webhook::handle_webhook`] |
+//! | [`route`] | routing policy and routes |
+//! | [`suppress`] | suppression policy and the mergeable suppression state |
+//! | [`sync`] | planning activity-API pulls: checkpoints, windows, retention gaps |
+//! | [`batch`] | the binary batch layouts of the SQL hot path |
+//! | [`wire`] | the bytes-in, bytes-out boundary every runtime shares: ops and envelopes |
+
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
 pub mod batch;
 mod dedupe;
+mod encoding;
 mod error;
 mod event;
+mod json;
 mod metadata;
 mod provider;
 mod providers;
 mod reduce;
-mod route;
-mod rules;
+pub mod route;
 mod signature;
-mod suppress;
-mod sync;
+pub mod suppress;
+pub mod sync;
+mod tags;
 mod time;
-mod verify;
-mod webhook;
+pub mod verify;
+pub mod webhook;
 pub mod wire;
 
-pub use batch::{
-    BATCH_VERSION, BINARY_OPS, EventBatch, ReduceBatch, ReduceOutput, StateBatch, States, Views,
-    encode_state_list,
-};
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
-pub use event::{BorrowedEvent, BounceClass, Event, EventType, Tags};
+pub use event::{BorrowedEvent, BounceClass, Event, EventType};
 pub use metadata::{Metadata, MetadataIntoIter};
 pub use provider::{
     Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
     normalize, normalize_borrowed,
 };
 pub use reduce::{EventFacts, MessageState, StateView, reduce};
-pub use route::{Route, RoutingPolicy};
-pub use rules::{NativeRules, Rules};
-pub use suppress::{
-    Reason, ScopeRule, SoftBounceRule, Suppression, SuppressionFacts, SuppressionPolicy,
-    SuppressionState, suppressions,
-};
-pub use sync::{Checkpoint, RetentionGap, SyncOptions, SyncPlan, WindowInProgress, plan_sync};
+pub use suppress::{Suppression, suppressions};
+pub use tags::{Tags, TagsIntoIter};
 pub use time::Timestamp;
-pub use verify::{
-    HostAlgorithm, HostCheck, HostVerdict, Keys, Scheme, SeenTokens, SignedRequest, Verified,
-    VerifyOptions, prepare_host_check, verify, verify_with_host,
-};
-pub use webhook::{
-    WebhookOptions, WebhookOutcome, handle_webhook, handle_webhook_with_host, webhook_host_check,
-};
+pub use wire::rules::{NativeRules, Rules};
 
 /// The design of mailstate: why precedence, dedupe and suppression work as they do.
 #[doc = include_str!("../DESIGN.md")]

@@ -84,13 +84,13 @@ impl RoutingPolicy {
     ///
     /// # Example
     /// ```
-    /// use mailstate_core::{EventType, Route, RoutingPolicy};
+    /// use mailstate_core::{EventType, route::{Route, RoutingPolicy}};
     /// let p = RoutingPolicy::from_json(br#"{"types":{"open":"drop"}}"#).unwrap();
     /// assert_eq!(p.route_type(EventType::Open), Route::Drop);
     /// assert_eq!(p.route_type(EventType::Complaint), Route::State);
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<RoutingPolicy, Error> {
-        crate::wire::from_slice_with_path(bytes).map_err(|e| {
+        crate::json::from_slice_with_path(bytes).map_err(|e| {
             Error::new(ErrorKind::InvalidPolicy, format!("routing policy: {}", e.message()))
         })
     }

@@ -1,5 +1,5 @@
 //! Shared primitives of the signature checks: constant-time comparison, HMAC, the timestamp
-//! tolerance, strict base64 and hex decoders, PEM armor, a minimal DER reader and public-key
+//! tolerance, PEM armor, a minimal DER reader and public-key
 //! parsing (SPKI, PKCS#1, X.509 certificates).
 //!
 //! Nothing here knows a provider; `verify/<provider>.rs` composes these into schemes.
@@ -12,6 +12,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::Timestamp;
+use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
 
 /// Equality of two byte strings in time that depends only on their lengths.
@@ -90,59 +91,6 @@ pub(crate) fn parse_unix_secs(value: &str, what: &str) -> Result<Timestamp, Erro
     }
     let secs: i64 = v.parse().map_err(|_| bad())?;
     Timestamp::from_millis(secs * 1000).ok_or_else(bad)
-}
-
-/// Strict standard base64 (RFC 4648 §4): padding optional but correct when present, no
-/// whitespace, no trailing garbage, unused bits zero.
-pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let bytes = s.as_bytes();
-    let unpadded = match bytes {
-        [rest @ .., b'=', b'='] if bytes.len().is_multiple_of(4) => rest,
-        [rest @ .., b'='] if bytes.len().is_multiple_of(4) => rest,
-        _ => bytes,
-    };
-    if unpadded.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(unpadded.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0u32;
-    for &c in unpadded {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits).to_le_bytes()[0]);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    // Leftover bits must be zero, so that every byte string has exactly one encoding.
-    (acc == 0).then_some(out)
-}
-
-/// Lowercase or uppercase hex, even length.
-pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let b = s.as_bytes();
-    if !b.len().is_multiple_of(2) {
-        return None;
-    }
-    b.chunks_exact(2).map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?)).collect()
 }
 
 /// The label and DER bytes of the first PEM block in `text`.
@@ -284,25 +232,7 @@ impl PublicKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_is_strict() {
-        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
-        assert_eq!(decode_base64("").unwrap(), b"");
-        assert!(decode_base64("aGVsbG9=").is_none(), "non-zero leftover bits");
-        assert!(decode_base64("aGVs bG8=").is_none());
-        assert!(decode_base64("aGVsbG8==").is_none());
-        assert!(decode_base64("a").is_none());
-        assert!(decode_base64("a-b_").is_none());
-    }
-
-    #[test]
-    fn hex_round_trips_and_rejects_odd_or_foreign() {
-        assert_eq!(decode_hex("00ffA0").unwrap(), [0, 255, 160]);
-        assert!(decode_hex("abc").is_none());
-        assert!(decode_hex("zz").is_none());
-    }
+    use crate::encoding::decode_hex;
 
     #[test]
     fn constant_time_equality_needs_equal_length_and_bytes() {

@@ -81,11 +81,11 @@ impl SuppressionPolicy {
     ///
     /// # Example
     /// ```
-    /// let p = mailstate_core::SuppressionPolicy::from_json(br#"{"complaint":"stream"}"#).unwrap();
-    /// assert_eq!(p.complaint, mailstate_core::ScopeRule::Stream);
+    /// let p = mailstate_core::suppress::SuppressionPolicy::from_json(br#"{"complaint":"stream"}"#).unwrap();
+    /// assert_eq!(p.complaint, mailstate_core::suppress::ScopeRule::Stream);
     /// ```
     pub fn from_json(bytes: &[u8]) -> Result<SuppressionPolicy, Error> {
-        let p: SuppressionPolicy = crate::wire::from_slice_with_path(bytes).map_err(|e| {
+        let p: SuppressionPolicy = crate::json::from_slice_with_path(bytes).map_err(|e| {
             Error::new(ErrorKind::InvalidPolicy, format!("suppression policy: {}", e.message()))
         })?;
         if p.soft_bounce.is_some_and(|r| r.count == 0) {
@@ -312,7 +312,7 @@ fn scope_of(rule: ScopeRule, stream: Option<&str>) -> Option<String> {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{Event, EventType, SuppressionPolicy, suppressions};
+/// use mailstate_core::{Event, EventType, suppressions, suppress::SuppressionPolicy};
 /// let mut unsub = Event::new("postmark", EventType::Unsubscribe);
 /// unsub.event_key = "postmark:1".into();
 /// unsub.recipient = Some("ann@example.com".into());

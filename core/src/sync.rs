@@ -55,7 +55,7 @@ impl SyncOptions {
     ///
     /// # Example
     /// ```
-    /// use mailstate_core::{Provider, SyncOptions};
+    /// use mailstate_core::{Provider, sync::SyncOptions};
     /// assert_eq!(SyncOptions::for_provider(Provider::Sparkpost).unwrap().retention_secs, 10 * 86_400);
     /// ```
     pub fn for_provider(provider: Provider) -> Option<SyncOptions> {
@@ -112,7 +112,7 @@ pub struct RetentionGap {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{Checkpoint, SyncOptions, Timestamp, plan_sync};
+/// use mailstate_core::{Timestamp, sync::{Checkpoint, SyncOptions, plan_sync}};
 /// let day = 86_400_000;
 /// let now = Timestamp::from_millis(20 * day).unwrap();
 /// let last = Checkpoint { watermark: Timestamp::from_millis(5 * day), in_progress: None };

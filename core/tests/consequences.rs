@@ -1,7 +1,8 @@
 //! The consequences DESIGN.md asks for, one named test each.
 
 use mailstate_core::{
-    BounceClass, Event, EventType, MessageState, SuppressionPolicy, Timestamp, reduce, suppressions,
+    BounceClass, Event, EventType, MessageState, Timestamp, reduce, suppress::SuppressionPolicy,
+    suppressions,
 };
 
 fn at(minute: i64) -> Option<Timestamp> {

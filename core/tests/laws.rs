@@ -2,7 +2,8 @@
 //! sets with duplicates, shuffles and equal timestamps (1,000 cases per law).
 
 use mailstate_core::{
-    BounceClass, Event, EventType, MessageState, SuppressionPolicy, SuppressionState, Timestamp,
+    BounceClass, Event, EventType, MessageState, Timestamp,
+    suppress::{SuppressionPolicy, SuppressionState},
 };
 use proptest::prelude::*;
 

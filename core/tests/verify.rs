@@ -1,7 +1,10 @@
 //! Properties of webhook verification on random input: it never panics, noise never verifies,
 //! and no single-bit change of a signed body survives.
 
-use mailstate_core::{Headers, Keys, Provider, SignedRequest, Timestamp, VerifyOptions, verify};
+use mailstate_core::{
+    Headers, Provider, Timestamp,
+    verify::{Keys, SignedRequest, VerifyOptions, verify},
+};
 use proptest::prelude::*;
 use serde_json::Value;
 

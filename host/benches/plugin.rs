@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use mailstate_core::{
-    BounceClass, EventBatch, EventType, NativeRules, Rules, StateBatch, Timestamp,
+    BounceClass, EventType, NativeRules, Rules, Timestamp,
+    batch::{EventBatch, StateBatch},
 };
 use mailstate_host::Plugin;
 use serde_json::{Value, json};
@@ -190,7 +191,7 @@ where
     let mut running: Vec<Vec<u8>> = vec![Vec::new(); MESSAGES];
     for (input, global) in encoded.iter().zip(globals) {
         let envelope = rules.call_binary("batch.fold", input).unwrap();
-        let partial = mailstate_core::States::from_bytes(envelope[1..].to_vec()).unwrap();
+        let partial = mailstate_core::batch::States::from_bytes(envelope[1..].to_vec()).unwrap();
         let mut merge = StateBatch::new(u32::try_from(global.len()).unwrap());
         for (g, (state, msg)) in partial.iter().zip(global).enumerate() {
             let g = u32::try_from(g).unwrap();

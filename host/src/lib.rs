@@ -11,7 +11,7 @@
 //!
 //! # Example
 //! ```no_run
-//! use mailstate_core::{EventBatch, EventType, Rules, Timestamp};
+//! use mailstate_core::{EventType, Rules, Timestamp, batch::EventBatch};
 //! use mailstate_host::Plugin;
 //!
 //! let rules = Plugin::from_file("wasm/dist/mailstate_plugin.wasm")?;

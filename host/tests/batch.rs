@@ -1,6 +1,7 @@
 use mailstate_core::{
-    BounceClass, Event, EventBatch, EventType, Headers, NativeRules, Payload, Provider, Rules,
-    StateBatch, Timestamp, reduce, wire,
+    BounceClass, Event, EventType, Headers, NativeRules, Payload, Provider, Rules, Timestamp,
+    batch::{EventBatch, StateBatch},
+    reduce, wire,
 };
 
 use crate::plugin;
@@ -74,7 +75,7 @@ fn fold_and_merge_envelopes_are_byte_identical_to_native() {
     assert!(wasm == native, "batch.merge differs between plugin and native");
 
     let list: Vec<&[u8]> = states.iter().collect();
-    let view_in = mailstate_core::encode_state_list(list);
+    let view_in = mailstate_core::batch::encode_state_list(list);
     assert_eq!(
         plugin().call("batch.view", &view_in).unwrap(),
         wire::call_binary("batch.view", &view_in)

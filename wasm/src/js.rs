@@ -20,8 +20,13 @@ use js_sys::{Array, JSON, Object, Reflect, Uint8Array};
 use std::collections::BTreeMap;
 
 use mailstate_core::{
-    Error, ErrorKind, Headers, HostCheck, HostVerdict, WebhookOptions, WebhookOutcome,
-    handle_webhook, handle_webhook_with_host, webhook_host_check, wire,
+    Error, ErrorKind, Headers,
+    verify::{HostCheck, HostVerdict},
+    webhook::{
+        WebhookOptions, WebhookOutcome, handle_webhook, handle_webhook_with_host,
+        webhook_host_check,
+    },
+    wire,
 };
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -353,11 +358,6 @@ fn local_error(kind: ErrorKind, message: &str) -> JsValue {
     throw(&Error::new(kind, message))
 }
 
-fn serde_json_envelope(e: &Error) -> Vec<u8> {
-    let body = wire::error_json(e);
-    format!("{{\"error\":{body}}}").into_bytes()
-}
-
 /// Run `op` on a JavaScript value.
 fn run(op: &str, input: &JsValue) -> Result<JsValue, JsValue> {
     // `JSON.stringify(undefined)` is `undefined`: send `null` so core names what is missing.
@@ -623,7 +623,7 @@ fn outcome(out: &WebhookOutcome<'_>) -> Result<JsValue, JsValue> {
 
 /// A core error as the `MailstateError` every function throws.
 fn throw(e: &Error) -> JsValue {
-    match into_result(&serde_json_envelope(e)) {
+    match into_result(&wire::error_envelope(e)) {
         Err(e) | Ok(e) => e,
     }
 }

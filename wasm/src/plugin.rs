@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn binary_ops_answer_exactly_as_wire_call_binary() {
-        let input = mailstate_core::EventBatch::new(2).encode();
+        let input = mailstate_core::batch::EventBatch::new(2).encode();
         let out = run(b"batch.fold", &input);
         assert_eq!(out, mailstate_core::wire::call_binary("batch.fold", &input));
         assert_eq!(out[0], 0);

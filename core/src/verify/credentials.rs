@@ -14,8 +14,9 @@
 
 use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions};
 use crate::Provider;
+use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
-use crate::signature::{ct_eq, decode_base64};
+use crate::signature::ct_eq;
 
 pub(super) fn verify(
     provider: Provider,

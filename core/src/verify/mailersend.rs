@@ -3,8 +3,9 @@
 //! See <https://developers.mailersend.com/api/v1/webhooks.html#security>.
 
 use super::{Keys, Scheme, SignedRequest, Verified, bad_encoding, mismatch};
+use crate::encoding::decode_hex;
 use crate::error::Error;
-use crate::signature::{ct_eq, decode_hex, hmac_sha256};
+use crate::signature::{ct_eq, hmac_sha256};
 
 const SIGNATURE: &str = "Signature";
 

@@ -15,9 +15,10 @@ use serde_json::Value;
 
 use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions, bad_encoding, mismatch};
 use crate::Timestamp;
+use crate::encoding::decode_hex;
 use crate::error::{Error, ErrorKind};
 use crate::providers::form::decode_pairs;
-use crate::signature::{check_tolerance, ct_eq, decode_hex, hmac_sha256, parse_unix_secs};
+use crate::signature::{check_tolerance, ct_eq, hmac_sha256, parse_unix_secs};
 
 /// The three signed fields, as sent.
 struct Fields {

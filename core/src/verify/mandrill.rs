@@ -9,9 +9,10 @@
 //! Mandrill, not the one the request arrived on.
 
 use super::{Keys, Scheme, SignedRequest, Verified, bad_encoding, mismatch};
+use crate::encoding::decode_base64;
 use crate::error::Error;
 use crate::providers::form::decode_pairs;
-use crate::signature::{ct_eq, decode_base64, hmac_sha1};
+use crate::signature::{ct_eq, hmac_sha1};
 
 const SIGNATURE: &str = "X-Mandrill-Signature";
 

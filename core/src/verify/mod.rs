@@ -65,7 +65,7 @@ mod ses;
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{Headers, SignedRequest};
+/// use mailstate_core::{Headers, verify::SignedRequest};
 /// let headers: Headers = [("Signature", "00ff")].into_iter().collect();
 /// let req = SignedRequest::new(b"{}", &headers).with_url("https://hooks.example.com/mandrill");
 /// assert_eq!(req.url(), Some("https://hooks.example.com/mandrill"));
@@ -136,7 +136,7 @@ impl<'a> SignedRequest<'a> {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::Keys;
+/// use mailstate_core::verify::Keys;
 /// let keys = Keys::new().with_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").with_secret("old");
 /// assert_eq!(format!("{keys:?}"), "Keys { secrets: 2, public_keys: 0 }");
 /// ```
@@ -170,7 +170,7 @@ impl Keys {
     ///
     /// # Example
     /// ```
-    /// use mailstate_core::Keys;
+    /// use mailstate_core::verify::Keys;
     /// let err = Keys::new().with_public_key("not a key").unwrap_err();
     /// assert_eq!(err.code(), "bad_encoding");
     /// ```
@@ -236,7 +236,7 @@ impl fmt::Debug for Keys {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{Headers, Keys, Provider, SignedRequest, Timestamp, VerifyOptions, verify};
+/// use mailstate_core::{Headers, Provider, Timestamp, verify::{Keys, SignedRequest, VerifyOptions, verify}};
 ///
 /// let body = br#"{"signature":{"timestamp":"1767225540","token":"a1b2c3d4e5f6a7b8c9d0","signature":"bbc676e0da43aba179a49b6e5d5cbc7aaa3627e3081a3ad9447b1d606fa4bec5"}}"#;
 /// let headers = Headers::new();
@@ -282,7 +282,7 @@ impl<F: Fn(&str) -> bool> SeenTokens for F {
 /// # Example
 /// ```
 /// use std::collections::BTreeSet;
-/// use mailstate_core::VerifyOptions;
+/// use mailstate_core::verify::VerifyOptions;
 /// let seen: BTreeSet<String> = ["tok1".to_owned()].into();
 /// let opts = VerifyOptions::new().with_tolerance_secs(900).with_seen_tokens(&seen);
 /// assert_eq!(opts.tolerance_secs(), 900);
@@ -461,7 +461,7 @@ impl Verified {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{Headers, Keys, Provider, SignedRequest, Timestamp, VerifyOptions, verify};
+/// use mailstate_core::{Headers, Provider, Timestamp, verify::{Keys, SignedRequest, VerifyOptions, verify}};
 ///
 /// let body = br#"{"type":"activity.sent"}"#;
 /// // hex(HMAC-SHA256("test-secret", body)), as MailerSend sends it.
@@ -609,8 +609,8 @@ pub enum HostVerdict {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{Headers, HostVerdict, Keys, Provider, SignedRequest, Timestamp, VerifyOptions};
-/// use mailstate_core::{prepare_host_check, verify_with_host};
+/// use mailstate_core::{Headers, Provider, Timestamp, verify::{HostVerdict, Keys, SignedRequest, VerifyOptions}};
+/// use mailstate_core::{verify::{prepare_host_check, verify_with_host}};
 ///
 /// let key = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfAcftafjs9u4FXVXBLPOnjVuBVOSEcGEIJluH7U28dGyHObbfCnwp3IVcEZE0OGGetuTzDf1pZkbwWUjd5ZnEQ==";
 /// let headers: Headers = [

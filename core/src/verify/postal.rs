@@ -24,8 +24,9 @@ use super::{
     mismatch,
 };
 use crate::Timestamp;
+use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
-use crate::signature::{PublicKey, decode_base64};
+use crate::signature::PublicKey;
 
 const SIGNATURE_256: &str = "X-Postal-Signature-256";
 const SIGNATURE_SHA1: &str = "X-Postal-Signature";

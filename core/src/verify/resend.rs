@@ -13,8 +13,9 @@
 
 use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions, bad_encoding, mismatch};
 use crate::Timestamp;
+use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
-use crate::signature::{check_tolerance, ct_eq, decode_base64, hmac_sha256, parse_unix_secs};
+use crate::signature::{check_tolerance, ct_eq, hmac_sha256, parse_unix_secs};
 
 pub(super) fn verify(
     req: &SignedRequest<'_>,

@@ -22,8 +22,9 @@ use super::{
     bad_encoding, mismatch,
 };
 use crate::Timestamp;
+use crate::encoding::decode_base64;
 use crate::error::Error;
-use crate::signature::{PublicKey, check_tolerance, decode_base64, parse_unix_secs};
+use crate::signature::{PublicKey, check_tolerance, parse_unix_secs};
 
 const SIGNATURE: &str = "X-Twilio-Email-Event-Webhook-Signature";
 const TIMESTAMP: &str = "X-Twilio-Email-Event-Webhook-Timestamp";

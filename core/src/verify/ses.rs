@@ -20,8 +20,9 @@ use serde_json::{Map, Value};
 use super::postal::{RsaPrepared, rsa_key};
 use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions, bad_encoding};
 use crate::Timestamp;
+use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
-use crate::signature::{check_tolerance, decode_base64};
+use crate::signature::check_tolerance;
 
 pub(super) fn verify(
     req: &SignedRequest<'_>,

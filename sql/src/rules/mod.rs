@@ -15,8 +15,9 @@ use std::sync::Arc;
 use datafusion::error::DataFusionError;
 use mailstate_core::batch::chunk_ranges;
 use mailstate_core::{
-    Event, EventType, NativeRules, Normalized, Payload, Provider, ReduceBatch, Rules, States,
-    Suppression, SuppressionPolicy, SuppressionState, Views,
+    Event, EventType, NativeRules, Normalized, Payload, Provider, Rules, Suppression,
+    batch::{ReduceBatch, States, Views},
+    suppress::{SuppressionPolicy, SuppressionState},
 };
 use serde::Deserialize;
 

@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use mailstate_core::{Normalized, Payload, Provider, ReduceBatch, Rules, States, Views};
+use mailstate_core::{
+    Normalized, Payload, Provider, Rules,
+    batch::{ReduceBatch, States, Views},
+};
 use mailstate_host::Plugin;
 use sha2::{Digest, Sha256};
 

@@ -29,7 +29,10 @@ use datafusion::logical_expr::{
 };
 use datafusion::physical_expr::expressions::Literal;
 use datafusion::scalar::ScalarValue;
-use mailstate_core::{Suppression, SuppressionFacts, SuppressionPolicy, SuppressionState};
+use mailstate_core::{
+    Suppression,
+    suppress::{SuppressionFacts, SuppressionPolicy, SuppressionState},
+};
 
 use super::{
     Arg, check_arity, coerce, core_error, event_type, opt_str, opt_time, passes, text, time,

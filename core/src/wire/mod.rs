@@ -24,17 +24,26 @@
 //! Binary ops (`batch.fold`, `batch.merge`, `batch.view`, `batch.reduce`) go through [`call_binary`] instead;
 //! their layouts are in [`crate::batch`].
 
+mod request;
+pub(crate) mod rules;
+
 use std::collections::BTreeSet;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use self::request::{NORMALIZE, Request, VERIFY, WEBHOOK};
 use crate::error::{Error, ErrorKind};
+use crate::json::{ErrorObject, SortedNormalized, from_slice_with_path};
+use crate::route::RoutingPolicy;
+use crate::suppress::SuppressionPolicy;
+use crate::sync::{Checkpoint, SyncOptions, plan_sync};
+use crate::verify::verify;
+use crate::webhook::handle_webhook;
 use crate::{
-    Checkpoint, Event, Headers, KeyScope, Keys, MessageState, Payload, Provider, RoutingPolicy,
-    SignedRequest, SuppressionPolicy, SyncOptions, Timestamp, VerifyOptions, event_key,
-    normalize_borrowed, plan_sync, reduce, suppressions, verify,
+    Event, Headers, KeyScope, MessageState, Payload, Provider, Timestamp, event_key,
+    normalize_borrowed, reduce, suppressions,
 };
 
 /// Every op `call` understands.
@@ -68,25 +77,39 @@ pub fn call(op: &str, input: &[u8]) -> Vec<u8> {
     // The two ops on the edge's hot path are serialized straight from their typed results,
     // without a `Value` tree (same bytes: keys in byte order).
     let direct = match op {
-        "webhook" => Some(crate::webhook::call_wire(input)),
+        "webhook" => Some(webhook_text(input)),
         "normalize" => Some(normalize_text(input)),
         _ => None,
     };
     if let Some(result) = direct {
         return match result {
             Ok(output) => format!("{{\"output\":{output}}}").into_bytes(),
-            Err(e) => envelope_error(&e),
+            Err(e) => error_envelope(&e),
         };
     }
-    let envelope = match dispatch(op, input) {
-        Ok(output) => json!({ "output": output }),
-        Err(e) => json!({ "error": error_json(&e) }),
-    };
-    serde_json::to_vec(&envelope).unwrap_or_default()
+    match dispatch(op, input) {
+        Ok(output) => serde_json::to_vec(&json!({ "output": output })).unwrap_or_default(),
+        Err(e) => error_envelope(&e),
+    }
 }
 
-fn envelope_error(e: &Error) -> Vec<u8> {
-    serde_json::to_vec(&json!({ "error": error_json(e) })).unwrap_or_default()
+/// The JSON envelope of an error, `{"error": {"code", "line"?, "message", "path"?}}`, as
+/// [`call`] answers it: for an adapter that refuses an input before calling (a value its
+/// runtime cannot encode), so the refusal reads like every other.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{Error, ErrorKind, wire};
+/// let e = Error::new(ErrorKind::InvalidJson, "expected value");
+/// assert_eq!(wire::error_envelope(&e), br#"{"error":{"code":"invalid_json","message":"expected value"}}"#);
+/// ```
+pub fn error_envelope(e: &Error) -> Vec<u8> {
+    let object = ErrorObject(e).to_vec();
+    let mut out = Vec::with_capacity(object.len() + 10);
+    out.extend_from_slice(b"{\"error\":");
+    out.extend_from_slice(&object);
+    out.push(b'}');
+    out
 }
 
 /// Run the binary op `op` (one of [`crate::batch::BINARY_OPS`]) and return its envelope.
@@ -97,7 +120,7 @@ fn envelope_error(e: &Error) -> Vec<u8> {
 ///
 /// # Example
 /// ```
-/// use mailstate_core::{EventBatch, wire};
+/// use mailstate_core::{wire, batch::EventBatch};
 /// let out = wire::call_binary("batch.fold", &EventBatch::new(0).encode());
 /// assert_eq!(out[0], 0);
 /// let bad = wire::call_binary("batch.fold", b"\x07");
@@ -114,7 +137,7 @@ pub fn call_binary(op: &str, input: &[u8]) -> Vec<u8> {
         }
         Err(e) => {
             let mut out = vec![1];
-            out.extend_from_slice(&serde_json::to_vec(&error_json(&e)).unwrap_or_default());
+            out.extend_from_slice(&ErrorObject(&e).to_vec());
             out
         }
     }
@@ -123,52 +146,6 @@ pub fn call_binary(op: &str, input: &[u8]) -> Vec<u8> {
 /// Whether `op` is a binary op (for [`call_binary`]) rather than a JSON op (for [`call`]).
 pub fn is_binary(op: &str) -> bool {
     crate::batch::BINARY_OPS.contains(&op)
-}
-
-/// Rebuild an error from its wire object (the inverse of [`error_json`]). The `provider` the
-/// call was made for, when given, is split back off the message's prefix.
-pub(crate) fn error_from_json(obj: &Value, provider: Option<&str>) -> Error {
-    let code = obj.get("code").and_then(Value::as_str).unwrap_or("");
-    let kind = ErrorKind::from_code(code).unwrap_or(ErrorKind::InvalidValue);
-    let mut message = obj.get("message").and_then(Value::as_str).unwrap_or("");
-    let mut found_provider = None;
-    if let Some(p) = provider
-        && let Some(rest) = message.strip_prefix(p).and_then(|r| r.strip_prefix(": "))
-    {
-        message = rest;
-        found_provider = Some(p);
-    }
-    let line = obj.get("line").and_then(Value::as_u64);
-    if let Some(n) = line
-        && let Some(rest) = message.strip_prefix(&format!("line {n}: "))
-    {
-        message = rest;
-    }
-    let mut e = Error::new(kind, message);
-    if let Some(p) = found_provider {
-        e = e.with_provider(p);
-    }
-    if let Some(path) = obj.get("path").and_then(Value::as_str) {
-        e = e.with_path(path);
-    }
-    if let Some(n) = line {
-        e = e.with_line(n);
-    }
-    e
-}
-
-/// An error as the wire shows it: code, message (with provider and line prefix), path, line.
-pub fn error_json(e: &Error) -> Value {
-    let mut obj = serde_json::Map::new();
-    obj.insert("code".into(), Value::from(e.code()));
-    obj.insert("message".into(), Value::from(e.to_string()));
-    if let Some(p) = e.path() {
-        obj.insert("path".into(), Value::from(p));
-    }
-    if let Some(n) = e.line() {
-        obj.insert("line".into(), Value::from(n));
-    }
-    Value::Object(obj)
 }
 
 /// The event type table, in `EventType::ALL` order.
@@ -271,8 +248,8 @@ pub(crate) fn dispatch(op: &str, input: &[u8]) -> Result<Value, Error> {
             let plan = plan_sync(&options, &i.checkpoint, i.now, i.since, i.until)?;
             to_value(&plan)
         }
-        "verify" => op_verify(parse(input)?),
-        "webhook" => text_value(&crate::webhook::call_wire(input)?),
+        "verify" => op_verify(input),
+        "webhook" => text_value(&webhook_text(input)?),
         "types" => Ok(op_types()),
         other => Err(Error::new(
             ErrorKind::UnknownOp,
@@ -289,48 +266,31 @@ fn text_value(text: &str) -> Result<Value, Error> {
 /// The `normalize` op's output as JSON text: `{"control", "errors", "events"}`, every object's
 /// keys in byte order, from borrowed events.
 fn normalize_text(input: &[u8]) -> Result<String, Error> {
-    let i: NormalizeInput = parse(input)?;
-    let headers: Headers = i.headers.into_iter().collect();
-    let body = body_bytes(i.body, i.body_base64)?;
+    let mut i = Request::read(&NORMALIZE, input)?;
+    let headers: Headers = std::mem::take(&mut i.headers).into_iter().collect();
+    let body = i.take_body()?;
     let provider: Provider =
         if i.provider == "auto" { crate::detect(&headers, &body)? } else { i.provider.parse()? };
     let out = normalize_borrowed(provider, Payload { body: &body, headers: &headers })?;
-    serde_json::to_string(&crate::webhook::SortedNormalized(&out)).map_err(|e| Error::from_json(&e))
+    serde_json::to_string(&SortedNormalized(&out)).map_err(|e| Error::from_json(&e))
 }
 
-fn op_verify(i: VerifyInput) -> Result<Value, Error> {
+/// The `webhook` op's output as JSON text: read the input, run [`handle_webhook`].
+fn webhook_text(input: &[u8]) -> Result<String, Error> {
+    let mut i = Request::read(&WEBHOOK, input)?;
+    let policy = i.policy()?;
+    let body = i.take_body()?;
+    let options = i.webhook_options(policy)?;
+    let headers: Headers = std::mem::take(&mut i.headers).into_iter().collect();
+    Ok(handle_webhook(&i.provider, &headers, &body, &options).to_json())
+}
+
+fn op_verify(input: &[u8]) -> Result<Value, Error> {
+    let mut i = Request::read(&VERIFY, input)?;
     let provider: Provider = i.provider.parse()?;
-    let headers: Headers = i.headers.into_iter().collect();
-    let body = body_bytes(i.body, i.body_base64)?;
-    let mut keys = Keys::new();
-    for s in &i.secrets {
-        keys = keys.with_secret(s);
-    }
-    for (n, k) in i.keys.iter().enumerate() {
-        keys = keys.with_public_key(k).map_err(|e| e.with_path(format!("keys[{n}]")))?;
-    }
-    let now = i
-        .now
-        .checked_mul(1000)
-        .and_then(Timestamp::from_millis)
-        .ok_or_else(|| Error::invalid("now", "expected unix seconds within years 1-9999"))?;
-    let form: Option<Vec<(String, String)>> = i.form.map(|f| f.into_iter().collect());
-    let mut request = SignedRequest::new(&body, &headers);
-    if let Some(url) = &i.url {
-        request = request.with_url(url);
-    }
-    if let Some(form) = &form {
-        request = request.with_form(form);
-    }
-    let seen: BTreeSet<String> = i.seen_tokens.into_iter().collect();
-    let mut options = VerifyOptions::new().with_seen_tokens(&seen);
-    if let Some(t) = i.tolerance_secs {
-        options = options.with_tolerance_secs(t);
-    }
-    if let Some(h) = &i.token_header {
-        options = options.with_token_header(h);
-    }
-    let v = verify(provider, &request, &keys, now, &options)?;
+    let headers: Headers = std::mem::take(&mut i.headers).into_iter().collect();
+    let body = i.take_body()?;
+    let v = i.verify_settings().with_inputs(provider, &headers, &body, verify)?;
     Ok(json!({
         "valid": true,
         "scheme": v.scheme().as_str(),
@@ -338,61 +298,6 @@ fn op_verify(i: VerifyInput) -> Result<Value, Error> {
         "timestamp": v.timestamp(),
         "token": v.token(),
     }))
-}
-
-/// The body from `body` (text) or `body_base64` (bytes), exactly one of them.
-fn body_bytes(body: Option<String>, body_base64: Option<String>) -> Result<Vec<u8>, Error> {
-    match (body, body_base64) {
-        (Some(b), None) => Ok(b.into_bytes()),
-        (None, Some(b64)) => {
-            decode_base64(&b64).ok_or_else(|| Error::invalid("body_base64", "not valid base64"))
-        }
-        (None, None) => Err(Error::missing("body")),
-        (Some(_), Some(_)) => Err(Error::invalid("body", "give body or body_base64, not both")),
-    }
-}
-
-/// Bodies on the JSON wire may come as base64 (binary or non-UTF-8 bytes): the strict
-/// decoder the signature checks use.
-pub(crate) use crate::signature::decode_base64;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NormalizeInput {
-    provider: String,
-    #[serde(default)]
-    headers: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    body_base64: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VerifyInput {
-    provider: String,
-    #[serde(default)]
-    headers: std::collections::BTreeMap<String, String>,
-    #[serde(default)]
-    body: Option<String>,
-    #[serde(default)]
-    body_base64: Option<String>,
-    #[serde(default)]
-    url: Option<String>,
-    #[serde(default)]
-    form: Option<std::collections::BTreeMap<String, String>>,
-    #[serde(default)]
-    secrets: Vec<String>,
-    #[serde(default)]
-    keys: Vec<String>,
-    now: i64,
-    #[serde(default)]
-    tolerance_secs: Option<u32>,
-    #[serde(default)]
-    seen_tokens: Vec<String>,
-    #[serde(default)]
-    token_header: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -482,85 +387,34 @@ fn to_value<T: Serialize>(v: &T) -> Result<Value, Error> {
     serde_json::to_value(v).map_err(|e| Error::from_json(&e))
 }
 
-/// Deserialize JSON, turning serde's errors into ours with the JSON path of the failure
-/// (`expected a string at events[2].recipient, found integer `5``).
-pub(crate) fn from_slice_with_path<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    // Fast path: plain serde_json (which also rejects trailing characters). Only when it fails
-    // is the input parsed again with path tracking, to say exactly where and what.
-    let first = match serde_json::from_slice(bytes) {
-        Ok(v) => return Ok(v),
-        Err(e) => e,
-    };
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Err(e) => {
-            let path = e.path().to_string();
-            Err(classify(e.inner(), &path))
-        }
-        // The value parsed, so the first failure was trailing characters.
-        Ok(_) => Err(classify(&first, "$")),
-    }
-}
-
-fn classify(err: &serde_json::Error, path: &str) -> Error {
-    let base = Error::from_json(err);
-    if base.kind() != ErrorKind::InvalidValue {
-        return base;
-    }
-    let msg = err.to_string();
-    let msg = msg.split(" at line ").next().unwrap_or(&msg);
-    let path = if path == "." { "$".to_owned() } else { path.to_owned() };
-    if let Some(rest) = msg.strip_prefix("invalid type: ")
-        && let Some((found, expected)) = rest.split_once(", expected ")
-    {
-        return Error::type_mismatch(path, expected, found);
-    }
-    if let Some(field) = msg.strip_prefix("missing field ") {
-        let field = field.trim_matches('`');
-        let full = if path == "$" { field.to_owned() } else { format!("{path}.{field}") };
-        return Error::missing(full);
-    }
-    Error::invalid(path, msg)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn type_errors_name_the_path_expected_and_found() {
-        let e = from_slice_with_path::<EventsInput>(br#"{"events":[{"event_key":"k","provider":"p","type":"open","provider_type":"o","recipient":5}]}"#)
-            .unwrap_err();
-        assert_eq!(e.code(), "type_mismatch");
-        assert_eq!(e.path(), Some("events[0].recipient"));
-        assert!(e.message().contains("found integer `5`"), "{}", e.message());
+    fn call_json(op: &str, input: &Value) -> Value {
+        serde_json::from_slice(&call(op, &serde_json::to_vec(input).unwrap())).unwrap()
     }
 
     #[test]
-    fn missing_fields_name_their_full_path() {
-        let e = from_slice_with_path::<EventsInput>(
-            br#"{"events":[{"provider":"p","type":"open","provider_type":"o"}]}"#,
-        )
-        .unwrap_err();
-        assert_eq!(e.code(), "missing_field");
-        assert_eq!(e.path(), Some("events[0].event_key"));
+    fn verify_is_required_so_skipping_it_is_explicit() {
+        let out = call_json("webhook", &json!({"provider": "ndjson", "body": ""}));
+        assert_eq!(out["error"]["code"], "missing_field", "{out}");
+        let out = call_json("webhook", &json!({"provider": "ndjson", "body": "", "verify": true}));
+        assert_eq!(out["error"]["code"], "type_mismatch", "{out}");
+        let out = call_json("webhook", &json!({"provider": "ndjson", "body": "", "verify": null}));
+        assert_eq!(out["output"]["status"], 200, "{out}");
+        assert_eq!(out["output"]["verified"], false, "{out}");
     }
 
     #[test]
-    fn truncated_json_is_invalid_json_and_deep_nesting_is_too_large() {
-        assert_eq!(
-            from_slice_with_path::<Value>(b"{\"a\":[1,").unwrap_err().code(),
-            "invalid_json"
-        );
-        let deep = "[".repeat(10_000);
-        assert_eq!(from_slice_with_path::<Value>(deep.as_bytes()).unwrap_err().code(), "too_large");
-        assert_eq!(from_slice_with_path::<Value>(b"{} x").unwrap_err().code(), "invalid_json");
-    }
-
-    #[test]
-    fn base64_bodies_decode() {
-        assert_eq!(decode_base64("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(decode_base64("aGVsbG8").unwrap(), b"hello");
-        assert!(decode_base64("a*b").is_none());
+    fn every_error_answers_in_one_envelope_shape() {
+        let e = Error::missing("$[2].event").with_provider("sendgrid").with_line(3);
+        let text = error_envelope(&e);
+        let v: Value = serde_json::from_slice(&text).unwrap();
+        assert_eq!(serde_json::to_vec(&v).unwrap(), text, "keys in byte order");
+        let binary = call_binary("batch.nope", b"");
+        assert_eq!(binary[0], 1);
+        let object: Value = serde_json::from_slice(&binary[1..]).unwrap();
+        assert_eq!(object["code"], "unknown_op");
     }
 }

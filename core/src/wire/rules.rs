@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::batch::{EventBatch, ReduceBatch, ReduceOutput, StateBatch, States, Views};
 use crate::error::{Error, ErrorKind};
+use crate::json::ErrorObject;
 use crate::{Control, Event, Normalized, Payload, Provider, StateView};
 
 /// The rules of mailstate behind a bytes-in, bytes-out boundary.
@@ -59,7 +60,9 @@ pub trait Rules {
         let mut input = json!({ "provider": provider.as_str(), "headers": headers });
         match std::str::from_utf8(payload.body) {
             Ok(text) => input["body"] = Value::from(text),
-            Err(_) => input["body_base64"] = Value::from(encode_base64(payload.body)),
+            Err(_) => {
+                input["body_base64"] = Value::from(crate::encoding::encode_base64(payload.body));
+            }
         }
         let input = serde_json::to_vec(&input).map_err(|e| Error::from_json(&e))?;
         let output = open_json(&self.call("normalize", &input)?, Some(provider.as_str()))?;
@@ -69,9 +72,7 @@ pub trait Rules {
             .get("errors")
             .and_then(Value::as_array)
             .map(|errs| {
-                errs.iter()
-                    .map(|e| crate::wire::error_from_json(e, Some(provider.as_str())))
-                    .collect()
+                errs.iter().map(|e| ErrorObject::read(e, Some(provider.as_str()))).collect()
             })
             .unwrap_or_default();
         Ok(Normalized { events, errors, control })
@@ -162,11 +163,11 @@ impl Rules for NativeRules {
     type Error = Error;
 
     fn call(&self, op: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
-        Ok(crate::wire::call(op, input))
+        Ok(super::call(op, input))
     }
 
     fn call_binary(&self, op: &str, input: &[u8]) -> Result<Vec<u8>, Error> {
-        Ok(crate::wire::call_binary(op, input))
+        Ok(super::call_binary(op, input))
     }
 }
 
@@ -174,7 +175,7 @@ impl Rules for NativeRules {
 fn open_json(envelope: &[u8], provider: Option<&str>) -> Result<Value, Error> {
     let mut v: Value = serde_json::from_slice(envelope).map_err(|e| Error::from_json(&e))?;
     if let Some(err) = v.get("error") {
-        return Err(crate::wire::error_from_json(err, provider));
+        return Err(ErrorObject::read(err, provider));
     }
     v.get_mut("output")
         .map(Value::take)
@@ -191,7 +192,7 @@ fn open_binary(mut envelope: Vec<u8>) -> Result<Vec<u8>, Error> {
         Some(1) => {
             let obj: Value =
                 serde_json::from_slice(&envelope[1..]).map_err(|e| Error::from_json(&e))?;
-            Err(crate::wire::error_from_json(&obj, None))
+            Err(ErrorObject::read(&obj, None))
         }
         _ => Err(Error::new(ErrorKind::InvalidValue, "binary envelope has no valid tag byte")),
     }
@@ -199,23 +200,6 @@ fn open_binary(mut envelope: Vec<u8>) -> Result<Vec<u8>, Error> {
 
 fn from_value<T: DeserializeOwned>(v: Option<&Value>) -> Result<T, Error> {
     T::deserialize(v.unwrap_or(&Value::Null)).map_err(|e| Error::from_json(&e))
-}
-
-fn encode_base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -226,7 +210,7 @@ mod tests {
     #[test]
     fn base64_round_trips_through_the_wire_decoder() {
         for body in [&b""[..], b"a", b"ab", b"abc", b"\xff\x00\xfe\x80"] {
-            let input = json!({ "provider": "ndjson", "body_base64": encode_base64(body) });
+            let input = json!({ "provider": "ndjson", "body_base64": crate::encoding::encode_base64(body) });
             let out = crate::wire::call("normalize", &serde_json::to_vec(&input).unwrap());
             // Not UTF-8 bodies yield a per-line error; UTF-8 ones yield events or nothing.
             assert!(out.starts_with(br#"{"output":"#), "{}", String::from_utf8_lossy(&out));
