@@ -32,7 +32,7 @@ fi
 "$tools/bin/cargo-deny" --offline check licenses bans sources
 
 step "docs of the library crates (rustdoc warnings are errors)"
-RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps -p mailstate-core -p mailstate-host -p mailstate-wasm -p mailstate-sql -p mailstate-cli -p conformance
+RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps --lib -p mailstate-core -p mailstate-host -p mailstate-wasm -p mailstate-sql -p mailstate-cli -p conformance
 
 step "building the wasm plugin (mailstate-host's tests and the Python example load it)"
 scripts/build-wasm.sh

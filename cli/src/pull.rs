@@ -757,9 +757,13 @@ const MAX_WAIT: Duration = Duration::from_mins(2);
 impl Client {
     fn new(provider: Provider, key: &str) -> Client {
         let auth = match provider {
-            Provider::Mailgun => {
-                ("Authorization", format!("Basic {}", base64(&format!("api:{key}"))))
-            }
+            Provider::Mailgun => (
+                "Authorization",
+                format!(
+                    "Basic {}",
+                    mailstate_core::encoding::encode_base64(format!("api:{key}").as_bytes())
+                ),
+            ),
             Provider::Sparkpost => ("Authorization", key.to_owned()),
             Provider::Postmark => ("X-Postmark-Server-Token", key.to_owned()),
             _ => ("Authorization", format!("Bearer {key}")),
@@ -870,35 +874,9 @@ fn provider_message(body: &[u8]) -> String {
     })
 }
 
-fn base64(s: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in s.as_bytes().chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_rfc4648_examples() {
-        for (i, o) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg==")]
-        {
-            assert_eq!(base64(i), o);
-        }
-    }
 
     #[test]
     fn replaces_one_query_parameter() {

@@ -196,7 +196,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be written.
     pub fn store_body(&self, provider: Provider, bytes: &[u8]) -> Result<(String, bool)> {
-        let digest = hex(&Sha256::digest(bytes));
+        let digest = mailstate_core::encoding::encode_hex(&Sha256::digest(bytes));
         let dir = self.root.join("raw").join(provider.as_str());
         let path = dir.join(format!("{digest}.body"));
         if path.exists() {
@@ -242,7 +242,7 @@ impl Store {
                 h.update(e.event_key.as_bytes());
                 h.update([0]);
             }
-            let id = &hex(&h.finalize())[..16];
+            let id = &mailstate_core::encoding::encode_hex(&h.finalize())[..16];
             let path =
                 self.events_dir().join(format!("day={day}")).join(format!("part-{id}.parquet"));
             let mut w = ArrowWriter::try_new(Vec::new(), event_schema(), Some(props.clone()))?;
@@ -388,15 +388,6 @@ fn write_durably(path: &Path, write: impl FnOnce(&mut File) -> std::io::Result<(
         return Err(io(path, &e));
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 fn io(path: &Path, e: &std::io::Error) -> DataFusionError {

@@ -1,4 +1,6 @@
-//! Base64 and hex, both directions: the one place core encodes or decodes them.
+//! Base64 and hex, both directions: the one place mailstate encodes or decodes them (core, and
+//! the crates on top of it: the plugin hash in `mailstate-sql`, HTTP Basic credentials and
+//! body names in the CLI).
 //!
 //! The decoders are strict (every byte string has exactly one accepted encoding), since
 //! signatures, keys and wire bodies come through them.
@@ -7,7 +9,11 @@ const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Standard base64 (RFC 4648 §4) with padding.
-pub(crate) fn encode_base64(bytes: &[u8]) -> String {
+///
+/// ```
+/// assert_eq!(mailstate_core::encoding::encode_base64(b"foob"), "Zm9vYg==");
+/// ```
+pub fn encode_base64(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
@@ -25,7 +31,7 @@ pub(crate) fn encode_base64(bytes: &[u8]) -> String {
 
 /// Strict standard base64 (RFC 4648 §4): padding optional but correct when present, no
 /// whitespace, no trailing garbage, unused bits zero.
-pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
+pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();
     let unpadded = match bytes {
         [rest @ .., b'=', b'='] if bytes.len().is_multiple_of(4) => rest,
@@ -60,7 +66,7 @@ pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Lowercase or uppercase hex, even length.
-pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
+pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -77,7 +83,11 @@ pub(crate) fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Lowercase hex.
-pub(crate) fn encode_hex(bytes: &[u8]) -> String {
+///
+/// ```
+/// assert_eq!(mailstate_core::encoding::encode_hex(&[0, 0xa5, 0xff]), "00a5ff");
+/// ```
+pub fn encode_hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         out.push(char::from(HEX[usize::from(b >> 4)]));

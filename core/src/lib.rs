@@ -30,7 +30,7 @@
 //!
 //! No I/O, no clock, no threads, no environment: callers pass bytes and `now` in. It builds for
 //! `wasm32-unknown-unknown` with no JS glue.
-
+//!
 //! # Namespaces
 //!
 //! The crate root holds the main types. The rest is grouped by what it does:
@@ -44,13 +44,14 @@
 //! | [`sync`] | planning activity-API pulls: checkpoints, windows, retention gaps |
 //! | [`batch`] | the binary batch layouts of the SQL hot path |
 //! | [`wire`] | the bytes-in, bytes-out boundary every runtime shares: ops and envelopes |
+//! | [`encoding`] | base64 and hex, the one implementation of each in the workspace |
 
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
 pub mod batch;
 mod dedupe;
-mod encoding;
+pub mod encoding;
 mod error;
 mod event;
 mod json;

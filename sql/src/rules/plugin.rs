@@ -48,7 +48,7 @@ impl SqlRules {
         })?;
         let plugin = builder.load(&wasm)?;
         let abi = plugin.abi_version()?;
-        let sha256 = hex(&Sha256::digest(&wasm));
+        let sha256 = mailstate_core::encoding::encode_hex(&Sha256::digest(&wasm));
         Ok(SqlRules {
             plugin: Some(Arc::new(LoadedPlugin { plugin, path: path.to_owned(), abi, sha256 })),
         })
@@ -93,12 +93,4 @@ impl LoadedPlugin {
             other => RulesError::Sandbox(format!("{}: {other}", self.describe())),
         })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

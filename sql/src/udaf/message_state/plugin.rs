@@ -8,7 +8,8 @@ use std::ops::Range;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::EmitTo;
 use mailstate_core::batch::chunk_ranges;
-use mailstate_core::{EventBatch, EventFacts, ReduceBatch, StateBatch, StateView};
+use mailstate_core::batch::{EventBatch, ReduceBatch, StateBatch};
+use mailstate_core::{EventFacts, StateView};
 
 use super::NAME;
 use super::groups::Store;
