@@ -222,8 +222,8 @@ impl From<Normalized> for Normalized<Cow<'_, str>> {
 ///
 /// # Errors
 /// An error for the payload as a whole (too large, not UTF-8, not JSON, not this provider's
-/// shape, a provider whose normalizer has not landed). Errors in single elements of a batch
-/// come back in [`Normalized::errors`] instead, with the other elements' events.
+/// shape). Errors in single elements of a batch come back in [`Normalized::errors`] instead,
+/// with the other elements' events.
 ///
 /// # Example
 /// ```

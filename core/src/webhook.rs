@@ -247,8 +247,7 @@ fn verify_status(e: &Error) -> u16 {
     if e.kind().is_authentication() && !configured {
         401
     } else {
-        // A bad key or option, or a verifier that has not landed: our side, so let the
-        // provider retry once it is fixed.
+        // A bad key or option: our side, so let the provider retry once it is fixed.
         500
     }
 }

@@ -19,7 +19,7 @@
 
 #![cfg_attr(
     not(target_arch = "wasm32"),
-    allow(dead_code, reason = "the exports that use these items exist on wasm32 only")
+    expect(dead_code, reason = "the exports that use these items exist on wasm32 only")
 )]
 
 /// The version of the plugin ABI (the exports and their meaning, not the rules). A host must
