@@ -3,7 +3,8 @@
 # the native suites (core laws, conformance vectors, CLI, the wasmtime host playing the
 # plugin), the wasm32 build of core (proof that core is pure), Python playing the plugin, and
 # the JavaScript package in Node and workerd. Tools the tests need (the wasm32 target, the
-# `wasmtime` PyPI package, wasm-bindgen-cli, npm packages) are installed when missing.
+# `wasmtime` PyPI package, wasm-bindgen-cli, npm packages, Debian's chromium) are installed when
+# missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,11 @@ RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps --lib -p mailstate-core -p mailst
 
 step "building the wasm plugin (mailstate-host's tests and the Python example load it)"
 scripts/build-wasm.sh
+
+if ! command -v chromium >/dev/null; then
+  step "installing chromium (the report tests open mailstate report's page in headless Chromium)"
+  apt-get update -qq && apt-get install -y -qq chromium
+fi
 
 step "cargo test --workspace"
 cargo test --workspace

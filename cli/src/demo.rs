@@ -34,6 +34,10 @@ pub(crate) struct Args {
     /// Keep the store in this folder instead of a temporary one.
     #[arg(long)]
     keep: Option<PathBuf>,
+    /// Write the store's report (`mailstate report`) here (default: the temporary folder's
+    /// mailstate-demo-report.html).
+    #[arg(long, value_name = "report.html")]
+    report: Option<PathBuf>,
 }
 
 /// The samples folder of this checkout.
@@ -48,14 +52,23 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     }
     let temp = std::env::temp_dir().join(format!("mailstate-demo-{}", std::process::id()));
     let dir = args.keep.clone().unwrap_or_else(|| temp.clone());
-    let result = demo(&examples, &dir, out);
+    let report = args
+        .report
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("mailstate-demo-report.html"));
+    let result = demo(&examples, &dir, &report, out);
     if args.keep.is_none() {
         let _ = std::fs::remove_dir_all(&temp);
     }
     result
 }
 
-fn demo(examples: &Path, dir: &Path, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+fn demo(
+    examples: &Path,
+    dir: &Path,
+    report: &Path,
+    out: &mut dyn Write,
+) -> anyhow::Result<Outcome> {
     let store = Store::open(dir)?;
     writeln!(out, "== ingest (store: {})", dir.display())?;
     let mut providers: Vec<(Provider, PathBuf)> = Vec::new();
@@ -107,6 +120,17 @@ fn demo(examples: &Path, dir: &Path, out: &mut dyn Write) -> anyhow::Result<Outc
             let batches = run_sql(&ctx, sql).await?;
             write(&batches, Format::Table, out)?;
         }
+        writeln!(out, "\n== report")?;
+        let file = std::fs::File::create(report)
+            .with_context(|| format!("cannot write the report to {}", report.display()))?;
+        let options = mailstate_cli::report::Options {
+            title: "Deliverability report: mailstate demo".to_owned(),
+            source: "examples/demo".to_owned(),
+            store_root: Some(dir.to_path_buf()),
+            ..mailstate_cli::report::Options::default()
+        };
+        let line = crate::report_command::build_and_write(&ctx, &options, file, report).await?;
+        writeln!(out, "{line}")?;
         anyhow::Ok(())
     })?;
     Ok(outcome)

@@ -18,6 +18,7 @@ mod input;
 mod normalize;
 mod pull;
 mod query;
+mod report_command;
 mod route;
 mod rules_arg;
 mod sql;
@@ -52,6 +53,7 @@ enum Command {
     Generate(generate::Args),
     Demo(demo::Args),
     Pull(pull::Args),
+    Report(report_command::Args),
 }
 
 /// What a command reports back to `main`: whether any input was rejected.
@@ -77,6 +79,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => generate::run(&a, &mut out),
         Command::Demo(a) => demo::run(&a, &mut out),
         Command::Pull(a) => pull::run(&a, &mut out),
+        Command::Report(a) => report_command::run(&a, &mut out),
     }
     .and_then(|o| out.flush().map(|()| o).map_err(anyhow::Error::from));
     match result {

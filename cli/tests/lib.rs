@@ -6,6 +6,8 @@
 //! - `pull`: `mailstate pull` against local servers playing each provider's paging contract.
 //! - `store`: ingest stores bodies first, is idempotent, keeps bad bodies aside.
 //! - `queries`: every file of `sql/queries/` on the demo payloads, each result asserted.
+//! - `report`: `mailstate report`'s page in headless Chromium, its numbers against the SQL
+//!   files, empty and one-provider stores, the optional event columns, its errors.
 //! - `handwritten`: `message_state` over a generated dataset (`mailstate generate`) equals an
 //!   independent formulation in built-in SQL, row by row.
 //! - `util`: the helpers of `mailstate-sql`'s suite (`sql/tests/util.rs`), shared by path.
@@ -16,6 +18,7 @@ mod cli;
 mod handwritten;
 mod pull;
 mod queries;
+mod report;
 mod store;
 #[path = "../../sql/tests/util.rs"]
 #[expect(dead_code, reason = "the plugin helpers of sql's suite have no caller here")]
