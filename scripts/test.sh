@@ -32,6 +32,13 @@ if ! "$tools/bin/cargo-deny" --version 2>/dev/null | grep -qx "cargo-deny $deny_
 fi
 "$tools/bin/cargo-deny" --offline check licenses bans sources
 
+step "mailstate-sql without its plugin feature depends on DataFusion and core only"
+if cargo tree -p mailstate-sql --no-default-features -e normal --prefix none \
+  | grep -E '^(clap|anyhow|indicatif|ureq|wasmtime|mailstate-host) '; then
+  echo "mailstate-sql --no-default-features pulls in the crates above" >&2
+  exit 1
+fi
+
 step "docs of the library crates (rustdoc warnings are errors)"
 RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps --lib -p mailstate-core -p mailstate-host -p mailstate-wasm -p mailstate-sql -p mailstate-cli -p conformance
 
