@@ -67,7 +67,7 @@ fn run_with(rules: &SqlRules, files: &[PathBuf], out: &mut dyn Write) -> anyhow:
     let mut groups: HashMap<(Option<String>, Option<String>), Group> = HashMap::new();
     let bad = input::for_each_event(files, |mut e| {
         let key = (e.message_id.take(), e.recipient.take());
-        let facts = EventFacts::new(e.kind, e.occurred_at, e.bounce_class, e.diagnostic.take());
+        let facts = EventFacts::from_event(&e);
         groups.entry(key).or_default().push((std::mem::take(&mut e.event_key), facts));
         Ok(())
     })?;
@@ -80,16 +80,7 @@ fn run_with(rules: &SqlRules, files: &[PathBuf], out: &mut dyn Write) -> anyhow:
         let mut batch = EventBatch::new(count);
         for (g, ((message_id, recipient), events)) in (0..count).zip(chunk) {
             for (key, f) in events {
-                batch.push_labelled(
-                    g,
-                    key,
-                    f.kind,
-                    f.occurred_at,
-                    f.bounce_class,
-                    f.diagnostic.as_deref(),
-                    message_id.as_deref(),
-                    recipient.as_deref(),
-                );
+                batch.push_facts(g, key, f, message_id.as_deref(), recipient.as_deref());
             }
         }
         let views =

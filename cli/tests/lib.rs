@@ -26,7 +26,7 @@ mod util;
 mod verify;
 
 /// The fields of a message state row, as DESIGN.md lists them.
-pub(crate) const STATE_FIELDS: [&str; 21] = [
+pub(crate) const STATE_FIELDS: [&str; 24] = [
     "message_id",
     "recipient",
     "status",
@@ -43,9 +43,12 @@ pub(crate) const STATE_FIELDS: [&str; 21] = [
     "unsubscribed_at",
     "open_count",
     "click_count",
+    "automated_open_count",
+    "automated_click_count",
     "deferred_count",
     "event_count",
     "late_event_count",
     "bounce_class",
+    "bounce_category",
     "diagnostic",
 ];

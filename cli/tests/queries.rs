@@ -120,20 +120,26 @@ async fn demo_payloads_ingest_with_retries_and_repeats_skipped() {
     );
 }
 
+/// A `message_states` row's facts: (status, terminal, events, late, opens, machine opens,
+/// bounce class and category).
+type Facts<'a> = (&'a str, bool, u64, u64, u64, u64, Option<(&'a str, &'a str)>);
+
 /// One row per (message_id, recipient):
 /// - carol (SES): Send, Delivery, Complaint 11-04 07:00, Open 08:00: complaint (rank 10), and
 ///   the open after terminal_at is late;
 /// - dave (SES): Send, DeliveryDelay, Delivery, DeliveryDelay: deferred after delivered changes
 ///   nothing, so delivered;
 /// - ivan (SES): Send only: accepted;
-/// - erin (Mailgun): failed/temporary (deferred), delivered, opened: open; the page's copies of
-///   the webhook events are not counted again;
+/// - erin (Mailgun): failed/temporary (deferred), delivered, opened with `client-info.bot`
+///   `apple` (Apple's privacy proxy): delivered, not open; the open counts (opens 1,
+///   machine_opens 1); the page's copies of the webhook events are not counted again;
 /// - frank (Mailgun): delivered, unsubscribed 14:00, clicked 14:05: unsubscribe outranks click,
 ///   the click is late;
 /// - uma (SparkPost): injection, delivery, initial_open and open (two opens), click: click;
 /// - wes (SparkPost): injection, delay, delivery: delivered;
 /// - gina (Postmark): one bounce per message, SoftBounce, SoftBounce, Blocked: soft_bounce with
-///   classes soft, soft, block;
+///   classes soft, soft, block; categories from the text ("mailbox full", TypeCode 4096 has
+///   no row) and from TypeCode 100006 (blocked);
 /// - hank (Postmark): ManuallyDeactivated is rejected (terminal);
 /// - ann, fall sale (SendGrid): processed, delivered, open, click, group_unsubscribe 11-04
 ///   18:00, group_resubscribe 11-05: resubscribe never sets status, so unsubscribe; the
@@ -144,28 +150,45 @@ async fn demo_payloads_ingest_with_retries_and_repeats_skipped() {
 #[tokio::test]
 async fn message_states_query() {
     let rows = demo_rows(&query("message_states")).await;
-    let row = |m: &str, r: &str, status: &str, terminal: bool, events: u64, late: u64, class| {
+    let row = |m: &str, r: &str, f: Facts<'_>| {
+        let (status, terminal, events, late, opens, machine_opens, bounce) = f;
         json!({"message_id": m, "recipient": r, "status": status, "terminal": terminal,
-               "events": events, "late": late, "bounce_class": class})
+               "events": events, "late": late, "opens": opens, "machine_opens": machine_opens,
+               "bounce_class": bounce.map(|b| b.0), "bounce_category": bounce.map(|b| b.1)})
     };
-    let none = Value::Null;
     assert_rows(
         &rows,
         &json!([
-            row(SES_CAROL, "carol@example.org", "complaint", true, 4, 1, none.clone()),
-            row(SES_DAVE, "dave@example.com", "delivered", false, 4, 0, none.clone()),
-            row(SES_IVAN, "ivan@example.com", "accepted", false, 1, 0, none.clone()),
-            row(MG_ERIN, "erin@example.com", "open", false, 3, 0, none.clone()),
-            row(MG_FRANK, "frank@example.net", "unsubscribe", true, 3, 1, none.clone()),
-            row(SP_FALL, "uma@example.com", "click", false, 5, 0, none.clone()),
-            row(SP_FALL, "wes@example.org", "delivered", false, 3, 0, none.clone()),
-            row(PM_GINA_1, "gina@example.org", "soft_bounce", false, 1, 0, json!("soft")),
-            row(PM_GINA_2, "gina@example.org", "soft_bounce", false, 1, 0, json!("soft")),
-            row(PM_GINA_3, "gina@example.org", "soft_bounce", false, 1, 0, json!("block")),
-            row(PM_HANK, "hank@example.com", "rejected", true, 1, 0, none.clone()),
-            row(SG_FALL, "ann@example.com", "unsubscribe", true, 6, 1, none.clone()),
-            row(SG_FALL, "bob@example.net", "hard_bounce", true, 3, 1, json!("hard")),
-            row(SG_RECEIPT, "ann@example.com", "delivered", false, 2, 0, none),
+            row(SES_CAROL, "carol@example.org", ("complaint", true, 4, 1, 1, 0, None)),
+            row(SES_DAVE, "dave@example.com", ("delivered", false, 4, 0, 0, 0, None)),
+            row(SES_IVAN, "ivan@example.com", ("accepted", false, 1, 0, 0, 0, None)),
+            row(MG_ERIN, "erin@example.com", ("delivered", false, 3, 0, 1, 1, None)),
+            row(MG_FRANK, "frank@example.net", ("unsubscribe", true, 3, 1, 0, 0, None)),
+            row(SP_FALL, "uma@example.com", ("click", false, 5, 0, 2, 0, None)),
+            row(SP_FALL, "wes@example.org", ("delivered", false, 3, 0, 0, 0, None)),
+            row(
+                PM_GINA_1,
+                "gina@example.org",
+                ("soft_bounce", false, 1, 0, 0, 0, Some(("soft", "mailbox_full")))
+            ),
+            row(
+                PM_GINA_2,
+                "gina@example.org",
+                ("soft_bounce", false, 1, 0, 0, 0, Some(("soft", "mailbox_full")))
+            ),
+            row(
+                PM_GINA_3,
+                "gina@example.org",
+                ("soft_bounce", false, 1, 0, 0, 0, Some(("block", "blocked")))
+            ),
+            row(PM_HANK, "hank@example.com", ("rejected", true, 1, 0, 0, 0, None)),
+            row(SG_FALL, "ann@example.com", ("unsubscribe", true, 6, 1, 1, 0, None)),
+            row(
+                SG_FALL,
+                "bob@example.net",
+                ("hard_bounce", true, 3, 1, 1, 0, Some(("hard", "invalid_recipient")))
+            ),
+            row(SG_RECEIPT, "ann@example.com", ("delivered", false, 2, 0, 0, 0, None)),
         ]),
     );
 }
@@ -394,39 +417,139 @@ async fn customer_timeline_query() {
 
 /// By provider, recipient domain and day of the message's first event (each group here holds
 /// one message, so each rate is 0 or 1):
-/// - mailgun: erin (example.com) delivered after a temporary failure (deferred); frank
-///   (example.net) delivered;
+/// - mailgun: erin (example.com) delivered after a temporary failure (deferred), and only
+///   Apple's privacy proxy opened it (open rate 0, one machine open, machine share 1.0); frank
+///   (example.net) delivered and clicked (after unsubscribing: a person's click);
 /// - postmark: hank (example.com) rejected: nothing; gina (example.org) bounced on three days;
 /// - sendgrid: ann's fall sale (11-03) and receipt (11-04) delivered; bob (example.net) bounced;
 /// - ses: dave (example.com, 11-03) deferred then delivered; ivan (11-05) only accepted; carol
 ///   (example.org) delivered and complained;
-/// - sparkpost: uma (example.com) delivered; wes (example.org) deferred then delivered.
+/// - sparkpost: uma (example.com) delivered, two opens (initial_open and open) and a click;
+///   wes (example.org) deferred then delivered.
+///
+/// Opens and clicks: ann (sendgrid, 11-03) opened and clicked; bob's late open is a link
+/// scanner's, but SendGrid flags only Apple's prefetch (`sg_machine_open`), so it counts as a
+/// person's; carol (ses) opened. No provider here flags a click.
 #[tokio::test]
 async fn deliverability_query() {
     let rows = demo_rows(&query("deliverability")).await;
-    let row = |p: &str, d: &str, day: &str, rates: [f64; 4]| {
+    // rates: delivery, bounce, complaint, deferral, open, click; then people's and machines'
+    // opens and clicks, with the machine shares (NULL without opens or clicks).
+    let row = |p: &str, d: &str, day: &str, rates: [f64; 6], engagement: [u64; 4]| {
+        let [people_opens, machine_opens, people_clicks, machine_clicks] = engagement;
+        #[expect(clippy::cast_precision_loss, reason = "counts of a handful")]
+        let share = |machines: u64, people: u64| {
+            if machines + people == 0 {
+                Value::Null
+            } else {
+                json!(machines as f64 / (machines + people) as f64)
+            }
+        };
         json!({"provider": p, "domain": d, "day": day, "messages": 1,
                "delivery_rate": rates[0], "bounce_rate": rates[1],
-               "complaint_rate": rates[2], "deferral_rate": rates[3]})
+               "complaint_rate": rates[2], "deferral_rate": rates[3],
+               "open_rate": rates[4], "click_rate": rates[5],
+               "people_opens": people_opens, "machine_opens": machine_opens,
+               "machine_open_share": share(machine_opens, people_opens),
+               "people_clicks": people_clicks, "machine_clicks": machine_clicks,
+               "machine_click_share": share(machine_clicks, people_clicks)})
     };
+    let none = [0, 0, 0, 0];
     assert_rows(
         &rows,
         &json!([
-            row("mailgun", "example.com", "2025-11-03", [1.0, 0.0, 0.0, 1.0]),
-            row("mailgun", "example.net", "2025-11-03", [1.0, 0.0, 0.0, 0.0]),
-            row("postmark", "example.com", "2025-11-03", [0.0, 0.0, 0.0, 0.0]),
-            row("postmark", "example.org", "2025-11-03", [0.0, 1.0, 0.0, 0.0]),
-            row("postmark", "example.org", "2025-11-04", [0.0, 1.0, 0.0, 0.0]),
-            row("postmark", "example.org", "2025-11-05", [0.0, 1.0, 0.0, 0.0]),
-            row("sendgrid", "example.com", "2025-11-03", [1.0, 0.0, 0.0, 0.0]),
-            row("sendgrid", "example.com", "2025-11-04", [1.0, 0.0, 0.0, 0.0]),
-            row("sendgrid", "example.net", "2025-11-03", [0.0, 1.0, 0.0, 0.0]),
-            row("ses", "example.com", "2025-11-03", [1.0, 0.0, 0.0, 1.0]),
-            row("ses", "example.com", "2025-11-05", [0.0, 0.0, 0.0, 0.0]),
-            row("ses", "example.org", "2025-11-03", [1.0, 0.0, 1.0, 0.0]),
-            row("sparkpost", "example.com", "2025-11-05", [1.0, 0.0, 0.0, 0.0]),
-            row("sparkpost", "example.org", "2025-11-05", [1.0, 0.0, 0.0, 1.0]),
+            row(
+                "mailgun",
+                "example.com",
+                "2025-11-03",
+                [1.0, 0.0, 0.0, 1.0, 0.0, 0.0],
+                [0, 1, 0, 0]
+            ),
+            row(
+                "mailgun",
+                "example.net",
+                "2025-11-03",
+                [1.0, 0.0, 0.0, 0.0, 0.0, 1.0],
+                [0, 0, 1, 0]
+            ),
+            row("postmark", "example.com", "2025-11-03", [0.0; 6], none),
+            row("postmark", "example.org", "2025-11-03", [0.0, 1.0, 0.0, 0.0, 0.0, 0.0], none),
+            row("postmark", "example.org", "2025-11-04", [0.0, 1.0, 0.0, 0.0, 0.0, 0.0], none),
+            row("postmark", "example.org", "2025-11-05", [0.0, 1.0, 0.0, 0.0, 0.0, 0.0], none),
+            row(
+                "sendgrid",
+                "example.com",
+                "2025-11-03",
+                [1.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+                [1, 0, 1, 0]
+            ),
+            row("sendgrid", "example.com", "2025-11-04", [1.0, 0.0, 0.0, 0.0, 0.0, 0.0], none),
+            row(
+                "sendgrid",
+                "example.net",
+                "2025-11-03",
+                [0.0, 1.0, 0.0, 0.0, 1.0, 0.0],
+                [1, 0, 0, 0]
+            ),
+            row("ses", "example.com", "2025-11-03", [1.0, 0.0, 0.0, 1.0, 0.0, 0.0], none),
+            row("ses", "example.com", "2025-11-05", [0.0; 6], none),
+            row("ses", "example.org", "2025-11-03", [1.0, 0.0, 1.0, 0.0, 1.0, 0.0], [1, 0, 0, 0]),
+            row(
+                "sparkpost",
+                "example.com",
+                "2025-11-05",
+                [1.0, 0.0, 0.0, 0.0, 1.0, 1.0],
+                [2, 0, 1, 0]
+            ),
+            row("sparkpost", "example.org", "2025-11-05", [1.0, 0.0, 0.0, 1.0, 0.0, 0.0], none),
         ]),
+    );
+}
+
+/// Bounced messages by provider and category: gina's three Postmark bounces (two SoftBounce
+/// whose Details say "mailbox full", one Blocked, TypeCode 100006) and bob's SendGrid bounce
+/// (`bounce_classification` "Invalid Address").
+#[tokio::test]
+async fn bounce_categories_query() {
+    let rows = demo_rows(&query("bounce_categories")).await;
+    assert_rows(
+        &rows,
+        &json!([
+            {"provider": "postmark", "bounce_category": "blocked", "messages": 1, "share": 0.333},
+            {"provider": "postmark", "bounce_category": "mailbox_full", "messages": 2, "share": 0.667},
+            {"provider": "sendgrid", "bounce_category": "invalid_recipient", "messages": 1, "share": 1.0},
+        ]),
+    );
+}
+
+/// A store written before `automated` and `bounce_category` existed (`mailstate ingest
+/// --provider sendgrid` of examples/demo/sendgrid by the binary of commit 7cb7151, committed
+/// under `cli/tests/fixtures/store-before-automated`) still reads: the missing columns are
+/// NULL, every open counts as a person's, and a bounce has a class but no category. See
+/// issue 18.
+#[tokio::test]
+async fn r18_store_written_before_automated_and_bounce_category_still_reads() {
+    let store = repo().join("cli/tests/fixtures/store-before-automated");
+    let t = TestExecution::new(4);
+    mailstate_sql::register_events(&t.ctx, "events", &store.join("events")).await.unwrap();
+    let nulls = t
+        .rows(
+            "SELECT COUNT(*) AS events, COUNT(automated) AS automated,
+                    COUNT(bounce_category) AS categories FROM events",
+        )
+        .await;
+    assert_rows(&nulls, &json!([{"events": 11, "automated": 0, "categories": 0}]));
+    let states = t.rows(&query("message_states")).await;
+    let bob = states.iter().find(|r| r["recipient"] == "bob@example.net").unwrap();
+    assert_eq!(
+        (&bob["status"], &bob["opens"], &bob["machine_opens"]),
+        (&json!("hard_bounce"), &json!(1), &json!(0))
+    );
+    assert_eq!((&bob["bounce_class"], &bob["bounce_category"]), (&json!("hard"), &Value::Null));
+    let categories = t.rows(&query("bounce_categories")).await;
+    assert_rows(
+        &categories,
+        &json!([{"provider": "sendgrid", "bounce_category": null, "messages": 1, "share": 1.0}]),
     );
 }
 
@@ -466,6 +589,7 @@ fn every_query_file_is_tested() {
     assert_eq!(
         files,
         [
+            "bounce_categories.sql",
             "customer_timeline.sql",
             "deliverability.sql",
             "domain_rates_over_time.sql",

@@ -25,12 +25,14 @@
 //! **`EventBatch`** (`batch.fold` input):
 //!
 //! ```text
-//! u8        version (1)
+//! u8        version (2)
 //! u32       n   rows
 //! u32       g   groups
 //! [u32; n]  group of each row, < g
 //! [u8; n]   event type: index in EventType::ALL (0 complaint … 10 unknown, 11 resubscribe)
 //! [u8; n]   bounce class: 0 none, 1 hard, 2 soft, 3 block, 4 undetermined
+//! [u8; n]   automated: 0 none, 1 privacy_proxy, 2 scanner
+//! [u8; n]   bounce category: 0 none, 1..=10 in BounceCategory::ALL order
 //! [u8; n]   occurred_at present (0 or 1)
 //! [i64; n]  occurred_at, milliseconds since the Unix epoch (ignored when absent)
 //! strings   event_key
@@ -55,8 +57,9 @@
 //! status (index in `EventType::ALL`), `u8` terminal (0 or 1), `u16` presence bits of the ten
 //! times (bit `i` set when time `i` is present), ten `i64` milliseconds (0 when absent) in the
 //! order terminal_at, first_event_at, last_event_at, accepted_at, delivered_at, first_open_at,
-//! first_click_at, bounced_at, complained_at, unsubscribed_at, five `u64` counts (open, click,
-//! deferred, event, late_event), `u8` bounce class, then three optional strings (`u8` presence,
+//! first_click_at, bounced_at, complained_at, unsubscribed_at, seven `u64` counts (open, click,
+//! automated_open, automated_click, deferred, event, late_event), `u8` bounce class, `u8`
+//! bounce category, then three optional strings (`u8` presence,
 //! and when present a `u32` length and UTF-8 bytes): diagnostic, message_id, recipient. Then
 //! the errors, as in `States`.
 //!
@@ -64,6 +67,15 @@
 //! `u32` length and an encoded state (a group with no rows gets the empty state), then
 //! `u32 e` errors, each a `u32` row (or state) index, a `u32` length and a JSON error object
 //! `{"code", "message", "path"?}` as in the JSON envelope.
+//!
+//! # Versions
+//!
+//! Version 2 added the `automated` and bounce category columns to `EventBatch`, and the two
+//! automated counts and the bounce category to `Views`. Batches cross one boundary between a
+//! host and a plugin built from the same rules, so every layout is read at its own version
+//! only: an older plugin answers a version-2 batch with `invalid_value` ("version 2, expected
+//! 1"), never with a wrong state. The encoded states inside (`MessageState::encode`) are what
+//! partial aggregates keep, and those are read at every version.
 //!
 //! # Errors
 //!
@@ -78,10 +90,13 @@ use serde_json::{Value, json};
 use crate::error::{Error, ErrorKind};
 use crate::json::ErrorObject;
 use crate::reduce::put_opt_str;
-use crate::{BounceClass, EventFacts, EventType, MessageState, StateView, Timestamp};
+use crate::{
+    Automated, BounceCategory, BounceClass, EventFacts, EventType, MessageState, StateView,
+    Timestamp,
+};
 
 /// The version byte that starts every batch layout of this module.
-pub const BATCH_VERSION: u8 = 1;
+pub const BATCH_VERSION: u8 = 2;
 
 /// The binary ops (`wire::call_binary` runs them).
 pub const BINARY_OPS: [&str; 4] = ["batch.fold", "batch.merge", "batch.view", "batch.reduce"];
@@ -106,6 +121,8 @@ pub struct EventBatch {
     group: Vec<u32>,
     kind: Vec<u8>,
     bounce: Vec<u8>,
+    automated: Vec<u8>,
+    category: Vec<u8>,
     time_present: Vec<u8>,
     time: Vec<i64>,
     key: StrColumn,
@@ -168,12 +185,40 @@ impl EventBatch {
         self.group.push(group);
         self.kind.push(kind.index());
         self.bounce.push(BounceClass::to_byte(bounce_class));
+        self.automated.push(0);
+        self.category.push(0);
         self.time_present.push(u8::from(occurred_at.is_some()));
         self.time.push(occurred_at.map_or(0, Timestamp::as_millis));
         self.key.push(event_key);
         self.diagnostic.push(diagnostic);
         self.message_id.push(message_id);
         self.recipient.push(recipient);
+    }
+
+    /// Add one row from the facts the state keeps of an event (all of them: type, time,
+    /// bounce class and diagnostic, `automated`, bounce category), with the group's labels.
+    pub fn push_facts(
+        &mut self,
+        group: u32,
+        event_key: &str,
+        facts: &EventFacts,
+        message_id: Option<&str>,
+        recipient: Option<&str>,
+    ) {
+        self.push_labelled(
+            group,
+            event_key,
+            facts.kind,
+            facts.occurred_at,
+            facts.bounce_class,
+            facts.diagnostic.as_deref(),
+            message_id,
+            recipient,
+        );
+        if let (Some(a), Some(c)) = (self.automated.last_mut(), self.category.last_mut()) {
+            *a = Automated::to_byte(facts.automated);
+            *c = BounceCategory::to_byte(facts.bounce_category);
+        }
     }
 
     /// The `batch.fold` input bytes (see the module docs for the layout).
@@ -188,6 +233,8 @@ impl EventBatch {
         }
         out.extend_from_slice(&self.kind);
         out.extend_from_slice(&self.bounce);
+        out.extend_from_slice(&self.automated);
+        out.extend_from_slice(&self.category);
         out.extend_from_slice(&self.time_present);
         for t in &self.time {
             out.extend_from_slice(&t.to_le_bytes());
@@ -419,8 +466,8 @@ impl Views {
         let mut r = Reader::new(bytes);
         r.version()?;
         let n = r.count()?;
-        // A view is at least 125 bytes: never trust a count the input cannot hold.
-        let mut views = Vec::with_capacity(n.min(bytes.len() / 125));
+        // A view is at least 142 bytes: never trust a count the input cannot hold.
+        let mut views = Vec::with_capacity(n.min(bytes.len() / 142));
         for _ in 0..n {
             views.push(read_view(&mut r)?);
         }
@@ -475,7 +522,7 @@ fn read_view(r: &mut Reader<'_>) -> Result<StateView, Error> {
             );
         }
     }
-    let mut counts = [0u64; 5];
+    let mut counts = [0u64; 7];
     for c in &mut counts {
         let mut a = [0u8; 8];
         a.copy_from_slice(r.take(8)?);
@@ -483,6 +530,8 @@ fn read_view(r: &mut Reader<'_>) -> Result<StateView, Error> {
     }
     let bounce_class = BounceClass::from_byte(r.take(1)?[0])
         .map_err(|()| bad_batch("view bounce class out of range"))?;
+    let bounce_category = BounceCategory::from_byte(r.take(1)?[0])
+        .map_err(|()| bad_batch("view bounce category out of range"))?;
     let mut text = || -> Result<Option<String>, Error> {
         match r.take(1)?[0] {
             0 => Ok(None),
@@ -511,7 +560,15 @@ fn read_view(r: &mut Reader<'_>) -> Result<StateView, Error> {
         complained_at,
         unsubscribed_at,
     ] = times;
-    let [open_count, click_count, deferred_count, event_count, late_event_count] = counts;
+    let [
+        open_count,
+        click_count,
+        automated_open_count,
+        automated_click_count,
+        deferred_count,
+        event_count,
+        late_event_count,
+    ] = counts;
     Ok(StateView {
         message_id,
         recipient,
@@ -529,10 +586,13 @@ fn read_view(r: &mut Reader<'_>) -> Result<StateView, Error> {
         unsubscribed_at,
         open_count,
         click_count,
+        automated_open_count,
+        automated_click_count,
         deferred_count,
         event_count,
         late_event_count,
         bounce_class,
+        bounce_category,
         diagnostic,
     })
 }
@@ -573,6 +633,8 @@ fn fold_into(
     let groups = r.take(n.checked_mul(4).ok_or_else(|| bad_batch("too many rows"))?)?;
     let kinds = r.take(n)?;
     let bounces = r.take(n)?;
+    let automated = r.take(n)?;
+    let categories = r.take(n)?;
     let present = r.take(n)?;
     let times = r.take(n.checked_mul(8).ok_or_else(|| bad_batch("too many rows"))?)?;
     let keys = r.strings(n)?;
@@ -592,7 +654,8 @@ fn fold_into(
             .map_err(|e| e.with_path("message_id"))
             .and_then(|m| Ok((m, recipients.get(row).map_err(|e| e.with_path("recipient"))?)));
         let parsed = labels.and_then(|labels| {
-            row_facts(row, kinds, bounces, present, times, &keys, &diagnostics).map(|f| (labels, f))
+            let columns = RowColumns { kinds, bounces, automated, categories, present, times };
+            row_facts(row, &columns, &keys, &diagnostics).map(|f| (labels, f))
         });
         match parsed {
             Ok(((message_id, recipient), (key, facts))) => {
@@ -610,15 +673,23 @@ fn fold_into(
     Ok(n)
 }
 
+/// The fixed-width columns of an `EventBatch`.
+struct RowColumns<'b> {
+    kinds: &'b [u8],
+    bounces: &'b [u8],
+    automated: &'b [u8],
+    categories: &'b [u8],
+    present: &'b [u8],
+    times: &'b [u8],
+}
+
 fn row_facts<'a>(
     row: usize,
-    kinds: &[u8],
-    bounces: &[u8],
-    present: &[u8],
-    times: &[u8],
+    c: &RowColumns<'_>,
     keys: &StrSlices<'a>,
     diagnostics: &OptStrSlices<'a>,
 ) -> Result<(&'a str, EventFacts), Error> {
+    let RowColumns { kinds, bounces, automated, categories, present, times } = *c;
     let kind = *EventType::ALL.get(usize::from(kinds[row])).ok_or_else(|| {
         Error::invalid("type", format!("event type index {} out of range 0..12", kinds[row]))
     })?;
@@ -643,7 +714,19 @@ fn row_facts<'a>(
         };
     let key = keys.get(row).map_err(|e| e.with_path("event_key"))?;
     let diagnostic = diagnostics.get(row).map_err(|e| e.with_path("diagnostic"))?;
-    Ok((key, EventFacts::new(kind, occurred_at, bounce_class, diagnostic.map(str::to_owned))))
+    let flag = Automated::from_byte(automated[row]).map_err(|()| {
+        Error::invalid("automated", format!("flag {} out of range 0..3", automated[row]))
+    })?;
+    let category = BounceCategory::from_byte(categories[row]).map_err(|()| {
+        Error::invalid(
+            "bounce_category",
+            format!("category {} out of range 0..11", categories[row]),
+        )
+    })?;
+    let facts = EventFacts::new(kind, occurred_at, bounce_class, diagnostic.map(str::to_owned))
+        .with_automated(flag)
+        .with_bounce_category(category);
+    Ok((key, facts))
 }
 
 fn merge(input: &[u8]) -> Result<Vec<u8>, Error> {
@@ -778,11 +861,19 @@ fn write_views(views: impl Iterator<Item = StateView>, errors: &[(usize, Error)]
         for t in times {
             body.extend_from_slice(&t.map_or(0, Timestamp::as_millis).to_le_bytes());
         }
-        for c in [v.open_count, v.click_count, v.deferred_count, v.event_count, v.late_event_count]
-        {
+        for c in [
+            v.open_count,
+            v.click_count,
+            v.automated_open_count,
+            v.automated_click_count,
+            v.deferred_count,
+            v.event_count,
+            v.late_event_count,
+        ] {
             body.extend_from_slice(&c.to_le_bytes());
         }
         body.push(BounceClass::to_byte(v.bounce_class));
+        body.push(BounceCategory::to_byte(v.bounce_category));
         for text in [v.diagnostic.as_deref(), v.message_id.as_deref(), v.recipient.as_deref()] {
             put_opt_str(&mut body, text);
         }

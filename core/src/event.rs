@@ -209,6 +209,155 @@ impl FromStr for BounceClass {
     }
 }
 
+/// Who fetched an open or clicked a link, when the provider says it was a machine.
+///
+/// Set only on `open` and `click`, and only from an explicit provider field (SendGrid
+/// `sg_machine_open`, Mailgun `client-info.bot`, Brevo's `proxy_open` events); never guessed
+/// from a user agent, an IP range or timing. `None` means no signal, or a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Automated {
+    /// A mail privacy or image proxy fetched the message (Apple Mail Privacy Protection,
+    /// Gmail's image proxy), not a person.
+    PrivacyProxy,
+    /// A security scanner, link checker or other bot.
+    Scanner,
+}
+
+impl Automated {
+    /// The byte of an optional flag in the binary encodings: 0 none, 1 privacy_proxy, 2 scanner.
+    pub(crate) fn to_byte(flag: Option<Automated>) -> u8 {
+        match flag {
+            None => 0,
+            Some(Automated::PrivacyProxy) => 1,
+            Some(Automated::Scanner) => 2,
+        }
+    }
+
+    /// The inverse of [`Automated::to_byte`]; `Err(())` for a byte out of range.
+    pub(crate) fn from_byte(b: u8) -> Result<Option<Automated>, ()> {
+        match b {
+            0 => Ok(None),
+            1 => Ok(Some(Automated::PrivacyProxy)),
+            2 => Ok(Some(Automated::Scanner)),
+            _ => Err(()),
+        }
+    }
+
+    /// The canonical name (`"privacy_proxy"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Automated::PrivacyProxy => "privacy_proxy",
+            Automated::Scanner => "scanner",
+        }
+    }
+}
+
+impl FromStr for Automated {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Automated, Error> {
+        match s {
+            "privacy_proxy" => Ok(Automated::PrivacyProxy),
+            "scanner" => Ok(Automated::Scanner),
+            _ => Err(Error::new(ErrorKind::InvalidValue, format!("unknown automated value {s:?}"))),
+        }
+    }
+}
+
+/// Why a bounce, deferral or block happened: what to do about it.
+///
+/// Computed in core for every `hard_bounce`, `soft_bounce` and `deferred` (never null there):
+/// the provider's own classification first, then keyword rules on the diagnostic, then the
+/// RFC 3463 enhanced status, then [`BounceCategory::Other`]. An `unknown` event carries
+/// [`BounceCategory::AutoReply`] when the provider says it was an auto-reply; every other event
+/// has none. The rules are one table of data (DESIGN.md, "Bounce category").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BounceCategory {
+    /// The address does not exist (user unknown, bad syntax).
+    InvalidRecipient,
+    /// Over quota.
+    MailboxFull,
+    /// The address existed but is disabled, inactive, moved or closed.
+    MailboxDisabled,
+    /// DNS failure, no MX, host unknown, unroutable.
+    DomainError,
+    /// Refused for reputation, a blocklist, a spam filter, rate or volume.
+    Blocked,
+    /// Refused by an authentication or sender policy (DMARC, SPF, DKIM, rDNS, relaying, TLS).
+    Policy,
+    /// Refused for the message's content, size or attachments.
+    Content,
+    /// Delivery timed out; retries gave up.
+    Expired,
+    /// Not a bounce: an auto-reply or challenge-response.
+    AutoReply,
+    /// A bounce, deferral or block with no usable classification.
+    Other,
+}
+
+impl BounceCategory {
+    /// Every category, in the order of their bytes (`1..=10`) in the binary encodings.
+    pub const ALL: [BounceCategory; 10] = [
+        BounceCategory::InvalidRecipient,
+        BounceCategory::MailboxFull,
+        BounceCategory::MailboxDisabled,
+        BounceCategory::DomainError,
+        BounceCategory::Blocked,
+        BounceCategory::Policy,
+        BounceCategory::Content,
+        BounceCategory::Expired,
+        BounceCategory::AutoReply,
+        BounceCategory::Other,
+    ];
+
+    /// The byte of an optional category in the binary encodings: 0 none, else 1 + its index
+    /// in [`BounceCategory::ALL`].
+    pub(crate) fn to_byte(category: Option<BounceCategory>) -> u8 {
+        category.map_or(0, |c| {
+            let i = BounceCategory::ALL.iter().position(|k| *k == c).unwrap_or(9);
+            u8::try_from(i + 1).unwrap_or(10)
+        })
+    }
+
+    /// The inverse of [`BounceCategory::to_byte`]; `Err(())` for a byte out of range.
+    pub(crate) fn from_byte(b: u8) -> Result<Option<BounceCategory>, ()> {
+        match b {
+            0 => Ok(None),
+            b => BounceCategory::ALL.get(usize::from(b) - 1).copied().map(Some).ok_or(()),
+        }
+    }
+
+    /// The canonical name (`"mailbox_full"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BounceCategory::InvalidRecipient => "invalid_recipient",
+            BounceCategory::MailboxFull => "mailbox_full",
+            BounceCategory::MailboxDisabled => "mailbox_disabled",
+            BounceCategory::DomainError => "domain_error",
+            BounceCategory::Blocked => "blocked",
+            BounceCategory::Policy => "policy",
+            BounceCategory::Content => "content",
+            BounceCategory::Expired => "expired",
+            BounceCategory::AutoReply => "auto_reply",
+            BounceCategory::Other => "other",
+        }
+    }
+}
+
+impl FromStr for BounceCategory {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<BounceCategory, Error> {
+        BounceCategory::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidValue, format!("unknown bounce category {s:?}"))
+        })
+    }
+}
+
 /// One canonical event. Field names are the JSON (and Arrow) names of DESIGN.md.
 ///
 /// Serialization is deterministic: fields in this order, `metadata` as an ordered map.
@@ -253,6 +402,10 @@ pub struct Event<S = String> {
     /// Bounce class, only on bounces.
     #[serde(default)]
     pub bounce_class: Option<BounceClass>,
+    /// Why a bounce, deferral or block happened (on `hard_bounce`, `soft_bounce` and
+    /// `deferred` always; `auto_reply` on some `unknown`s); see [`BounceCategory`].
+    #[serde(default)]
+    pub bounce_category: Option<BounceCategory>,
     /// SMTP reply code (`550`).
     #[serde(default)]
     pub smtp_status: Option<S>,
@@ -271,6 +424,9 @@ pub struct Event<S = String> {
     /// The IP of an open or click (or of the sending server).
     #[serde(default)]
     pub ip: Option<S>,
+    /// A machine open or click, from an explicit provider signal only; see [`Automated`].
+    #[serde(default)]
+    pub automated: Option<Automated>,
     /// Tags or categories the sender attached.
     #[serde(default)]
     pub tags: Tags<S>,
@@ -288,7 +444,8 @@ pub type BorrowedEvent<'a> = Event<Cow<'a, str>>;
 
 impl<S: AsRef<str>> Event<S> {
     /// Check the invariants serde cannot: non-empty key and provider, a bare lower-case
-    /// recipient, a bounce class only on bounces.
+    /// recipient, a bounce class only on bounces, `automated` only on opens and clicks, a
+    /// bounce category only on bounces and deferrals (or `auto_reply` on `unknown`).
     ///
     /// # Errors
     /// `invalid_value` naming the field.
@@ -312,7 +469,27 @@ impl<S: AsRef<str>> Event<S> {
         {
             return Err(Error::invalid("bounce_class", format!("set on a {} event", self.kind)));
         }
+        if self.automated.is_some() && !matches!(self.kind, EventType::Open | EventType::Click) {
+            return Err(Error::invalid("automated", format!("set on a {} event", self.kind)));
+        }
+        if let Some(c) = self.bounce_category
+            && !bounce_category_allowed(self.kind, c)
+        {
+            return Err(Error::invalid(
+                "bounce_category",
+                format!("{} set on a {} event", c.as_str(), self.kind),
+            ));
+        }
         Ok(())
+    }
+}
+
+/// Whether an event of `kind` may carry `category` (DESIGN.md, "Bounce category").
+pub(crate) fn bounce_category_allowed(kind: EventType, category: BounceCategory) -> bool {
+    match kind {
+        EventType::HardBounce | EventType::SoftBounce | EventType::Deferred => true,
+        EventType::Unknown => category == BounceCategory::AutoReply,
+        _ => false,
     }
 }
 
@@ -341,12 +518,14 @@ impl<S: Default> Event<S> {
             occurred_at: None,
             stream: None,
             bounce_class: None,
+            bounce_category: None,
             smtp_status: None,
             enhanced_status: None,
             diagnostic: None,
             url: None,
             user_agent: None,
             ip: None,
+            automated: None,
             tags: Tags::new(),
             metadata: Metadata::new(),
             raw: S::default(),
@@ -370,12 +549,14 @@ impl<S> Event<S> {
             occurred_at: self.occurred_at,
             stream: self.stream.map(&mut f),
             bounce_class: self.bounce_class,
+            bounce_category: self.bounce_category,
             smtp_status: self.smtp_status.map(&mut f),
             enhanced_status: self.enhanced_status.map(&mut f),
             diagnostic: self.diagnostic.map(&mut f),
             url: self.url.map(&mut f),
             user_agent: self.user_agent.map(&mut f),
             ip: self.ip.map(&mut f),
+            automated: self.automated,
             tags: self.tags.into_iter().map(&mut f).collect(),
             metadata: self.metadata.map(&mut f),
             raw: f(self.raw),

@@ -172,7 +172,9 @@ pub(crate) struct SortedEvent<'a, S>(pub(crate) &'a Event<S>);
 impl<T: Serialize + AsRef<str>> Serialize for SortedEvent<'_, T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
-        let mut m = s.serialize_map(Some(20))?;
+        let mut m = s.serialize_map(Some(22))?;
+        m.serialize_entry("automated", &e.automated)?;
+        m.serialize_entry("bounce_category", &e.bounce_category)?;
         m.serialize_entry("bounce_class", &e.bounce_class)?;
         m.serialize_entry("diagnostic", &e.diagnostic)?;
         m.serialize_entry("enhanced_status", &e.enhanced_status)?;

@@ -50,6 +50,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod batch;
+mod category;
 mod dedupe;
 pub mod encoding;
 mod error;
@@ -71,7 +72,7 @@ pub mod wire;
 
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
-pub use event::{BorrowedEvent, BounceClass, Event, EventType};
+pub use event::{Automated, BorrowedEvent, BounceCategory, BounceClass, Event, EventType};
 pub use metadata::{Metadata, MetadataIntoIter};
 pub use provider::{
     Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,

@@ -322,7 +322,17 @@ fn dispatch<'b>(
     };
     let tag =
         |e: Error| if e.provider().is_none() { e.with_provider(provider.as_str()) } else { e };
-    Ok(match result.map_err(tag)? {
+    let mut out = result.map_err(tag)?;
+    // Canonical input (NDJSON, CSV) passes through as written; a provider's events get their
+    // bounce category here, in one place, after the normalizer stored its provider's own
+    // classification (DESIGN.md, "Bounce category").
+    if !matches!(provider, Provider::Ndjson | Provider::Csv) {
+        match &mut out {
+            Output::Owned(n) => crate::category::finish_events(&mut n.events),
+            Output::Borrowed(n) => crate::category::finish_events(&mut n.events),
+        }
+    }
+    Ok(match out {
         Output::Owned(out) => Output::Owned(out.map_errors(tag)),
         Output::Borrowed(out) => Output::Borrowed(out.map_errors(tag)),
     })

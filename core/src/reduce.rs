@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::{Error, ErrorKind};
-use crate::{BounceClass, Event, EventType, Timestamp};
+use crate::{Automated, BounceCategory, BounceClass, Event, EventType, Timestamp};
 
 /// What the state keeps of one distinct event.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -37,6 +37,12 @@ pub struct EventFacts {
     /// Diagnostic text (bounces only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diagnostic: Option<String>,
+    /// A machine open or click (opens and clicks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automated: Option<Automated>,
+    /// Bounce category (bounces only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounce_category: Option<BounceCategory>,
 }
 
 impl EventFacts {
@@ -53,7 +59,44 @@ impl EventFacts {
             occurred_at,
             bounce_class: bounce_class.filter(|_| is_bounce),
             diagnostic: diagnostic.filter(|_| is_bounce),
+            automated: None,
+            bounce_category: None,
         }
+    }
+
+    /// The same facts with the event's `automated` flag (kept on opens and clicks only).
+    #[must_use]
+    pub fn with_automated(mut self, automated: Option<Automated>) -> EventFacts {
+        self.automated =
+            automated.filter(|_| matches!(self.kind, EventType::Open | EventType::Click));
+        self
+    }
+
+    /// The same facts with the event's bounce category (kept on hard and soft bounces only:
+    /// the state reports the category of the bounce it reports the class of).
+    #[must_use]
+    pub fn with_bounce_category(mut self, category: Option<BounceCategory>) -> EventFacts {
+        self.bounce_category =
+            category.filter(|_| matches!(self.kind, EventType::HardBounce | EventType::SoftBounce));
+        self
+    }
+
+    /// What the state keeps of `event`.
+    pub fn from_event<S: AsRef<str>>(event: &Event<S>) -> EventFacts {
+        EventFacts::new(
+            event.kind,
+            event.occurred_at,
+            event.bounce_class,
+            event.diagnostic.as_ref().map(|d| d.as_ref().to_owned()),
+        )
+        .with_automated(event.automated)
+        .with_bounce_category(event.bounce_category)
+    }
+
+    /// Whether a person (as far as the provider can tell) opened or clicked: an open or click
+    /// without an `automated` flag. Machine engagement never sets status or first times.
+    fn is_automated(&self) -> bool {
+        self.automated.is_some()
     }
 }
 
@@ -156,13 +199,7 @@ impl MessageState {
     pub fn apply(&mut self, event: &Event) {
         join_label(&mut self.message_id, event.message_id.as_ref());
         join_label(&mut self.recipient, event.recipient.as_ref());
-        let facts = EventFacts::new(
-            event.kind,
-            event.occurred_at,
-            event.bounce_class,
-            event.diagnostic.clone(),
-        );
-        self.insert(&event.event_key, facts);
+        self.insert(&event.event_key, EventFacts::from_event(event));
     }
 
     /// Add the facts of one event by key (what SQL and the plugin's batch form feed in).
@@ -209,17 +246,22 @@ impl MessageState {
             unsubscribed_at: None,
             open_count: 0,
             click_count: 0,
+            automated_open_count: 0,
+            automated_click_count: 0,
             deferred_count: 0,
             event_count: self.len() as u64,
             late_event_count: 0,
             bounce_class: None,
+            bounce_category: None,
             diagnostic: None,
         };
         // The earliest-by-(occurred_at, key) event of each bounce type.
         let mut hard: Option<(&Option<Timestamp>, &str, &EventFacts)> = None;
         let mut soft: Option<(&Option<Timestamp>, &str, &EventFacts)> = None;
         for (key, f) in self.events.iter() {
-            if f.kind.rank() > v.status.rank() {
+            // A machine open or click (a privacy proxy's prefetch, a scanner) is counted but
+            // never makes a message `open` or `click`.
+            if f.kind.rank() > v.status.rank() && !f.is_automated() {
                 v.status = f.kind;
             }
             let t = f.occurred_at;
@@ -229,12 +271,20 @@ impl MessageState {
                 EventType::Accepted => min_time(&mut v.accepted_at, t),
                 EventType::Delivered => min_time(&mut v.delivered_at, t),
                 EventType::Open => {
-                    min_time(&mut v.first_open_at, t);
                     v.open_count += 1;
+                    if f.is_automated() {
+                        v.automated_open_count += 1;
+                    } else {
+                        min_time(&mut v.first_open_at, t);
+                    }
                 }
                 EventType::Click => {
-                    min_time(&mut v.first_click_at, t);
                     v.click_count += 1;
+                    if f.is_automated() {
+                        v.automated_click_count += 1;
+                    } else {
+                        min_time(&mut v.first_click_at, t);
+                    }
                 }
                 EventType::Deferred => v.deferred_count += 1,
                 EventType::HardBounce | EventType::SoftBounce => {
@@ -270,6 +320,7 @@ impl MessageState {
         }
         if let Some((_, _, f)) = hard.or(soft) {
             v.bounce_class = f.bounce_class;
+            v.bounce_category = f.bounce_category;
             v.diagnostic.clone_from(&f.diagnostic);
         }
         v
@@ -277,12 +328,18 @@ impl MessageState {
 
     /// The compact binary encoding used for partial aggregation (SQL state, plugin batches).
     ///
-    /// Layout (all integers little-endian): byte `1` (version); message_id and recipient as
+    /// Layout (all integers little-endian): byte `2` (version); message_id and recipient as
     /// optional strings; a `u32` event count; then per event in key order: the key as a string,
     /// one byte of type (its index in [`EventType::ALL`]), an optional `i64` time, one byte of
-    /// bounce class (`0` none, `1..=4` hard, soft, block, undetermined) and an optional
-    /// diagnostic string. A string is a `u32` length and UTF-8 bytes; an optional value is a
-    /// `0` byte, or a `1` byte and the value.
+    /// bounce class (`0` none, `1..=4` hard, soft, block, undetermined), an optional
+    /// diagnostic string, one byte of `automated` (`0` none, `1` privacy_proxy, `2` scanner)
+    /// and one byte of bounce category (`0` none, `1..=10` in [`BounceCategory::ALL`] order).
+    /// A string is a `u32` length and UTF-8 bytes; an optional value is a `0` byte, or a `1`
+    /// byte and the value.
+    ///
+    /// Version 1 (before `automated` and `bounce_category`) is the same without the last two
+    /// bytes per event; [`MessageState::decode`] still reads it (those events have neither),
+    /// so partial states written by an older build merge with new ones.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.len() * 32);
         out.push(ENCODING_VERSION);
@@ -301,6 +358,8 @@ impl MessageState {
             }
             out.push(BounceClass::to_byte(f.bounce_class));
             put_opt_str(&mut out, f.diagnostic.as_deref());
+            out.push(Automated::to_byte(f.automated));
+            out.push(BounceCategory::to_byte(f.bounce_category));
         }
         out
     }
@@ -308,14 +367,15 @@ impl MessageState {
     /// Decode [`MessageState::encode`]'s bytes.
     ///
     /// # Errors
-    /// `invalid_value` when the bytes are truncated, of another version, or out of range.
+    /// `invalid_value` when the bytes are truncated, of an unknown version (1 and 2 are
+    /// read), or out of range.
     pub fn decode(bytes: &[u8]) -> Result<MessageState, Error> {
         let mut r = Reader { b: bytes, i: 0 };
         let version = r.u8()?;
-        if version != ENCODING_VERSION {
+        if !(1..=ENCODING_VERSION).contains(&version) {
             return Err(Error::new(
                 ErrorKind::InvalidValue,
-                format!("state encoding version {version}, expected {ENCODING_VERSION}"),
+                format!("state encoding version {version}, expected 1 to {ENCODING_VERSION}"),
             ));
         }
         let message_id = r.opt_str()?;
@@ -338,7 +398,15 @@ impl MessageState {
             let bounce_class = BounceClass::from_byte(r.u8()?)
                 .map_err(|()| bad_state("bounce class out of range"))?;
             let diagnostic = r.opt_str()?;
-            events.insert(&key, EventFacts::new(kind, occurred_at, bounce_class, diagnostic));
+            let mut facts = EventFacts::new(kind, occurred_at, bounce_class, diagnostic);
+            if version >= 2 {
+                let automated = Automated::from_byte(r.u8()?)
+                    .map_err(|()| bad_state("automated out of range"))?;
+                let category = BounceCategory::from_byte(r.u8()?)
+                    .map_err(|()| bad_state("bounce category out of range"))?;
+                facts = facts.with_automated(automated).with_bounce_category(category);
+            }
+            events.insert(&key, facts);
         }
         if r.i != bytes.len() {
             return Err(bad_state("trailing bytes"));
@@ -355,7 +423,8 @@ pub struct StateView {
     pub message_id: Option<String>,
     /// The group's recipient.
     pub recipient: Option<String>,
-    /// The type of highest rank among its events (`unknown` when none ranks higher).
+    /// The type of highest rank among its events (`unknown` when none ranks higher); automated
+    /// opens and clicks do not count.
     pub status: EventType,
     /// Whether `status` is complaint, hard_bounce, unsubscribe or rejected.
     pub terminal: bool,
@@ -369,9 +438,9 @@ pub struct StateView {
     pub accepted_at: Option<Timestamp>,
     /// Earliest `delivered`.
     pub delivered_at: Option<Timestamp>,
-    /// Earliest `open`.
+    /// Earliest `open` by a person (automated opens are not counted here).
     pub first_open_at: Option<Timestamp>,
-    /// Earliest `click`.
+    /// Earliest `click` by a person (automated clicks are not counted here).
     pub first_click_at: Option<Timestamp>,
     /// Earliest hard or soft bounce.
     pub bounced_at: Option<Timestamp>,
@@ -379,10 +448,14 @@ pub struct StateView {
     pub complained_at: Option<Timestamp>,
     /// Earliest `unsubscribe`.
     pub unsubscribed_at: Option<Timestamp>,
-    /// Distinct opens.
+    /// Distinct opens, people's and machines'.
     pub open_count: u64,
-    /// Distinct clicks.
+    /// Distinct clicks, people's and machines'.
     pub click_count: u64,
+    /// Distinct opens flagged `automated` (privacy proxies, scanners).
+    pub automated_open_count: u64,
+    /// Distinct clicks flagged `automated`.
+    pub automated_click_count: u64,
     /// Distinct deferrals.
     pub deferred_count: u64,
     /// Distinct events.
@@ -391,6 +464,8 @@ pub struct StateView {
     pub late_event_count: u64,
     /// From the earliest event of the highest-ranked bounce type present.
     pub bounce_class: Option<BounceClass>,
+    /// From the same event as `bounce_class`.
+    pub bounce_category: Option<BounceCategory>,
     /// From the same event as `bounce_class`.
     pub diagnostic: Option<String>,
 }
@@ -415,7 +490,8 @@ pub fn reduce<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<MessageSta
     groups.into_values().collect()
 }
 
-const ENCODING_VERSION: u8 = 1;
+/// The version [`MessageState::encode`] writes; `decode` reads every version up to it.
+const ENCODING_VERSION: u8 = 2;
 
 fn join_label(mine: &mut Option<String>, theirs: Option<&String>) {
     if let Some(t) = theirs
@@ -532,5 +608,41 @@ mod tests {
         for n in 0..bytes.len() {
             assert!(MessageState::decode(&bytes[..n]).is_err(), "prefix {n}");
         }
+    }
+
+    #[test]
+    fn decode_reads_version_1_states_written_before_automated_and_bounce_category() {
+        // What `encode` wrote before version 2: one hard bounce, no automated or category byte.
+        let mut v1 = vec![1, 1, 1, 0, 0, 0, b'm', 0, 1, 0, 0, 0];
+        v1.extend_from_slice(&[1, 0, 0, 0, b'k', 1, 1]);
+        v1.extend_from_slice(&5i64.to_le_bytes());
+        v1.extend_from_slice(&[1, 1, 3, 0, 0, 0, b'5', b'5', b'0']);
+        let s = MessageState::decode(&v1).unwrap();
+        let v = s.view();
+        assert_eq!(v.status, EventType::HardBounce);
+        assert_eq!(v.bounce_class, Some(BounceClass::Hard));
+        assert_eq!(v.bounce_category, None);
+        assert_eq!(v.diagnostic.as_deref(), Some("550"));
+        assert_eq!(s.encode()[0], 2);
+    }
+
+    #[test]
+    fn automated_opens_count_but_never_set_status_or_first_open() {
+        let mut s = MessageState::default();
+        let open = |automated| {
+            EventFacts::new(EventType::Open, Timestamp::from_millis(1), None, None)
+                .with_automated(automated)
+        };
+        s.insert("a", open(Some(Automated::PrivacyProxy)));
+        s.insert("d", EventFacts::new(EventType::Delivered, Timestamp::from_millis(0), None, None));
+        let v = s.view();
+        assert_eq!(
+            (v.status, v.first_open_at, v.open_count, v.automated_open_count),
+            (EventType::Delivered, None, 1, 1)
+        );
+        s.insert("b", open(None));
+        let v = s.view();
+        assert_eq!((v.status, v.open_count, v.automated_open_count), (EventType::Open, 2, 1));
+        assert_eq!(MessageState::decode(&s.encode()).unwrap(), s);
     }
 }

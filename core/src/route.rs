@@ -3,8 +3,11 @@
 //! The policy is data ([`RoutingPolicy`], JSON). Defaults: complaints, hard bounces,
 //! unsubscribes and resubscribes go to `suppress` (forward now: a suppression list must hear of
 //! them at once, and of the resubscribes that lift them); opens and clicks go to `analytics`
-//! (batchable); everything else goes to `state`. An event whose key the caller has already seen
-//! goes to `drop`. Provider control messages (an SNS subscription confirmation, a SparkPost
+//! (batchable); everything else goes to `state`. An open or click a provider flagged as a
+//! machine's (`automated`: a privacy proxy's prefetch, a link scanner) goes to `analytics`
+//! whatever the type table says, with its flag kept on the event: a policy that sends opens
+//! to `state` (to drive engagement) still keeps machines out of it. An event whose key the
+//! caller has already seen goes to `drop`. Provider control messages (an SNS subscription confirmation, a SparkPost
 //! ping) never become events; they come out of `normalize` as a control result instead.
 
 use std::collections::BTreeMap;
@@ -43,7 +46,8 @@ impl Route {
 /// The routing policy: a route per event type, a default, and what to do with duplicates.
 ///
 /// ```json
-/// {"types": {"complaint": "suppress", "open": "analytics"}, "default": "state", "duplicates": "drop"}
+/// {"types": {"complaint": "suppress", "open": "analytics"}, "default": "state", "duplicates": "drop",
+///  "automated": "analytics"}
 /// ```
 /// A policy document replaces the default table: types it does not list take `default`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +59,8 @@ pub struct RoutingPolicy {
     pub default: Route,
     /// Route of an event whose key was seen before.
     pub duplicates: Route,
+    /// Route of a first-seen open or click flagged `automated` (default `analytics`).
+    pub automated: Route,
 }
 
 impl Default for RoutingPolicy {
@@ -71,6 +77,7 @@ impl Default for RoutingPolicy {
             types: types.into_iter().collect(),
             default: Route::State,
             duplicates: Route::Drop,
+            automated: Route::Analytics,
         }
     }
 }
@@ -102,6 +109,14 @@ impl RoutingPolicy {
 
     /// The route of `event`; `seen_before` says whether its key was already seen.
     pub fn route<S>(&self, event: &Event<S>, seen_before: bool) -> Route {
-        if seen_before { self.duplicates } else { self.route_type(event.kind) }
+        if seen_before {
+            self.duplicates
+        } else if event.automated.is_some()
+            && matches!(event.kind, EventType::Open | EventType::Click)
+        {
+            self.automated
+        } else {
+            self.route_type(event.kind)
+        }
     }
 }

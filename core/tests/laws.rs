@@ -2,7 +2,7 @@
 //! sets with duplicates, shuffles and equal timestamps (1,000 cases per law).
 
 use mailstate_core::{
-    BounceClass, Event, EventType, MessageState, Timestamp,
+    Automated, BounceCategory, BounceClass, Event, EventType, MessageState, Timestamp,
     suppress::{SuppressionPolicy, SuppressionState},
 };
 use proptest::prelude::*;
@@ -25,10 +25,28 @@ fn stream() -> impl Strategy<Value = Option<String>> {
     proptest::option::of(proptest::sample::select(vec!["news".to_owned(), "product".to_owned()]))
 }
 
-/// One event with the given key; a bounce class and diagnostic only on bounces.
+/// An `automated` flag, absent half the time.
+fn automated() -> impl Strategy<Value = Option<Automated>> {
+    proptest::option::of(proptest::sample::select(vec![
+        Automated::PrivacyProxy,
+        Automated::Scanner,
+    ]))
+}
+
+/// A bounce category from a small set.
+fn category() -> impl Strategy<Value = BounceCategory> {
+    proptest::sample::select(vec![
+        BounceCategory::InvalidRecipient,
+        BounceCategory::Blocked,
+        BounceCategory::Other,
+    ])
+}
+
+/// One event with the given key; a bounce class, category and diagnostic only on bounces, an
+/// `automated` flag (sometimes) only on opens and clicks.
 fn event_with_key(key: String) -> impl Strategy<Value = Event> {
-    (kind(), time(), stream(), proptest::option::of("[a-c]{1,2}")).prop_map(
-        move |(kind, occurred_at, stream, diag)| {
+    (kind(), time(), stream(), proptest::option::of("[a-c]{1,2}"), automated(), category())
+        .prop_map(move |(kind, occurred_at, stream, diag, automated, category)| {
             let mut e = Event::new("test", kind);
             e.event_key.clone_from(&key);
             e.message_id = Some("m1".into());
@@ -42,10 +60,13 @@ fn event_with_key(key: String) -> impl Strategy<Value = Event> {
                     BounceClass::Soft
                 });
                 e.diagnostic = diag;
+                e.bounce_category = Some(category);
+            }
+            if matches!(kind, EventType::Open | EventType::Click) {
+                e.automated = automated;
             }
             e
-        },
-    )
+        })
 }
 
 /// A set of distinct events (unique keys).

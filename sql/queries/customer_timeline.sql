@@ -5,7 +5,8 @@ states AS (
     SELECT e.message_id,
            MIN(e.provider) AS provider,
            MIN(e.stream) AS stream,
-           message_state(e.type, e.occurred_at, e.event_key, e.bounce_class, e.diagnostic) AS s
+           message_state(e.type, e.occurred_at, e.event_key, e.bounce_class, e.diagnostic,
+                         e.automated, e.bounce_category) AS s
     FROM events e JOIN params p ON e.recipient = p.recipient
     GROUP BY e.message_id
 )

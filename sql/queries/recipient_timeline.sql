@@ -17,12 +17,14 @@ marked AS (
            ROW_NUMBER() OVER (PARTITION BY message_id, event_key ORDER BY occurred_at) > 1
                AS retry,
            get_field(
-               message_state(type, occurred_at, event_key, bounce_class, diagnostic) OVER (
+               message_state(type, occurred_at, event_key, bounce_class, diagnostic,
+                         automated, bounce_category) OVER (
                    PARTITION BY message_id ORDER BY occurred_at NULLS FIRST, event_key
                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
                'status') AS status_after,
            get_field(
-               message_state(type, occurred_at, event_key, bounce_class, diagnostic) OVER (
+               message_state(type, occurred_at, event_key, bounce_class, diagnostic,
+                         automated, bounce_category) OVER (
                    PARTITION BY message_id),
                'terminal_at') AS terminal_at
     FROM ev

@@ -6,7 +6,7 @@
 //!
 //! | function | kind | returns |
 //! |---|---|---|
-//! | `message_state(type, occurred_at, event_key [, bounce_class [, diagnostic]])` | aggregate | struct of DESIGN.md's state fields |
+//! | `message_state(type, occurred_at, event_key [, bounce_class [, diagnostic [, automated [, bounce_category]]]])` | aggregate | struct of DESIGN.md's state fields |
 //! | `recipient_suppressions(type, occurred_at, stream, event_key [, policy_json])` | aggregate | list of struct `{scope, reason, since, event_key}` |
 //! | `event_rank(type)` | scalar | precedence rank (`Int32`, NULL for `resubscribe`) |
 //! | `is_terminal(type)` | scalar | `Boolean` |
@@ -78,7 +78,7 @@ pub use schema::{event_schema, events_to_batch};
 pub mod udafs {
     use super::{AggregateUDF, Arc};
 
-    /// `message_state(type, occurred_at, event_key [, bounce_class [, diagnostic]])`.
+    /// `message_state(type, occurred_at, event_key [, bounce_class [, diagnostic [, automated [, bounce_category]]]])`.
     pub fn message_state() -> Arc<AggregateUDF> {
         crate::udaf::message_state::udaf()
     }

@@ -5,7 +5,7 @@
 //! | column | Arrow type |
 //! |---|---|
 //! | `event_key`, `provider`, `type`, `provider_type`, `raw` | `Utf8`, not null |
-//! | `provider_event_id`, `message_id`, `smtp_message_id`, `recipient`, `stream`, `bounce_class`, `smtp_status`, `enhanced_status`, `diagnostic`, `url`, `user_agent`, `ip` | `Utf8` |
+//! | `provider_event_id`, `message_id`, `smtp_message_id`, `recipient`, `stream`, `bounce_class`, `bounce_category`, `smtp_status`, `enhanced_status`, `diagnostic`, `url`, `user_agent`, `ip`, `automated` | `Utf8` |
 //! | `occurred_at` | `Timestamp(Millisecond, "UTC")` |
 //! | `tags` | `List<Utf8>`, not null (empty when none) |
 //! | `metadata` | `Map<Utf8, Utf8>`, not null (keys sorted, empty when none) |
@@ -14,6 +14,10 @@
 //! `metadata['campaign']` (DataFusion) or `metadata['campaign']` (DuckDB) and Parquet keeps
 //! its type. Writers that cannot hold nested types (CSV) need the column selected away or
 //! converted (`array_to_string(tags, ',')`).
+//!
+//! `bounce_category` and `automated` came after the first stores were written: a Parquet file
+//! without them still reads through [`crate::register_events`], the missing columns as NULL
+//! (`message_state` then treats every open and click as a person's, as before).
 
 use std::sync::{Arc, LazyLock};
 
@@ -63,12 +67,14 @@ static EVENT_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("occurred_at", timestamp_type(), true),
         s("stream", true),
         s("bounce_class", true),
+        s("bounce_category", true),
         s("smtp_status", true),
         s("enhanced_status", true),
         s("diagnostic", true),
         s("url", true),
         s("user_agent", true),
         s("ip", true),
+        s("automated", true),
         Field::new(
             "tags",
             DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
@@ -97,13 +103,13 @@ pub fn event_schema() -> SchemaRef {
 pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch> {
     let n = events.len();
     let mut cols: Vec<StringBuilder> =
-        (0..17).map(|_| StringBuilder::with_capacity(n, n * 16)).collect();
+        (0..19).map(|_| StringBuilder::with_capacity(n, n * 16)).collect();
     let mut times = Vec::with_capacity(n);
     let mut tags = ListBuilder::new(StringBuilder::new());
     let mut metadata =
         MapBuilder::new(Some(map_field_names()), StringBuilder::new(), StringBuilder::new());
     for e in events {
-        let strs: [Option<&str>; 16] = [
+        let strs: [Option<&str>; 18] = [
             Some(&e.event_key),
             Some(&e.provider),
             e.provider_event_id.as_deref(),
@@ -114,17 +120,19 @@ pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch> {
             e.recipient.as_deref(),
             e.stream.as_deref(),
             e.bounce_class.map(mailstate_core::BounceClass::as_str),
+            e.bounce_category.map(mailstate_core::BounceCategory::as_str),
             e.smtp_status.as_deref(),
             e.enhanced_status.as_deref(),
             e.diagnostic.as_deref(),
             e.url.as_deref(),
             e.user_agent.as_deref(),
             e.ip.as_deref(),
+            e.automated.map(mailstate_core::Automated::as_str),
         ];
         for (b, v) in cols.iter_mut().zip(strs) {
             b.append_option(v);
         }
-        cols[16].append_value(&e.raw);
+        cols[18].append_value(&e.raw);
         times.push(e.occurred_at.map(mailstate_core::Timestamp::as_millis));
         for t in &e.tags {
             tags.values().append_value(t);
@@ -138,13 +146,13 @@ pub fn events_to_batch(events: &[Event]) -> Result<RecordBatch> {
     }
     let mut it = cols.into_iter().map(|mut b| Arc::new(b.finish()) as ArrayRef);
     let mut next = || it.next().ok_or_else(|| DataFusionError::Internal("column count".into()));
-    // Order of `strs` above: 0..8 come before occurred_at, 8..16 after, then raw.
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(20);
+    // Order of `strs` above: 0..8 come before occurred_at, 8..18 after, then raw.
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(22);
     for _ in 0..8 {
         arrays.push(next()?);
     }
     arrays.push(Arc::new(TimestampMillisecondArray::from(times).with_timezone(UTC)));
-    for _ in 8..16 {
+    for _ in 8..18 {
         arrays.push(next()?);
     }
     arrays.push(Arc::new(tags.finish()));

@@ -77,7 +77,8 @@ fn check(path: &Path, encoding: &str, expect: &Value, result: Result<Vec<Value>,
 async fn reduce_rows(t: &TestExecution, from: &str) -> Result<Vec<Value>, String> {
     let sql = format!(
         "SELECT message_id, recipient,
-                message_state(type, occurred_at, event_key, bounce_class, diagnostic) AS s
+                message_state(type, occurred_at, event_key, bounce_class, diagnostic,
+                              automated, bounce_category) AS s
          FROM {from}
          GROUP BY message_id, recipient
          ORDER BY message_id NULLS FIRST, recipient NULLS FIRST"

@@ -11,7 +11,8 @@
 //! | `soft_bounce` | `soft_bounce`, class `soft` |
 //! | `blocked`, `invalid_email`, `error` | `rejected` |
 //! | `spam`, `complaint` | `complaint` |
-//! | `opened`, `unique_opened`, `proxy_open`, `unique_proxy_open` | `open` |
+//! | `opened`, `unique_opened` | `open` |
+//! | `proxy_open`, `unique_proxy_open`, `loadedByProxy` | `open`, `automated: privacy_proxy` |
 //! | `click` | `click` |
 //! | `unsubscribe`, `unsubscribed` | `unsubscribe` |
 //! | anything else | `unknown` |
@@ -21,7 +22,10 @@
 //! time; `reason` the diagnostic; `link` the clicked url; `user_agent` and `ip` (else
 //! `sending_ip`) the engagement details; `tags` (else `tag`) the tags; `X-Mailin-custom`
 //! the one metadata entry, verbatim. Brevo has no event id (`id` is the webhook's) and no
-//! stream.
+//! stream. `automated` is `privacy_proxy` exactly for the proxy open events (Brevo's own
+//! names for opens its image proxy fetched; `loadedByProxy` is the events-report API's name);
+//! every other open and every click is null. Brevo has no bounce classification: the bounce
+//! category comes from `reason` and its codes (DESIGN.md, "Bounce category").
 //!
 //! # Quirks
 //! * Time comes only from `ts_epoch`, UTC milliseconds. `date` is in the account's time zone
@@ -43,7 +47,9 @@ use super::json::object::Object;
 use super::text::{non_empty, smtp_codes};
 use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
-use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, Tags, event_key};
+use crate::{
+    Automated, BounceClass, Event, EventType, KeyScope, Normalized, Payload, Tags, event_key,
+};
 
 const SLUG: &str = "brevo";
 
@@ -61,7 +67,9 @@ fn event(o: &Object<'_>, raw: &str) -> Result<Event, Error> {
         "soft_bounce" => (EventType::SoftBounce, Some(BounceClass::Soft)),
         "blocked" | "invalid_email" | "error" => (EventType::Rejected, None),
         "spam" | "complaint" => (EventType::Complaint, None),
-        "opened" | "unique_opened" | "proxy_open" | "unique_proxy_open" => (EventType::Open, None),
+        "opened" | "unique_opened" | "proxy_open" | "unique_proxy_open" | "loadedByProxy" => {
+            (EventType::Open, None)
+        }
         "click" => (EventType::Click, None),
         "unsubscribe" | "unsubscribed" => (EventType::Unsubscribe, None),
         _ => (EventType::Unknown, None),
@@ -69,6 +77,9 @@ fn event(o: &Object<'_>, raw: &str) -> Result<Event, Error> {
     let mut e = Event::new(SLUG, kind);
     e.provider_type = name;
     e.bounce_class = class;
+    if matches!(e.provider_type.as_str(), "proxy_open" | "unique_proxy_open" | "loadedByProxy") {
+        e.automated = Some(Automated::PrivacyProxy);
+    }
     e.message_id = o.str("message-id")?.as_deref().and_then(clean_message_id);
     e.smtp_message_id.clone_from(&e.message_id);
     e.recipient = o.str("email")?.as_deref().and_then(bare_address);

@@ -30,7 +30,7 @@ use crate::{Event, Normalized, Payload};
 const SLUG: &str = "csv";
 
 /// Every column, in the order [`Event::csv_header`] writes them.
-const COLUMNS: [&str; 20] = [
+const COLUMNS: [&str; 22] = [
     "event_key",
     "provider",
     "provider_event_id",
@@ -42,12 +42,14 @@ const COLUMNS: [&str; 20] = [
     "occurred_at",
     "stream",
     "bounce_class",
+    "bounce_category",
     "smtp_status",
     "enhanced_status",
     "diagnostic",
     "url",
     "user_agent",
     "ip",
+    "automated",
     "tags",
     "metadata",
     "raw",
@@ -89,7 +91,7 @@ impl Event {
         let occurred = self.occurred_at.map(|t| t.to_string());
         let tags = serde_json::to_string(&self.tags).unwrap_or_default();
         let metadata = serde_json::to_string(&self.metadata).unwrap_or_default();
-        let cells: [Option<&str>; 20] = [
+        let cells: [Option<&str>; 22] = [
             Some(&self.event_key),
             Some(&self.provider),
             self.provider_event_id.as_deref(),
@@ -101,12 +103,14 @@ impl Event {
             occurred.as_deref(),
             self.stream.as_deref(),
             self.bounce_class.map(crate::BounceClass::as_str),
+            self.bounce_category.map(crate::BounceCategory::as_str),
             self.smtp_status.as_deref(),
             self.enhanced_status.as_deref(),
             self.diagnostic.as_deref(),
             self.url.as_deref(),
             self.user_agent.as_deref(),
             self.ip.as_deref(),
+            self.automated.map(crate::Automated::as_str),
             Some(&tags),
             Some(&metadata),
             Some(&self.raw),

@@ -34,7 +34,11 @@
 //! Mailgun's pseudo-codes such as 605), `enhanced-code` (or a delayed bounce's `bounce-code`) is
 //! `enhanced_status`, and `message`
 //! (or else `description`) is `diagnostic`; a rejected event's `reject.reason` is its
-//! diagnostic. Mailgun has no stream.
+//! diagnostic. Mailgun has no stream. `automated` on `opened` and `clicked` comes from
+//! `client-info.bot` (Mailgun's bot detection, user manual *open-click-bot-detect*): `apple` and
+//! `gmail` are `privacy_proxy`, `generic` (firewalls, antivirus, other bots) is `scanner`, `""`
+//! or absent is null. `reason` is the bounce category's first source (`espblock` and
+//! `greylisted` are `blocked`, `old` is `expired`; DESIGN.md, "Bounce category").
 //!
 //! # Event key
 //!
@@ -64,9 +68,11 @@ use std::borrow::Cow;
 use super::json::picked::{Keys, ObjectText, Path, Picked, must_be_object};
 use super::json::scan::{Kind, Scan, Val};
 use super::{bare_address_cow, clean_message_id_cow};
+use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
 use crate::{
-    BorrowedEvent, BounceClass, EventType, KeyScope, Metadata, Normalized, Payload, event_key,
+    Automated, BorrowedEvent, BounceClass, EventType, KeyScope, Metadata, Normalized, Payload,
+    event_key,
 };
 
 type Text<'a> = Cow<'a, str>;
@@ -202,10 +208,12 @@ const DESCRIPTION: usize = 4;
 const REJECT_REASON: usize = 5;
 
 /// One-key objects on the way to a field: `message.headers`, `headers.message-id`,
-/// `client-info.user-agent`.
+/// `client-info.user-agent` and `client-info.bot`.
 static HEADERS: Keys<1> = Keys::new(["headers"]);
 static MESSAGE_ID: Keys<1> = Keys::new(["message-id"]);
-static USER_AGENT: Keys<1> = Keys::new(["user-agent"]);
+static CLIENT_INFO_KEYS: Keys<2> = Keys::new(["user-agent", "bot"]);
+const USER_AGENT: usize = 0;
+const BOT: usize = 1;
 
 /// The nested objects of an event, read in the same pass as its own fields (not skipped and
 /// scanned again): `delivery-status`, `message.headers`, `client-info`, `reject` and
@@ -217,7 +225,7 @@ struct Nested<'a> {
     delivery_status: Option<Picked<'a, 6>>,
     message: Option<Picked<'a, 1>>,
     headers: Option<Picked<'a, 1>>,
-    client_info: Option<Picked<'a, 1>>,
+    client_info: Option<Picked<'a, 2>>,
     reject: Option<Picked<'a, 6>>,
     user_variables: Metadata<Text<'a>>,
 }
@@ -243,7 +251,7 @@ fn read_item<'a>(
             REJECT => Some(read_nested(scan, &STATUS, path.key("reject"), reject)?),
             CLIENT_INFO => {
                 let at = path.key("client-info");
-                Some(read_nested(scan, &USER_AGENT, at, client_info)?)
+                Some(read_nested(scan, &CLIENT_INFO_KEYS, at, client_info)?)
             }
             MESSAGE => {
                 let at = path.key("message");
@@ -383,7 +391,17 @@ fn fill<'a>(
     e.url = o.string(URL)?;
     e.ip = o.string(IP)?;
     if let Some(ci) = o.obj(CLIENT_INFO)?.and(nested.client_info.as_ref()) {
-        e.user_agent = ci.string(0)?;
+        e.user_agent = ci.string(USER_AGENT)?;
+        if matches!(e.kind, EventType::Open | EventType::Click) {
+            e.automated = match ci.str(BOT).ok().flatten().as_deref() {
+                Some("apple" | "gmail") => Some(Automated::PrivacyProxy),
+                Some("generic") => Some(Automated::Scanner),
+                _ => None,
+            };
+        }
+    }
+    if let Some(reason) = o.string(REASON).ok().flatten() {
+        e.bounce_category = category::provider(Classification::MailgunReason, &reason);
     }
     o.str_list_into(TAGS, &mut e.tags)?;
     if o.obj(USER_VARIABLES)?.is_some() {

@@ -20,7 +20,9 @@
 //! `error` (else `comment`) is the diagnostic of bounces and blocks, with SMTP codes read
 //! from the start of `comment`; `smtp_reply` is the SMTP reply of `sent`; `url`, `agent` and `ip` the engagement details; a non-empty
 //! `customcampaign` is the one tag; non-empty `CustomID` and `Payload` are metadata under
-//! those names. Mailjet has no event id and no stream.
+//! those names. Mailjet has no event id and no stream. The bounce category comes from
+//! `error` (Mailjet's own classification: `user unknown`, `quota exceeded`, …), else from the
+//! keywords and code of `comment` (DESIGN.md, "Bounce category").
 //!
 //! # Quirks
 //! * With "group events" on, the body is an array; without it, a single object. Both work; an
@@ -40,6 +42,7 @@ use super::json::object::Object;
 use super::json::scan::Kind;
 use super::text::{non_empty, smtp_codes};
 use super::{TimeUnit, bare_address};
+use crate::category::{self, Classification};
 use crate::error::Error;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
@@ -82,7 +85,18 @@ fn event(o: &Object<'_>, raw: &str) -> Result<Event, Error> {
         if let Some(c) = &comment {
             (e.smtp_status, e.enhanced_status) = smtp_codes(c);
         }
-        e.diagnostic = non_empty(o.str("error")?).or(comment);
+        let error = non_empty(o.str("error")?);
+        // Mailjet's `error` first; the keyword and code rules read `comment`, the server's own
+        // words, even though `error` is the diagnostic shown.
+        e.bounce_category = error
+            .as_deref()
+            .and_then(|err| category::provider(Classification::MailjetError, err))
+            .or_else(|| {
+                comment
+                    .as_deref()
+                    .and_then(|c| category::from_text(c, e.enhanced_status.as_deref()))
+            });
+        e.diagnostic = error.or(comment);
     }
     e.url = non_empty(o.str("url")?);
     e.user_agent = non_empty(o.str("agent")?);

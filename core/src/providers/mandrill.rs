@@ -21,7 +21,9 @@
 //! `_id` is the message id (one per recipient, as the send API returns it); `msg.email` the
 //! recipient; `msg.diag` (else `msg.bounce_description`) the diagnostic; `url`, `user_agent`
 //! and `ip` the engagement details; `msg.tags` and `msg.metadata` the tags and metadata.
-//! Mandrill has no event id, so keys are digests.
+//! Mandrill has no event id, so keys are digests. `msg.bounce_description` (`bad_mailbox`,
+//! `invalid_domain`, `mailbox_full`) is the bounce category's first source, then `msg.diag`
+//! (DESIGN.md, "Bounce category").
 //!
 //! # Quirks
 //! * The body is `application/x-www-form-urlencoded` with one field, `mandrill_events`, whose
@@ -42,6 +44,7 @@ use std::borrow::Cow;
 use super::json::object::{Object, each_object};
 use super::text::{non_empty, smtp_codes};
 use super::{TimeUnit, bare_address, clean_message_id, form};
+use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
@@ -112,9 +115,13 @@ fn message_event(o: &Object<'_>, name: String) -> Result<Event, Error> {
     e.message_id = o.str("_id")?.as_deref().and_then(clean_message_id);
     if let Some(msg) = o.obj("msg")? {
         e.recipient = msg.str("email")?.as_deref().and_then(bare_address);
+        let description = non_empty(msg.str("bounce_description")?);
+        if let Some(d) = &description {
+            e.bounce_category = category::provider(Classification::MandrillBounceDescription, d);
+        }
         let diag = match non_empty(msg.str("diag")?) {
             Some(d) => Some(d),
-            None => non_empty(msg.str("bounce_description")?),
+            None => description,
         };
         let (status, enhanced) = diag.as_deref().map(smtp_codes).unwrap_or_default();
         e.smtp_status = status;

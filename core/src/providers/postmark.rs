@@ -40,7 +40,12 @@
 //! (their keys are digests); `stream` is `MessageStream` verbatim; `tags` is `[Tag]` when `Tag`
 //! is not empty; `metadata` is `Metadata`; `diagnostic` is `Details` (or else `Description`),
 //! and its leading SMTP code and enhanced status fill `smtp_status` and `enhanced_status`;
-//! `url` is a click's `OriginalLink`; `user_agent` is `UserAgent`; `ip` is `Geo.IP`.
+//! `url` is a click's `OriginalLink`; `user_agent` is `UserAgent`; `ip` is `Geo.IP`. A
+//! bounce's `TypeCode` is its bounce category's first source (1 `invalid_recipient`, 128
+//! `mailbox_disabled`, 256 `domain_error`, 512 and 100006 `blocked`, 8192 `content`; the
+//! `unknown` AutoResponder, 64, and ChallengeVerification, 16384, are `auto_reply`); then
+//! `Details` (DESIGN.md, "Bounce category"). Postmark flags no machine opens: its docs admit
+//! Apple MPP false positives, so nothing is inferred from `Platform` or `UserAgent`.
 //!
 //! # Quirks
 //!
@@ -112,6 +117,7 @@ use super::json::object::{Object, value_text};
 use super::json::scan::{Kind, Val};
 use super::text::smtp_codes;
 use super::{TimeUnit, bare_address, clean_message_id};
+use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
 use crate::{
     BounceClass, Event, EventType, KeyScope, Metadata, Normalized, Payload, Tags, event_key,
@@ -138,7 +144,11 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let (kind, class, time_key) = match record {
         "Delivery" => (EventType::Delivered, None, "DeliveredAt"),
         "Bounce" => {
-            let (k, c) = bounce(&o)?;
+            let (k, c, code) = bounce(&o)?;
+            if let Some(code) = code {
+                e.bounce_category =
+                    category::provider(Classification::PostmarkTypeCode, &code.to_string());
+            }
             (k, c, "BouncedAt")
         }
         "SpamComplaint" => (EventType::Complaint, None, "BouncedAt"),
@@ -317,8 +327,9 @@ fn message_event(item: Val<'_>, path: String, message: &Message) -> Result<Event
     Ok(e)
 }
 
-/// The canonical type and class of a Bounce record, by `Type` or else `TypeCode`.
-fn bounce(o: &Object<'_>) -> Result<(EventType, Option<BounceClass>), Error> {
+/// The canonical type and class of a Bounce record, by `Type` or else `TypeCode`, and its type
+/// code (`TypeCode`, or else the code of its `Type`): the bounce category's first source.
+fn bounce(o: &Object<'_>) -> Result<(EventType, Option<BounceClass>, Option<u64>), Error> {
     let code: Option<u64> = match o.get("TypeCode") {
         Some(v) if v.kind == Kind::Num => v.text.parse().ok(),
         Some(v) if v.kind == Kind::Str => v.string().and_then(|s| s.trim().parse().ok()),
@@ -351,8 +362,19 @@ fn bounce(o: &Object<'_>) -> Result<(EventType, Option<BounceClass>), Error> {
             _ => "",
         },
     };
+    let code = code.or(match name {
+        "HardBounce" => Some(1),
+        "AutoResponder" => Some(64),
+        "AddressChange" => Some(128),
+        "DnsError" => Some(256),
+        "SpamNotification" => Some(512),
+        "VirusNotification" => Some(8192),
+        "ChallengeVerification" => Some(16384),
+        "Blocked" => Some(100_006),
+        _ => None,
+    });
     let soft = |c| (EventType::SoftBounce, Some(c));
-    Ok(match name {
+    let (kind, class) = match name {
         "HardBounce" => (EventType::HardBounce, Some(BounceClass::Hard)),
         "Transient" => (EventType::Deferred, None),
         "Unsubscribe" => (EventType::Unsubscribe, None),
@@ -368,7 +390,8 @@ fn bounce(o: &Object<'_>) -> Result<(EventType, Option<BounceClass>), Error> {
         | "TemplateRenderingFailed" => (EventType::Rejected, None),
         "SpamComplaint" => (EventType::Complaint, None),
         _ => (EventType::Unknown, None),
-    })
+    };
+    Ok((kind, class, code))
 }
 
 #[cfg(test)]

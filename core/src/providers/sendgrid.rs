@@ -30,7 +30,11 @@
 //! leading SMTP code becomes `smtp_status`; `url`, `useragent` and `ip` as given; `tags` are the
 //! `category` values; `metadata` holds the custom arguments, which SendGrid flattens into the
 //! event: every top-level key that is not one of SendGrid's own. The event key is
-//! `sendgrid:{sg_event_id}`, or the digest when the id is missing.
+//! `sendgrid:{sg_event_id}`, or the digest when the id is missing. `automated` is
+//! `privacy_proxy` on an `open` with `sg_machine_open` `true` (or `"true"`): SendGrid's Apple
+//! Mail Privacy Protection prefetch flag (support article 4452853929115); `false` or absent is
+//! null. `bounce_classification` (SendGrid's seven buckets) is the bounce category's first
+//! source (DESIGN.md, "Bounce category"); `Technical` and `Unclassified` have no opinion.
 //!
 //! # Quirks
 //!
@@ -113,9 +117,11 @@ use super::json::picked::{Keys, Path, Picked, must_be_object, take_tag};
 use super::json::scan::{Kind, Scan, Val};
 use super::text::smtp_code_slices;
 use super::{TimeUnit, bare_address_cow, clean_message_id_cow, narrow};
+use crate::category::{self, Classification};
 use crate::error::Error;
 use crate::{
-    BorrowedEvent, BounceClass, EventType, KeyScope, Metadata, Normalized, Payload, event_key,
+    Automated, BorrowedEvent, BounceClass, EventType, KeyScope, Metadata, Normalized, Payload,
+    event_key,
 };
 
 type Text<'a> = Cow<'a, str>;
@@ -138,13 +144,13 @@ static KEYS: Keys<38> = Keys::new([
     "useragent",
     "ip",
     "category",
+    "bounce_classification",
+    "sg_machine_open",
     // Not mapped.
     "attempt",
     "url_offset",
     "tls",
     "cert_err",
-    "bounce_classification",
-    "sg_machine_open",
     "sg_content_type",
     "sg_user_id",
     "marketing_campaign_id",
@@ -251,8 +257,10 @@ const URL: usize = 11;
 const USERAGENT: usize = 12;
 const IP: usize = 13;
 const CATEGORY: usize = 14;
+const BOUNCE_CLASSIFICATION: usize = 15;
+const SG_MACHINE_OPEN: usize = 16;
 /// How many of [`KEYS`] have a slot.
-const SLOTS: usize = 15;
+const SLOTS: usize = 17;
 
 /// One webhook event, built in place at the end of `events`.
 fn event<'a>(
@@ -331,6 +339,12 @@ fn fill<'a>(
     e.url = o.string(URL)?;
     e.user_agent = o.string(USERAGENT)?;
     e.ip = o.string(IP)?;
+    if e.kind == EventType::Open && o.truthy(SG_MACHINE_OPEN) {
+        e.automated = Some(Automated::PrivacyProxy);
+    }
+    if let Some(c) = o.str(BOUNCE_CLASSIFICATION).ok().flatten() {
+        e.bounce_category = category::provider(Classification::SendgridBounce, &c);
+    }
     if categories.read {
         std::mem::swap(&mut e.tags, &mut categories.tags);
     } else {
@@ -479,6 +493,8 @@ mod tests {
             (USERAGENT, "useragent"),
             (IP, "ip"),
             (CATEGORY, "category"),
+            (BOUNCE_CLASSIFICATION, "bounce_classification"),
+            (SG_MACHINE_OPEN, "sg_machine_open"),
         ];
         for (slot, name) in slots {
             assert_eq!(names[slot], name);

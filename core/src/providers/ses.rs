@@ -51,7 +51,10 @@
 //! `mail.tags` key not starting with `ses:`, its values joined with `,`), plus a click's
 //! `linkTags` under their own names when no message tag has that name; for bounces and delays
 //! `enhanced_status` is the recipient's `status` and `diagnostic` its `diagnosticCode`, whose
-//! SMTP code becomes `smtp_status`.
+//! SMTP code becomes `smtp_status`. The bounce category's first source is `bounceSubType`
+//! (`NoEmail`, `MailboxFull`, `MessageTooLarge`, `ContentRejected`, `AttachmentRejected`;
+//! `General` has no opinion) or a delay's `delayType`; then that recipient's own
+//! `diagnosticCode` and `status` (DESIGN.md, "Bounce category"). SES flags no machine opens.
 //!
 //! # Quirks
 //!
@@ -77,6 +80,7 @@ use super::json::object::{MAX_DEPTH, Object};
 use super::json::scan::Scan;
 use super::text::smtp_codes;
 use super::{TimeUnit, bare_address, body_text, clean_message_id};
+use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
 use crate::{
     BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, Timestamp,
@@ -314,7 +318,12 @@ fn ses_event(o: &Object<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Ev
         "DeliveryDelay" => {
             base.occurred_at = own_time(&detail)?;
             let list = match &detail {
-                Some(d) => rcpt_objects(d, "delayedRecipients")?,
+                Some(d) => {
+                    if let Some(t) = d.string("delayType").ok().flatten() {
+                        base.bounce_category = category::provider(Classification::SesDelayType, &t);
+                    }
+                    rcpt_objects(d, "delayedRecipients")?
+                }
                 None => Vec::new(),
             };
             (list, EventType::Deferred, None)
@@ -337,6 +346,9 @@ fn ses_event(o: &Object<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Ev
                 (Some("Transient"), _) => (EventType::SoftBounce, Some(BounceClass::Soft)),
                 _ => (EventType::SoftBounce, Some(BounceClass::Undetermined)),
             };
+            if let Some(st) = &st {
+                base.bounce_category = category::provider(Classification::SesBounceSubType, st);
+            }
             (list, kind, class)
         }
         "Complaint" => {

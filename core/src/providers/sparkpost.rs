@@ -32,7 +32,11 @@
 //! (else `raw_rcpt_to`) the recipient, `timestamp` the time, `error_code` the SMTP status,
 //! `raw_reason` (else `reason`) the diagnostic, `target_link_url`/`user_agent`/`ip_address`
 //! (else `sending_ip`) the engagement details, `rcpt_tags` the tags and `rcpt_meta` the
-//! metadata. There is no stream: `campaign_id` is not one.
+//! metadata. There is no stream: `campaign_id` is not one. `bounce_class` (on bounces and
+//! delays) is the bounce category's first source (SparkPost's bounce classification codes;
+//! 60 and 100 make an `unknown` event `auto_reply`), then the diagnostic (DESIGN.md, "Bounce
+//! category"). No machine opens are flagged: `user_agent_parsed.is_prefetched` appears only in
+//! third-party fixtures, not in SparkPost's documentation, so it is not read.
 //!
 //! # Quirks
 //! * A webhook element is `{"msys": {"<class>_event": {…}}}`; its `raw` is the whole element
@@ -57,6 +61,7 @@ use super::json::picked::{Keys, Path, Picked, must_be_object};
 use super::json::scan::{Kind, Scan, Val};
 use super::text::smtp_code_slices;
 use super::{TimeUnit, bare_address_cow, clean_message_id_cow, narrow};
+use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
 use crate::provider::{Control, ControlKind};
 use crate::{
@@ -358,6 +363,9 @@ fn event<'a>(o: &Picked<'a, 16>, events: &mut Vec<BorrowedEvent<'a>>) -> Result<
     };
     super::fill_in_place(events, (SLUG, kind, kind_text), |e| {
         e.bounce_class = class;
+        if let Some(c) = &bounce_class {
+            e.bounce_category = category::provider(Classification::SparkpostBounceClass, c);
+        }
         e.provider_event_id = non_empty(event_id);
         e.message_id = transmission_id.as_ref().and_then(clean_message_id_cow);
         e.recipient = rcpt.as_ref().and_then(bare_address_cow);

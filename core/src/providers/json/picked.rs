@@ -361,6 +361,15 @@ impl<'a, const N: usize> Picked<'a, N> {
         Error::type_mismatch(self.child(i), expected, found.name())
     }
 
+    /// Whether field `i` is JSON `true` or the string `"true"` (any case): how providers send
+    /// a flag some clients type as a string. Anything else, absence included, is `false`.
+    pub(crate) fn truthy(&self, i: usize) -> bool {
+        self.raw(i).is_some_and(|v| match v.kind {
+            Kind::Str => v.string().is_some_and(|s| s.eq_ignore_ascii_case("true")),
+            _ => v.text == "true",
+        })
+    }
+
     /// An optional string field; a number is accepted and kept as its exact digits.
     #[inline]
     pub(crate) fn str(&self, i: usize) -> Result<Option<Cow<'a, str>>, Error> {

@@ -1,4 +1,4 @@
-//! `message_state(type, occurred_at, event_key [, bounce_class [, diagnostic]])`.
+//! `message_state(type, occurred_at, event_key [, bounce_class [, diagnostic [, automated [, bounce_category]]]])`.
 //!
 //! The state of one message to one recipient, as a struct with DESIGN.md's fields. Every rule
 //! (precedence, dedupe by `event_key`, times, counts, which bounce names the class) is
@@ -8,7 +8,14 @@
 //!
 //! Rows whose `type` or `event_key` is NULL carry no event and are skipped, as SQL aggregates
 //! skip NULLs (a LEFT JOIN of sends to events gives such rows for sends without events).
-//! A `type` that is not a canonical name is an error (`invalid_value`).
+//! A `type` that is not a canonical name is an error (`invalid_value`), and so is a
+//! `bounce_class`, `automated` or `bounce_category` that is not one of its canonical names.
+//!
+//! The optional arguments are positional and each defaults to NULL: the three-argument form
+//! gives no bounce details, and without `automated` every open and click counts as a
+//! person's (`status`, `first_open_at` and `first_click_at` as before the field existed, the
+//! automated counts 0). Pass all seven for the full state:
+//! `message_state(type, occurred_at, event_key, bounce_class, diagnostic, automated, bounce_category)`.
 //!
 //! The group columns (`message_id`, `recipient`) are the query's GROUP BY columns, so the
 //! struct holds the other fields of DESIGN.md's state, in its order.
@@ -27,7 +34,9 @@ use datafusion::logical_expr::{
     Accumulator, AggregateUDF, AggregateUDFImpl, GroupsAccumulator, Signature, Volatility,
 };
 use datafusion::scalar::ScalarValue;
-use mailstate_core::{BounceClass, EventFacts, MessageState, StateView, Timestamp};
+use mailstate_core::{
+    Automated, BounceCategory, BounceClass, EventFacts, MessageState, StateView, Timestamp,
+};
 
 use super::{Arg, check_arity, coerce, core_error, event_type, opt_str, opt_time, text, time};
 use crate::rules::SqlRules;
@@ -42,7 +51,8 @@ use native::NativeStore;
 use plugin::RulesStore;
 
 const NAME: &str = "message_state";
-const ARGS: [Arg; 5] = [Arg::Text, Arg::Time, Arg::Text, Arg::Text, Arg::Text];
+const ARGS: [Arg; 7] =
+    [Arg::Text, Arg::Time, Arg::Text, Arg::Text, Arg::Text, Arg::Text, Arg::Text];
 
 /// The fields of the struct `message_state` returns, in DESIGN.md's order.
 pub(crate) fn state_struct_fields() -> Fields {
@@ -63,10 +73,13 @@ pub(crate) fn state_struct_fields() -> Fields {
         ts("unsubscribed_at"),
         count("open_count"),
         count("click_count"),
+        count("automated_open_count"),
+        count("automated_click_count"),
         count("deferred_count"),
         count("event_count"),
         count("late_event_count"),
         Field::new("bounce_class", DataType::Utf8, true),
+        Field::new("bounce_category", DataType::Utf8, true),
         Field::new("diagnostic", DataType::Utf8, true),
     ])
 }
@@ -111,7 +124,7 @@ impl AggregateUDFImpl for MessageStateUdaf {
     }
 
     fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
-        check_arity(NAME, arg_types.len(), &[3, 4, 5])?;
+        check_arity(NAME, arg_types.len(), &[3, 4, 5, 6, 7])?;
         coerce(NAME, &ARGS, arg_types)
     }
 
@@ -171,6 +184,8 @@ pub(super) struct Inputs<'a> {
     key: &'a StringArray,
     class: Option<&'a StringArray>,
     diagnostic: Option<&'a StringArray>,
+    automated: Option<&'a StringArray>,
+    category: Option<&'a StringArray>,
 }
 
 impl<'a> Inputs<'a> {
@@ -184,6 +199,8 @@ impl<'a> Inputs<'a> {
             key: text(&values[2])?,
             class: values.get(3).map(text).transpose()?,
             diagnostic: values.get(4).map(text).transpose()?,
+            automated: values.get(5).map(text).transpose()?,
+            category: values.get(6).map(text).transpose()?,
         })
     }
 
@@ -199,7 +216,18 @@ impl<'a> Inputs<'a> {
             Some(c) => Some(c.parse::<BounceClass>().map_err(|e| core_error(NAME, &e))?),
         };
         let diagnostic = self.diagnostic.and_then(|d| opt_str(d, row)).map(str::to_owned);
-        Ok(Some((key.to_owned(), EventFacts::new(kind, at, class, diagnostic))))
+        let automated = match self.automated.and_then(|a| opt_str(a, row)) {
+            None => None,
+            Some(a) => Some(a.parse::<Automated>().map_err(|e| core_error(NAME, &e))?),
+        };
+        let category = match self.category.and_then(|c| opt_str(c, row)) {
+            None => None,
+            Some(c) => Some(c.parse::<BounceCategory>().map_err(|e| core_error(NAME, &e))?),
+        };
+        let facts = EventFacts::new(kind, at, class, diagnostic)
+            .with_automated(automated)
+            .with_bounce_category(category);
+        Ok(Some((key.to_owned(), facts)))
     }
 }
 
@@ -240,11 +268,19 @@ pub(crate) fn views_to_struct(views: &[StateView]) -> Result<ArrayRef> {
         ts(|v| v.unsubscribed_at),
         count(|v| v.open_count),
         count(|v| v.click_count),
+        count(|v| v.automated_open_count),
+        count(|v| v.automated_click_count),
         count(|v| v.deferred_count),
         count(|v| v.event_count),
         count(|v| v.late_event_count),
         Arc::new(
             views.iter().map(|v| v.bounce_class.map(BounceClass::as_str)).collect::<StringArray>(),
+        ),
+        Arc::new(
+            views
+                .iter()
+                .map(|v| v.bounce_category.map(BounceCategory::as_str))
+                .collect::<StringArray>(),
         ),
         Arc::new(views.iter().map(|v| v.diagnostic.as_deref()).collect::<StringArray>()),
     ];

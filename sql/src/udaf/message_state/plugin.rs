@@ -121,14 +121,7 @@ impl RulesStore {
                 match *item {
                     Item::Row(i) => {
                         let (g, key, f) = &rows[i];
-                        events.push(
-                            g - base,
-                            key,
-                            f.kind,
-                            f.occurred_at,
-                            f.bounce_class,
-                            f.diagnostic.as_deref(),
-                        );
+                        events.push_facts(g - base, key, f, None, None);
                     }
                     Item::State(i) => states.push(partials[i].0 - base, &partials[i].1),
                 }

@@ -1,0 +1,280 @@
+//! Bounce categories: why a bounce, deferral or block happened (DESIGN.md, "Bounce category").
+//!
+//! The rules are data, kept in one place: `bounce_categories.json` next to this file, the
+//! tables of `providers-wave2.md` §13 verbatim (keyword groups in order, RFC 3463
+//! `subject.detail` codes, and each provider's own classification values). They are parsed
+//! once, on first use.
+//!
+//! Per canonical event, the first step that yields a value wins:
+//!
+//! 1. the provider's own classification (a normalizer looks its field up with [`provider`]
+//!    and stores the answer in `bounce_category`; a value not in the table has no opinion);
+//! 2. keyword rules on the lower-cased diagnostic: groups in order, any substring of a group
+//!    matches (`policy` before `blocked`, because a DMARC rejection often says "blocked";
+//!    `blocked` before `invalid_recipient`, so a greylisting "address rejected" is `blocked`);
+//! 3. the enhanced status: the event's `enhanced_status` (the provider's dedicated field, or
+//!    read from the start of the diagnostic), else the first `[245].d{1,3}.d{1,3}` in the
+//!    diagnostic not inside a longer number or an IP address; its `subject.detail` is looked
+//!    up, the class digit ignored;
+//! 4. `other`.
+//!
+//! Only `hard_bounce`, `soft_bounce` and `deferred` always get a category; an `unknown` event
+//! keeps `auto_reply` when its provider said so; every other event has none.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::{BounceCategory, Event, EventType};
+
+/// The tables, as `providers-wave2.md` §13 gives them.
+const TABLES_JSON: &str = include_str!("bounce_categories.json");
+
+/// A provider's own classification field: the name of its table in `bounce_categories.json`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Classification {
+    /// SES `bounce.bounceSubType`.
+    SesBounceSubType,
+    /// SES `deliveryDelay.delayType`.
+    SesDelayType,
+    /// SendGrid `bounce_classification`.
+    SendgridBounce,
+    /// Postmark `TypeCode`.
+    PostmarkTypeCode,
+    /// SparkPost `bounce_class`.
+    SparkpostBounceClass,
+    /// Mailgun `reason`.
+    MailgunReason,
+    /// Mandrill `msg.bounce_description`.
+    MandrillBounceDescription,
+    /// Mailjet `error`.
+    MailjetError,
+}
+
+impl Classification {
+    #[cfg(test)]
+    const ALL: [Classification; 8] = [
+        Classification::SesBounceSubType,
+        Classification::SesDelayType,
+        Classification::SendgridBounce,
+        Classification::PostmarkTypeCode,
+        Classification::SparkpostBounceClass,
+        Classification::MailgunReason,
+        Classification::MandrillBounceDescription,
+        Classification::MailjetError,
+    ];
+
+    fn table(self) -> &'static str {
+        match self {
+            Classification::SesBounceSubType => "ses_bounceSubType",
+            Classification::SesDelayType => "ses_delayType",
+            Classification::SendgridBounce => "sendgrid_bounce_classification",
+            Classification::PostmarkTypeCode => "postmark_TypeCode",
+            Classification::SparkpostBounceClass => "sparkpost_bounce_class",
+            Classification::MailgunReason => "mailgun_reason",
+            Classification::MandrillBounceDescription => "mandrill_bounce_description",
+            Classification::MailjetError => "mailjet_error",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeywordRule {
+    category: BounceCategory,
+    substrings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tables {
+    keyword_rules_in_order: Vec<KeywordRule>,
+    /// `"subject.detail"` (or `"6.*"`) to category.
+    enhanced_code_subject_detail: BTreeMap<String, BounceCategory>,
+    /// Table name to provider value to category.
+    provider_classifications: BTreeMap<String, BTreeMap<String, BounceCategory>>,
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: OnceLock<Tables> = OnceLock::new();
+    TABLES.get_or_init(|| {
+        // The file is part of the source; `tables_parse` below proves it parses.
+        serde_json::from_str(TABLES_JSON).unwrap_or_else(|_| Tables {
+            keyword_rules_in_order: Vec::new(),
+            enhanced_code_subject_detail: BTreeMap::new(),
+            provider_classifications: BTreeMap::new(),
+        })
+    })
+}
+
+/// Step 1: the category a provider's own classification `value` names, if its table has it.
+pub(crate) fn provider(table: Classification, value: &str) -> Option<BounceCategory> {
+    tables().provider_classifications.get(table.table())?.get(value.trim()).copied()
+}
+
+/// Steps 2 to 4 after a provider's answer (`provided`, step 1): the final category of an
+/// event of `kind`, `None` where the event takes none.
+pub(crate) fn finish(
+    kind: EventType,
+    provided: Option<BounceCategory>,
+    diagnostic: Option<&str>,
+    enhanced_status: Option<&str>,
+) -> Option<BounceCategory> {
+    match kind {
+        EventType::HardBounce | EventType::SoftBounce | EventType::Deferred => Some(
+            provided
+                .or_else(|| diagnostic.and_then(keywords))
+                .or_else(|| {
+                    enhanced_status.or_else(|| diagnostic.and_then(first_code)).and_then(enhanced)
+                })
+                .unwrap_or(BounceCategory::Other),
+        ),
+        EventType::Unknown => provided.filter(|c| *c == BounceCategory::AutoReply),
+        _ => None,
+    }
+}
+
+/// Steps 2 and 3 alone, on a text other than the event's diagnostic (Mailjet's `comment`):
+/// `None` when neither keywords nor the code decide.
+pub(crate) fn from_text(text: &str, enhanced_status: Option<&str>) -> Option<BounceCategory> {
+    keywords(text).or_else(|| enhanced_status.or_else(|| first_code(text)).and_then(enhanced))
+}
+
+/// Set the final `bounce_category` of each of a provider's events (the normalizer has stored
+/// its provider's answer, step 1, there).
+pub(crate) fn finish_events<S: AsRef<str>>(events: &mut [Event<S>]) {
+    for e in events {
+        e.bounce_category = finish(
+            e.kind,
+            e.bounce_category,
+            e.diagnostic.as_ref().map(AsRef::as_ref),
+            e.enhanced_status.as_ref().map(AsRef::as_ref),
+        );
+    }
+}
+
+/// Step 2: the first keyword group with a substring in the lower-cased text.
+fn keywords(text: &str) -> Option<BounceCategory> {
+    let lower = text.to_lowercase();
+    tables()
+        .keyword_rules_in_order
+        .iter()
+        .find(|rule| rule.substrings.iter().any(|s| lower.contains(s.as_str())))
+        .map(|rule| rule.category)
+}
+
+/// Step 3: the category of an enhanced status `class.subject.detail`, by `subject.detail`.
+fn enhanced(code: &str) -> Option<BounceCategory> {
+    let rest = code.trim().split_once('.')?.1;
+    let t = &tables().enhanced_code_subject_detail;
+    t.get(rest).or_else(|| rest.strip_prefix("6.").and(t.get("6.*"))).copied()
+}
+
+/// The first enhanced status in `text` not preceded by a digit or dot and not followed by a
+/// digit or by a dot and a digit (so never a piece of an IP address or a longer number).
+fn first_code(text: &str) -> Option<&str> {
+    let b = text.as_bytes();
+    let digits =
+        |at: usize| b.get(at..).map_or(0, |r| r.iter().take_while(|c| c.is_ascii_digit()).count());
+    for i in 0..b.len() {
+        if !matches!(b[i], b'2' | b'4' | b'5') || b.get(i + 1) != Some(&b'.') {
+            continue;
+        }
+        if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.') {
+            continue;
+        }
+        let subject = digits(i + 2);
+        if !(1..=3).contains(&subject) || b.get(i + 2 + subject) != Some(&b'.') {
+            continue;
+        }
+        let at = i + 3 + subject;
+        let detail = digits(at);
+        let end = at + detail;
+        let dot_digit = b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit);
+        if (1..=3).contains(&detail) && !dot_digit {
+            return Some(&text[i..end]);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_parse_and_name_every_provider_table() {
+        let t: Tables = serde_json::from_str(TABLES_JSON).unwrap();
+        assert_eq!(t.keyword_rules_in_order.len(), 8);
+        for c in Classification::ALL {
+            assert!(t.provider_classifications.contains_key(c.table()), "{}", c.table());
+        }
+    }
+
+    #[test]
+    fn worked_examples_of_the_reference() {
+        let cases = [
+            (
+                "550 5.1.1 The email account that you tried to reach does not exist.",
+                "invalid_recipient",
+            ),
+            ("452 4.2.2 The email account that you tried to reach is over quota.", "mailbox_full"),
+            (
+                "550 5.2.1 The email account that you tried to reach is disabled.",
+                "mailbox_disabled",
+            ),
+            (
+                "550 5.7.26 Unauthenticated email from x is not accepted due to domain's DMARC policy",
+                "policy",
+            ),
+            (
+                "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+                "blocked",
+            ),
+            (
+                "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints",
+                "blocked",
+            ),
+            ("450 4.2.0 <a@b>: Recipient address rejected: Greylisted", "blocked"),
+            ("550 5.1.2 Host or domain name not found", "domain_error"),
+            ("552 5.3.4 Message size exceeds fixed limit", "content"),
+            ("4.4.7 Delivery time expired", "expired"),
+            ("451 4.4.1 No answer from host", "other"),
+        ];
+        for (text, want) in cases {
+            let (_, enhanced) = crate::providers::text::smtp_code_slices(text);
+            let got = finish(EventType::SoftBounce, None, Some(text), enhanced);
+            assert_eq!(got.map(BounceCategory::as_str), Some(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn first_code_skips_ip_addresses_and_longer_numbers() {
+        assert_eq!(first_code("from 192.0.2.1 then 5.7.1 here"), Some("5.7.1"));
+        assert_eq!(first_code("host 10.4.2.1"), None);
+        assert_eq!(first_code("5.1.1.2 and 4.2.2."), Some("4.2.2"));
+        assert_eq!(first_code("x25.1.1"), None);
+        assert_eq!(first_code("15.1.1"), None);
+    }
+
+    #[test]
+    fn six_star_covers_every_x_6_detail() {
+        assert_eq!(enhanced("5.6.3"), Some(BounceCategory::Content));
+        assert_eq!(enhanced("5.5.1"), None);
+    }
+
+    #[test]
+    fn only_bounces_deferrals_and_auto_replies_get_a_category() {
+        assert_eq!(finish(EventType::Deferred, None, None, None), Some(BounceCategory::Other));
+        assert_eq!(
+            finish(EventType::Rejected, Some(BounceCategory::Policy), Some("dmarc"), None),
+            None
+        );
+        assert_eq!(
+            finish(EventType::Unknown, Some(BounceCategory::AutoReply), None, None),
+            Some(BounceCategory::AutoReply)
+        );
+        assert_eq!(finish(EventType::Unknown, Some(BounceCategory::Blocked), None, None), None);
+    }
+}
