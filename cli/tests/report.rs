@@ -22,7 +22,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::MemTable;
 use mailstate_cli::report;
 use mailstate_cli::store::{Body, Store};
-use mailstate_core::{Event, EventType, Provider, Timestamp};
+use mailstate_core::{Automated, BounceCategory, Event, EventType, Provider, Timestamp};
 use serde_json::{Value, json};
 
 use crate::queries::ingest_demo;
@@ -424,34 +424,64 @@ fn a_one_provider_store_gives_one_line_per_chart() {
     dump_dom(&dir.path().join("report.html"));
 }
 
-#[test]
-fn without_the_optional_columns_the_page_says_so() {
-    let dir = temp_dir();
-    let html = demo_page(dir.path());
-    let data = data_block(&html);
-    assert_eq!(data["columns"], json!({"automated": false, "bounce_category": false}));
+#[tokio::test]
+async fn without_the_optional_columns_the_page_says_so() {
+    // A table of events as schemas before `automated` and `bounce_category` had them (a
+    // store registered through `register_events` always has both, null for old files).
+    let t = "2025-11-03T10:00:00Z";
+    let events = [
+        event(EventType::Delivered, "a", "1", t),
+        event(EventType::Open, "a", "2", t),
+        event(EventType::HardBounce, "b", "3", t),
+    ];
+    let batch = mailstate_sql::events_to_batch(&events).unwrap();
+    let keep: Vec<usize> = (0..batch.num_columns())
+        .filter(|&i| {
+            !matches!(batch.schema().field(i).name().as_str(), "automated" | "bounce_category")
+        })
+        .collect();
+    let old = batch.project(&keep).unwrap();
+    let table = MemTable::try_new(old.schema(), vec![vec![old]]).unwrap();
+    let ctx = mailstate_sql::context(Some(2)).unwrap();
+    ctx.register_table("events", Arc::new(table)).unwrap();
+    let built = report::build(&ctx, &report::Options { title: "t".into(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(built.columns(), report::Columns { automated: false, bounce_category: false });
+    let html = built.html();
     assert!(html.contains("This store&#39;s events carry no <code>automated</code> flag"));
     assert!(html.contains("This store&#39;s events carry no <code>bounce_category</code>"));
     assert!(!html.contains("chart-people-machines"));
     assert!(!html.contains("chart-bounce-categories"));
 }
 
-/// A table of canonical events plus the two columns newer event schemas add.
-fn events_with_optional_columns(events: &[(Event, Option<&str>, Option<&str>)]) -> MemTable {
-    let plain: Vec<Event> = events.iter().map(|(e, _, _)| e.clone()).collect();
-    let batch = mailstate_sql::events_to_batch(&plain).unwrap();
-    let schema = mailstate_sql::event_schema();
-    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.push(Field::new("automated", DataType::Utf8, true));
-    fields.push(Field::new("bounce_category", DataType::Utf8, true));
-    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-    columns
-        .push(Arc::new(StringArray::from(events.iter().map(|(_, a, _)| *a).collect::<Vec<_>>())));
-    columns
-        .push(Arc::new(StringArray::from(events.iter().map(|(_, _, c)| *c).collect::<Vec<_>>())));
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(Arc::clone(&schema), columns).unwrap();
-    MemTable::try_new(schema, vec![vec![batch]]).unwrap()
+#[test]
+fn the_demo_page_splits_people_and_machines() {
+    // The demo's Mailgun open came through Apple's privacy proxy.
+    let dir = temp_dir();
+    let html = demo_page(dir.path());
+    let data = data_block(&html);
+    assert_eq!(data["columns"], json!({"automated": true, "bounce_category": true}));
+    assert!(html.contains("chart-people-machines"));
+    assert!(html.contains("chart-bounce-categories"));
+    assert!(!html.contains("carry no <code>automated</code>"));
+}
+
+/// A table of canonical events with their `automated` and `bounce_category` set.
+fn events_with_optional_columns(
+    events: &[(Event, Option<Automated>, Option<BounceCategory>)],
+) -> MemTable {
+    let events: Vec<Event> = events
+        .iter()
+        .map(|(e, a, c)| {
+            let mut e = e.clone();
+            e.automated = *a;
+            e.bounce_category = *c;
+            e
+        })
+        .collect();
+    let batch = mailstate_sql::events_to_batch(&events).unwrap();
+    MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap()
 }
 
 fn event(kind: EventType, message: &str, key: &str, at: &str) -> Event {
@@ -469,12 +499,12 @@ async fn with_the_optional_columns_people_and_machines_are_split() {
     let t = "2025-11-03T10:00:00Z";
     let table = events_with_optional_columns(&[
         (event(Delivered, "a", "1", t), None, None),
-        (event(Open, "a", "2", t), Some("privacy_proxy"), None),
+        (event(Open, "a", "2", t), Some(Automated::PrivacyProxy), None),
         (event(Open, "a", "3", "2025-11-03T11:00:00Z"), None, None),
         (event(Open, "a", "3", "2025-11-03T11:00:00Z"), None, None),
-        (event(HardBounce, "b", "4", t), None, Some("invalid_recipient")),
-        (event(SoftBounce, "c", "5", t), None, Some("mailbox_full")),
-        (event(SoftBounce, "d", "6", t), None, Some("mailbox_full")),
+        (event(HardBounce, "b", "4", t), None, Some(BounceCategory::InvalidRecipient)),
+        (event(SoftBounce, "c", "5", t), None, Some(BounceCategory::MailboxFull)),
+        (event(SoftBounce, "d", "6", t), None, Some(BounceCategory::MailboxFull)),
     ]);
     let ctx = mailstate_sql::context(Some(2)).unwrap();
     ctx.register_table("events", Arc::new(table)).unwrap();
