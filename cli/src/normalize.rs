@@ -24,6 +24,14 @@ use crate::{Outcome, input, write_line};
 /// ndjson and csv (validated and passed through). `auto` recognizes the provider from the
 /// headers and the shape of the body, prints which on stderr, and refuses when it cannot tell.
 ///
+/// Two fields say what the provider says beyond the event type: `automated` (privacy_proxy
+/// or scanner) on an open or click the provider flagged as a machine's (SendGrid
+/// sg_machine_open, Mailgun client-info.bot, Brevo proxy_open; never guessed from a user
+/// agent or IP), and `bounce_category` on every hard_bounce, soft_bounce and deferred: why
+/// it failed, from the provider's own classification, then the diagnostic's words, then its
+/// RFC 3463 code (invalid_recipient, mailbox_full, mailbox_disabled, domain_error, blocked,
+/// policy, content, expired, auto_reply, other).
+///
 /// Example:
 ///   mailstate normalize --provider ses --header 'x-amz-sns-message-type: Notification' body.json
 #[derive(Debug, clap::Args)]

@@ -11,12 +11,14 @@ use crate::{Outcome, input, write_line};
 ///
 /// Prints one line per event, in input order: {"route": "...", "event": {...}}.
 /// Defaults: complaint, hard_bounce, unsubscribe and resubscribe go to `suppress` (forward
-/// now); open and click to `analytics` (batchable); everything else to `state`. An event whose
-/// event_key was already seen in this run goes to `drop`.
+/// now); open and click to `analytics` (batchable); everything else to `state`. An open or
+/// click a provider flagged as a machine's (`automated`: privacy_proxy or scanner) takes the
+/// policy's `automated` route, `analytics` by default, whatever its type's route, and keeps
+/// its flag. An event whose event_key was already seen in this run goes to `drop`.
 ///
 /// The policy is a JSON file; a `types` map replaces the default table:
 ///   {"types": {"open": "drop", "complaint": "suppress"}, "default": "state",
-///    "duplicates": "drop"}
+///    "duplicates": "drop", "automated": "analytics"}
 ///
 /// Example:
 ///   mailstate route examples/events.ndjson | jq -c 'select(.route == "suppress")'

@@ -14,7 +14,16 @@ use crate::{Outcome, input, write_line};
 /// writes them) and prints one state per (message_id, recipient) as NDJSON, sorted by
 /// message_id then recipient, with exactly the fields of DESIGN.md: status, terminal,
 /// terminal_at, first/last event times, accepted_at … unsubscribed_at, counts,
-/// late_event_count, bounce_class and diagnostic.
+/// late_event_count, bounce_class, bounce_category and diagnostic.
+///
+/// People or machines: an open or click whose event has `automated` set (privacy_proxy: an
+/// image proxy such as Apple Mail Privacy Protection fetched it; scanner: a security scanner
+/// or bot; set only from the provider's own flag, SendGrid sg_machine_open, Mailgun
+/// client-info.bot, Brevo proxy_open) counts in open_count or click_count and in
+/// automated_open_count or automated_click_count, but never makes the status open or click
+/// and never sets first_open_at or first_click_at. bounce_category says why the chosen bounce
+/// failed (invalid_recipient, mailbox_full, mailbox_disabled, domain_error, blocked, policy,
+/// content, expired, auto_reply, other), next to its bounce_class.
 ///
 /// Arrival order and duplicates do not matter: an event key seen twice counts once. Memory
 /// is bounded by the messages and their distinct events (one small record each: type, time,

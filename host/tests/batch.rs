@@ -1,13 +1,14 @@
 use mailstate_core::{
-    BounceClass, Event, EventType, Headers, NativeRules, Payload, Provider, Rules, Timestamp,
+    Automated, BounceCategory, BounceClass, Event, EventFacts, EventType, Headers, NativeRules,
+    Payload, Provider, Rules, Timestamp,
     batch::{EventBatch, StateBatch},
     reduce, wire,
 };
 
 use crate::plugin;
 
-/// A deterministic mix of events over `messages` messages (every type, bounces with class
-/// and diagnostic, some without a time, retried keys).
+/// A deterministic mix of events over `messages` messages (every type, bounces with class,
+/// category and diagnostic, machine opens and clicks, some without a time, retried keys).
 fn events(n: usize, messages: usize) -> Vec<Event> {
     (0..n)
         .map(|i| {
@@ -31,6 +32,13 @@ fn events(n: usize, messages: usize) -> Vec<Event> {
                     Some(if i % 2 == 0 { BounceClass::Block } else { BounceClass::Soft });
                 e.diagnostic = Some(format!("421 try later ({i})"));
             }
+            if matches!(kind, EventType::HardBounce | EventType::SoftBounce) {
+                e.bounce_category = Some(BounceCategory::ALL[i % BounceCategory::ALL.len()]);
+            }
+            if matches!(kind, EventType::Open | EventType::Click) {
+                e.automated =
+                    [None, Some(Automated::PrivacyProxy), Some(Automated::Scanner)][i % 3];
+            }
             e
         })
         .collect()
@@ -40,13 +48,10 @@ fn batch_of(events: &[Event], messages: usize) -> EventBatch {
     let mut b = EventBatch::new(u32::try_from(messages).unwrap());
     for e in events {
         let group = e.message_id.as_deref().unwrap()[1..].parse::<u32>().unwrap();
-        b.push_labelled(
+        b.push_facts(
             group,
             &e.event_key,
-            e.kind,
-            e.occurred_at,
-            e.bounce_class,
-            e.diagnostic.as_deref(),
+            &EventFacts::from_event(e),
             e.message_id.as_deref(),
             e.recipient.as_deref(),
         );

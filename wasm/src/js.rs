@@ -44,6 +44,18 @@ export type EventType =
 
 export type BounceClass = "hard" | "soft" | "block" | "undetermined";
 
+/** Why a bounce, deferral or block happened (DESIGN.md, "Bounce category"). */
+export type BounceCategory =
+  | "invalid_recipient" | "mailbox_full" | "mailbox_disabled" | "domain_error" | "blocked"
+  | "policy" | "content" | "expired" | "auto_reply" | "other";
+
+/**
+ * A machine open or click, from an explicit provider signal only (SendGrid `sg_machine_open`,
+ * Mailgun `client-info.bot`, Brevo proxy opens); null means a person, as far as the provider
+ * can tell.
+ */
+export type Automated = "privacy_proxy" | "scanner";
+
 /** The provider slugs (and `ndjson`, canonical events one per line). */
 export type ProviderName =
   | "ndjson" | "sendgrid" | "ses" | "mailgun" | "postmark" | "sparkpost" | "resend"
@@ -62,12 +74,14 @@ export interface Event {
   occurred_at?: Timestamp | null;
   stream?: string | null;
   bounce_class?: BounceClass | null;
+  bounce_category?: BounceCategory | null;
   smtp_status?: string | null;
   enhanced_status?: string | null;
   diagnostic?: string | null;
   url?: string | null;
   user_agent?: string | null;
   ip?: string | null;
+  automated?: Automated | null;
   tags?: string[];
   metadata?: Record<string, string>;
   raw?: string;
@@ -82,12 +96,14 @@ export interface CanonicalEvent extends Event {
   occurred_at: Timestamp | null;
   stream: string | null;
   bounce_class: BounceClass | null;
+  bounce_category: BounceCategory | null;
   smtp_status: string | null;
   enhanced_status: string | null;
   diagnostic: string | null;
   url: string | null;
   user_agent: string | null;
   ip: string | null;
+  automated: Automated | null;
   tags: string[];
   metadata: Record<string, string>;
   raw: string;
@@ -200,6 +216,8 @@ export interface EventFacts {
   occurred_at?: Timestamp;
   bounce_class?: BounceClass;
   diagnostic?: string;
+  automated?: Automated;
+  bounce_category?: BounceCategory;
 }
 
 /** The mergeable state of one (message_id, recipient) group. */
@@ -225,12 +243,19 @@ export interface StateView {
   bounced_at: Timestamp | null;
   complained_at: Timestamp | null;
   unsubscribed_at: Timestamp | null;
+  /** Distinct opens, people's and machines'. */
   open_count: number;
+  /** Distinct clicks, people's and machines'. */
   click_count: number;
+  /** Distinct opens flagged `automated`. */
+  automated_open_count: number;
+  /** Distinct clicks flagged `automated`. */
+  automated_click_count: number;
   deferred_count: number;
   event_count: number;
   late_event_count: number;
   bounce_class: BounceClass | null;
+  bounce_category: BounceCategory | null;
   diagnostic: string | null;
 }
 
@@ -277,6 +302,8 @@ export interface RoutingPolicy {
   types?: Partial<Record<EventType, RouteName>>;
   default?: RouteName;
   duplicates?: RouteName;
+  /** The route of an open or click flagged `automated` (default `analytics`). */
+  automated?: RouteName;
 }
 
 export interface RouteInput {

@@ -94,6 +94,11 @@ export async function startEdge({ bindings, outbound }) {
     mf,
     seen,
     post: (path, init) => mf.dispatchFetch(`https://edge.example.com${path}`, { method: "POST", ...init }),
+    /** The event a queue consumer received under `key`, as it was forwarded (or null). */
+    async received(queue, key) {
+      const text = await received.get(`${queue}|${key}`);
+      return text === null ? null : JSON.parse(text);
+    },
     /** The event keys a queue consumer has received, waiting up to `ms` for `count` of them. */
     async queued(queue, count, ms = 5000) {
       const deadline = Date.now() + ms;

@@ -182,6 +182,25 @@ describe("edge worker in workerd", () => {
     assert.equal((await edge.queued("mailstate-analytics", 3)).filter((k) => k.includes("accept-")).length, 2);
   });
 
+  test("machine opens and clicks go to analytics with their automated flag kept", async () => {
+    const t = Math.floor(Date.now() / 1000) - 60;
+    const msg = "Mq9fR2mWx0aZyB4cD5eF6g.recvd-6b7c8d9e0-abcd1-1-695A3C00-3.0";
+    const body = JSON.stringify([
+      { email: "kim@example.com", timestamp: t, sg_event_id: "machine-o1", sg_message_id: msg, event: "open", sg_machine_open: true },
+      { email: "kim@example.com", timestamp: t, sg_event_id: "machine-o2", sg_message_id: msg, event: "open", sg_machine_open: false },
+    ]);
+    const res = await edge.post("/webhooks/sendgrid", { headers: sendgridHeaders(body), body });
+    assert.equal(res.status, 200);
+    // The queue holds earlier tests' events too: wait for these two.
+    let keys = [];
+    for (let i = 0; i < 100 && keys.length < 2; i++) {
+      keys = (await edge.queued("mailstate-analytics", Infinity, 50)).filter((k) => k.includes("machine-"));
+    }
+    assert.deepEqual(keys, ["sendgrid:machine-o1", "sendgrid:machine-o2"]);
+    assert.equal((await edge.received("mailstate-analytics", "sendgrid:machine-o1")).automated, "privacy_proxy");
+    assert.equal((await edge.received("mailstate-analytics", "sendgrid:machine-o2")).automated, null);
+  });
+
   test("a forged SendGrid batch is rejected with 401 and nothing goes on", async () => {
     const body = sendgridBatch("forged");
     // Signed by a key that is not SendGrid's.

@@ -23,6 +23,8 @@ import {
   type RouteDecision,
   type RouteName,
   type StateView,
+  type Automated,
+  type BounceCategory,
   type Suppression,
   type VerifyOutput,
   type WebhookResult,
@@ -40,6 +42,16 @@ const event: Event = {
 
 const normalized: NormalizeOutput = normalize({ provider: "ndjson", body: JSON.stringify(event) });
 const first: CanonicalEvent | undefined = normalized.events[0];
+const proxyOpen: Event = {
+  event_key: "sendgrid:o1",
+  provider: "sendgrid",
+  type: "open",
+  provider_type: "open",
+  automated: "privacy_proxy",
+};
+const category: BounceCategory | null = first?.bounce_category ?? null;
+const machine: Automated | null | undefined = proxyOpen.automated;
+
 const key: string = eventKey({ provider: "ses", provider_type: "Bounce", scope: "per_recipient" });
 const views: StateView[] = reduce({ events: [event] });
 const status: string = views[0]?.status ?? "unknown";
@@ -93,5 +105,5 @@ const notAwaited: WebhookResult = handleWebhook("ndjson", { body: "" }, { verify
 // @ts-expect-error: verify is required by handleWebhookSync too
 handleWebhookSync("ndjson", { body: "" }, {});
 
-void [first, key, status, view, sups, routes, verdict, envelope, status2, suppress, confirm, byRoute, wrong, s];
+void [category, machine, first, key, status, view, sups, routes, verdict, envelope, status2, suppress, confirm, byRoute, wrong, s];
 void [pending, inWasm, notAwaited];
