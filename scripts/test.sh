@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Every test of mailstate, in the order a failure is cheapest to read: formatting and lints,
 # the native suites (core laws, conformance vectors, CLI, the wasmtime host playing the
-# plugin), the wasm32 build of core (proof that core is pure), Python playing the plugin, and
-# the JavaScript package in Node and workerd. Tools the tests need (the wasm32 target, the
-# `wasmtime` PyPI package, wasm-bindgen-cli, npm packages, Debian's chromium) are installed when
+# plugin, the report page in Chromium), the Python package (python/), the wasm32 build of core
+# (proof that core is pure), Python playing the plugin, and the JavaScript package in Node and
+# workerd. Tools the tests need (the wasm32 target, PyPI packages, wasm-bindgen-cli, npm
+# packages, Debian's chromium) are installed when
 # missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,9 @@ fi
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+
+step "one DataFusion build: the CLI, the Python wheel and the tests resolve the same features"
+scripts/feature-sets.sh
 
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
@@ -52,6 +56,33 @@ fi
 
 step "cargo test --workspace"
 cargo test --workspace
+
+step "Python: pip install ./python (maturin, the workspace's dev build) into a venv outside the clone; pytest python/tests"
+venv="${MAILSTATE_VENV:-$HOME/.cache/mailstate-venv}"
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+# Install the pinned test requirements only when one is missing or at another version.
+if ! "$venv/bin/python" - python/requirements-test.txt <<'PY'
+import sys
+from importlib.metadata import PackageNotFoundError, version
+for line in open(sys.argv[1]):
+    line = line.split("#")[0].strip()
+    if line:
+        name, want = line.split("==")
+        try:
+            assert version(name) == want
+        except (PackageNotFoundError, AssertionError):
+            sys.exit(1)
+PY
+then
+  "$venv/bin/python" -m pip install --quiet -r python/requirements-test.txt
+fi
+# No build isolation: the venv's pinned maturin builds the wheel; CARGO_TARGET_DIR is shared
+# with the cargo steps above, so the wheel reuses their DataFusion (python/Cargo.toml). The
+# maturin build backend runs the `maturin` executable from PATH.
+PATH="$venv/bin:$PATH" "$venv/bin/python" -m pip install --quiet --no-build-isolation \
+  --force-reinstall --no-deps ./python
+MAILSTATE_CLI="${CARGO_TARGET_DIR:-$PWD/target}/debug/mailstate" \
+  "$venv/bin/python" -m pytest -q python/tests
 
 step "the SQL benchmark end to end on a small store: message_state, hand-written SQL in DataFusion and in DuckDB agree"
 if ! python3 -c 'import duckdb' 2>/dev/null; then

@@ -12,6 +12,9 @@
 //! | `is_terminal(type)` | scalar | `Boolean` |
 //! | `provider_events(provider, path_or_glob)` | table | canonical events ([`event_schema`]) |
 //!
+//! [`columns`] exposes the functions' Arrow conversions to adapters that run the rules over
+//! record batches without SQL (the Python package).
+//!
 //! # Example
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -54,6 +57,7 @@
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations)]
 
+pub mod columns;
 mod rules;
 mod schema;
 mod table;

@@ -45,7 +45,7 @@ const ARGS: [Arg; 5] = [Arg::Text, Arg::Time, Arg::Text, Arg::Text, Arg::Text];
 /// `evaluate` needs a recipient label; the real recipient is the GROUP BY column.
 const LABEL: &str = "";
 
-fn item_fields() -> Fields {
+pub(crate) fn item_fields() -> Fields {
     Fields::from(vec![
         Field::new("scope", DataType::Utf8, false),
         Field::new("reason", DataType::Utf8, false),
@@ -176,7 +176,7 @@ fn labelled() -> SuppressionState {
 }
 
 /// Feed one batch of rows to `sink(row, key, facts)`.
-fn each_event(
+pub(crate) fn each_event(
     values: &[ArrayRef],
     filter: Option<&BooleanArray>,
     mut sink: impl FnMut(usize, String, SuppressionFacts),
@@ -341,7 +341,7 @@ impl Accumulator for SuppressionAccumulator {
 }
 
 /// One list of suppressions per group.
-fn lists(groups: &[Vec<Suppression>]) -> Result<ArrayRef> {
+pub(crate) fn lists(groups: &[Vec<Suppression>]) -> Result<ArrayRef> {
     let fields = item_fields();
     let item = StructBuilder::new(
         fields.clone(),

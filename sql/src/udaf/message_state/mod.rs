@@ -51,7 +51,7 @@ use native::NativeStore;
 use plugin::RulesStore;
 
 const NAME: &str = "message_state";
-const ARGS: [Arg; 7] =
+pub(crate) const ARGS: [Arg; 7] =
     [Arg::Text, Arg::Time, Arg::Text, Arg::Text, Arg::Text, Arg::Text, Arg::Text];
 
 /// The fields of the struct `message_state` returns, in DESIGN.md's order.
@@ -178,7 +178,7 @@ impl AggregateUDFImpl for MessageStateUdaf {
 }
 
 /// The argument columns of one batch, typed.
-pub(super) struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     kind: &'a StringArray,
     at: &'a TimestampMillisecondArray,
     key: &'a StringArray,
@@ -189,7 +189,7 @@ pub(super) struct Inputs<'a> {
 }
 
 impl<'a> Inputs<'a> {
-    pub(super) fn new(values: &'a [ArrayRef]) -> Result<Inputs<'a>> {
+    pub(crate) fn new(values: &'a [ArrayRef]) -> Result<Inputs<'a>> {
         if values.len() < 3 {
             return Err(DataFusionError::Internal(format!("{NAME}: {} inputs", values.len())));
         }
@@ -205,7 +205,7 @@ impl<'a> Inputs<'a> {
     }
 
     /// The event of `row`, or `None` when the row carries none (NULL type or key).
-    pub(super) fn event(&self, row: usize) -> Result<Option<(String, EventFacts)>> {
+    pub(crate) fn event(&self, row: usize) -> Result<Option<(String, EventFacts)>> {
         let (Some(kind), Some(key)) = (opt_str(self.kind, row), opt_str(self.key, row)) else {
             return Ok(None);
         };

@@ -1,0 +1,5 @@
+from typing import Any
+
+BUILT_WITH: str
+
+def register(ctx: Any) -> None: ...
