@@ -20,7 +20,9 @@ use crate::{Outcome, input, write_line};
 ///
 /// Providers: sendgrid, ses (SNS envelope, raw delivery, or a Firehose NDJSON export),
 /// mailgun (webhook or Events API page), postmark, sparkpost (webhook batch or Events API
-/// page), resend, mandrill, mailjet, brevo, mailersend, postal; and the canonical formats
+/// page), resend, mandrill, mailjet, brevo, mailersend, postal, arf (an RFC 5965 feedback
+/// report email: complaints from mailbox providers' feedback loops; `ingest --provider arf
+/// DIR` reads a folder of .eml files, one report each); and the canonical formats
 /// ndjson and csv (validated and passed through). `auto` recognizes the provider from the
 /// headers and the shape of the body, prints which on stderr, and refuses when it cannot tell.
 ///

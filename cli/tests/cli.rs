@@ -393,3 +393,48 @@ fn a_query_error_names_its_cause_once() {
     assert!(stderr.starts_with("mailstate: "), "{stderr}");
     assert_eq!(stderr.matches("No field named type").count(), 1, "{stderr}");
 }
+
+/// `ingest --provider arf DIR` reads a folder of .eml feedback reports (an ISP's, Microsoft
+/// JMRP's, Yahoo CFL's), one complaint each; a message that is not a report is refused with
+/// the part named. See issue 18.
+#[test]
+fn r18_ingest_arf_reads_a_folder_of_feedback_reports() {
+    let dir = std::env::temp_dir().join(format!("mailstate-arf-{}", std::process::id()));
+    let store = dir.to_string_lossy().into_owned();
+    let out =
+        mailstate(&["ingest", "--provider", "arf", "--out", &store, "examples/payloads/arf"], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.trim(), "3 bodies (3 new), 3 events, 0 duplicates skipped, 0 errors");
+    let out = mailstate(
+        &[
+            "sql",
+            "--events",
+            &store,
+            "--format",
+            "json",
+            "SELECT recipient, type FROM events ORDER BY recipient",
+        ],
+        None,
+    );
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        rows,
+        serde_json::json!([
+            {"recipient": "kim@outlook.example", "type": "complaint"},
+            {"recipient": "lee@yahoo.example", "type": "complaint"},
+            {"recipient": "tom@isp.example", "type": "complaint"},
+        ]),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let not_a_report = b"From: a@example.com\nContent-Type: multipart/report; report-type=feedback-report; boundary=b\n\n--b\nContent-Type: text/plain\n\nx\n--b--\n";
+    let out = mailstate(&["normalize", "--provider", "arf"], Some(not_a_report));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("arf: invalid value at part[2]: expected a message/feedback-report part"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -50,11 +50,13 @@ pub enum Provider {
     Mailersend,
     /// Postal webhooks.
     Postal,
+    /// ARF feedback reports (RFC 5965): complaint emails from mailbox providers' feedback loops.
+    Arf,
 }
 
 impl Provider {
     /// Every source, in slug order of the docs.
-    pub const ALL: [Provider; 13] = [
+    pub const ALL: [Provider; 14] = [
         Provider::Ndjson,
         Provider::Csv,
         Provider::Sendgrid,
@@ -68,6 +70,7 @@ impl Provider {
         Provider::Brevo,
         Provider::Mailersend,
         Provider::Postal,
+        Provider::Arf,
     ];
 
     /// The slug (`"sendgrid"`), as in the canonical `provider` field.
@@ -86,6 +89,7 @@ impl Provider {
             Provider::Brevo => "brevo",
             Provider::Mailersend => "mailersend",
             Provider::Postal => "postal",
+            Provider::Arf => "arf",
         }
     }
 }
@@ -315,6 +319,7 @@ fn dispatch<'b>(
         Provider::Brevo => providers::brevo::normalize(payload).map(owned),
         Provider::Mailersend => providers::mailersend::normalize(payload).map(owned),
         Provider::Postal => providers::postal::normalize(payload).map(owned),
+        Provider::Arf => providers::arf::normalize(payload).map(owned),
         Provider::Sendgrid => providers::sendgrid::normalize(body_only).map(Output::Borrowed),
         Provider::Ses => providers::ses::normalize(payload).map(owned),
         Provider::Mailgun => providers::mailgun::normalize(body_only).map(Output::Borrowed),
@@ -417,6 +422,9 @@ fn from_body(body: &[u8]) -> Vec<Provider> {
     if trimmed.starts_with(b"mandrill_events=") {
         return vec![Provider::Mandrill];
     }
+    if is_feedback_report(body) {
+        return vec![Provider::Arf];
+    }
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         return from_value(&v);
     }
@@ -429,6 +437,16 @@ fn from_body(body: &[u8]) -> Vec<Provider> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// An email (it does not start with JSON) whose headers declare an RFC 5965 feedback report.
+fn is_feedback_report(body: &[u8]) -> bool {
+    if matches!(body.trim_ascii_start().first(), Some(b'{' | b'[')) {
+        return false;
+    }
+    let head = &body[..body.len().min(16 * 1024)];
+    let lower = String::from_utf8_lossy(head).to_ascii_lowercase();
+    lower.contains("multipart/report") && lower.contains("feedback-report")
 }
 
 fn from_value(v: &Value) -> Vec<Provider> {

@@ -120,6 +120,74 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// An RFC 5322 date-time (`Tue, 10 Mar 2026 11:30:00 +0000`): optional day name, day, month
+/// name, a 4-digit year (2- and 3-digit obsolete years as RFC 5322 §4.3 reads them), time
+/// with optional seconds, and a numeric zone or an obsolete one (`UT`, `GMT`, `EST` … `PDT`;
+/// military letters mean an unknown zone, read as UTC). Comments in parentheses are ignored.
+pub(crate) fn parse_rfc5322(text: &str) -> Option<Timestamp> {
+    const MONTHS: [&str; 12] =
+        ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+    // Drop comments (`(UTC)`), then split on whitespace and commas.
+    let mut plain = String::with_capacity(text.len());
+    let mut depth = 0u32;
+    for c in text.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => plain.push(if c == ',' { ' ' } else { c }),
+            _ => {}
+        }
+    }
+    let mut words: Vec<&str> = plain.split_whitespace().collect();
+    if words.first().is_some_and(|w| w.chars().all(|c| c.is_ascii_alphabetic())) {
+        words.remove(0);
+    }
+    let [day, month, year, time, rest @ ..] = words.as_slice() else { return None };
+    let d: i64 = day.parse().ok()?;
+    let month = month.to_ascii_lowercase();
+    let mo = i64::try_from(MONTHS.iter().position(|m| month.starts_with(m))? + 1).ok()?;
+    let mut y: i64 = year.parse().ok()?;
+    match year.len() {
+        2 if y < 50 => y += 2000,
+        2 | 3 => y += 1900,
+        4 => {}
+        _ => return None,
+    }
+    let mut hms = time.split(':');
+    let h: i64 = hms.next()?.parse().ok()?;
+    let mi: i64 = hms.next()?.parse().ok()?;
+    let se: i64 = hms.next().map_or(Some(0), |s| s.parse().ok())?;
+    if hms.next().is_some() {
+        return None;
+    }
+    let zone = rest.first().copied().unwrap_or("-0000");
+    let offset_min = match zone.as_bytes() {
+        [sign @ (b'+' | b'-'), digits @ ..] if digits.len() == 4 => {
+            let n: i64 = zone[1..].parse().ok()?;
+            let (oh, om) = (n / 100, n % 100);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            if *sign == b'-' { -(oh * 60 + om) } else { oh * 60 + om }
+        }
+        _ => match zone.to_ascii_uppercase().as_str() {
+            "EDT" => -4 * 60,
+            "EST" | "CDT" => -5 * 60,
+            "CST" | "MDT" => -6 * 60,
+            "MST" | "PDT" => -7 * 60,
+            "PST" => -8 * 60,
+            z if z.len() <= 3 && z.chars().all(|c| c.is_ascii_alphabetic()) => 0,
+            _ => return None,
+        },
+    };
+    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    Timestamp::from_millis(days * MS_PER_DAY + ((h * 60 + mi - offset_min) * 60 + se) * 1000)
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (era-based, exact for all i64 years we use).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -321,5 +389,22 @@ mod tests {
             1_521_243_339_873
         );
         assert!(Timestamp::from_secs_f64(f64::NAN).is_none());
+    }
+
+    #[test]
+    fn rfc5322_dates_with_numeric_obsolete_and_missing_parts() {
+        let t = |s: &str| parse_rfc5322(s).map(|t| t.to_string());
+        assert_eq!(
+            t("Tue, 10 Mar 2026 11:30:00 +0000").as_deref(),
+            Some("2026-03-10T11:30:00.000Z")
+        );
+        assert_eq!(t("10 Mar 2026 06:30 -0500").as_deref(), Some("2026-03-10T11:30:00.000Z"));
+        assert_eq!(
+            t("Tue, 10 Mar 26 03:30:00 PST (Pacific)").as_deref(),
+            Some("2026-03-10T11:30:00.000Z")
+        );
+        assert_eq!(t("Tue, 10 Mar 2026 11:30:00 GMT").as_deref(), Some("2026-03-10T11:30:00.000Z"));
+        assert_eq!(t("Tue, 31 Feb 2026 11:30:00 +0000"), None);
+        assert_eq!(t("yesterday"), None);
     }
 }

@@ -59,7 +59,7 @@ export type Automated = "privacy_proxy" | "scanner";
 /** The provider slugs (and `ndjson`, canonical events one per line). */
 export type ProviderName =
   | "ndjson" | "sendgrid" | "ses" | "mailgun" | "postmark" | "sparkpost" | "resend"
-  | "mandrill" | "mailjet" | "brevo" | "mailersend" | "postal";
+  | "mandrill" | "mailjet" | "brevo" | "mailersend" | "postal" | "arf";
 
 /** One canonical event (DESIGN.md). Optional fields may be absent or null on input. */
 export interface Event {

@@ -10,6 +10,7 @@ pub(crate) use text::{
 };
 pub(crate) use time::TimeUnit;
 
+pub(crate) mod arf;
 pub(crate) mod brevo;
 pub(crate) mod csv;
 pub(crate) mod fill;

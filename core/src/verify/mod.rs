@@ -501,6 +501,11 @@ pub fn verify(
                 "{provider} is a file format, not a webhook sender: there is nothing to verify"
             ),
         )),
+        Provider::Arf => Err(Error::new(
+            ErrorKind::Unsupported,
+            "arf reports arrive by mail: their authenticity is the reporter's DKIM signature, \
+             checked by the receiving mail server, not a webhook signature",
+        )),
     });
     result.map_err(|e| e.with_provider(provider.as_str()))
 }
