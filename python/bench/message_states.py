@@ -68,13 +68,13 @@ def main() -> None:
     rel = con.read_parquet(pattern, hive_partitioning=True)
     rel.create_view("events")
     handwritten = (ROOT / "sql" / "bench" / "message_state_handwritten.sql").read_text()
-    rows = con.sql("SELECT count(*) FROM events").fetchone()[0]
+    rows = con.sql("SELECT count(*) FROM events").fetchall()[0][0]
 
     results = [
         in_process("`mailstate.message_states(relation)`", lambda: mailstate.message_states(rel)),
         in_process(
             "DuckDB: `message_state_handwritten.sql` on the same relation",
-            lambda: con.sql(handwritten).fetch_arrow_table(),
+            lambda: con.sql(handwritten).to_arrow_table(),
         ),
     ]
     if len(sys.argv) == 3:

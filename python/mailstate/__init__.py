@@ -56,8 +56,10 @@ def _stream(events: Any, columns: Sequence[str], batch_size: Optional[int]) -> A
     if module == "duckdb" and hasattr(events, "project") and hasattr(events, "columns"):
         present = [c for c in columns if c in events.columns]
         rel = events.project(", ".join(f'"{c}"' for c in present)) if present else events
-        if batch_size is not None and hasattr(rel, "fetch_arrow_reader"):
-            return rel.fetch_arrow_reader(batch_size)
+        if batch_size is not None:
+            # DuckDB 1.4+ names it to_arrow_reader; older releases fetch_arrow_reader.
+            reader = getattr(rel, "to_arrow_reader", None) or getattr(rel, "fetch_arrow_reader")
+            return reader(batch_size)
         return rel
     if module == "polars" and hasattr(events, "select") and hasattr(events, "columns"):
         present = [c for c in columns if c in events.columns]

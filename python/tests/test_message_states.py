@@ -86,3 +86,14 @@ def test_pandas_through_pyarrow():
     df = pa.table({"message_id": ["m", "m"], "recipient": ["r", "r"], "type": ["delivered", "open"],
                    "event_key": ["a", "b"], "occurred_at": ["2025-11-03T10:00:00Z"] * 2}).to_pandas()
     assert mailstate.message_states(df).column("status").to_pylist() == ["open"]
+
+
+def test_batch_size_slices_and_asks_duckdb_for_small_batches():
+    _, events = load(next(p for p in REDUCE if p.stem == "groups-by-message-and-recipient"))
+    table = as_arrow(events)
+    want = mailstate.message_states(table)
+    for source in (table, duckdb.from_arrow(table), pl.from_arrow(table)):
+        assert mailstate.message_states(source, batch_size=1).equals(want)
+    with pytest.raises(mailstate.MailstateError) as e:
+        mailstate.message_states(table, batch_size=0)
+    assert e.value.code == "invalid_value"
