@@ -25,6 +25,8 @@ use crate::udaf::recipient_suppressions;
 /// The event columns `message_state` reads, in its argument order.
 pub const STATE_COLUMNS: [&str; 5] =
     ["type", "occurred_at", "event_key", "bounce_class", "diagnostic"];
+// An argument added to `message_state` fails this until its column is named above, so every
+// adapter reading through this module reads the new column too.
 const _: () = assert!(STATE_COLUMNS.len() == message_state::ARGS.len());
 
 /// The event columns `recipient_suppressions` reads, in its argument order.
