@@ -32,6 +32,8 @@ pub const STATE_COLUMNS: [&str; 7] = [
     "automated",
     "bounce_category",
 ];
+// An argument added to `message_state` fails this until its column is named above, so every
+// adapter reading through this module reads the new column too.
 const _: () = assert!(STATE_COLUMNS.len() == message_state::ARGS.len());
 
 /// The event columns `recipient_suppressions` reads, in its argument order.
