@@ -200,7 +200,7 @@ impl<T: Serialize + AsRef<str>> Serialize for SortedEvent<'_, T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::{BounceClass, ControlKind, EventType, Timestamp};
 
@@ -255,7 +255,8 @@ mod tests {
         }
     }
 
-    fn full_event() -> Event {
+    /// An event with every field set, for the serialization tests of every JSON surface.
+    pub(crate) fn full_event() -> Event {
         let mut e = Event::new("sendgrid", EventType::HardBounce);
         e.event_key = "sendgrid:abc".into();
         e.provider_event_id = Some("abc".into());

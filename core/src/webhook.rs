@@ -522,7 +522,8 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::{BounceClass, Event, EventType, verify::Verified};
+    use crate::json::tests::full_event;
+    use crate::verify::Verified;
 
     #[test]
     fn authentication_failures_answer_401_and_configuration_failures_500() {
@@ -567,29 +568,6 @@ mod tests {
             "confirm_url": o.confirm_url(),
         }))
         .unwrap()
-    }
-
-    fn full_event() -> Event {
-        let mut e = Event::new("sendgrid", EventType::HardBounce);
-        e.event_key = "sendgrid:abc".into();
-        e.provider_event_id = Some("abc".into());
-        e.provider_type = "bounce".into();
-        e.message_id = Some("m1".into());
-        e.smtp_message_id = Some("m1@example.com".into());
-        e.recipient = Some("ann@example.com".into());
-        e.occurred_at = Timestamp::from_millis(1_767_225_600_123);
-        e.stream = Some("7".into());
-        e.bounce_class = Some(BounceClass::Hard);
-        e.smtp_status = Some("550".into());
-        e.enhanced_status = Some("5.1.1".into());
-        e.diagnostic = Some("550 5.1.1 \"user\" unknown\n".into());
-        e.url = Some("https://example.com/p?q=1".into());
-        e.user_agent = Some("Mozilla/5.0".into());
-        e.ip = Some("192.0.2.1".into());
-        e.tags = vec!["invoice".into(), "b".into()].into();
-        e.metadata = [("z".to_owned(), "1".to_owned()), ("a".to_owned(), "é".to_owned())].into();
-        e.raw = r#"{"event":"bounce"}"#.into();
-        e
     }
 
     #[test]
