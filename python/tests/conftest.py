@@ -32,7 +32,7 @@ def cli_path() -> Path | None:
 def cli() -> Path:
     path = cli_path()
     if path is None:
-        pytest.skip("no mailstate CLI (build it with `cargo build -p mailstate-cli`)")
+        pytest.fail("no mailstate CLI (build it with `cargo build -p mailstate-cli`)")
     return path
 
 

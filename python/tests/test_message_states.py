@@ -39,10 +39,7 @@ def sources(table: pa.Table):
 @pytest.mark.parametrize("path", REDUCE, ids=[p.stem for p in REDUCE])
 def test_reduce_vector(path, cli):
     case, events = load(path)
-    try:
-        table = as_arrow(events)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        pytest.skip("events pyarrow cannot put in one column type")
+    table = as_arrow(events)
     expect = case["expect"]
     for name, source in sources(table):
         if "error" in expect:
