@@ -9,8 +9,8 @@
 //!
 //! 1. the provider's own classification (a normalizer looks its field up with [`provider`]
 //!    and stores the answer in `bounce_category`; a value not in the table has no opinion);
-//! 2. keyword rules on the lower-cased diagnostic: groups in order, any substring of a group
-//!    matches (`policy` before `blocked`, because a DMARC rejection often says "blocked";
+//! 2. keyword rules on the diagnostic, ASCII case-insensitive: groups in order, any keyword of a
+//!    group matches (`policy` before `blocked`, because a DMARC rejection often says "blocked";
 //!    `blocked` before `invalid_recipient`, so a greylisting "address rejected" is `blocked`);
 //! 3. the enhanced status: the event's `enhanced_status` (the provider's dedicated field, or
 //!    read from the start of the diagnostic), else the first `[245].d{1,3}.d{1,3}` in the
@@ -96,21 +96,52 @@ struct Tables {
     provider_classifications: BTreeMap<String, BTreeMap<String, BounceCategory>>,
 }
 
-fn tables() -> &'static Tables {
-    static TABLES: OnceLock<Tables> = OnceLock::new();
-    TABLES.get_or_init(|| {
+/// The loaded tables, with the keyword rules indexed for one pass over a text.
+struct Loaded {
+    tables: Tables,
+    /// For each byte value, the keywords starting with it (lower case), as (rule index,
+    /// keyword), in rule order.
+    by_first_byte: Vec<Vec<(usize, Box<[u8]>)>>,
+}
+
+fn loaded() -> &'static Loaded {
+    static LOADED: OnceLock<Loaded> = OnceLock::new();
+    LOADED.get_or_init(|| {
         // The file is part of the source; `tables_parse` below proves it parses.
-        serde_json::from_str(TABLES_JSON).unwrap_or_else(|_| Tables {
+        let tables = serde_json::from_str(TABLES_JSON).unwrap_or_else(|_| Tables {
             keyword_rules_in_order: Vec::new(),
             enhanced_code_subject_detail: BTreeMap::new(),
             provider_classifications: BTreeMap::new(),
-        })
+        });
+        let mut by_first_byte: Vec<Vec<(usize, Box<[u8]>)>> = vec![Vec::new(); 256];
+        for (rule, r) in tables.keyword_rules_in_order.iter().enumerate() {
+            for s in &r.substrings {
+                let k = s.to_ascii_lowercase().into_bytes().into_boxed_slice();
+                if let Some(&first) = k.first() {
+                    by_first_byte[usize::from(first)].push((rule, k));
+                }
+            }
+        }
+        Loaded { tables, by_first_byte }
     })
+}
+
+fn tables() -> &'static Tables {
+    &loaded().tables
 }
 
 /// Step 1: the category a provider's own classification `value` names, if its table has it.
 pub(crate) fn provider(table: Classification, value: &str) -> Option<BounceCategory> {
     tables().provider_classifications.get(table.table())?.get(value.trim()).copied()
+}
+
+/// Whether an event of `kind` can keep a category at all (what [`finish`] keeps): a
+/// normalizer may skip looking its provider's classification up for any other.
+pub(crate) fn may_take(kind: EventType) -> bool {
+    matches!(
+        kind,
+        EventType::HardBounce | EventType::SoftBounce | EventType::Deferred | EventType::Unknown
+    )
 }
 
 /// Steps 2 to 4 after a provider's answer (`provided`, step 1): the final category of an
@@ -154,14 +185,29 @@ pub(crate) fn finish_events<S: AsRef<str>>(events: &mut [Event<S>]) {
     }
 }
 
-/// Step 2: the first keyword group with a substring in the lower-cased text.
+/// Step 2: the first keyword group with a keyword anywhere in the text, compared ASCII
+/// case-insensitively (the keywords are ASCII). One pass over the text: at each byte only the
+/// keywords starting with that letter are tried, and only those of groups before the best
+/// found so far.
 fn keywords(text: &str) -> Option<BounceCategory> {
-    let lower = text.to_lowercase();
-    tables()
-        .keyword_rules_in_order
-        .iter()
-        .find(|rule| rule.substrings.iter().any(|s| lower.contains(s.as_str())))
-        .map(|rule| rule.category)
+    let l = loaded();
+    let b = text.as_bytes();
+    let mut best = usize::MAX;
+    for i in 0..b.len() {
+        for (rule, k) in &l.by_first_byte[usize::from(b[i].to_ascii_lowercase())] {
+            if *rule >= best {
+                break;
+            }
+            if b.get(i..i + k.len()).is_some_and(|w| w.eq_ignore_ascii_case(k)) {
+                best = *rule;
+                break;
+            }
+        }
+        if best == 0 {
+            break;
+        }
+    }
+    l.tables.keyword_rules_in_order.get(best).map(|rule| rule.category)
 }
 
 /// Step 3: the category of an enhanced status `class.subject.detail`, by `subject.detail`.
@@ -256,6 +302,42 @@ mod tests {
         assert_eq!(first_code("5.1.1.2 and 4.2.2."), Some("4.2.2"));
         assert_eq!(first_code("x25.1.1"), None);
         assert_eq!(first_code("15.1.1"), None);
+    }
+
+    /// The definition the one-pass matcher must agree with: the first group, in order, with
+    /// a keyword contained in the ASCII-lower-cased text.
+    fn keywords_by_definition(text: &str) -> Option<BounceCategory> {
+        let lower = text.to_ascii_lowercase();
+        tables()
+            .keyword_rules_in_order
+            .iter()
+            .find(|rule| rule.substrings.iter().any(|s| lower.contains(s.as_str())))
+            .map(|rule| rule.category)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+
+        /// Texts assembled from pieces of keywords (in either case), digits and filler, so
+        /// that matches, near misses and overlaps between groups are all common.
+        #[test]
+        fn one_pass_keywords_agree_with_the_definition(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Strategy::prop_map(proptest::sample::select(vec![
+                        "DMARC", "spf", "Spam", "blocked", "block", "list", "ed", "mailbox full",
+                        "Mailbox", " is ", "full", "over quota", "disabled", "User Unknown",
+                        "not exist", "does not", "exist", "expired", "too large", "relay",
+                        "greylist", "address rejected", "550 5.1.1", "é", "K", "\u{212a}",
+                    ]), str::to_string),
+                    "[a-zA-Z .]{0,6}",
+                ],
+                0..8,
+            )
+        ) {
+            let text = pieces.concat();
+            proptest::prop_assert_eq!(keywords(&text), keywords_by_definition(&text), "{:?}", text);
+        }
     }
 
     #[test]

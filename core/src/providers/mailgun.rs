@@ -400,7 +400,10 @@ fn fill<'a>(
             };
         }
     }
-    if let Some(reason) = o.string(REASON).ok().flatten() {
+    // Only bounces, deferrals and `unknown` events keep a category (`category::finish`).
+    if category::may_take(e.kind)
+        && let Some(reason) = o.string(REASON).ok().flatten()
+    {
         e.bounce_category = category::provider(Classification::MailgunReason, &reason);
     }
     o.str_list_into(TAGS, &mut e.tags)?;
