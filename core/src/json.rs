@@ -29,32 +29,184 @@ pub(crate) fn from_slice_with_path_seed<'de, S>(
     bytes: &'de [u8],
 ) -> Result<S::Value, Error>
 where
-    S: DeserializeSeed<'de> + Clone,
+    S: DeserializeSeed<'de>,
 {
-    // Fast path: plain serde_json (which also rejects trailing characters). Only when it fails
-    // is the input parsed again with path tracking, to say exactly where and what.
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let first = match seed.clone().deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
-        Ok(v) => return Ok(v),
-        Err(e) => e,
-    };
-    let mut track = serde_path_to_error::Track::new();
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    match seed.deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track)) {
-        Err(e) => Err(classify(&e, &track.path().to_string())),
-        // The value parsed, so the first failure was trailing characters.
-        Ok(_) => Err(classify(&first, "$")),
+    match seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
+        Ok(v) => Ok(v),
+        Err(e) => Err(classify(&e, |key_names_member| {
+            path_at(bytes, error_offset(bytes, &e), key_names_member)
+        })),
     }
 }
 
-fn classify(err: &serde_json::Error, path: &str) -> Error {
+/// The byte serde_json's error position names: the byte it peeked at when it found a value of
+/// the wrong type, or the last byte it read (a string's closing quote, an object's `}`). Both
+/// lie inside the value the error is about.
+fn error_offset(bytes: &[u8], e: &serde_json::Error) -> usize {
+    let line_start = match e.line().checked_sub(2) {
+        None => 0,
+        Some(newlines_before) => bytes
+            .iter()
+            .enumerate()
+            .filter(|&(_, &b)| b == b'\n')
+            .nth(newlines_before)
+            .map_or(0, |(i, _)| i + 1),
+    };
+    (line_start + e.column()).saturating_sub(1)
+}
+
+/// The path (`events[2].recipient`, `$` for the whole input) of the innermost value of
+/// `bytes` that byte `at` belongs to. A value owns its text and what serde_json reads just
+/// before peeking at it: a member's value from the byte after its key (the `:` and blanks), an
+/// array's item from the `[` or `,` before it. A byte of a key names that member (an unknown
+/// field) when `key_names_member`, else the object (an object given for an enum, whose first
+/// key serde read as the variant); the blanks and commas between members belong to the object. Reads only as far as it must; on malformed text it stops
+/// where it is.
+fn path_at(bytes: &[u8], at: usize, key_names_member: bool) -> String {
+    let mut path = String::new();
+    let mut i = skip_ws(bytes, 0);
+    loop {
+        let close = match bytes.get(i) {
+            Some(b'{') => b'}',
+            Some(b'[') => b']',
+            _ => break,
+        };
+        // `lead`: where the next item's share begins (its key's end, or the `[`/`,` before it).
+        let mut lead = i;
+        let mut j = skip_ws(bytes, i + 1);
+        let mut index = 0usize;
+        let mut inside = None;
+        while bytes.get(j).is_some_and(|&b| b != close) {
+            let mut key = None;
+            if close == b'}' {
+                let Some(end) = skip_value(bytes, j) else { break };
+                key = Some(&bytes[j..end]);
+                if (j..end).contains(&at) {
+                    // Inside the key: the member (an unknown field), or the object itself when
+                    // the key was read as an enum's variant name.
+                    inside = key_names_member.then_some((None, key));
+                    break;
+                }
+                lead = end;
+                j = skip_ws(bytes, end);
+                if bytes.get(j) != Some(&b':') {
+                    break;
+                }
+                j = skip_ws(bytes, j + 1);
+            }
+            if at < lead {
+                break;
+            }
+            let Some(end) = skip_value(bytes, j) else {
+                inside = Some((Some(j), key));
+                break;
+            };
+            if at < end {
+                inside = Some((Some(j), key));
+                break;
+            }
+            j = skip_ws(bytes, end);
+            if bytes.get(j) == Some(&b',') {
+                lead = j;
+                j = skip_ws(bytes, j + 1);
+            }
+            index += 1;
+        }
+        let Some((value, key)) = inside else { break };
+        if let Some(k) = key {
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(&key_text(k));
+        } else {
+            path.push('[');
+            path.push_str(&index.to_string());
+            path.push(']');
+        }
+        let Some(start) = value else { break };
+        i = start;
+    }
+    if path.is_empty() { "$".to_owned() } else { path }
+}
+
+/// A key's text without its quotes, escapes decoded.
+fn key_text(quoted: &[u8]) -> Cow<'_, str> {
+    let inner = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default();
+    match std::str::from_utf8(inner) {
+        Ok(t) if !t.contains('\\') => Cow::Borrowed(t),
+        _ => Cow::Owned(
+            std::str::from_utf8(quoted)
+                .ok()
+                .and_then(|q| serde_json::from_str::<String>(q).ok())
+                .unwrap_or_else(|| String::from_utf8_lossy(inner).into_owned()),
+        ),
+    }
+}
+
+fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
+    while bytes.get(i).is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// The end (exclusive) of the value starting at `i`, `None` when the text ends first.
+fn skip_value(bytes: &[u8], i: usize) -> Option<usize> {
+    match *bytes.get(i)? {
+        b'"' => {
+            let mut j = i + 1;
+            loop {
+                match *bytes.get(j)? {
+                    b'"' => return Some(j + 1),
+                    b'\\' => j += 2,
+                    _ => j += 1,
+                }
+            }
+        }
+        b'{' | b'[' => {
+            // Brackets balance outside strings; strings are skipped whole.
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match *bytes.get(j)? {
+                    b'"' => {
+                        j = skip_value(bytes, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let n = bytes[i..]
+                .iter()
+                .take_while(|b| !matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .count();
+            Some(i + n.max(1))
+        }
+    }
+}
+
+/// Our error for serde's `err`: a data error (wrong type, unknown variant, missing field) names
+/// the `path` of the value it is about (computed only then; its argument says whether a key
+/// names its member, see [`path_at`]).
+fn classify(err: &serde_json::Error, path: impl FnOnce(bool) -> String) -> Error {
     let base = Error::from_json(err);
     if base.kind() != ErrorKind::InvalidValue {
         return base;
     }
     let msg = err.to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg);
-    let path = if path == "." { "$".to_owned() } else { path.to_owned() };
+    let path = path(!msg.starts_with("unknown variant"));
     if let Some(rest) = msg.strip_prefix("invalid type: ")
         && let Some((found, expected)) = rest.split_once(", expected ")
     {
@@ -209,6 +361,104 @@ pub(crate) mod tests {
     #[expect(dead_code, reason = "only the errors of reading it are tested")]
     struct EventsInput {
         events: Vec<Event>,
+    }
+
+    /// The reading this module replaced, kept as the oracle of its paths: serde_path_to_error
+    /// tracking the path while serde_json deserializes.
+    pub(crate) fn tracked_path<'de, S: DeserializeSeed<'de>>(
+        seed: S,
+        bytes: &'de [u8],
+    ) -> Result<S::Value, Error> {
+        let mut track = serde_path_to_error::Track::new();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let read = seed
+            .deserialize(serde_path_to_error::Deserializer::new(&mut de, &mut track))
+            .and_then(|v| de.end().map(|()| v));
+        read.map_err(|e| {
+            classify(&e, |_| match track.path().to_string() {
+                p if p == "." => "$".to_owned(),
+                p => p,
+            })
+        })
+    }
+
+    /// Every way to break a valid document at the node numbered `pick` (in document order):
+    /// another type in its place, removed from its object, an unknown key beside it, or a
+    /// string made an unknown variant.
+    pub(crate) fn break_document(v: &mut Value, pick: usize, how: u8) {
+        fn nth<'v>(v: &'v mut Value, n: &mut usize) -> Option<&'v mut Value> {
+            if *n == 0 {
+                return Some(v);
+            }
+            *n -= 1;
+            match v {
+                Value::Object(m) => m.values_mut().find_map(|c| nth(c, n)),
+                Value::Array(a) => a.iter_mut().find_map(|c| nth(c, n)),
+                _ => None,
+            }
+        }
+        let count = {
+            fn size(v: &Value) -> usize {
+                1 + match v {
+                    Value::Object(m) => m.values().map(size).sum(),
+                    Value::Array(a) => a.iter().map(size).sum(),
+                    _ => 0,
+                }
+            }
+            size(v)
+        };
+        let mut n = pick % count;
+        let Some(node) = nth(v, &mut n) else { return };
+        match (how % 6, &mut *node) {
+            (0, _) => *node = Value::from(5),
+            (1, _) => *node = Value::from(true),
+            (2, _) => *node = serde_json::json!({"k": [1, "x"]}),
+            (3, Value::Object(m)) => {
+                let first = m.keys().next().cloned();
+                if let Some(k) = first {
+                    m.remove(&k);
+                }
+            }
+            (4, Value::Object(m)) => {
+                m.insert("zz_unknown\"key".to_owned(), Value::Null);
+            }
+            (5, Value::String(t)) => t.push_str("_teleported"),
+            _ => *node = Value::from("text"),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3_000))]
+
+        /// The path read back from serde_json's error position is the one serde_path_to_error
+        /// tracked, for every kind of broken event list, compact and pretty-printed.
+        #[test]
+        fn error_paths_from_positions_equal_the_tracked_ones(
+            pick in 0usize..10_000,
+            how in 0u8..6,
+            pretty in proptest::bool::ANY,
+            two in proptest::bool::ANY,
+        ) {
+            let one = serde_json::to_value(SortedEvent(&full_event())).unwrap();
+            let mut v = serde_json::json!({"events": if two { vec![one.clone(), one] } else { vec![one] }});
+            break_document(&mut v, pick, how);
+            let text = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
+            let ours = from_slice_with_path::<EventsInput>(&text).map(|_| ());
+            let oracle = tracked_path(std::marker::PhantomData::<EventsInput>, &text).map(|_| ());
+            proptest::prop_assert_eq!(ours, oracle, "{}", String::from_utf8_lossy(&text));
+        }
+    }
+
+    #[test]
+    fn paths_of_escaped_keys_and_nested_arrays() {
+        assert_eq!(path_at(br#"{"a\"b":[1,[2,{"c":3}]]}"#, 18, true), "a\"b[1][1].c");
+        assert_eq!(path_at(br"[1, 2]", 2, true), "[1]", "the comma before an item is its");
+        assert_eq!(path_at(br#"{"a": 1, "b": 2}"#, 2, true), "a", "a key names its member");
+        assert_eq!(path_at(br#"{"a": 1, "b": 2}"#, 2, false), "$", "or the object");
+        assert_eq!(path_at(br#"{"a": 1, "b": 2}"#, 7, true), "$", "a comma between members");
+        assert_eq!(path_at(br#"{"a": 1, "b": 2}"#, 4, true), "a", "the colon before a value");
+        assert_eq!(path_at(br#"{"a": [1"#, 7, true), "a[0]");
+        assert_eq!(path_at(b"", 3, true), "$");
     }
 
     #[test]

@@ -342,6 +342,65 @@ impl<'de> DeserializeSeed<'de> for Slot<'_> {
 mod tests {
     use super::*;
 
+    /// The request envelopes of every normalize, verify and webhook vector.
+    #[expect(clippy::disallowed_methods, reason = "a test reads the vectors; core does no I/O")]
+    fn vector_requests() -> Vec<(&'static Form, serde_json::Value)> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else if path.extension().is_some_and(|e| e == "json") {
+                    out.push(path);
+                }
+            }
+        }
+        let mut files = Vec::new();
+        walk(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors"),
+            &mut files,
+        );
+        files.sort();
+        let mut requests = Vec::new();
+        for f in files {
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+            let form = match v["op"].as_str() {
+                Some("normalize") => &NORMALIZE,
+                Some("verify") => &VERIFY,
+                Some("webhook") => &WEBHOOK,
+                _ => continue,
+            };
+            requests.push((form, v["input"].clone()));
+        }
+        assert!(requests.len() > 100, "found {} request vectors", requests.len());
+        requests
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3_000))]
+
+        /// Every vector's request, broken at any node: the error (and its path) read from
+        /// serde_json's position is the one serde_path_to_error's tracking gave.
+        #[test]
+        fn broken_requests_fail_with_the_tracked_path(
+            which in 0usize..10_000,
+            pick in 0usize..10_000,
+            how in 0u8..6,
+            pretty in proptest::bool::ANY,
+        ) {
+            static REQUESTS: std::sync::OnceLock<Vec<(&'static Form, serde_json::Value)>> =
+                std::sync::OnceLock::new();
+            let requests = REQUESTS.get_or_init(vector_requests);
+            let (form, input) = &requests[which % requests.len()];
+            let mut v = input.clone();
+            crate::json::tests::break_document(&mut v, pick, how);
+            let text = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
+            let ours = Request::read(form, &text).map(|_| ());
+            let oracle = crate::json::tests::tracked_path(*form, &text).map(|_| ());
+            proptest::prop_assert_eq!(ours, oracle, "{}", String::from_utf8_lossy(&text));
+        }
+    }
+
     #[test]
     fn every_form_reads_only_fields_the_request_has() {
         for form in [&NORMALIZE, &VERIFY, &WEBHOOK, &WEBHOOK_OPTIONS, &VERIFY_OPTIONS] {
