@@ -102,6 +102,15 @@ struct Loaded {
     /// For each byte value, the keywords starting with it (lower case), as (rule index,
     /// keyword), in rule order.
     by_first_byte: Vec<Vec<(usize, Box<[u8]>)>>,
+    /// One bit per pair of lower-case bytes some keyword starts with: most positions of a
+    /// text are ruled out by this one test.
+    first_pairs: Vec<u64>,
+}
+
+/// The bit of [`Loaded::first_pairs`] for two lower-case bytes: (word, mask).
+fn pair_bit(a: u8, b: u8) -> (usize, u64) {
+    let i = usize::from(a) << 8 | usize::from(b);
+    (i >> 6, 1 << (i & 63))
 }
 
 fn loaded() -> &'static Loaded {
@@ -114,15 +123,18 @@ fn loaded() -> &'static Loaded {
             provider_classifications: BTreeMap::new(),
         });
         let mut by_first_byte: Vec<Vec<(usize, Box<[u8]>)>> = vec![Vec::new(); 256];
+        let mut first_pairs = vec![0u64; 1024];
         for (rule, r) in tables.keyword_rules_in_order.iter().enumerate() {
             for s in &r.substrings {
                 let k = s.to_ascii_lowercase().into_bytes().into_boxed_slice();
-                if let Some(&first) = k.first() {
-                    by_first_byte[usize::from(first)].push((rule, k));
+                if let [a, b, ..] = *k {
+                    let (word, mask) = pair_bit(a, b);
+                    first_pairs[word] |= mask;
+                    by_first_byte[usize::from(a)].push((rule, k));
                 }
             }
         }
-        Loaded { tables, by_first_byte }
+        Loaded { tables, by_first_byte, first_pairs }
     })
 }
 
@@ -186,19 +198,36 @@ pub(crate) fn finish_events<S: AsRef<str>>(events: &mut [Event<S>]) {
 }
 
 /// Step 2: the first keyword group with a keyword anywhere in the text, compared ASCII
-/// case-insensitively (the keywords are ASCII). One pass over the text: at each byte only the
-/// keywords starting with that letter are tried, and only those of groups before the best
+/// case-insensitively (the keywords are ASCII, two bytes or longer). One pass over the text:
+/// a position whose two bytes start no keyword is passed by one bit test; at the others only
+/// the keywords starting with that letter are tried, and only those of groups before the best
 /// found so far.
 fn keywords(text: &str) -> Option<BounceCategory> {
     let l = loaded();
-    let b = text.as_bytes();
+    // The text lower-cased once (ASCII only), on the stack when it is short.
+    let mut short = [0u8; 256];
+    let mut long = Vec::new();
+    let b: &[u8] = if text.len() <= short.len() {
+        let b = &mut short[..text.len()];
+        b.copy_from_slice(text.as_bytes());
+        b.make_ascii_lowercase();
+        b
+    } else {
+        long.extend_from_slice(text.as_bytes());
+        long.make_ascii_lowercase();
+        &long
+    };
     let mut best = usize::MAX;
-    for i in 0..b.len() {
-        for (rule, k) in &l.by_first_byte[usize::from(b[i].to_ascii_lowercase())] {
+    for (i, pair) in b.windows(2).enumerate() {
+        let (word, mask) = pair_bit(pair[0], pair[1]);
+        if l.first_pairs[word] & mask == 0 {
+            continue;
+        }
+        for (rule, k) in &l.by_first_byte[usize::from(pair[0])] {
             if *rule >= best {
                 break;
             }
-            if b.get(i..i + k.len()).is_some_and(|w| w.eq_ignore_ascii_case(k)) {
+            if k[1] == pair[1] && b[i..].starts_with(k) {
                 best = *rule;
                 break;
             }
@@ -253,6 +282,14 @@ mod tests {
     fn tables_parse_and_name_every_provider_table() {
         let t: Tables = serde_json::from_str(TABLES_JSON).unwrap();
         assert_eq!(t.keyword_rules_in_order.len(), 8);
+        for r in &t.keyword_rules_in_order {
+            for k in &r.substrings {
+                assert!(
+                    k.len() >= 2 && k.is_ascii(),
+                    "the matcher needs ASCII keywords of two bytes or more: {k:?}"
+                );
+            }
+        }
         for c in Classification::ALL {
             assert!(t.provider_classifications.contains_key(c.table()), "{}", c.table());
         }
