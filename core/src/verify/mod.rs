@@ -13,8 +13,11 @@
 //! | resend | Svix HMAC-SHA256 base64 over `id.timestamp.body` | `svix-timestamp` | `whsec_…` secrets |
 //! | mandrill | HMAC-SHA1 base64 over `url ‖ (name ‖ value)*`, names sorted | none | webhook key, plus the exact URL |
 //! | mailersend | HMAC-SHA256 hex over the body (`Signature`) | none | signing secret |
+//! | mailtrap | HMAC-SHA256 hex over the body (`Mailtrap-Signature`) | none | signing secret |
+//! | loops | Standard Webhooks: HMAC-SHA256 base64 over `id.timestamp.body` (`v1`), or Ed25519 (`v1a`) | `webhook-timestamp` | `whsec_…` secrets; `whpk_…` public keys |
+//! | ahasend | Standard Webhooks `v1`, the HMAC keyed with the whole secret string | `webhook-timestamp` | the `aha-whsec-…` secret |
 //! | postal | RSA PKCS#1 v1.5 over the body, SHA-256 (`X-Postal-Signature-256`) or SHA-1 | none | public key |
-//! | postmark, sparkpost, mailjet, brevo | no signature: basic auth, bearer or shared-token header | none | the expected credential |
+//! | postmark, sparkpost, mailjet, brevo, smtp2go, zeptomail | no signature: basic auth, bearer or shared-token header | none | the expected credential |
 //!
 //! Every comparison of secret-derived bytes is constant-time. Several secrets or keys may be
 //! given (rotation, or several webhook configurations): any one of them is accepted, and
@@ -54,11 +57,13 @@ use crate::{Headers, MAX_BODY_BYTES, Provider, Timestamp};
 mod credentials;
 mod mailersend;
 mod mailgun;
+mod mailtrap;
 mod mandrill;
 mod postal;
 mod resend;
 mod sendgrid;
 mod ses;
+mod standard_webhooks;
 
 /// A webhook request as received: the raw body, the headers, and for schemes that sign them
 /// the URL and the form parameters.
@@ -363,6 +368,12 @@ pub enum Scheme {
     MandrillHmacSha1,
     /// MailerSend: HMAC-SHA256 of the body.
     MailersendHmacSha256,
+    /// Mailtrap: HMAC-SHA256 of the body.
+    MailtrapHmacSha256,
+    /// Standard Webhooks `v1`: HMAC-SHA256 of id, timestamp and body (Loops, AhaSend).
+    StandardWebhooksHmacSha256,
+    /// Standard Webhooks `v1a`: Ed25519 over id, timestamp and body.
+    StandardWebhooksEd25519,
     /// Postal: RSA with SHA-1 (`X-Postal-Signature`).
     PostalRsaSha1,
     /// Postal: RSA with SHA-256 (`X-Postal-Signature-256`).
@@ -386,6 +397,9 @@ impl Scheme {
             Scheme::SvixHmacSha256 => "svix_hmac_sha256",
             Scheme::MandrillHmacSha1 => "mandrill_hmac_sha1",
             Scheme::MailersendHmacSha256 => "mailersend_hmac_sha256",
+            Scheme::MailtrapHmacSha256 => "mailtrap_hmac_sha256",
+            Scheme::StandardWebhooksHmacSha256 => "standard_webhooks_hmac_sha256",
+            Scheme::StandardWebhooksEd25519 => "standard_webhooks_ed25519",
             Scheme::PostalRsaSha1 => "postal_rsa_sha1",
             Scheme::PostalRsaSha256 => "postal_rsa_sha256",
             Scheme::BasicAuth => "basic_auth",
@@ -492,9 +506,23 @@ pub fn verify(
         Provider::Mandrill => mandrill::verify(request, keys),
         Provider::Mailersend => mailersend::verify(request, keys),
         Provider::Postal => postal::verify(request, keys),
-        Provider::Postmark | Provider::Sparkpost | Provider::Mailjet | Provider::Brevo => {
-            credentials::verify(provider, request, keys, options)
+        Provider::Mailtrap => mailtrap::verify(request, keys),
+        Provider::Loops => standard_webhooks::verify(
+            request,
+            keys,
+            now,
+            options,
+            standard_webhooks::KeyForm::Whsec,
+        ),
+        Provider::Ahasend => {
+            standard_webhooks::verify(request, keys, now, options, standard_webhooks::KeyForm::Utf8)
         }
+        Provider::Postmark
+        | Provider::Sparkpost
+        | Provider::Mailjet
+        | Provider::Brevo
+        | Provider::Smtp2go
+        | Provider::Zeptomail => credentials::verify(provider, request, keys, options),
         Provider::Ndjson | Provider::Csv => Err(Error::new(
             ErrorKind::Unsupported,
             format!(
