@@ -683,6 +683,49 @@ mod tests {
     }
 
     #[test]
+    fn mailtrap_smtp2go_zeptomail_loops_and_ahasend_are_recognized() {
+        let bodies = [
+            (Provider::Mailtrap, r#"{"events":[]}"#),
+            (
+                Provider::Mailtrap,
+                r#"{"event":"delivery","event_id":"e1","sending_stream":"bulk","email":"a@example.com"}"#,
+            ),
+            (
+                Provider::Mailtrap,
+                "{\"event\":\"open\",\"event_id\":\"e1\",\"sending_stream\":\"bulk\"}\n{\"event\":\"click\",\"event_id\":\"e2\",\"sending_stream\":\"bulk\"}\n",
+            ),
+            (
+                Provider::Smtp2go,
+                r#"{"event":"delivered","rcpt":"a@example.com","email_id":"1wAb","message-id":"<m@x>"}"#,
+            ),
+            (Provider::Smtp2go, "event=delivered&rcpt=a%40example.com&email_id=1wAb"),
+            (Provider::Zeptomail, r#"{"event_name":["hardbounce"],"event_message":[]}"#),
+            (Provider::Loops, r#"{"eventName":"email.delivered","eventTime":1772960000}"#),
+            (
+                Provider::Ahasend,
+                r#"{"type":"message.delivered","timestamp":"2026-03-06T14:15:16Z","webhook_id":"w","data":{}}"#,
+            ),
+        ];
+        for (want, body) in bodies {
+            assert_eq!(detect_body(body).unwrap(), want, "{body}");
+        }
+        // MailerSend's body has webhook_id, type and data too.
+        let mailersend = r#"{"type":"activity.sent","created_at":"2026-01-12T08:00:00Z","webhook_id":"w","data":{}}"#;
+        assert_eq!(detect_body(mailersend).unwrap(), Provider::Mailersend);
+        // Standard Webhooks headers: the body tells Loops and AhaSend from Resend.
+        let sw: Headers =
+            [("webhook-id", "msg_1"), ("webhook-timestamp", "1")].into_iter().collect();
+        let loops = br#"{"eventName":"email.opened","eventTime":1772960000}"#;
+        assert_eq!(detect(&sw, loops).unwrap(), Provider::Loops);
+        let aha = br#"{"type":"message.opened","timestamp":"2026-03-06T14:15:16Z","webhook_id":"w","data":{}}"#;
+        assert_eq!(detect(&sw, aha).unwrap(), Provider::Ahasend);
+        let resend = br#"{"type":"email.sent","created_at":"2026-01-10T09:00:01.250Z","data":{}}"#;
+        assert_eq!(detect(&sw, resend).unwrap(), Provider::Resend);
+        let mt: Headers = [("Mailtrap-Signature", "00")].into_iter().collect();
+        assert_eq!(detect(&mt, b"").unwrap(), Provider::Mailtrap);
+    }
+
+    #[test]
     fn headers_decide_before_the_body() {
         let body = br#"{"type":"email.sent","created_at":"2026-01-10T09:00:01.250Z","data":{}}"#;
         let cases = [
