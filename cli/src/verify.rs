@@ -70,6 +70,11 @@ pub(crate) struct Args {
     /// For providers without signatures, also accept the secret in this header.
     #[arg(long, value_name = "NAME")]
     token_header: Option<String>,
+    /// Verify as Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature; v1 with
+    /// whsec_ secrets, v1a with whpk_ keys) instead of the provider's own scheme, for a sender
+    /// that adopted it (loops and ahasend use it without this flag).
+    #[arg(long)]
+    standard_webhooks: bool,
     /// A file of one-time tokens already accepted, one per line (mailgun replay check).
     #[arg(long, value_name = "FILE")]
     seen_tokens: Option<PathBuf>,
@@ -115,6 +120,9 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         VerifyOptions::new().with_tolerance_secs(args.tolerance).with_seen_tokens(&seen);
     if let Some(h) = &args.token_header {
         options = options.with_token_header(h);
+    }
+    if args.standard_webhooks {
+        options = options.with_standard_webhooks();
     }
     let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
     let body = input::read_all(&path).map_err(|e| usage(format!("{e:#}")))?;

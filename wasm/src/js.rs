@@ -177,6 +177,12 @@ export interface VerifyOptions {
   seen_tokens?: string[];
   /** The header carrying a shared token, for token-checked providers. */
   token_header?: string;
+  /**
+   * Verify as Standard Webhooks (`webhook-id`/`-timestamp`/`-signature`; `v1` HMAC with
+   * `whsec_` secrets, `v1a` Ed25519 with `whpk_` keys) instead of the provider's own scheme,
+   * for a sender that adopted it. Loops and AhaSend use it without this option.
+   */
+  scheme?: "standard_webhooks";
 }
 
 /** A request and the key material to check it with. */

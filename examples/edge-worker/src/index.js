@@ -47,6 +47,13 @@ async function verifyOptions(provider, env, request, bodyText) {
   if (list(env.UNVERIFIED_PROVIDERS).includes(provider)) return null;
   const base = { now: Math.floor(Date.now() / 1000) };
   if (env.SIGNATURE_TOLERANCE_SECS) base.tolerance_secs = Number(env.SIGNATURE_TOLERANCE_SECS);
+  if (list(env.STANDARD_WEBHOOKS_PROVIDERS).includes(provider)) {
+    // A sender that signs with Standard Webhooks instead of its own scheme (a relay, a
+    // white-label setup): whsec_ secrets and/or whpk_ public keys.
+    const secrets = list(env[`${provider.toUpperCase()}_SECRET`]);
+    const keys = list(env[`${provider.toUpperCase()}_PUBLIC_KEY`]);
+    return secrets.length || keys.length ? { ...base, scheme: "standard_webhooks", secrets, keys } : undefined;
+  }
   switch (provider) {
     case "sendgrid":
       // The public key(s) SendGrid shows, base64 DER or PEM; several for several configurations.

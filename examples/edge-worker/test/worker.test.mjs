@@ -116,6 +116,8 @@ describe("edge worker in workerd", () => {
         UNVERIFIED_PROVIDERS: "ndjson",
         LOOPS_SECRET,
         AHASEND_SECRET,
+        STANDARD_WEBHOOKS_PROVIDERS: "postmark",
+        POSTMARK_SECRET: LOOPS_SECRET,
       },
       outbound: async (request) => {
         if (request.url === SUPPRESS_URL) {
@@ -246,6 +248,18 @@ describe("edge worker in workerd", () => {
     const forged = await edge.post("/webhooks/ahasend", { headers: standardWebhooksHeaders("msg_edgeAha2", body, wrongKey), body });
     assert.equal(forged.status, 401);
     assert.equal((await forged.json()).error, "signature_mismatch");
+  });
+
+  test("a provider listed in STANDARD_WEBHOOKS_PROVIDERS is verified as Standard Webhooks", async () => {
+    const body = JSON.stringify({
+      RecordType: "Delivery", MessageID: "sw-postmark-1", Recipient: "ann@example.com",
+      DeliveredAt: new Date(Date.now() - 30_000).toISOString(),
+    });
+    const ok = await edge.post("/webhooks/postmark", { headers: standardWebhooksHeaders("msg_edgePm1", body, LOOPS_KEY), body });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.deepEqual(await ok.json(), { accepted: 1, dropped: 0, errors: 0 });
+    const unsigned = await edge.post("/webhooks/postmark", { headers: { "content-type": "application/json" }, body });
+    assert.equal(unsigned.status, 401);
   });
 
   test("a forged SendGrid batch is rejected with 401 and nothing goes on", async () => {
