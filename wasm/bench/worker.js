@@ -7,6 +7,7 @@
 // and on a Loops body (a JSON array of 100 signed requests `{headers, body}`, since Loops sends
 // one event per request), for each of the 100:
 //   mode=loops      handleWebhook("loops", …) (Standard Webhooks HMAC, normalize, route: all in wasm),
+//   mode=loopsplain handleWebhookSync("loops", …) with `verify: null` (normalize + route),
 //   mode=loopshand  the hand-written Loops handler (hand.js), the baseline of `loops`.
 // workerd freezes its clocks during synchronous work, so the time is taken outside, from Node.
 // GET /ping is the empty round trip.
@@ -34,7 +35,7 @@ export default {
     const options = { keys: [env.SENDGRID_PUBLIC_KEY], now };
     const body = new Uint8Array(await request.arrayBuffer());
     let answer = null;
-    if (mode === "loops" || mode === "loopshand") {
+    if (mode.startsWith("loops")) {
       const requests = JSON.parse(new TextDecoder().decode(body)).map((r) => ({
         headers: new Headers(r.headers),
         body: encoder.encode(r.body),
@@ -46,7 +47,9 @@ export default {
           results.push(
             mode === "loops"
               ? await handleWebhook("loops", req, { verify: verifyLoops })
-              : await loopsByHand(req.headers, req.body, env.LOOPS_SECRET, now),
+              : mode === "loopsplain"
+                ? handleWebhookSync("loops", req, { verify: null })
+                : await loopsByHand(req.headers, req.body, env.LOOPS_SECRET, now),
           );
         }
         const all = results.map(summary);
