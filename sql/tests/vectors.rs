@@ -1,5 +1,6 @@
 //! The SQL column of the conformance matrix: the reduce and suppress vectors of
-//! `tests/vectors`, played through `message_state` and `recipient_suppressions`.
+//! `tests/vectors`, played through `message_state` and `recipient_suppressions`, and the
+//! normalize vectors of the wave-2 providers through `provider_events`.
 //!
 //! Each area is played twice: with the native rules and with the wasm plugin.
 //!
@@ -182,6 +183,15 @@ async fn play_suppress(rules: &SqlRules) {
 /// failed query, are left to the other runtimes).
 #[tokio::test]
 async fn wave_two_normalize_vectors_through_provider_events() {
+    play_wave_two_normalize(&SqlRules::native()).await;
+}
+
+#[tokio::test]
+async fn wave_two_normalize_vectors_through_provider_events_on_the_wasm_plugin() {
+    play_wave_two_normalize(&plugin_rules()).await;
+}
+
+async fn play_wave_two_normalize(rules: &SqlRules) {
     const PROVIDERS: [&str; 5] = ["mailtrap", "smtp2go", "zeptomail", "loops", "ahasend"];
     let mut played = 0;
     for (path, v) in vectors("normalize") {
@@ -203,7 +213,7 @@ async fn wave_two_normalize_vectors_through_provider_events() {
             sql_literal(provider),
             sql_literal(&file.to_string_lossy())
         );
-        let t = TestExecution::new(1);
+        let t = TestExecution::with_rules(1, rules);
         let result = t.run(&sql).await.map(|b| rows_json(&b)).map_err(|e| e.to_string());
         let fields = [
             "event_key",

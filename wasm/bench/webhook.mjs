@@ -148,7 +148,7 @@ if (loopsWorks && !same(loopsWhole, loopsHand)) {
 }
 const modes = [
   ...(wholeWorks ? ["webhook", "hand", "wasm", "plain", "verify"] : ["verify"]),
-  ...(loopsWorks ? ["loops", "loopshand", "loopsplain"] : []),
+  ...(loopsWorks ? ["loops", "loopshand", "loopsplain", "loopsplainobj"] : []),
 ];
 
 const series = { ping: [] };
@@ -211,6 +211,7 @@ run.
 |---|---|
 | per 100 requests: handleWebhook("loops"), HMAC-SHA256 + normalize + route, all in wasm | ${loopsWorks ? f(per("loops")) : `n/a: ${JSON.stringify(loopsWhole)}`} |
 | per 100 requests: handleWebhookSync("loops") with \`verify: null\` (normalize + route) | ${loopsWorks ? f(per("loopsplain")) : "n/a"} |
+| per 100 requests: the same, headers given as a plain object instead of a \`Headers\` | ${loopsWorks ? f(per("loopsplainobj")) : "n/a"} |
 | per 100 requests: the hand-written handler (WebCrypto HMAC, JSON.parse, field mapping, routing) | ${loopsWorks ? f(per("loopshand")) : "n/a"} |
 | **handleWebhook / hand-written, Loops** | **${ratio("loops", "loopshand")}** |
 `;

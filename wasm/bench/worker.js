@@ -8,6 +8,8 @@
 // one event per request), for each of the 100:
 //   mode=loops      handleWebhook("loops", …) (Standard Webhooks HMAC, normalize, route: all in wasm),
 //   mode=loopsplain handleWebhookSync("loops", …) with `verify: null` (normalize + route),
+//   mode=loopsplainobj  the same with the headers given as a plain object (made beforehand),
+//                   to tell what reading a `Headers` across the wasm boundary costs,
 //   mode=loopshand  the hand-written Loops handler (hand.js), the baseline of `loops`.
 // workerd freezes its clocks during synchronous work, so the time is taken outside, from Node.
 // GET /ping is the empty round trip.
@@ -38,6 +40,7 @@ export default {
     if (mode.startsWith("loops")) {
       const requests = JSON.parse(new TextDecoder().decode(body)).map((r) => ({
         headers: new Headers(r.headers),
+        plain: r.headers,
         body: encoder.encode(r.body),
       }));
       const verifyLoops = { secrets: [env.LOOPS_SECRET], now };
@@ -49,6 +52,8 @@ export default {
               ? await handleWebhook("loops", req, { verify: verifyLoops })
               : mode === "loopsplain"
                 ? handleWebhookSync("loops", req, { verify: null })
+                : mode === "loopsplainobj"
+                ? handleWebhookSync("loops", { headers: req.plain, body: req.body }, { verify: null })
                 : await loopsByHand(req.headers, req.body, env.LOOPS_SECRET, now),
           );
         }
