@@ -22,13 +22,14 @@ use crate::{Outcome, input, write_line};
 /// mailgun (webhook or Events API page), postmark, sparkpost (webhook batch or Events API
 /// page), resend, mandrill, mailjet, brevo, mailersend, postal, arf (an RFC 5965 feedback
 /// report email: complaints from mailbox providers' feedback loops; `ingest --provider arf
-/// DIR` reads a folder of .eml files, one report each); and the canonical formats
+/// DIR` reads a folder of .eml files, one report each), mailtrap (JSON batch or JSON
+/// Lines), smtp2go (JSON or form), zeptomail, loops, ahasend; and the canonical formats
 /// ndjson and csv (validated and passed through). `auto` recognizes the provider from the
 /// headers and the shape of the body, prints which on stderr, and refuses when it cannot tell.
 ///
 /// Two fields say what the provider says beyond the event type: `automated` (privacy_proxy
 /// or scanner) on an open or click the provider flagged as a machine's (SendGrid
-/// sg_machine_open, Mailgun client-info.bot, Brevo proxy_open; never guessed from a user
+/// sg_machine_open, Mailgun client-info.bot, Brevo proxy_open, AhaSend is_bot; never guessed from a user
 /// agent or IP), and `bounce_category` on every hard_bounce, soft_bounce and deferred: why
 /// it failed, from the provider's own classification, then the diagnostic's words, then its
 /// RFC 3463 code (invalid_recipient, mailbox_full, mailbox_disabled, domain_error, blocked,

@@ -18,13 +18,15 @@ use crate::{Outcome, UsageError, input, write_line};
 /// --header. Key material comes from files or the environment, never from the command line
 /// (it would show in `ps` and shell history):
 ///   --secret-file / --secret-env  a shared secret: the HMAC key (mailgun, mandrill,
-///                                 mailersend), the whsec_ secret (resend), or the expected
-///                                 credential, `user:password` or a token (postmark,
-///                                 sparkpost, mailjet, brevo). A file's final newline is
-///                                 ignored.
+///                                 mailersend, mailtrap), the whsec_ secret (resend, loops:
+///                                 Standard Webhooks v1), the aha-whsec-... secret (ahasend),
+///                                 or the expected credential, `user:password` or a token
+///                                 (postmark, sparkpost, mailjet, brevo, smtp2go,
+///                                 zeptomail). A file's final newline is ignored.
 ///   --key-file                    a public key or certificate as the provider shows it,
 ///                                 base64 DER or PEM (sendgrid, postal; the SNS signing
-///                                 certificate for ses).
+///                                 certificate for ses), or a whpk_ Ed25519 key (loops:
+///                                 Standard Webhooks v1a).
 /// Repeat them to accept any of several (secret rotation, several webhook configurations).
 ///
 /// On success prints {"valid": true, "scheme", "key_index", "timestamp", "token"} and exits 0.
@@ -41,7 +43,7 @@ use crate::{Outcome, UsageError, input, write_line};
     .args(["secret_files", "secret_envs", "key_files"])))]
 pub(crate) struct Args {
     /// Who sent the request: sendgrid, ses, mailgun, resend, mandrill, mailersend, postal,
-    /// postmark, sparkpost, mailjet, brevo.
+    /// postmark, sparkpost, mailjet, brevo, mailtrap, smtp2go, zeptomail, loops, ahasend.
     #[arg(long, short = 'p', value_name = "PROVIDER")]
     provider: String,
     /// Read a shared secret from this file; repeatable.
@@ -68,6 +70,11 @@ pub(crate) struct Args {
     /// For providers without signatures, also accept the secret in this header.
     #[arg(long, value_name = "NAME")]
     token_header: Option<String>,
+    /// Verify as Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature; v1 with
+    /// whsec_ secrets, v1a with whpk_ keys) instead of the provider's own scheme, for a sender
+    /// that adopted it (loops and ahasend use it without this flag).
+    #[arg(long)]
+    standard_webhooks: bool,
     /// A file of one-time tokens already accepted, one per line (mailgun replay check).
     #[arg(long, value_name = "FILE")]
     seen_tokens: Option<PathBuf>,
@@ -113,6 +120,9 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         VerifyOptions::new().with_tolerance_secs(args.tolerance).with_seen_tokens(&seen);
     if let Some(h) = &args.token_header {
         options = options.with_token_header(h);
+    }
+    if args.standard_webhooks {
+        options = options.with_standard_webhooks();
     }
     let path = args.file.clone().unwrap_or_else(|| PathBuf::from("-"));
     let body = input::read_all(&path).map_err(|e| usage(format!("{e:#}")))?;

@@ -158,3 +158,54 @@ fn secrets_cannot_be_given_on_the_command_line() {
         run(&["--provider", "mailersend", "--secret", "s3cret", "body"].map(String::from), &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn loops_standard_webhooks_verify_with_a_whsec_secret_or_a_whpk_key() {
+    let dir = Scratch::new("loops");
+    for (case, flag, scheme) in [
+        ("loops/valid.json", "--secret-env", "standard_webhooks_hmac_sha256"),
+        ("loops/ed25519-valid.json", "--key-file", "standard_webhooks_ed25519"),
+    ] {
+        let v = vector(case);
+        let (body, mut args) = body_and_headers(&v, &dir);
+        let key = match flag {
+            "--key-file" => {
+                let file = dir.join("key");
+                std::fs::write(&file, v["input"]["keys"][0].as_str().unwrap()).unwrap();
+                file.display().to_string()
+            }
+            _ => "LOOPS_TEST_SECRET".to_owned(),
+        };
+        let now = v["input"]["now"].to_string();
+        args.extend(["--provider", "loops", flag, &key, "--now", &now].map(String::from));
+        args.push(body.display().to_string());
+        let secret = v["input"]["secrets"][0].as_str().unwrap_or_default();
+        let out = run(&args, &[("LOOPS_TEST_SECRET", secret)]);
+        assert_eq!(out.status.code(), Some(0), "{case}: {}", text(&out.stderr));
+        let row: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(row["scheme"], scheme, "{case}");
+    }
+}
+
+#[test]
+fn standard_webhooks_flag_verifies_any_provider_that_way() {
+    let dir = Scratch::new("standard-webhooks-flag");
+    let v = vector("postmark/standard-webhooks-scheme.json");
+    let (body, mut args) = body_and_headers(&v, &dir);
+    let now = v["input"]["now"].to_string();
+    args.extend(
+        ["--provider", "postmark", "--secret-env", "SW_TEST_SECRET", "--now", &now]
+            .map(String::from),
+    );
+    args.push(body.display().to_string());
+    let secret = v["input"]["secrets"][0].as_str().unwrap();
+    // Postmark's own check looks for credentials and finds none.
+    let out = run(&args, &[("SW_TEST_SECRET", secret)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("rejected: unauthorized"), "{}", text(&out.stderr));
+    args.insert(0, "--standard-webhooks".to_owned());
+    let out = run(&args, &[("SW_TEST_SECRET", secret)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let row: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(row["scheme"], "standard_webhooks_hmac_sha256");
+}

@@ -50,11 +50,17 @@ pub(crate) enum Classification {
     MandrillBounceDescription,
     /// Mailjet `error`.
     MailjetError,
+    /// Mailtrap `bounce_category`.
+    MailtrapBounceCategory,
+    /// AhaSend `type` (`message.failed`).
+    AhasendType,
+    /// AhaSend `delivery_attempt.classification`.
+    AhasendDeliveryAttempt,
 }
 
 impl Classification {
     #[cfg(test)]
-    const ALL: [Classification; 8] = [
+    const ALL: [Classification; 11] = [
         Classification::SesBounceSubType,
         Classification::SesDelayType,
         Classification::SendgridBounce,
@@ -63,6 +69,9 @@ impl Classification {
         Classification::MailgunReason,
         Classification::MandrillBounceDescription,
         Classification::MailjetError,
+        Classification::MailtrapBounceCategory,
+        Classification::AhasendType,
+        Classification::AhasendDeliveryAttempt,
     ];
 
     fn table(self) -> &'static str {
@@ -75,6 +84,9 @@ impl Classification {
             Classification::MailgunReason => "mailgun_reason",
             Classification::MandrillBounceDescription => "mandrill_bounce_description",
             Classification::MailjetError => "mailjet_error",
+            Classification::MailtrapBounceCategory => "mailtrap_bounce_category",
+            Classification::AhasendType => "ahasend_type",
+            Classification::AhasendDeliveryAttempt => "ahasend_classification",
         }
     }
 }

@@ -52,11 +52,21 @@ pub enum Provider {
     Postal,
     /// ARF feedback reports (RFC 5965): complaint emails from mailbox providers' feedback loops.
     Arf,
+    /// Mailtrap Email Sending webhooks (JSON batches or JSON Lines).
+    Mailtrap,
+    /// SMTP2GO webhooks (JSON or form-encoded).
+    Smtp2go,
+    /// ZeptoMail (Zoho) webhooks.
+    Zeptomail,
+    /// Loops webhooks (Standard Webhooks).
+    Loops,
+    /// AhaSend webhooks (Standard Webhooks headers, raw-string key).
+    Ahasend,
 }
 
 impl Provider {
     /// Every source, in slug order of the docs.
-    pub const ALL: [Provider; 14] = [
+    pub const ALL: [Provider; 19] = [
         Provider::Ndjson,
         Provider::Csv,
         Provider::Sendgrid,
@@ -71,6 +81,11 @@ impl Provider {
         Provider::Mailersend,
         Provider::Postal,
         Provider::Arf,
+        Provider::Mailtrap,
+        Provider::Smtp2go,
+        Provider::Zeptomail,
+        Provider::Loops,
+        Provider::Ahasend,
     ];
 
     /// The slug (`"sendgrid"`), as in the canonical `provider` field.
@@ -90,6 +105,11 @@ impl Provider {
             Provider::Mailersend => "mailersend",
             Provider::Postal => "postal",
             Provider::Arf => "arf",
+            Provider::Mailtrap => "mailtrap",
+            Provider::Smtp2go => "smtp2go",
+            Provider::Zeptomail => "zeptomail",
+            Provider::Loops => "loops",
+            Provider::Ahasend => "ahasend",
         }
     }
 }
@@ -324,6 +344,11 @@ fn dispatch<'b>(
         Provider::Ses => providers::ses::normalize(payload).map(owned),
         Provider::Mailgun => providers::mailgun::normalize(body_only).map(Output::Borrowed),
         Provider::Postmark => providers::postmark::normalize(payload).map(owned),
+        Provider::Mailtrap => providers::mailtrap::normalize(payload).map(owned),
+        Provider::Smtp2go => providers::smtp2go::normalize(payload).map(owned),
+        Provider::Zeptomail => providers::zeptomail::normalize(payload).map(owned),
+        Provider::Loops => providers::loops::normalize(payload).map(owned),
+        Provider::Ahasend => providers::ahasend::normalize(payload).map(owned),
     };
     let tag =
         |e: Error| if e.provider().is_none() { e.with_provider(provider.as_str()) } else { e };
@@ -354,7 +379,12 @@ fn dispatch<'b>(
 /// API details body's `MessageEvents`), SendGrid's Email Activity `msg_id`+`events`, MailerSend's
 /// `activity.*` type, Resend's `email.*` type with `created_at` and `data`, Postal's `uuid` and
 /// `payload`, Mailjet's `MessageID`, Brevo's `ts_epoch` or `message-id`, SendGrid's `sg_*` keys,
-/// and canonical NDJSON (`event_key` and `provider`).
+/// canonical NDJSON (`event_key` and `provider`), Mailtrap's `events` batch (or an event with
+/// `event_id` and `sending_stream`, or JSON Lines of them), SMTP2GO's `email_id` (JSON or a
+/// form), ZeptoMail's `event_name` and `event_message`, Loops' `eventName` and `eventTime`, and
+/// AhaSend's `type`, `timestamp`, `webhook_id` and `data`. A `webhook-id` header without
+/// `svix-id` (Standard Webhooks) is Resend's unless the body is Loops' or AhaSend's;
+/// `Mailtrap-Signature` is Mailtrap's.
 ///
 /// # Errors
 /// `ambiguous_provider` when nothing matches or several providers do (an empty JSON array could
@@ -371,6 +401,17 @@ pub fn detect(headers: &Headers, body: &[u8]) -> Result<Provider, Error> {
     let mut found = from_headers(headers);
     if found.is_empty() {
         found = from_body(body);
+    } else if found.contains(&Provider::Resend) && headers.get("svix-id").is_none() {
+        // `webhook-id` alone is Standard Webhooks, which Resend, Loops and AhaSend all send:
+        // the body tells them apart (Resend's, unrecognized, stays the answer it always was).
+        let by_body: Vec<Provider> = from_body(body)
+            .into_iter()
+            .filter(|p| matches!(p, Provider::Loops | Provider::Ahasend))
+            .collect();
+        if !by_body.is_empty() {
+            found.retain(|p| *p != Provider::Resend);
+            found.extend(by_body);
+        }
     }
     found.sort();
     found.dedup();
@@ -409,6 +450,8 @@ fn from_headers(headers: &Headers) -> Vec<Provider> {
             Provider::Postal
         } else if n.starts_with("x-messagesystems-") {
             Provider::Sparkpost
+        } else if n == "mailtrap-signature" {
+            Provider::Mailtrap
         } else {
             continue;
         };
@@ -422,6 +465,9 @@ fn from_body(body: &[u8]) -> Vec<Provider> {
     if trimmed.starts_with(b"mandrill_events=") {
         return vec![Provider::Mandrill];
     }
+    if is_smtp2go_form(trimmed) {
+        return vec![Provider::Smtp2go];
+    }
     if is_feedback_report(body) {
         return vec![Provider::Arf];
     }
@@ -433,10 +479,20 @@ fn from_body(body: &[u8]) -> Vec<Provider> {
     match serde_json::from_slice::<Value>(first) {
         Ok(v @ Value::Object(_)) => from_value(&v)
             .into_iter()
-            .filter(|p| matches!(p, Provider::Ses | Provider::Ndjson))
+            .filter(|p| matches!(p, Provider::Ses | Provider::Ndjson | Provider::Mailtrap))
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// SMTP2GO's form-encoded body: not JSON, with its `event` and `email_id` fields.
+fn is_smtp2go_form(body: &[u8]) -> bool {
+    if matches!(body.first(), Some(b'{' | b'[')) || body.contains(&b'\n') {
+        return false;
+    }
+    let names: Vec<&[u8]> =
+        body.split(|b| *b == b'&').map(|p| p.split(|b| *b == b'=').next().unwrap_or(p)).collect();
+    names.contains(&&b"event"[..]) && names.contains(&&b"email_id"[..])
 }
 
 /// An email (it does not start with JSON) whose headers declare an RFC 5965 feedback report.
@@ -517,8 +573,27 @@ fn from_object(v: &Value) -> Vec<Provider> {
     if has("event") && (has("MessageID") || has("mj_message_id") || has("Message_GUID")) {
         found.push(Provider::Mailjet);
     }
-    if has("event") && (has("ts_epoch") || has("message-id") || has("ts_event")) {
+    if has("event") && !has("email_id") && (has("ts_epoch") || has("message-id") || has("ts_event"))
+    {
         found.push(Provider::Brevo);
+    }
+    if (has("events") && !has("msg_id"))
+        || (has("event") && has("event_id") && has("sending_stream"))
+    {
+        found.push(Provider::Mailtrap);
+    }
+    if has("event") && has("email_id") {
+        found.push(Provider::Smtp2go);
+    }
+    if has("event_name") && has("event_message") {
+        found.push(Provider::Zeptomail);
+    }
+    if has("eventName") && has("eventTime") {
+        found.push(Provider::Loops);
+    }
+    // MailerSend's body has `webhook_id`, `type` and `data` too, but `created_at`, no `timestamp`.
+    if has("webhook_id") && has("timestamp") && has("data") && !type_str.starts_with("activity.") {
+        found.push(Provider::Ahasend);
     }
     if has("event_key") && has("provider") {
         found.push(Provider::Ndjson);
@@ -605,6 +680,49 @@ mod tests {
         let canonical =
             r#"{"event_key":"ses:1","provider":"ses","type":"open","provider_type":"Open"}"#;
         assert_eq!(detect_body(canonical).unwrap(), Provider::Ndjson);
+    }
+
+    #[test]
+    fn mailtrap_smtp2go_zeptomail_loops_and_ahasend_are_recognized() {
+        let bodies = [
+            (Provider::Mailtrap, r#"{"events":[]}"#),
+            (
+                Provider::Mailtrap,
+                r#"{"event":"delivery","event_id":"e1","sending_stream":"bulk","email":"a@example.com"}"#,
+            ),
+            (
+                Provider::Mailtrap,
+                "{\"event\":\"open\",\"event_id\":\"e1\",\"sending_stream\":\"bulk\"}\n{\"event\":\"click\",\"event_id\":\"e2\",\"sending_stream\":\"bulk\"}\n",
+            ),
+            (
+                Provider::Smtp2go,
+                r#"{"event":"delivered","rcpt":"a@example.com","email_id":"1wAb","message-id":"<m@x>"}"#,
+            ),
+            (Provider::Smtp2go, "event=delivered&rcpt=a%40example.com&email_id=1wAb"),
+            (Provider::Zeptomail, r#"{"event_name":["hardbounce"],"event_message":[]}"#),
+            (Provider::Loops, r#"{"eventName":"email.delivered","eventTime":1772960000}"#),
+            (
+                Provider::Ahasend,
+                r#"{"type":"message.delivered","timestamp":"2026-03-06T14:15:16Z","webhook_id":"w","data":{}}"#,
+            ),
+        ];
+        for (want, body) in bodies {
+            assert_eq!(detect_body(body).unwrap(), want, "{body}");
+        }
+        // MailerSend's body has webhook_id, type and data too.
+        let mailersend = r#"{"type":"activity.sent","created_at":"2026-01-12T08:00:00Z","webhook_id":"w","data":{}}"#;
+        assert_eq!(detect_body(mailersend).unwrap(), Provider::Mailersend);
+        // Standard Webhooks headers: the body tells Loops and AhaSend from Resend.
+        let sw: Headers =
+            [("webhook-id", "msg_1"), ("webhook-timestamp", "1")].into_iter().collect();
+        let loops = br#"{"eventName":"email.opened","eventTime":1772960000}"#;
+        assert_eq!(detect(&sw, loops).unwrap(), Provider::Loops);
+        let aha = br#"{"type":"message.opened","timestamp":"2026-03-06T14:15:16Z","webhook_id":"w","data":{}}"#;
+        assert_eq!(detect(&sw, aha).unwrap(), Provider::Ahasend);
+        let resend = br#"{"type":"email.sent","created_at":"2026-01-10T09:00:01.250Z","data":{}}"#;
+        assert_eq!(detect(&sw, resend).unwrap(), Provider::Resend);
+        let mt: Headers = [("Mailtrap-Signature", "00")].into_iter().collect();
+        assert_eq!(detect(&mt, b"").unwrap(), Provider::Mailtrap);
     }
 
     #[test]

@@ -163,12 +163,15 @@ pub(crate) enum PublicKey {
     P256(VerifyingKey),
     /// An RSA key (Postal, the SNS signing certificate).
     Rsa(RsaKey),
+    /// An Ed25519 key (Standard Webhooks `v1a`), given as `whpk_` + base64 of its 32 bytes.
+    Ed25519(ed25519_dalek::VerifyingKey),
 }
 
 impl PublicKey {
     /// Parse PEM (`PUBLIC KEY`, `RSA PUBLIC KEY`, `CERTIFICATE`), bare base64 DER of a
     /// SubjectPublicKeyInfo or certificate (what SendGrid and Postal show), or a DKIM-style
-    /// record carrying `p=<base64>` (Postal's DNS TXT record).
+    /// record carrying `p=<base64>` (Postal's DNS TXT record), or a Standard Webhooks Ed25519
+    /// public key (`whpk_` + base64 of the 32 key bytes).
     ///
     /// # Errors
     /// `bad_encoding` when the text is none of these; `unknown_key` when it is a well-formed
@@ -176,6 +179,14 @@ impl PublicKey {
     pub(crate) fn parse(text: &str) -> Result<PublicKey, Error> {
         let bad = |what: &str| Error::new(ErrorKind::BadEncoding, format!("public key: {what}"));
         let text = text.trim();
+        if let Some(b64) = text.strip_prefix("whpk_") {
+            let bytes = decode_base64(b64)
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| bad("whpk_ key is not base64 of 32 bytes"))?;
+            return ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+                .map(PublicKey::Ed25519)
+                .map_err(|_| bad("whpk_ key is not an ed25519 point"));
+        }
         if text.contains("-----BEGIN ") {
             let (label, der) = decode_pem(text).ok_or_else(|| bad("malformed pem block"))?;
             return match label {

@@ -86,6 +86,7 @@ pub(crate) struct VerifySettings {
     pub(crate) tolerance_secs: Option<u32>,
     pub(crate) seen_tokens: BTreeSet<String>,
     pub(crate) token_header: Option<String>,
+    pub(crate) standard_webhooks: bool,
 }
 
 impl WebhookOptions {
@@ -129,6 +130,7 @@ impl WebhookOptions {
             tolerance_secs: None,
             seen_tokens: BTreeSet::new(),
             token_header: None,
+            standard_webhooks: false,
         };
         WebhookOptions {
             verify: Some(Box::new(VerifyConfig { settings: Ok(settings) })),
@@ -234,6 +236,9 @@ impl VerifySettings {
         }
         if let Some(h) = &self.token_header {
             opts = opts.with_token_header(h);
+        }
+        if self.standard_webhooks {
+            opts = opts.with_standard_webhooks();
         }
         f(provider, &request, keys, now, &opts)
     }

@@ -262,6 +262,7 @@ def verify(
     token_header: Optional[str] = None,
     seen_tokens: Optional[Iterable[str]] = None,
     form: Union[None, Mapping[str, str], Iterable[tuple[str, str]]] = None,
+    scheme: Optional[str] = None,
 ) -> VerifyResult:
     """Check a webhook request's signature or credentials, as ``mailstate verify`` does.
 
@@ -272,7 +273,10 @@ def verify(
     ``tolerance`` the allowed clock skew in seconds (default 300). ``token_header`` names
     the header a shared token arrives in (Brevo, Postmark); ``seen_tokens`` are replay
     tokens already accepted (Mailgun: a repeat is ``replay``); ``form`` is the decoded
-    form body when the framework already parsed it (Mandrill).
+    form body when the framework already parsed it (Mandrill). ``scheme="standard_webhooks"``
+    verifies as Standard Webhooks (``webhook-*`` headers; ``whsec_`` secrets, ``whpk_`` keys)
+    instead of the provider's own scheme, for a sender that adopted it (Loops and AhaSend use
+    it without being asked).
 
     Returns a :class:`VerifyResult`: ``.ok``, and ``.reason`` (a code) when rejected. Raises
     :class:`MailstateError` when the request cannot be checked at all (``unknown_provider``,
@@ -299,9 +303,12 @@ def verify(
     raw = [s.encode("utf-8") if isinstance(s, str) else bytes(s) for s in (secrets or [])]
     if isinstance(form, Mapping):
         form = list(form.items())
+    if scheme not in (None, "standard_webhooks"):
+        raise MailstateError("invalid_value", f"scheme {scheme!r}: expected 'standard_webhooks'")
     return VerifyResult(
         *_mailstate.verify(
             provider, body, headers, raw, list(keys or []), url, now_ms, tolerance,
             token_header, list(seen_tokens or []), None if form is None else list(form),
+            scheme == "standard_webhooks",
         )
     )

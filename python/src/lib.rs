@@ -327,10 +327,11 @@ type Verdict = (
 );
 
 /// verify(provider, body, headers, secrets, keys, url, now_ms, tolerance, token_header,
-/// seen_tokens, form) -> tuple
+/// seen_tokens, form, standard_webhooks=False) -> tuple
 #[pyfunction]
 #[pyo3(signature = (
-    provider, body, headers, secrets, keys, url, now_ms, tolerance, token_header, seen_tokens, form
+    provider, body, headers, secrets, keys, url, now_ms, tolerance, token_header, seen_tokens, form,
+    standard_webhooks=false
 ))]
 #[expect(clippy::too_many_arguments, reason = "the Python signature: keyword arguments there")]
 #[expect(clippy::needless_pass_by_value, reason = "pyo3 extracts owned arguments")]
@@ -346,6 +347,7 @@ fn verify(
     token_header: Option<&str>,
     seen_tokens: Vec<String>,
     form: Option<Vec<(String, String)>>,
+    standard_webhooks: bool,
 ) -> PyResult<Verdict> {
     let provider: Provider = provider.parse().map_err(Failure::from)?;
     let headers = headers_from(headers)?;
@@ -365,6 +367,9 @@ fn verify(
     }
     if let Some(h) = token_header {
         options = options.with_token_header(h);
+    }
+    if standard_webhooks {
+        options = options.with_standard_webhooks();
     }
     let mut request = SignedRequest::new(body, &headers);
     if let Some(u) = url {

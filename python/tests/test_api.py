@@ -29,7 +29,7 @@ def test_signature_vector(path):
             i["provider"], body, i.get("headers"),
             secrets=i.get("secrets"), keys=i.get("keys"), url=i.get("url"), now=i["now"],
             tolerance=i.get("tolerance_secs"), token_header=i.get("token_header"),
-            seen_tokens=i.get("seen_tokens"), form=i.get("form"),
+            seen_tokens=i.get("seen_tokens"), form=i.get("form"), scheme=i.get("scheme"),
         )
     except mailstate.MailstateError as e:
         assert "error" in expect, (path, e)

@@ -4,7 +4,8 @@
 //! - `util`: `TestExecution` (a context with the functions registered) and result helpers.
 //! - `functions`: each function's contract (NULL rows, FILTER, errors, no GROUP BY, windows).
 //! - `vectors`: the reduce and suppress vectors of `tests/vectors` played through SQL (the SQL
-//!   column of the conformance matrix), over several input encodings.
+//!   column of the conformance matrix), over several input encodings; the wave-2 normalize
+//!   vectors through `provider_events`.
 //! - `partitions`: partial and final aggregation agree with core for any partitioning,
 //!   shuffle, and when the partial stage is skipped (`convert_to_state`).
 //! - `plugin`: the functions on the wasm rules plugin equal native on a million events; a

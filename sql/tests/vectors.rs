@@ -1,5 +1,6 @@
 //! The SQL column of the conformance matrix: the reduce and suppress vectors of
-//! `tests/vectors`, played through `message_state` and `recipient_suppressions`.
+//! `tests/vectors`, played through `message_state` and `recipient_suppressions`, and the
+//! normalize vectors of the wave-2 providers through `provider_events`.
 //!
 //! Each area is played twice: with the native rules and with the wasm plugin.
 //!
@@ -174,4 +175,67 @@ async fn play_suppress(rules: &SqlRules) {
             check(&path, &format!("ndjson, {partitions} partitions"), &v["expect"], result);
         }
     }
+}
+
+/// The normalize vectors of the wave-2 providers (issue 19) through `provider_events`: each
+/// body written as a file is one payload, and the rows carry the vector's events (vectors that
+/// need request headers, or expect element errors, which the strict function turns into a
+/// failed query, are left to the other runtimes).
+#[tokio::test]
+async fn wave_two_normalize_vectors_through_provider_events() {
+    play_wave_two_normalize(&SqlRules::native()).await;
+}
+
+#[tokio::test]
+async fn wave_two_normalize_vectors_through_provider_events_on_the_wasm_plugin() {
+    play_wave_two_normalize(&plugin_rules()).await;
+}
+
+async fn play_wave_two_normalize(rules: &SqlRules) {
+    const PROVIDERS: [&str; 5] = ["mailtrap", "smtp2go", "zeptomail", "loops", "ahasend"];
+    let mut played = 0;
+    for (path, v) in vectors("normalize") {
+        let provider = v["input"]["provider"].as_str().unwrap_or_default();
+        let has_headers = v["input"].get("headers").is_some_and(|h| !h.is_null());
+        let element_errors =
+            v["expect"]["output"]["errors"].as_array().is_some_and(|e| !e.is_empty());
+        if !PROVIDERS.contains(&provider) || has_headers || element_errors {
+            continue;
+        }
+        let Some(body) = v["input"]["body"].as_str() else { continue };
+        let dir = temp_dir();
+        let file = dir.path().join("payload");
+        std::fs::write(&file, body).unwrap();
+        let sql = format!(
+            "SELECT event_key, type, provider_type, message_id, recipient, stream,
+                    bounce_class, bounce_category, automated, url
+             FROM provider_events({}, {})",
+            sql_literal(provider),
+            sql_literal(&file.to_string_lossy())
+        );
+        let t = TestExecution::with_rules(1, rules);
+        let result = t.run(&sql).await.map(|b| rows_json(&b)).map_err(|e| e.to_string());
+        let fields = [
+            "event_key",
+            "type",
+            "provider_type",
+            "message_id",
+            "recipient",
+            "stream",
+            "bounce_class",
+            "bounce_category",
+            "automated",
+            "url",
+        ];
+        let expect = match v["expect"]["output"]["events"].as_array() {
+            Some(events) => serde_json::json!({ "output": events
+                .iter()
+                .map(|e| fields.iter().map(|f| ((*f).to_owned(), e[*f].clone())).collect())
+                .collect::<Vec<serde_json::Map<String, Value>>>() }),
+            None => v["expect"].clone(),
+        };
+        check(&path, "one file", &expect, result);
+        played += 1;
+    }
+    assert!(played >= 40, "only {played} wave-2 normalize vectors played");
 }

@@ -1,6 +1,8 @@
 // Benchmark of the JavaScript build: the .wasm size (raw and gzipped), and handleWebhook on a
-// 100-event signed SendGrid batch inside workerd (Miniflare), median over many runs, with the
-// empty round trip measured in the same run as the baseline.
+// 100-event signed SendGrid batch and on 100 signed Loops requests (Standard Webhooks; Loops
+// sends one event per request) inside workerd (Miniflare), median over many runs, each against
+// a minimal hand-written JavaScript handler for the same provider (bench/hand.js: WebCrypto
+// verify, JSON.parse, field mapping, routing by type) measured in the same run.
 //
 //   node wasm/bench/webhook.mjs [--runs 200] [--out BENCHMARKS-js.md]
 //
@@ -9,7 +11,7 @@
 // handleWebhook K times in one request; per-batch time = (median(K calls) - median(0 calls)) / K,
 // which cancels the Node-workerd hop, the body upload and the request handling.
 
-import { generateKeyPairSync, sign } from "node:crypto";
+import { createHmac, generateKeyPairSync, sign } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -64,13 +66,43 @@ const headers = () => {
   };
 };
 
+// 100 Loops events, every email event type, each its own request signed with Standard Webhooks
+// v1 under a whsec_ secret made for this run; re-signed for every sample (fresh timestamps).
+const loopsKey = Buffer.from(Array.from({ length: 24 }, (_, i) => (i * 37 + 11) % 256));
+const loopsSecret = `whsec_${loopsKey.toString("base64")}`;
+const loopsNames = [
+  "campaign.email.sent", "email.delivered", "email.opened", "email.clicked", "email.softBounced",
+  "email.hardBounced", "email.spamReported", "email.unsubscribed",
+];
+const loopsBodies = Array.from({ length: 100 }, (_, i) =>
+  JSON.stringify({
+    eventName: loopsNames[i % loopsNames.length],
+    eventTime: t0 + i,
+    webhookSchemaVersion: "1.0.0",
+    sourceType: "campaign",
+    campaignId: "cm7camp00bench00001",
+    contactIdentity: { id: `cm7contact${String(i % 37).padStart(8, "0")}`, email: `User${i % 37}@Example.com`, userId: null },
+    email: { id: `cm7email${String(i).padStart(10, "0")}`, emailMessageId: "cm7msg0000bench0001", subject: "Week 2" },
+  }),
+);
+const loopsEnvelope = () => {
+  const ts = String(Math.floor(Date.now() / 1000));
+  return JSON.stringify(
+    loopsBodies.map((b, i) => {
+      const id = `msg_bench${String(i).padStart(6, "0")}`;
+      const mac = createHmac("sha256", loopsKey).update(`${id}.${ts}.${b}`).digest("base64");
+      return { headers: { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": ts, "webhook-signature": `v1,${mac}` }, body: b };
+    }),
+  );
+};
+
 const mf = new Miniflare({
   modules: true,
   modulesRoot: join(root, "wasm"),
   scriptPath: join(root, "wasm", "bench", "worker.js"),
   modulesRules,
   compatibilityDate: "2026-04-01",
-  bindings: { SENDGRID_PUBLIC_KEY: publicKey },
+  bindings: { SENDGRID_PUBLIC_KEY: publicKey, LOOPS_SECRET: loopsSecret },
 });
 await mf.ready;
 
@@ -86,7 +118,13 @@ async function sample(path, init) {
   return { ms, text };
 }
 
-const post = (mode, n, h) => sample(`/bench?mode=${mode}&n=${n}`, { method: "POST", headers: h, body });
+const isLoops = (mode) => mode.startsWith("loops");
+const post = (mode, n, h, loops) =>
+  sample(`/bench?mode=${mode}&n=${n}`, {
+    method: "POST",
+    headers: isLoops(mode) ? { "content-type": "application/json" } : h,
+    body: isLoops(mode) ? (loops ?? loopsEnvelope()) : body,
+  });
 
 // Check what this build can do before timing it: verification must pass; the whole webhook
 // needs the SendGrid normalizer.
@@ -97,7 +135,21 @@ if (verified?.valid !== true) {
 }
 const whole = JSON.parse((await post("webhook", 1, headers())).text);
 const wholeWorks = whole.status === 200 && whole.events === 100;
-const modes = wholeWorks ? ["webhook", "wasm", "plain", "verify"] : ["verify"];
+// The hand-written handlers must do the same work: the same status and routed counts.
+const hand = JSON.parse((await post("hand", 1, headers())).text);
+const loopsWhole = JSON.parse((await post("loops", 1)).text);
+const loopsHand = JSON.parse((await post("loopshand", 1)).text);
+const sorted = (o) => JSON.stringify(Object.entries(o ?? {}).sort());
+const same = (a, b) => a.status === b.status && sorted(a.counts) === sorted(b.counts);
+if (wholeWorks && !same(whole, hand)) throw new Error(`sendgrid handlers differ: ${JSON.stringify({ whole, hand })}`);
+const loopsWorks = loopsWhole.status === 200 && loopsWhole.events === 100;
+if (loopsWorks && !same(loopsWhole, loopsHand)) {
+  throw new Error(`loops handlers differ: ${JSON.stringify({ loopsWhole, loopsHand })}`);
+}
+const modes = [
+  ...(wholeWorks ? ["webhook", "hand", "wasm", "plain", "verify"] : ["verify"]),
+  ...(loopsWorks ? ["loops", "loopshand", "loopsplain", "loopsplainobj"] : []),
+];
 
 const series = { ping: [] };
 for (const mode of modes) {
@@ -109,9 +161,10 @@ for (let i = 0; i < runs; i++) {
   // Interleaved, so drift on a shared machine hits every series alike.
   series.ping.push((await sample("/ping")).ms);
   const h = headers();
+  const loops = loopsEnvelope();
   for (const mode of modes) {
-    series[`${mode}0`].push((await post(mode, 0, h)).ms);
-    series[`${mode}K`].push((await post(mode, K, h)).ms);
+    series[`${mode}0`].push((await post(mode, 0, h, loops)).ms);
+    series[`${mode}K`].push((await post(mode, K, h, loops)).ms);
   }
 }
 await mf.dispose();
@@ -119,6 +172,7 @@ await mf.dispose();
 const m = Object.fromEntries(Object.entries(series).map(([k, v]) => [k, median(v)]));
 const per = (mode) => (m[`${mode}K`] - m[`${mode}0`]) / K;
 const f = (x) => x.toFixed(3);
+const ratio = (a, b) => (modes.includes(a) && modes.includes(b) ? `${(per(a) / per(b)).toFixed(2)}x` : "n/a");
 const report = `# JavaScript build benchmarks
 
 Command: \`node wasm/bench/webhook.mjs --runs ${runs}\` (after \`scripts/build-js.sh\`), on ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, workerd from miniflare 4.20260426.0, a shared 2-core machine.
@@ -144,6 +198,22 @@ Node-to-workerd hop, the upload of the body and the request handling cancel out.
 | per batch: handleWebhookSync, verify (ECDSA P-256 in wasm) + normalize + route | ${wholeWorks ? f(per("wasm")) : "n/a"} |
 | per batch: handleWebhookSync with \`verify: null\` (normalize + route) | ${wholeWorks ? f(per("plain")) : "n/a"} |
 | per batch: verify alone (in wasm) | ${f(per("verify"))} |
+| per batch: the hand-written handler (bench/hand.js: WebCrypto ECDSA, JSON.parse, field mapping, routing) | ${wholeWorks ? f(per("hand")) : "n/a"} |
+| **handleWebhook / hand-written, SendGrid** | **${ratio("webhook", "hand")}** |
+
+## handleWebhook on 100 signed Loops requests (Standard Webhooks v1), inside workerd
+
+Loops sends one event per request, so the unit is 100 requests of one event each (every email
+event type), each verified, normalized and routed on its own; measured as above, in the same
+run.
+
+| measure | median ms |
+|---|---|
+| per 100 requests: handleWebhook("loops"), HMAC-SHA256 + normalize + route, all in wasm | ${loopsWorks ? f(per("loops")) : `n/a: ${JSON.stringify(loopsWhole)}`} |
+| per 100 requests: handleWebhookSync("loops") with \`verify: null\` (normalize + route) | ${loopsWorks ? f(per("loopsplain")) : "n/a"} |
+| per 100 requests: the same, headers given as a plain object instead of a \`Headers\` | ${loopsWorks ? f(per("loopsplainobj")) : "n/a"} |
+| per 100 requests: the hand-written handler (WebCrypto HMAC, JSON.parse, field mapping, routing) | ${loopsWorks ? f(per("loopshand")) : "n/a"} |
+| **handleWebhook / hand-written, Loops** | **${ratio("loops", "loopshand")}** |
 `;
 writeFileSync(out, report);
 process.stdout.write(report);

@@ -51,7 +51,7 @@ export type BounceCategory =
 
 /**
  * A machine open or click, from an explicit provider signal only (SendGrid `sg_machine_open`,
- * Mailgun `client-info.bot`, Brevo proxy opens); null means a person, as far as the provider
+ * Mailgun `client-info.bot`, Brevo proxy opens, AhaSend `is_bot`); null means a person, as far as the provider
  * can tell.
  */
 export type Automated = "privacy_proxy" | "scanner";
@@ -59,7 +59,8 @@ export type Automated = "privacy_proxy" | "scanner";
 /** The provider slugs (and `ndjson`, canonical events one per line). */
 export type ProviderName =
   | "ndjson" | "sendgrid" | "ses" | "mailgun" | "postmark" | "sparkpost" | "resend"
-  | "mandrill" | "mailjet" | "brevo" | "mailersend" | "postal" | "arf";
+  | "mandrill" | "mailjet" | "brevo" | "mailersend" | "postal" | "arf"
+  | "mailtrap" | "smtp2go" | "zeptomail" | "loops" | "ahasend";
 
 /** One canonical event (DESIGN.md). Optional fields may be absent or null on input. */
 export interface Event {
@@ -176,6 +177,12 @@ export interface VerifyOptions {
   seen_tokens?: string[];
   /** The header carrying a shared token, for token-checked providers. */
   token_header?: string;
+  /**
+   * Verify as Standard Webhooks (`webhook-id`/`-timestamp`/`-signature`; `v1` HMAC with
+   * `whsec_` secrets, `v1a` Ed25519 with `whpk_` keys) instead of the provider's own scheme,
+   * for a sender that adopted it. Loops and AhaSend use it without this option.
+   */
+  scheme?: "standard_webhooks";
 }
 
 /** A request and the key material to check it with. */

@@ -10,15 +10,18 @@ pub(crate) use text::{
 };
 pub(crate) use time::TimeUnit;
 
+pub(crate) mod ahasend;
 pub(crate) mod arf;
 pub(crate) mod brevo;
 pub(crate) mod csv;
 pub(crate) mod fill;
 pub(crate) mod form;
 pub(crate) mod json;
+pub(crate) mod loops;
 pub(crate) mod mailersend;
 pub(crate) mod mailgun;
 pub(crate) mod mailjet;
+pub(crate) mod mailtrap;
 pub(crate) mod mandrill;
 pub(crate) mod ndjson;
 pub(crate) mod postal;
@@ -26,6 +29,8 @@ pub(crate) mod postmark;
 pub(crate) mod resend;
 pub(crate) mod sendgrid;
 pub(crate) mod ses;
+pub(crate) mod smtp2go;
 pub(crate) mod sparkpost;
 pub(crate) mod text;
 pub(crate) mod time;
+pub(crate) mod zeptomail;

@@ -46,6 +46,21 @@ pub(crate) fn read_time(v: Val<'_>, unit: TimeUnit) -> Result<Timestamp, String>
     }
 }
 
+/// [`read_time`], except that a date-time written without an offset is UTC (the wave-2
+/// rule: SMTP2GO's `2026-03-04 16:20:00`), where `read_time` refuses it.
+pub(crate) fn read_time_naive_utc(v: Val<'_>, unit: TimeUnit) -> Result<Timestamp, String> {
+    read_time(v, unit).or_else(|found| {
+        let s = v.string().filter(|_| v.kind == Kind::Str).ok_or_else(|| found.clone())?;
+        let t = close_offset_gap(s.trim()).into_owned();
+        let has_offset =
+            t.ends_with(['Z', 'z']) || t.get(10..).is_some_and(|time| time.contains(['+', '-']));
+        if has_offset {
+            return Err(found);
+        }
+        Timestamp::parse_rfc3339(&format!("{t}Z")).map_err(|_| found)
+    })
+}
+
 /// An object's or array's compact JSON text, for an error message.
 #[cold]
 fn compact(text: &str) -> String {
@@ -185,5 +200,18 @@ mod tests {
         assert_eq!(s(r#""2018-10-08T14:05:45 +0000""#), 1_539_007_545_000);
         assert_eq!(time("true", TimeUnit::Seconds).unwrap_err(), "boolean true");
         assert!(time(r#""yesterday""#, TimeUnit::Seconds).is_err());
+    }
+
+    #[test]
+    fn a_time_without_offset_is_utc_only_where_asked() {
+        let naive = |t: &str| read_time_naive_utc(Scan::new(t).value().unwrap(), TimeUnit::Seconds);
+        assert_eq!(naive(r#""2026-03-04 16:20:00""#).unwrap().as_millis(), 1_772_641_200_000);
+        assert_eq!(naive(r#""2026-03-04T16:20:00.5""#).unwrap().as_millis(), 1_772_641_200_500);
+        assert_eq!(naive(r#""2026-03-04 16:20:00+0100""#).unwrap().as_millis(), 1_772_637_600_000);
+        assert_eq!(naive("1772641200").unwrap().as_millis(), 1_772_641_200_000);
+        assert!(naive(r#""2026-03-04 16:20:00+01:0x""#).is_err());
+        assert!(naive(r#""2026-13-04 16:20:00""#).is_err());
+        let strict = |t: &str| read_time(Scan::new(t).value().unwrap(), TimeUnit::Seconds);
+        assert!(strict(r#""2026-03-04 16:20:00""#).is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! Providers that do not sign their webhooks (Postmark, SparkPost, Mailjet, Brevo): the
+//! Providers that do not sign their webhooks (Postmark, SparkPost, Mailjet, Brevo, SMTP2GO,
+//! and ZeptoMail, whose signature is unconfirmed): the
 //! request is authentic when it presents a configured credential.
 //!
 //! Accepted, compared in constant time with each configured secret:

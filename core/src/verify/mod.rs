@@ -13,8 +13,12 @@
 //! | resend | Svix HMAC-SHA256 base64 over `id.timestamp.body` | `svix-timestamp` | `whsec_…` secrets |
 //! | mandrill | HMAC-SHA1 base64 over `url ‖ (name ‖ value)*`, names sorted | none | webhook key, plus the exact URL |
 //! | mailersend | HMAC-SHA256 hex over the body (`Signature`) | none | signing secret |
+//! | mailtrap | HMAC-SHA256 hex over the body (`Mailtrap-Signature`) | none | signing secret |
+//! | loops | Standard Webhooks: HMAC-SHA256 base64 over `id.timestamp.body` (`v1`), or Ed25519 (`v1a`) | `webhook-timestamp` | `whsec_…` secrets; `whpk_…` public keys |
+//! | ahasend | Standard Webhooks `v1`, the HMAC keyed with the whole secret string | `webhook-timestamp` | the `aha-whsec-…` secret |
+//! | any, with [`VerifyOptions::with_standard_webhooks`] | Standard Webhooks `v1` / `v1a` instead of the provider's own scheme | `webhook-timestamp` | `whsec_…` secrets; `whpk_…` public keys |
 //! | postal | RSA PKCS#1 v1.5 over the body, SHA-256 (`X-Postal-Signature-256`) or SHA-1 | none | public key |
-//! | postmark, sparkpost, mailjet, brevo | no signature: basic auth, bearer or shared-token header | none | the expected credential |
+//! | postmark, sparkpost, mailjet, brevo, smtp2go, zeptomail | no signature: basic auth, bearer or shared-token header | none | the expected credential |
 //!
 //! Every comparison of secret-derived bytes is constant-time. Several secrets or keys may be
 //! given (rotation, or several webhook configurations): any one of them is accepted, and
@@ -54,11 +58,13 @@ use crate::{Headers, MAX_BODY_BYTES, Provider, Timestamp};
 mod credentials;
 mod mailersend;
 mod mailgun;
+mod mailtrap;
 mod mandrill;
 mod postal;
 mod resend;
 mod sendgrid;
 mod ses;
+mod standard_webhooks;
 
 /// A webhook request as received: the raw body, the headers, and for schemes that sign them
 /// the URL and the form parameters.
@@ -292,11 +298,17 @@ pub struct VerifyOptions<'a> {
     tolerance_secs: u32,
     seen: Option<&'a dyn SeenTokens>,
     token_header: Option<&'a str>,
+    standard_webhooks: bool,
 }
 
 impl Default for VerifyOptions<'_> {
     fn default() -> Self {
-        VerifyOptions { tolerance_secs: DEFAULT_TOLERANCE_SECS, seen: None, token_header: None }
+        VerifyOptions {
+            tolerance_secs: DEFAULT_TOLERANCE_SECS,
+            seen: None,
+            token_header: None,
+            standard_webhooks: false,
+        }
     }
 }
 
@@ -329,6 +341,36 @@ impl<'a> VerifyOptions<'a> {
         self
     }
 
+    /// Verify the request as Standard Webhooks (`webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature`: `v1` HMAC-SHA256 with `whsec_` secrets, `v1a` Ed25519 with `whpk_`
+    /// public keys) instead of the provider's own scheme: for a sender that adopted it. Loops
+    /// and AhaSend use it without this option (AhaSend's secrets keep their own key form).
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::{Headers, Provider, Timestamp, verify::{Keys, SignedRequest, VerifyOptions, verify}};
+    /// // A Postmark-shaped body from a relay that signs with Standard Webhooks.
+    /// let body = br#"{"RecordType":"Delivery"}"#;
+    /// let headers: Headers = [
+    ///     ("webhook-id", "msg_1"),
+    ///     ("webhook-timestamp", "1767225540"),
+    ///     ("webhook-signature", "v1,i2Yr2jqTjuCRXuB/Ddc1A5ADxfAb/jyXqMkM3RTJL3Y="),
+    /// ]
+    /// .into_iter()
+    /// .collect();
+    /// let request = SignedRequest::new(body, &headers);
+    /// let keys = Keys::new().with_secret("whsec_c3RhbmRhcmQtd2ViaG9va3Mta2V5LTAx");
+    /// let now = Timestamp::from_millis(1_767_225_600_000).unwrap();
+    /// let opts = VerifyOptions::new().with_standard_webhooks();
+    /// let ok = verify(Provider::Postmark, &request, &keys, now, &opts).unwrap();
+    /// assert_eq!(ok.scheme().as_str(), "standard_webhooks_hmac_sha256");
+    /// ```
+    #[must_use]
+    pub fn with_standard_webhooks(mut self) -> VerifyOptions<'a> {
+        self.standard_webhooks = true;
+        self
+    }
+
     /// The tolerance in seconds.
     pub fn tolerance_secs(&self) -> u32 {
         self.tolerance_secs
@@ -341,6 +383,7 @@ impl fmt::Debug for VerifyOptions<'_> {
             .field("tolerance_secs", &self.tolerance_secs)
             .field("seen_tokens", &self.seen.is_some())
             .field("token_header", &self.token_header)
+            .field("standard_webhooks", &self.standard_webhooks)
             .finish()
     }
 }
@@ -363,6 +406,12 @@ pub enum Scheme {
     MandrillHmacSha1,
     /// MailerSend: HMAC-SHA256 of the body.
     MailersendHmacSha256,
+    /// Mailtrap: HMAC-SHA256 of the body.
+    MailtrapHmacSha256,
+    /// Standard Webhooks `v1`: HMAC-SHA256 of id, timestamp and body (Loops, AhaSend).
+    StandardWebhooksHmacSha256,
+    /// Standard Webhooks `v1a`: Ed25519 over id, timestamp and body.
+    StandardWebhooksEd25519,
     /// Postal: RSA with SHA-1 (`X-Postal-Signature`).
     PostalRsaSha1,
     /// Postal: RSA with SHA-256 (`X-Postal-Signature-256`).
@@ -386,6 +435,9 @@ impl Scheme {
             Scheme::SvixHmacSha256 => "svix_hmac_sha256",
             Scheme::MandrillHmacSha1 => "mandrill_hmac_sha1",
             Scheme::MailersendHmacSha256 => "mailersend_hmac_sha256",
+            Scheme::MailtrapHmacSha256 => "mailtrap_hmac_sha256",
+            Scheme::StandardWebhooksHmacSha256 => "standard_webhooks_hmac_sha256",
+            Scheme::StandardWebhooksEd25519 => "standard_webhooks_ed25519",
             Scheme::PostalRsaSha1 => "postal_rsa_sha1",
             Scheme::PostalRsaSha256 => "postal_rsa_sha256",
             Scheme::BasicAuth => "basic_auth",
@@ -485,6 +537,31 @@ pub fn verify(
     options: &VerifyOptions<'_>,
 ) -> Result<Verified, Error> {
     let result = check_size(request).and_then(|()| match provider {
+        // A sender that adopted Standard Webhooks, by the caller's choice.
+        Provider::Sendgrid
+        | Provider::Ses
+        | Provider::Mailgun
+        | Provider::Resend
+        | Provider::Mandrill
+        | Provider::Mailersend
+        | Provider::Postal
+        | Provider::Postmark
+        | Provider::Sparkpost
+        | Provider::Mailjet
+        | Provider::Brevo
+        | Provider::Mailtrap
+        | Provider::Smtp2go
+        | Provider::Zeptomail
+            if options.standard_webhooks =>
+        {
+            standard_webhooks::verify(
+                request,
+                keys,
+                now,
+                options,
+                standard_webhooks::KeyForm::Whsec,
+            )
+        }
         Provider::Sendgrid => sendgrid::verify(request, keys, now, options),
         Provider::Ses => ses::verify(request, keys, now, options),
         Provider::Mailgun => mailgun::verify(request, keys, now, options),
@@ -492,9 +569,23 @@ pub fn verify(
         Provider::Mandrill => mandrill::verify(request, keys),
         Provider::Mailersend => mailersend::verify(request, keys),
         Provider::Postal => postal::verify(request, keys),
-        Provider::Postmark | Provider::Sparkpost | Provider::Mailjet | Provider::Brevo => {
-            credentials::verify(provider, request, keys, options)
+        Provider::Mailtrap => mailtrap::verify(request, keys),
+        Provider::Loops => standard_webhooks::verify(
+            request,
+            keys,
+            now,
+            options,
+            standard_webhooks::KeyForm::Whsec,
+        ),
+        Provider::Ahasend => {
+            standard_webhooks::verify(request, keys, now, options, standard_webhooks::KeyForm::Utf8)
         }
+        Provider::Postmark
+        | Provider::Sparkpost
+        | Provider::Mailjet
+        | Provider::Brevo
+        | Provider::Smtp2go
+        | Provider::Zeptomail => credentials::verify(provider, request, keys, options),
         Provider::Ndjson | Provider::Csv => Err(Error::new(
             ErrorKind::Unsupported,
             format!(
@@ -647,6 +738,7 @@ pub fn prepare_host_check(
     options: &VerifyOptions<'_>,
 ) -> Result<Option<HostCheck>, Error> {
     let result = check_size(request).and_then(|()| match provider {
+        _ if options.standard_webhooks => Ok(None),
         Provider::Sendgrid => {
             Ok(Some(sendgrid::prepare(request, keys, now, options)?.host_check()))
         }
@@ -675,6 +767,7 @@ pub fn verify_with_host(
     verdict: HostVerdict,
 ) -> Result<Verified, Error> {
     let result = check_size(request).and_then(|()| match provider {
+        _ if options.standard_webhooks => verify(provider, request, keys, now, options),
         Provider::Sendgrid => sendgrid::prepare(request, keys, now, options)?.with_verdict(verdict),
         Provider::Postal => postal::prepare(request, keys)?.with_verdict(verdict),
         Provider::Ses => ses::prepare(request, keys, now, options)?.with_verdict(verdict),

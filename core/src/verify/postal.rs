@@ -61,7 +61,7 @@ pub(super) fn verify(req: &SignedRequest<'_>, keys: &Keys) -> Result<Verified, E
 pub(super) fn rsa_key(k: &PublicKey) -> Option<&RsaKey> {
     match k {
         PublicKey::Rsa(k) => Some(k),
-        PublicKey::P256(_) => None,
+        PublicKey::P256(_) | PublicKey::Ed25519(_) => None,
     }
 }
 

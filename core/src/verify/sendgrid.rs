@@ -57,7 +57,7 @@ pub(super) fn prepare<'a, 'k>(
     check_tolerance(signed_at, now, opts.tolerance_secs)?;
     let keys = keys.public("ecdsa p-256", |k| match k {
         PublicKey::P256(k) => Some(k),
-        PublicKey::Rsa(_) => None,
+        PublicKey::Rsa(_) | PublicKey::Ed25519(_) => None,
     })?;
     Ok(Prepared { keys, sig, ts_text, body: req.body, signed_at })
 }

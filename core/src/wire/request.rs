@@ -49,6 +49,7 @@ macro_rules! verify_fields {
             "tolerance_secs",
             "seen_tokens",
             "token_header",
+            "scheme",
         ]
     };
 }
@@ -65,7 +66,7 @@ pub(crate) const NORMALIZE: Form = Form {
 /// The `verify` op.
 pub(crate) const VERIFY: Form = Form {
     name: "struct VerifyInput",
-    with_elements: "struct VerifyInput with 12 elements",
+    with_elements: "struct VerifyInput with 13 elements",
     fields: &verify_fields!(),
     required: &["provider", "now"],
     ignored: &[],
@@ -93,7 +94,7 @@ const WEBHOOK_OPTIONS: Form = Form {
 /// and replaced by the request's.
 const VERIFY_OPTIONS: Form = Form {
     name: "struct VerifyFields",
-    with_elements: "struct VerifyFields with 12 elements",
+    with_elements: "struct VerifyFields with 13 elements",
     fields: &verify_fields!(),
     required: &["now"],
     ignored: &["provider", "headers", "body", "body_base64"],
@@ -115,6 +116,7 @@ pub(crate) struct Request {
     tolerance_secs: Option<u32>,
     seen_tokens: Vec<String>,
     token_header: Option<String>,
+    scheme: Option<SchemeName>,
     verify: Option<Box<RawValue>>,
     policy: Option<Box<RawValue>>,
     seen: Vec<String>,
@@ -162,6 +164,7 @@ impl Request {
             tolerance_secs: self.tolerance_secs,
             seen_tokens: std::mem::take(&mut self.seen_tokens).into_iter().collect(),
             token_header: self.token_header.take(),
+            standard_webhooks: self.scheme == Some(SchemeName::StandardWebhooks),
         }
     }
 
@@ -188,6 +191,14 @@ impl Request {
         };
         Ok(WebhookOptions::from_parts(verify, policy, seen))
     }
+}
+
+/// The `scheme` field of the verify options: a scheme chosen instead of the provider's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SchemeName {
+    /// Standard Webhooks ([`crate::verify::VerifyOptions::with_standard_webhooks`]).
+    StandardWebhooks,
 }
 
 fn read_keys(secrets: &[String], public: &[String]) -> Result<Keys, Error> {
@@ -329,6 +340,7 @@ impl<'de> DeserializeSeed<'de> for Slot<'_> {
             "tolerance_secs" => r.tolerance_secs = Deserialize::deserialize(d)?,
             "seen_tokens" => r.seen_tokens = Deserialize::deserialize(d)?,
             "token_header" => r.token_header = Deserialize::deserialize(d)?,
+            "scheme" => r.scheme = Deserialize::deserialize(d)?,
             "verify" => r.verify = Some(Box::<RawValue>::deserialize(d)?),
             "policy" => r.policy = Deserialize::deserialize(d)?,
             "seen" => r.seen = Deserialize::deserialize(d)?,

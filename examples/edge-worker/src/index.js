@@ -19,7 +19,8 @@ import { handleWebhook, route } from "mailstate";
 // Seen event keys live 72 h: longer than every provider's retry window, so a retry always
 // finds its key. SendGrid retries for up to 24 h after the event, Resend/Svix for about 28 h
 // (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), Postmark about 10.5 h, Mailgun and SparkPost 8 h,
-// Brevo about 11 h, SNS at most 1 h (providers.md, "Retries and pull retention").
+// Brevo about 11 h, SNS at most 1 h (providers.md, "Retries and pull retention"); SMTP2GO 48 h,
+// Mailtrap 40 x 5 min, AhaSend about 16 min (providers-wave2.md).
 const SEEN_TTL_SECS = 72 * 3600;
 
 // SNS signing certificates are fetched from the URL in the message; only from SNS's own
@@ -46,6 +47,13 @@ async function verifyOptions(provider, env, request, bodyText) {
   if (list(env.UNVERIFIED_PROVIDERS).includes(provider)) return null;
   const base = { now: Math.floor(Date.now() / 1000) };
   if (env.SIGNATURE_TOLERANCE_SECS) base.tolerance_secs = Number(env.SIGNATURE_TOLERANCE_SECS);
+  if (list(env.STANDARD_WEBHOOKS_PROVIDERS).includes(provider)) {
+    // A sender that signs with Standard Webhooks instead of its own scheme (a relay, a
+    // white-label setup): whsec_ secrets and/or whpk_ public keys.
+    const secrets = list(env[`${provider.toUpperCase()}_SECRET`]);
+    const keys = list(env[`${provider.toUpperCase()}_PUBLIC_KEY`]);
+    return secrets.length || keys.length ? { ...base, scheme: "standard_webhooks", secrets, keys } : undefined;
+  }
   switch (provider) {
     case "sendgrid":
       // The public key(s) SendGrid shows, base64 DER or PEM; several for several configurations.
@@ -54,9 +62,17 @@ async function verifyOptions(provider, env, request, bodyText) {
       return env.POSTAL_PUBLIC_KEY ? { ...base, keys: [env.POSTAL_PUBLIC_KEY] } : undefined;
     case "resend":
     case "mailgun":
-    case "mailersend": {
+    case "mailersend":
+    case "mailtrap":
+    case "ahasend": {
       const secrets = list(env[`${provider.toUpperCase()}_SECRET`]);
       return secrets.length ? { ...base, secrets } : undefined;
+    }
+    case "loops": {
+      // Standard Webhooks: whsec_ secrets (v1, HMAC) and/or whpk_ public keys (v1a, Ed25519).
+      const secrets = list(env.LOOPS_SECRET);
+      const keys = list(env.LOOPS_PUBLIC_KEY);
+      return secrets.length || keys.length ? { ...base, secrets, keys } : undefined;
     }
     case "mandrill": {
       const secrets = list(env.MANDRILL_SECRET);
@@ -69,7 +85,9 @@ async function verifyOptions(provider, env, request, bodyText) {
     case "postmark":
     case "sparkpost":
     case "mailjet":
-    case "brevo": {
+    case "brevo":
+    case "smtp2go":
+    case "zeptomail": {
       // No signature: the credential the provider sends (basic auth, bearer or a token header).
       const secrets = list(env[`${provider.toUpperCase()}_CREDENTIAL`]);
       if (!secrets.length) return undefined;

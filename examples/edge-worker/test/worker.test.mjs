@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { createSign, generateKeyPairSync, sign } from "node:crypto";
+import { createHmac, createSign, generateKeyPairSync, sign } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -59,6 +59,18 @@ function sendgridHeaders(body, privateKey = sendgridKeys.privateKey) {
   };
 }
 
+// Standard Webhooks (Loops: a whsec_ secret, key = its base64 part; AhaSend: the whole string).
+const LOOPS_KEY = Buffer.from("c3RhbmRhcmQtd2ViaG9va3Mta2V5LTAx", "base64");
+const LOOPS_SECRET = `whsec_${LOOPS_KEY.toString("base64")}`;
+const AHASEND_SECRET = "aha-whsec-EdgeWorkerTestSecret0123456789";
+
+/** Standard Webhooks headers for `body`, signed with HMAC key `key`. */
+function standardWebhooksHeaders(id, body, key) {
+  const ts = String(Math.floor(Date.now() / 1000));
+  const mac = createHmac("sha256", key).update(`${id}.${ts}.${body}`).digest("base64");
+  return { "content-type": "application/json", "webhook-id": id, "webhook-timestamp": ts, "webhook-signature": `v1,${mac}` };
+}
+
 /** An SNS SubscriptionConfirmation, signed with SignatureVersion 1 (SHA1withRSA). */
 function snsConfirmation() {
   const msg = {
@@ -102,6 +114,10 @@ describe("edge worker in workerd", () => {
         SENDGRID_PUBLIC_KEY: sendgridPublicKey,
         SES_ENABLED: "true",
         UNVERIFIED_PROVIDERS: "ndjson",
+        LOOPS_SECRET,
+        AHASEND_SECRET,
+        STANDARD_WEBHOOKS_PROVIDERS: "postmark",
+        POSTMARK_SECRET: LOOPS_SECRET,
       },
       outbound: async (request) => {
         if (request.url === SUPPRESS_URL) {
@@ -199,6 +215,51 @@ describe("edge worker in workerd", () => {
     assert.deepEqual(keys, ["sendgrid:machine-o1", "sendgrid:machine-o2"]);
     assert.equal((await edge.received("mailstate-analytics", "sendgrid:machine-o1")).automated, "privacy_proxy");
     assert.equal((await edge.received("mailstate-analytics", "sendgrid:machine-o2")).automated, null);
+  });
+
+  test("a signed Loops hard bounce is suppressed, and Loops' test event is answered as a ping", async () => {
+    const t = Math.floor(Date.now() / 1000) - 30;
+    const body = JSON.stringify({
+      eventName: "email.hardBounced", eventTime: t, webhookSchemaVersion: "1.0.0", sourceType: "loop",
+      contactIdentity: { id: "c1", email: "ravi@example.in", userId: null },
+      email: { id: "loops-email-1", emailMessageId: "m1", subject: "Tips" },
+    });
+    const res = await edge.post("/webhooks/loops", { headers: standardWebhooksHeaders("msg_edgeLoops1", body, LOOPS_KEY), body });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.deepEqual(await res.json(), { accepted: 1, dropped: 0, errors: 0 });
+    assert.deepEqual(outbound.suppress.flatMap((b) => b.events.map((e) => e.event_key)), ["loops:msg_edgeLoops1"]);
+
+    const ping = JSON.stringify({ eventName: "testing.testEvent", eventTime: t, webhookSchemaVersion: "1.0.0", message: "test" });
+    const pong = await edge.post("/webhooks/loops", { headers: standardWebhooksHeaders("msg_edgeTest1", ping, LOOPS_KEY), body: ping });
+    assert.equal(pong.status, 200);
+    assert.deepEqual(await pong.json(), { control: "ping" });
+  });
+
+  test("AhaSend is verified with its whole secret string; the spec's key decoding is refused", async () => {
+    const t = new Date(Date.now() - 30_000).toISOString();
+    const body = JSON.stringify({
+      type: "message.delivered", timestamp: t, webhook_id: "11111111-2222-4333-8444-555555555555",
+      data: { event: "on_delivered", recipient: "lena@example.at", message_id_header: "<edge1@app.example>" },
+    });
+    const ok = await edge.post("/webhooks/ahasend", { headers: standardWebhooksHeaders("msg_edgeAha1", body, AHASEND_SECRET), body });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.deepEqual(await ok.json(), { accepted: 1, dropped: 0, errors: 0 });
+    const wrongKey = Buffer.from(AHASEND_SECRET.slice("aha-whsec-".length), "utf8");
+    const forged = await edge.post("/webhooks/ahasend", { headers: standardWebhooksHeaders("msg_edgeAha2", body, wrongKey), body });
+    assert.equal(forged.status, 401);
+    assert.equal((await forged.json()).error, "signature_mismatch");
+  });
+
+  test("a provider listed in STANDARD_WEBHOOKS_PROVIDERS is verified as Standard Webhooks", async () => {
+    const body = JSON.stringify({
+      RecordType: "Delivery", MessageID: "sw-postmark-1", Recipient: "ann@example.com",
+      DeliveredAt: new Date(Date.now() - 30_000).toISOString(),
+    });
+    const ok = await edge.post("/webhooks/postmark", { headers: standardWebhooksHeaders("msg_edgePm1", body, LOOPS_KEY), body });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.deepEqual(await ok.json(), { accepted: 1, dropped: 0, errors: 0 });
+    const unsigned = await edge.post("/webhooks/postmark", { headers: { "content-type": "application/json" }, body });
+    assert.equal(unsigned.status, 401);
   });
 
   test("a forged SendGrid batch is rejected with 401 and nothing goes on", async () => {

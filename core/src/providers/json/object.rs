@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use super::scan::{Kind, Scan, Val};
 use crate::error::{Error, ErrorKind};
-use crate::providers::time::{TimeUnit, read_time};
+use crate::providers::time::{TimeUnit, read_time, read_time_naive_utc};
 use crate::{Tags, Timestamp};
 
 /// How deep a body read as a whole may nest, as serde_json's default recursion limit has it
@@ -162,6 +162,19 @@ impl<'a> Object<'a> {
     pub(crate) fn time(&self, key: &str, unit: TimeUnit) -> Result<Option<Timestamp>, Error> {
         let Some(v) = self.get(key) else { return Ok(None) };
         read_time(v, unit)
+            .map(Some)
+            .map_err(|found| Error::type_mismatch(self.child(key), unit.expected(), &found))
+    }
+
+    /// An optional time as [`Object::time`] reads it, a date-time without an offset read as
+    /// UTC (see [`read_time_naive_utc`]).
+    pub(crate) fn time_naive_utc(
+        &self,
+        key: &str,
+        unit: TimeUnit,
+    ) -> Result<Option<Timestamp>, Error> {
+        let Some(v) = self.get(key) else { return Ok(None) };
+        read_time_naive_utc(v, unit)
             .map(Some)
             .map_err(|found| Error::type_mismatch(self.child(key), unit.expected(), &found))
     }
