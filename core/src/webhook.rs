@@ -496,12 +496,36 @@ impl std::io::Write for SmallWrites {
 
 impl Serialize for WebhookOutcome<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(7))?;
+        self.serialize_members(s, true)
+    }
+}
+
+/// The outcome's members but `routes` (see [`WebhookOutcome::head_json`]).
+struct Head<'o, 'a>(&'o WebhookOutcome<'a>);
+
+impl Serialize for Head<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize_members(s, false)
+    }
+}
+
+impl WebhookOutcome<'_> {
+    /// The op's output without `routes`, for a host that hands the routed events over in a
+    /// form of its own (the npm package builds them as JavaScript objects): the JSON text of
+    /// every other member, keys in the same order as [`WebhookOutcome::to_json`].
+    pub fn head_json(&self) -> String {
+        serde_json::to_string(&Head(self)).unwrap_or_default()
+    }
+
+    fn serialize_members<S: Serializer>(&self, s: S, routes: bool) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(if routes { 7 } else { 6 }))?;
         m.serialize_entry("confirm_url", &self.confirm_url)?;
         m.serialize_entry("control", &self.control.as_ref().map(SortedControl))?;
         m.serialize_entry("error", &self.error.as_ref().map(ErrorObject))?;
         m.serialize_entry("errors", &Each(&self.errors, ErrorObject))?;
-        m.serialize_entry("routes", &Routes(&self.routes))?;
+        if routes {
+            m.serialize_entry("routes", &Routes(&self.routes))?;
+        }
         m.serialize_entry("status", &self.status)?;
         m.serialize_entry("verified", &self.verified)?;
         m.end()
@@ -597,6 +621,26 @@ mod tests {
             let headers = Headers::new();
             let out = handle_webhook(provider, &headers, body.as_bytes(), opts);
             assert_eq!(out.to_json(), value_tree(&out), "{provider}");
+        }
+    }
+
+    #[test]
+    fn head_json_is_the_output_without_routes() {
+        let skip = WebhookOptions::from_json(br#"{"verify": null}"#).unwrap();
+        let keyed =
+            WebhookOptions::from_json(br#"{"verify": {"keys": ["nope"], "now": 1}}"#).unwrap();
+        let ndjson = format!("{}\nnot json", serde_json::to_string(&full_event()).unwrap());
+        for (provider, body, opts) in [
+            ("ndjson", ndjson.as_str(), &skip),
+            ("sendgrid", "[{", &skip),
+            ("sendgrid", "[]", &keyed),
+        ] {
+            let out = handle_webhook(provider, &Headers::new(), body.as_bytes(), opts);
+            // The whole text with its `"routes":{…},` member cut out, byte for byte.
+            let whole = out.to_json();
+            let routes = whole.find(r#","routes":"#).unwrap();
+            let status = whole.rfind(r#","status":"#).unwrap();
+            assert_eq!(out.head_json(), format!("{}{}", &whole[..routes], &whole[status..]));
         }
     }
 

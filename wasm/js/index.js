@@ -5,4 +5,4 @@ import init from "./mailstate.js";
 await init({ module_or_path: new URL("./mailstate_bg.wasm", import.meta.url) });
 
 export * from "./mailstate.js";
-export { handleWebhook } from "./webhook.js";
+export { handleWebhook, handleWebhookSync } from "./webhook.js";

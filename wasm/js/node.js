@@ -5,4 +5,4 @@ import { initSync } from "./mailstate.js";
 initSync({ module: readFileSync(new URL("./mailstate_bg.wasm", import.meta.url)) });
 
 export * from "./mailstate.js";
-export { handleWebhook } from "./webhook.js";
+export { handleWebhook, handleWebhookSync } from "./webhook.js";

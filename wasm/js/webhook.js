@@ -7,8 +7,16 @@
 // signature math runs here, and its answer goes back to core, which chooses the status. Without
 // WebCrypto, or if it fails, the same call runs with the math in wasm (handleWebhookSync):
 // the answers are the same either way.
+//
+// Both functions are built for many calls: the options are read into wasm once per options
+// text (WebhookSettings, cached by their JSON.stringify text, so a changed option is read
+// again), the headers cross as one string, the body bytes are copied once, and the result
+// comes back as its strings in one text plus their lengths (WebhookCall.finish and tape),
+// from which `decode` builds the result's objects: no JSON is written or parsed for the
+// events. Inputs of unusual shapes (headers that are not strings, a body of another type)
+// take the general reader in wasm, which gives the same answers and the same errors.
 
-import { WebhookCall, handleWebhookSync } from "./mailstate.js";
+import { WebhookCall, WebhookSettings } from "./mailstate.js";
 
 const subtle = globalThis.crypto?.subtle;
 
@@ -51,16 +59,30 @@ function importKey(algorithm, text, bytes) {
 }
 
 /**
+ * Verify, normalize and route one webhook request, and say which HTTP status to answer with,
+ * with the signature checked in wasm. Same answers and errors as the wasm export of the same
+ * name (the `./web` entry point's), read and answered with less copying.
+ */
+export function handleWebhookSync(provider, request, options) {
+  const call = open(provider, request, options, false);
+  try {
+    return finish(call, undefined);
+  } finally {
+    call.free();
+  }
+}
+
+/**
  * Verify, normalize and route one webhook request, and say which HTTP status to answer with.
  * Resolves to the same result as `handleWebhookSync`; rejects only for the caller's own
  * mistakes (a malformed policy, no `verify` option, a body that is not bytes or text).
  */
 export async function handleWebhook(provider, request, options) {
   if (subtle === undefined) return handleWebhookSync(provider, request, options);
-  const call = new WebhookCall(provider, request, options);
+  const call = open(provider, request, options, true);
   try {
     const algorithm = call.algorithm;
-    if (ALGORITHMS[algorithm] === undefined) return call.finish(undefined);
+    if (algorithm === undefined || ALGORITHMS[algorithm] === undefined) return finish(call, undefined);
     let accepted;
     try {
       accepted = await verifyWithSubtle(call, algorithm, options.verify.keys);
@@ -68,10 +90,153 @@ export async function handleWebhook(provider, request, options) {
       // WebCrypto could not run the check (a key or curve it does not take): wasm runs it.
       return handleWebhookSync(provider, request, options);
     }
-    return call.finish(accepted);
+    return finish(call, accepted);
   } finally {
     call.free();
   }
+}
+
+// Options read into wasm, by their JSON text. A worker uses a handful (its `now` changes once a
+// second); the cap only guards against a caller whose options differ on every call. A call in
+// flight keeps its own reference, so dropping an entry never pulls options from under it.
+const settingsCache = new Map();
+const SETTINGS_MAX = 16;
+
+/** The call's inputs read into wasm: the fast reader when their shapes allow, else the general one. */
+function open(provider, request, options, host) {
+  let text;
+  try {
+    text = options === undefined || options === null ? "{}" : JSON.stringify(options);
+  } catch {
+    text = undefined;
+  }
+  const headers = typeof request === "object" && request !== null ? headerText(request.headers) : undefined;
+  const body = headers === undefined ? undefined : request.body;
+  const isText = typeof body === "string";
+  const bytes = isText ? undefined : body instanceof Uint8Array ? body : body instanceof ArrayBuffer ? new Uint8Array(body) : undefined;
+  if (typeof text !== "string" || headers === undefined || (!isText && bytes === undefined)) {
+    // The general reader (and its errors, in the order it finds them).
+    return new WebhookCall(provider, request, options, host);
+  }
+  let settings = settingsCache.get(text);
+  if (settings === undefined) {
+    settings = new WebhookSettings(text);
+    if (settingsCache.size >= SETTINGS_MAX) {
+      for (const s of settingsCache.values()) s.free();
+      settingsCache.clear();
+    }
+    settingsCache.set(text, settings);
+  }
+  return WebhookCall.prepare(provider, headers, bytes, isText ? body : undefined, settings, host);
+}
+
+/**
+ * Headers as `name\0value\0…` (the general reader's pairs: a `Headers`, a `Map`, pairs or a
+ * plain object; a later repeat of a name wins, as there), or `undefined` when a name or value
+ * is not a string or holds a NUL (left to the general reader).
+ */
+function headerText(headers) {
+  if (headers === undefined || headers === null) return "";
+  if (typeof headers !== "object") return undefined;
+  let out = "";
+  let first = true;
+  const add = (name, value) => {
+    if (typeof name !== "string" || typeof value !== "string" || name === "__proto__") return false;
+    if (name.includes("\0") || value.includes("\0")) return false;
+    out += first ? `${name}\0${value}` : `\0${name}\0${value}`;
+    first = false;
+    return true;
+  };
+  if (typeof headers[Symbol.iterator] === "function") {
+    for (const pair of headers) {
+      if (typeof pair !== "object" || pair === null || !add(pair[0], pair[1])) return undefined;
+    }
+  } else {
+    for (const name of Object.keys(headers)) if (!add(name, headers[name])) return undefined;
+  }
+  return out;
+}
+
+/** Run the call (with the host's verdict, if it checked) and build its result. */
+function finish(call, accepted) {
+  const text = call.finish(accepted);
+  return decode(text, call.tape());
+}
+
+const NONE = 0xffffffff;
+
+/**
+ * The result from `WebhookCall.finish`'s text and `tape` (see `encode` in src/js.rs): the head
+ * (every member but `routes`) is JSON; each event's strings are slices of the text, in the
+ * output's key order.
+ */
+function decode(text, tape) {
+  let t = 1;
+  let at = tape[0];
+  const head = JSON.parse(text.slice(0, at));
+  const str = () => {
+    const n = tape[t++];
+    if (n === NONE) return null;
+    const s = text.slice(at, at + n);
+    at += n;
+    return s;
+  };
+  const list = () => {
+    const out = [];
+    for (let n = tape[t++]; n > 0; n--) out.push(str());
+    return out;
+  };
+  const map = () => {
+    const out = {};
+    for (let n = tape[t++]; n > 0; n--) {
+      const k = str();
+      const v = str();
+      // As JSON.parse makes it: an own property, even for `__proto__`.
+      if (k === "__proto__") Object.defineProperty(out, k, { value: v, writable: true, enumerable: true, configurable: true });
+      else out[k] = v;
+    }
+    return out;
+  };
+  const events = () => {
+    const out = [];
+    for (let n = tape[t++]; n > 0; n--) {
+      out.push({
+        automated: str(),
+        bounce_category: str(),
+        bounce_class: str(),
+        diagnostic: str(),
+        enhanced_status: str(),
+        event_key: str(),
+        ip: str(),
+        message_id: str(),
+        metadata: map(),
+        occurred_at: str(),
+        provider: str(),
+        provider_event_id: str(),
+        provider_type: str(),
+        raw: str(),
+        recipient: str(),
+        smtp_message_id: str(),
+        smtp_status: str(),
+        stream: str(),
+        tags: list(),
+        type: str(),
+        url: str(),
+        user_agent: str(),
+      });
+    }
+    return out;
+  };
+  const routes = { analytics: events(), drop: events(), state: events(), suppress: events() };
+  return {
+    confirm_url: head.confirm_url,
+    control: head.control,
+    error: head.error,
+    errors: head.errors,
+    routes,
+    status: head.status,
+    verified: head.verified,
+  };
 }
 
 /** The index (among `keys`) of the first candidate key the signature verifies under, if any. */

@@ -6,4 +6,4 @@ import { initSync } from "./mailstate.js";
 initSync({ module: wasmModule });
 
 export * from "./mailstate.js";
-export { handleWebhook } from "./webhook.js";
+export { handleWebhook, handleWebhookSync } from "./webhook.js";

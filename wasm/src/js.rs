@@ -18,9 +18,11 @@
 
 use js_sys::{Array, JSON, Object, Reflect, Uint8Array};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use mailstate_core::{
-    Error, ErrorKind, Headers,
+    BorrowedEvent, Error, ErrorKind, Headers,
+    route::Route,
     verify::{HostCheck, HostVerdict},
     webhook::{
         WebhookOptions, WebhookOutcome, handle_webhook, handle_webhook_with_host,
@@ -536,14 +538,37 @@ pub struct WebhookCall {
     provider: String,
     headers: Headers,
     body: Vec<u8>,
-    options: WebhookOptions,
+    options: Rc<WebhookOptions>,
     check: Option<HostCheck>,
+    /// The lengths and markers of the last [`WebhookCall::finish`]'s events (see [`encode`]).
+    tape: Vec<u32>,
+}
+
+/// Webhook options read once (`WebhookOptions::from_json` of their `JSON.stringify` text), for
+/// the calls that use the same options: the package keeps one per options text.
+#[wasm_bindgen(skip_typescript)]
+#[derive(Debug)]
+#[allow(unnameable_types, reason = "exported to JavaScript by wasm-bindgen, not to Rust callers")]
+pub struct WebhookSettings(Rc<WebhookOptions>);
+
+#[wasm_bindgen]
+impl WebhookSettings {
+    /// Read the options' JSON text.
+    ///
+    /// # Errors
+    /// A `MailstateError` for malformed options, as `handleWebhookSync` throws it.
+    #[wasm_bindgen(constructor)]
+    pub fn new(json: &str) -> Result<WebhookSettings, JsValue> {
+        WebhookOptions::from_json(json.as_bytes())
+            .map(|o| WebhookSettings(Rc::new(o)))
+            .map_err(|e| throw(&e))
+    }
 }
 
 #[wasm_bindgen]
 impl WebhookCall {
-    /// Read the request and options and prepare the signature check, if the provider's scheme
-    /// has one the host can run.
+    /// Read the request and options (any shape `handleWebhookSync` takes) and, with `host`,
+    /// prepare the signature check, if the provider's scheme has one the host can run.
     ///
     /// # Errors
     /// As `handleWebhookSync`.
@@ -552,10 +577,48 @@ impl WebhookCall {
         #[wasm_bindgen(unchecked_param_type = "ProviderName | string")] provider: &str,
         #[wasm_bindgen(unchecked_param_type = "WebhookRequest")] request: &JsValue,
         #[wasm_bindgen(unchecked_param_type = "WebhookOptions")] options: &JsValue,
+        host: bool,
     ) -> Result<WebhookCall, JsValue> {
         let mut call = WebhookCall::read(provider, request, options)?;
-        call.check = webhook_host_check(&call.provider, &call.headers, &call.body, &call.options);
+        if host {
+            call.check =
+                webhook_host_check(&call.provider, &call.headers, &call.body, &call.options);
+        }
         Ok(call)
+    }
+
+    /// The package's fast reading of a request: the headers as `name\0value\0…` text (no
+    /// headers: empty), the body as bytes or as text, the options read beforehand. With `host`,
+    /// prepare the signature check for the host's crypto as the constructor does.
+    pub fn prepare(
+        provider: &str,
+        headers: &str,
+        bytes: Option<Vec<u8>>,
+        text: Option<String>,
+        settings: &WebhookSettings,
+        host: bool,
+    ) -> WebhookCall {
+        let mut map = BTreeMap::new();
+        if !headers.is_empty() {
+            let mut parts = headers.split('\0');
+            while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+                map.insert(name, value);
+            }
+        }
+        let body = bytes.or_else(|| text.map(String::into_bytes)).unwrap_or_default();
+        let mut call = WebhookCall {
+            provider: provider.to_owned(),
+            headers: map.into_iter().collect(),
+            body,
+            options: Rc::clone(&settings.0),
+            check: None,
+            tape: Vec::new(),
+        };
+        if host {
+            call.check =
+                webhook_host_check(&call.provider, &call.headers, &call.body, &call.options);
+        }
+        call
     }
 
     /// The algorithm when a signature is left for the host to check (`"ecdsa_p256_sha256"`,
@@ -601,18 +664,128 @@ impl WebhookCall {
     ///
     /// # Errors
     /// Never in practice: the inputs were read by the constructor.
-    #[wasm_bindgen(unchecked_return_type = "WebhookResult")]
-    pub fn finish(&self, accepted: Option<usize>) -> Result<JsValue, JsValue> {
+    ///
+    /// The result comes back in two parts that the package's `webhook.js` turns into the
+    /// `WebhookResult`: this text, and the numbers [`WebhookCall::tape`] hands over next (see
+    /// [`encode`]); no JSON is written for the events, nor parsed.
+    pub fn finish(&mut self, accepted: Option<usize>) -> String {
         let (provider, headers, body, options) =
-            (&self.provider, &self.headers, &self.body, &self.options);
+            (&self.provider, &self.headers, &self.body, &*self.options);
         let out = if self.check.is_none() {
             handle_webhook(provider, headers, body, options)
         } else {
             let verdict = accepted.map_or(HostVerdict::Rejected, HostVerdict::Accepted);
             handle_webhook_with_host(provider, headers, body, options, verdict)
         };
-        outcome(&out)
+        let mut text = String::new();
+        let mut tape = Vec::new();
+        encode(&out, &mut text, &mut tape);
+        self.tape = tape;
+        text
     }
+
+    /// The numbers of the last [`WebhookCall::finish`] (taken: a second call gets none).
+    pub fn tape(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.tape)
+    }
+}
+
+/// The tape's mark of an absent (`null`) value.
+const NONE: u32 = u32::MAX;
+
+/// Write a webhook outcome for `webhook.js`'s decoder, in two parts:
+/// - `text`: the outcome's JSON without `routes` ([`WebhookOutcome::head_json`]), then every
+///   string of the routed events, one after the other, unescaped;
+/// - `tape`: the head's length, then for each route in the output's order (`analytics`,
+///   `drop`, `state`, `suppress`) its event count and, for each event, its members in the
+///   output's key order: a string as its length, `null` as [`NONE`], `tags` as a count and
+///   its strings, `metadata` as a count and its keys and values.
+///
+/// Lengths count UTF-16 code units, JavaScript's string indexes, so the decoder slices the
+/// text it got without decoding anything again.
+fn encode(out: &WebhookOutcome<'_>, text: &mut String, tape: &mut Vec<u32>) {
+    let head = out.head_json();
+    let routes = [Route::Analytics, Route::Drop, Route::State, Route::Suppress];
+    let raw: usize = routes.iter().flat_map(|r| out.route(*r)).map(|e| e.raw.len()).sum();
+    text.reserve(head.len() + 2 * raw);
+    tape.reserve(2 + routes.iter().map(|r| 24 * out.route(*r).len()).sum::<usize>());
+    tape.push(utf16_len(&head));
+    text.push_str(&head);
+    let mut w = Tape { text, tape };
+    for route in routes {
+        let events = out.route(route);
+        w.tape.push(u32::try_from(events.len()).unwrap_or(NONE));
+        for e in events {
+            w.event(e);
+        }
+    }
+}
+
+/// The writer of [`encode`].
+struct Tape<'w> {
+    text: &'w mut String,
+    tape: &'w mut Vec<u32>,
+}
+
+impl Tape<'_> {
+    fn str(&mut self, s: &str) {
+        self.tape.push(utf16_len(s));
+        self.text.push_str(s);
+    }
+
+    fn opt<S: AsRef<str>>(&mut self, s: Option<S>) {
+        match s {
+            Some(s) => self.str(s.as_ref()),
+            None => self.tape.push(NONE),
+        }
+    }
+
+    fn event(&mut self, e: &BorrowedEvent<'_>) {
+        self.opt(e.automated.map(mailstate_core::Automated::as_str));
+        self.opt(e.bounce_category.map(mailstate_core::BounceCategory::as_str));
+        self.opt(e.bounce_class.map(mailstate_core::BounceClass::as_str));
+        self.opt(e.diagnostic.as_deref());
+        self.opt(e.enhanced_status.as_deref());
+        self.str(&e.event_key);
+        self.opt(e.ip.as_deref());
+        self.opt(e.message_id.as_deref());
+        self.tape.push(u32::try_from(e.metadata.len()).unwrap_or(NONE));
+        for (k, v) in &e.metadata {
+            self.str(k);
+            self.str(v);
+        }
+        match &e.occurred_at {
+            Some(t) => {
+                let start = self.text.len();
+                // Writing to a String cannot fail; the text is ASCII.
+                let _ = std::fmt::Write::write_fmt(self.text, format_args!("{t}"));
+                self.tape.push(u32::try_from(self.text.len() - start).unwrap_or(NONE));
+            }
+            None => self.tape.push(NONE),
+        }
+        self.str(&e.provider);
+        self.opt(e.provider_event_id.as_deref());
+        self.str(&e.provider_type);
+        self.str(&e.raw);
+        self.opt(e.recipient.as_deref());
+        self.opt(e.smtp_message_id.as_deref());
+        self.opt(e.smtp_status.as_deref());
+        self.opt(e.stream.as_deref());
+        let tags = e.tags.as_slice();
+        self.tape.push(u32::try_from(tags.len()).unwrap_or(NONE));
+        for t in tags {
+            self.str(t);
+        }
+        self.str(e.kind.as_str());
+        self.opt(e.url.as_deref());
+        self.opt(e.user_agent.as_deref());
+    }
+}
+
+/// The length of `s` in UTF-16 code units.
+fn utf16_len(s: &str) -> u32 {
+    let n = if s.is_ascii() { s.len() } else { s.encode_utf16().count() };
+    u32::try_from(n).unwrap_or(NONE)
 }
 
 impl WebhookCall {
@@ -644,8 +817,9 @@ impl WebhookCall {
             provider: provider.to_owned(),
             headers: headers.into_iter().collect(),
             body,
-            options,
+            options: Rc::new(options),
             check: None,
+            tape: Vec::new(),
         })
     }
 }
