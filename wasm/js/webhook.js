@@ -175,13 +175,21 @@ const NONE = 0xffffffff;
 
 /**
  * The result from `WebhookCall.finish`'s text and `tape` (see `encode` in src/js.rs): the head
- * (every member but `routes`) is JSON; each event's strings are slices of the text, in the
+ * (every member but `routes`) is JSON, or only a status and `verified` when every other member
+ * is empty; each event's strings are slices of the text, in the
  * output's key order.
  */
 function decode(text, tape) {
   let t = 1;
-  let at = tape[0];
-  const head = JSON.parse(text.slice(0, at));
+  let at = 0;
+  let head;
+  if (tape[0] === NONE) {
+    head = { confirm_url: null, control: null, error: null, errors: [], status: tape[1], verified: tape[2] === 1 };
+    t = 3;
+  } else {
+    at = tape[0];
+    head = JSON.parse(text.slice(0, at));
+  }
   const str = () => {
     const n = tape[t++];
     if (n === NONE) return null;

@@ -696,7 +696,9 @@ const NONE: u32 = u32::MAX;
 /// Write a webhook outcome for `webhook.js`'s decoder, in two parts:
 /// - `text`: the outcome's JSON without `routes` ([`WebhookOutcome::head_json`]), then every
 ///   string of the routed events, one after the other, unescaped;
-/// - `tape`: the head's length, then for each route in the output's order (`analytics`,
+/// - `tape`: the head's length (or, when the head has no error, element errors, control or
+///   confirmation URL, [`NONE`], the status and `verified` as 0 or 1, and no head in the
+///   text), then for each route in the output's order (`analytics`,
 ///   `drop`, `state`, `suppress`) its event count and, for each event, its members in the
 ///   output's key order: a string as its length, `null` as [`NONE`], `tags` as a count and
 ///   its strings, `metadata` as a count and its keys and values.
@@ -704,13 +706,22 @@ const NONE: u32 = u32::MAX;
 /// Lengths count UTF-16 code units, JavaScript's string indexes, so the decoder slices the
 /// text it got without decoding anything again.
 fn encode(out: &WebhookOutcome<'_>, text: &mut String, tape: &mut Vec<u32>) {
-    let head = out.head_json();
     let routes = [Route::Analytics, Route::Drop, Route::State, Route::Suppress];
     let raw: usize = routes.iter().flat_map(|r| out.route(*r)).map(|e| e.raw.len()).sum();
-    text.reserve(head.len() + 2 * raw);
-    tape.reserve(2 + routes.iter().map(|r| 24 * out.route(*r).len()).sum::<usize>());
-    tape.push(utf16_len(&head));
-    text.push_str(&head);
+    text.reserve(2 * raw);
+    tape.reserve(3 + routes.iter().map(|r| 24 * out.route(*r).len()).sum::<usize>());
+    if out.error().is_none()
+        && out.errors().is_empty()
+        && out.control().is_none()
+        && out.confirm_url().is_none()
+    {
+        // The usual head, all null but the status and `verified`: two numbers, no JSON.
+        tape.extend([NONE, u32::from(out.status()), u32::from(out.verified())]);
+    } else {
+        let head = out.head_json();
+        tape.push(utf16_len(&head));
+        text.push_str(&head);
+    }
     let mut w = Tape { text, tape };
     for route in routes {
         let events = out.route(route);
