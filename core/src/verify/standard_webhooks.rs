@@ -45,19 +45,18 @@ pub(super) fn verify(
     opts: &VerifyOptions<'_>,
     form: KeyForm,
 ) -> Result<Verified, Error> {
-    let prefix = match (req.headers.get("webhook-id"), req.headers.get("svix-id")) {
-        (Some(_), _) => "webhook",
-        (None, Some(_)) => "svix",
-        (None, None) => {
-            return Err(Error::new(ErrorKind::MissingHeader, "missing header webhook-id"));
-        }
-    };
-    let id = req.header(&format!("{prefix}-id"))?;
-    let ts_name = format!("{prefix}-timestamp");
-    let ts = req.header(&ts_name)?;
-    let sig_name = format!("{prefix}-signature");
-    let sigs = req.header(&sig_name)?;
-    let signed_at = parse_unix_secs(ts, &ts_name)?;
+    let (id_name, ts_name, sig_name) =
+        match (req.headers.get("webhook-id"), req.headers.get("svix-id")) {
+            (Some(_), _) => ("webhook-id", "webhook-timestamp", "webhook-signature"),
+            (None, Some(_)) => ("svix-id", "svix-timestamp", "svix-signature"),
+            (None, None) => {
+                return Err(Error::new(ErrorKind::MissingHeader, "missing header webhook-id"));
+            }
+        };
+    let id = req.header(id_name)?;
+    let ts = req.header(ts_name)?;
+    let sigs = req.header(sig_name)?;
+    let signed_at = parse_unix_secs(ts, ts_name)?;
     let mut hmacs = Vec::new();
     let mut eds = Vec::new();
     for entry in sigs.split_ascii_whitespace() {
@@ -69,7 +68,7 @@ pub(super) fn verify(
     }
     if hmacs.is_empty() && eds.is_empty() {
         return Err(bad_encoding(
-            &sig_name,
+            sig_name,
             "a list of v1,<base64 hmac-sha256> or v1a,<base64 ed25519> entries",
         ));
     }
