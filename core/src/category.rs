@@ -50,11 +50,19 @@ pub(crate) enum Classification {
     MandrillBounceDescription,
     /// Mailjet `error`.
     MailjetError,
+    /// Azure ACS `data.status`.
+    AzureAcsStatus,
+    /// Elastic Email `category`.
+    ElasticEmailCategory,
+    /// Scaleway TEM `type`.
+    ScalewayType,
+    /// Unisender Go `delivery_info.delivery_status`.
+    UnisenderGoDeliveryStatus,
 }
 
 impl Classification {
     #[cfg(test)]
-    const ALL: [Classification; 8] = [
+    const ALL: [Classification; 12] = [
         Classification::SesBounceSubType,
         Classification::SesDelayType,
         Classification::SendgridBounce,
@@ -63,6 +71,10 @@ impl Classification {
         Classification::MailgunReason,
         Classification::MandrillBounceDescription,
         Classification::MailjetError,
+        Classification::AzureAcsStatus,
+        Classification::ElasticEmailCategory,
+        Classification::ScalewayType,
+        Classification::UnisenderGoDeliveryStatus,
     ];
 
     fn table(self) -> &'static str {
@@ -75,6 +87,10 @@ impl Classification {
             Classification::MailgunReason => "mailgun_reason",
             Classification::MandrillBounceDescription => "mandrill_bounce_description",
             Classification::MailjetError => "mailjet_error",
+            Classification::AzureAcsStatus => "azure_acs_status",
+            Classification::ElasticEmailCategory => "elastic_email_category",
+            Classification::ScalewayType => "scaleway_type",
+            Classification::UnisenderGoDeliveryStatus => "unisender_go_delivery_status",
         }
     }
 }

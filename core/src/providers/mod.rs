@@ -11,8 +11,10 @@ pub(crate) use text::{
 pub(crate) use time::TimeUnit;
 
 pub(crate) mod arf;
+pub(crate) mod azure_acs;
 pub(crate) mod brevo;
 pub(crate) mod csv;
+pub(crate) mod elastic_email;
 pub(crate) mod fill;
 pub(crate) mod form;
 pub(crate) mod json;
@@ -24,8 +26,11 @@ pub(crate) mod ndjson;
 pub(crate) mod postal;
 pub(crate) mod postmark;
 pub(crate) mod resend;
+pub(crate) mod scaleway;
 pub(crate) mod sendgrid;
 pub(crate) mod ses;
+pub(crate) mod ses_eventbridge;
 pub(crate) mod sparkpost;
 pub(crate) mod text;
 pub(crate) mod time;
+pub(crate) mod unisender_go;

@@ -15,6 +15,9 @@
 //! | mailersend | HMAC-SHA256 hex over the body (`Signature`) | none | signing secret |
 //! | postal | RSA PKCS#1 v1.5 over the body, SHA-256 (`X-Postal-Signature-256`) or SHA-1 | none | public key |
 //! | postmark, sparkpost, mailjet, brevo | no signature: basic auth, bearer or shared-token header | none | the expected credential |
+//! | ses_eventbridge, azure_acs, elastic_email | no signature: the same credentials, or a secret in the URL's query (`url_token`) | none | the expected credential |
+//! | scaleway | SNS RSA PKCS#1 v1.5, SHA-1, with a certificate on a Scaleway host | `Timestamp` | signing certificate (PEM), fetched by the caller |
+//! | unisender_go | MD5 hex of the body with the `auth` value replaced by the API key | none | API key |
 //!
 //! Every comparison of secret-derived bytes is constant-time. Several secrets or keys may be
 //! given (rotation, or several webhook configurations): any one of them is accepted, and
@@ -43,6 +46,11 @@
 //! - SNS: core checks that `SigningCertURL` is `https://sns.<region>.amazonaws.com[.cn]/…`;
 //!   the caller fetches the certificate from that URL (and caches it) and passes it as a key.
 //!   The certificate chain is the TLS fetch's concern; core does no I/O.
+//! - Scaleway (SNS-compatible): the same check with Scaleway's hosts (`https://…scw.cloud/…`
+//!   or `https://…scaleway.com/…`); AWS's hosts are refused for it, and Scaleway's for SES.
+//!   Scaleway asks receivers to check that the certificate was issued by its CA
+//!   (`sns-trust-chain.pem`); core does not validate X.509 chains, so the caller must, before
+//!   passing the certificate as a key.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -59,6 +67,7 @@ mod postal;
 mod resend;
 mod sendgrid;
 mod ses;
+mod unisender_go;
 
 /// A webhook request as received: the raw body, the headers, and for schemes that sign them
 /// the URL and the form parameters.
@@ -373,6 +382,10 @@ pub enum Scheme {
     BearerToken,
     /// A shared token in a provider or configured header.
     SharedToken,
+    /// A shared secret in the request URL's query string.
+    UrlToken,
+    /// Unisender Go: MD5 of the body with its `auth` value replaced by the API key.
+    UnisenderGoMd5,
 }
 
 impl Scheme {
@@ -391,6 +404,8 @@ impl Scheme {
             Scheme::BasicAuth => "basic_auth",
             Scheme::BearerToken => "bearer_token",
             Scheme::SharedToken => "shared_token",
+            Scheme::UrlToken => "url_token",
+            Scheme::UnisenderGoMd5 => "unisender_go_md5",
         }
     }
 }
@@ -492,9 +507,15 @@ pub fn verify(
         Provider::Mandrill => mandrill::verify(request, keys),
         Provider::Mailersend => mailersend::verify(request, keys),
         Provider::Postal => postal::verify(request, keys),
-        Provider::Postmark | Provider::Sparkpost | Provider::Mailjet | Provider::Brevo => {
-            credentials::verify(provider, request, keys, options)
-        }
+        Provider::Postmark
+        | Provider::Sparkpost
+        | Provider::Mailjet
+        | Provider::Brevo
+        | Provider::AzureAcs
+        | Provider::ElasticEmail
+        | Provider::SesEventbridge => credentials::verify(provider, request, keys, options),
+        Provider::Scaleway => ses::verify_scaleway(request, keys, now, options),
+        Provider::UnisenderGo => unisender_go::verify(request, keys),
         Provider::Ndjson | Provider::Csv => Err(Error::new(
             ErrorKind::Unsupported,
             format!(
@@ -652,6 +673,7 @@ pub fn prepare_host_check(
         }
         Provider::Postal => Ok(postal::prepare(request, keys)?.host_check()),
         Provider::Ses => Ok(ses::prepare(request, keys, now, options)?.host_check()),
+        Provider::Scaleway => Ok(ses::prepare_scaleway(request, keys, now, options)?.host_check()),
         _ => Ok(None),
     });
     result.map_err(|e| e.with_provider(provider.as_str()))
@@ -678,6 +700,9 @@ pub fn verify_with_host(
         Provider::Sendgrid => sendgrid::prepare(request, keys, now, options)?.with_verdict(verdict),
         Provider::Postal => postal::prepare(request, keys)?.with_verdict(verdict),
         Provider::Ses => ses::prepare(request, keys, now, options)?.with_verdict(verdict),
+        Provider::Scaleway => {
+            ses::prepare_scaleway(request, keys, now, options)?.with_verdict(verdict)
+        }
         _ => verify(provider, request, keys, now, options),
     });
     result.map_err(|e| e.with_provider(provider.as_str()))
