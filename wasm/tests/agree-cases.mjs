@@ -83,13 +83,13 @@ export function agreementCases() {
 }
 
 /**
- * Every signature vector of the public-key schemes (tests/vectors/signature/{sendgrid,postal,
+ * Every signature vector of the public-key schemes (tests/vectors/signature/{sendgrid,postal,scaleway,
  * ses}), as a webhook call: the `verify` op's input split into the request and the options.
  * `verifies`: whether the vector expects the signature to be accepted.
  */
 export function signatureVectorCases() {
   return loadVectors()
-    .filter((v) => v.doc.op === "verify" && ["sendgrid", "postal", "ses"].includes(v.doc.input.provider))
+    .filter((v) => v.doc.op === "verify" && ["sendgrid", "postal", "scaleway", "ses"].includes(v.doc.input.provider))
     .map((v) => {
       const { provider, headers, body, body_base64, ...verify } = v.doc.input;
       return {
