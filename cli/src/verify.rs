@@ -20,11 +20,13 @@ use crate::{Outcome, UsageError, input, write_line};
 ///   --secret-file / --secret-env  a shared secret: the HMAC key (mailgun, mandrill,
 ///                                 mailersend), the whsec_ secret (resend), or the expected
 ///                                 credential, `user:password` or a token (postmark,
-///                                 sparkpost, mailjet, brevo). A file's final newline is
-///                                 ignored.
+///                                 sparkpost, mailjet, brevo, ses_eventbridge, azure_acs,
+///                                 elastic_email: also found in the --url's query, and for
+///                                 elastic_email in the body's), the API key (unisender_go).
+///                                 A file's final newline is ignored.
 ///   --key-file                    a public key or certificate as the provider shows it,
-///                                 base64 DER or PEM (sendgrid, postal; the SNS signing
-///                                 certificate for ses).
+///                                 base64 DER or PEM (sendgrid, postal; the signing
+///                                 certificate for ses and scaleway).
 /// Repeat them to accept any of several (secret rotation, several webhook configurations).
 ///
 /// On success prints {"valid": true, "scheme", "key_index", "timestamp", "token"} and exits 0.
@@ -41,7 +43,8 @@ use crate::{Outcome, UsageError, input, write_line};
     .args(["secret_files", "secret_envs", "key_files"])))]
 pub(crate) struct Args {
     /// Who sent the request: sendgrid, ses, mailgun, resend, mandrill, mailersend, postal,
-    /// postmark, sparkpost, mailjet, brevo.
+    /// postmark, sparkpost, mailjet, brevo, azure_acs, elastic_email, scaleway,
+    /// ses_eventbridge, unisender_go.
     #[arg(long, short = 'p', value_name = "PROVIDER")]
     provider: String,
     /// Read a shared secret from this file; repeatable.
@@ -56,7 +59,8 @@ pub(crate) struct Args {
     /// A request header as received, `Name: value`; repeatable.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     headers: Vec<String>,
-    /// The webhook URL exactly as configured at the provider (required for mandrill).
+    /// The webhook URL exactly as configured at the provider (required for mandrill); a
+    /// secret among its query parameters is a credential for the providers that do not sign.
     #[arg(long, value_name = "URL")]
     url: Option<String>,
     /// Check times against this Unix time instead of the clock.
