@@ -210,19 +210,16 @@ fn issue_19_schemes_verify_from_the_command_line() {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let out = run(&args, &env);
         let stderr = text(&out.stderr);
-        match v["expect"]["output"]["scheme"].as_str() {
-            Some(scheme) => {
-                assert_eq!(out.status.code(), Some(0), "{case}: {stderr}");
-                let row: Value = serde_json::from_slice(&out.stdout).unwrap();
-                assert_eq!(row["scheme"], scheme, "{case}");
-            }
-            None => {
-                let code = v["expect"]["error"]["code"].as_str().unwrap();
-                assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
-                assert!(stderr.contains(&format!("rejected: {code}")), "{case}: {stderr}");
-                for (_, secret) in &env {
-                    assert!(!stderr.contains(secret), "{case}: {stderr}");
-                }
+        if let Some(scheme) = v["expect"]["output"]["scheme"].as_str() {
+            assert_eq!(out.status.code(), Some(0), "{case}: {stderr}");
+            let row: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(row["scheme"], scheme, "{case}");
+        } else {
+            let code = v["expect"]["error"]["code"].as_str().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
+            assert!(stderr.contains(&format!("rejected: {code}")), "{case}: {stderr}");
+            for (_, secret) in &env {
+                assert!(!stderr.contains(secret), "{case}: {stderr}");
             }
         }
     }
