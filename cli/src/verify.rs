@@ -27,6 +27,8 @@ use crate::{Outcome, UsageError, input, write_line};
 ///   --key-file                    a public key or certificate as the provider shows it,
 ///                                 base64 DER or PEM (sendgrid, postal; the signing
 ///                                 certificate for ses and scaleway).
+///   --trust-anchor-file           the CA certificates a signing certificate must be issued
+///                                 by (scaleway: sns-trust-chain.pem).
 /// Repeat them to accept any of several (secret rotation, several webhook configurations).
 ///
 /// On success prints {"valid": true, "scheme", "key_index", "timestamp", "token"} and exits 0.
@@ -56,6 +58,10 @@ pub(crate) struct Args {
     /// Read a public key or certificate from this file; repeatable.
     #[arg(long = "key-file", value_name = "FILE")]
     key_files: Vec<PathBuf>,
+    /// Read CA certificates (PEM; a chain file may hold several) that signing certificates
+    /// must be issued by (scaleway: its sns-trust-chain.pem); repeatable.
+    #[arg(long = "trust-anchor-file", value_name = "FILE")]
+    trust_anchor_files: Vec<PathBuf>,
     /// A request header as received, `Name: value`; repeatable.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     headers: Vec<String>,
@@ -173,6 +179,13 @@ fn keys(args: &Args) -> anyhow::Result<Keys> {
         })?;
         keys =
             keys.with_public_key(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    }
+    for path in &args.trust_anchor_files {
+        let bytes = read(path).map_err(usage)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| usage(format!("{}: a trust anchor file is PEM text", path.display())))?;
+        keys =
+            keys.with_trust_anchor(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     }
     Ok(keys)
 }

@@ -176,6 +176,11 @@ fn vector_args(v: &Value, dir: &Path) -> (Vec<String>, Vec<(String, String)>) {
         std::fs::write(&path, k.as_str().unwrap()).unwrap();
         args.extend(["--key-file".to_owned(), path.display().to_string()]);
     }
+    for (i, a) in input["trust_anchors"].as_array().into_iter().flatten().enumerate() {
+        let path = dir.join(format!("anchor{i}.pem"));
+        std::fs::write(&path, a.as_str().unwrap()).unwrap();
+        args.extend(["--trust-anchor-file".to_owned(), path.display().to_string()]);
+    }
     for (field, flag) in [("url", "--url"), ("token_header", "--token-header")] {
         if let Some(value) = input[field].as_str() {
             args.extend([flag.to_owned(), value.to_owned()]);
@@ -195,6 +200,7 @@ fn issue_19_schemes_verify_from_the_command_line() {
     let cases = [
         "scaleway/notification-v1.json",
         "scaleway/aws-cert-host-is-refused.json",
+        "scaleway/certificate-not-issued-by-the-ca.json",
         "unisender_go/valid.json",
         "unisender_go/tampered-body.json",
         "ses_eventbridge/api-key-header.json",

@@ -262,6 +262,7 @@ def verify(
     token_header: Optional[str] = None,
     seen_tokens: Optional[Iterable[str]] = None,
     form: Union[None, Mapping[str, str], Iterable[tuple[str, str]]] = None,
+    trust_anchors: Optional[Sequence[str]] = None,
 ) -> VerifyResult:
     """Check a webhook request's signature or credentials, as ``mailstate verify`` does.
 
@@ -272,7 +273,9 @@ def verify(
     ``tolerance`` the allowed clock skew in seconds (default 300). ``token_header`` names
     the header a shared token arrives in (Brevo, Postmark); ``seen_tokens`` are replay
     tokens already accepted (Mailgun: a repeat is ``replay``); ``form`` is the decoded
-    form body when the framework already parsed it (Mandrill).
+    form body when the framework already parsed it (Mandrill); ``trust_anchors`` are the CA
+    certificates (PEM) signing certificates must be issued by (Scaleway's
+    sns-trust-chain.pem).
 
     Returns a :class:`VerifyResult`: ``.ok``, and ``.reason`` (a code) when rejected. Raises
     :class:`MailstateError` when the request cannot be checked at all (``unknown_provider``,
@@ -303,5 +306,6 @@ def verify(
         *_mailstate.verify(
             provider, body, headers, raw, list(keys or []), url, now_ms, tolerance,
             token_header, list(seen_tokens or []), None if form is None else list(form),
+            list(trust_anchors or []),
         )
     )

@@ -27,6 +27,7 @@ def verify(
     token_header: Optional[str],
     seen_tokens: list[str],
     form: Optional[list[tuple[str, str]]],
+    trust_anchors: list[str],
 ) -> tuple[
     bool, Optional[str], Optional[str], Optional[str], Optional[int], Optional[int], Optional[str]
 ]: ...

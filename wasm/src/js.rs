@@ -188,6 +188,9 @@ export interface VerifyOptions {
   seen_tokens?: string[];
   /** The header carrying a shared token, for token-checked providers. */
   token_header?: string;
+  /** CA certificates (PEM) signing certificates must be issued by (Scaleway's
+   * sns-trust-chain.pem). */
+  trust_anchors?: string[];
 }
 
 /** A request and the key material to check it with. */

@@ -152,7 +152,26 @@ fn prepare_with<'k>(
     let signed_at = Timestamp::parse_rfc3339(ts)
         .map_err(|_| bad_encoding("Timestamp", "an rfc 3339 date-time"))?;
     check_tolerance(signed_at, now, opts.tolerance_secs)?;
-    let keys = keys.public("rsa (sns signing certificate)", rsa_key)?;
+    let mut candidates = keys.public("rsa (sns signing certificate)", rsa_key)?;
+    if hosts == CertHosts::Scaleway {
+        // Scaleway asks receivers not to trust the certificate itself but its CA.
+        if keys.trust_anchors.is_empty() {
+            return Err(Error::new(
+                ErrorKind::UnknownKey,
+                "no trust anchor configured: scaleway signing certificates must be checked \
+                 against scaleway's ca (sns-trust-chain.pem)",
+            ));
+        }
+        candidates.retain(|(i, _)| keys.chains_to_anchor(*i, now));
+        if candidates.is_empty() {
+            return Err(Error::new(
+                ErrorKind::UnknownKey,
+                "no configured signing certificate was issued by a configured trust anchor \
+                 and is valid now",
+            ));
+        }
+    }
+    let keys = candidates;
     Ok(RsaPrepared {
         scheme,
         sha256: scheme == Scheme::SnsRsaSha256,

@@ -49,6 +49,7 @@ macro_rules! verify_fields {
             "tolerance_secs",
             "seen_tokens",
             "token_header",
+            "trust_anchors",
         ]
     };
 }
@@ -65,7 +66,7 @@ pub(crate) const NORMALIZE: Form = Form {
 /// The `verify` op.
 pub(crate) const VERIFY: Form = Form {
     name: "struct VerifyInput",
-    with_elements: "struct VerifyInput with 12 elements",
+    with_elements: "struct VerifyInput with 13 elements",
     fields: &verify_fields!(),
     required: &["provider", "now"],
     ignored: &[],
@@ -93,7 +94,7 @@ const WEBHOOK_OPTIONS: Form = Form {
 /// and replaced by the request's.
 const VERIFY_OPTIONS: Form = Form {
     name: "struct VerifyFields",
-    with_elements: "struct VerifyFields with 12 elements",
+    with_elements: "struct VerifyFields with 13 elements",
     fields: &verify_fields!(),
     required: &["now"],
     ignored: &["provider", "headers", "body", "body_base64"],
@@ -115,6 +116,7 @@ pub(crate) struct Request {
     tolerance_secs: Option<u32>,
     seen_tokens: Vec<String>,
     token_header: Option<String>,
+    trust_anchors: Vec<String>,
     verify: Option<Box<RawValue>>,
     policy: Option<Box<RawValue>>,
     seen: Vec<String>,
@@ -148,7 +150,7 @@ impl Request {
     /// The verification settings: keys parsed once, and the errors of reading them kept for
     /// the verify step.
     pub(crate) fn verify_settings(&mut self) -> VerifySettings {
-        let keys = read_keys(&self.secrets, &self.keys);
+        let keys = read_keys(&self.secrets, &self.keys, &self.trust_anchors);
         let now = self
             .now
             .checked_mul(1000)
@@ -190,13 +192,16 @@ impl Request {
     }
 }
 
-fn read_keys(secrets: &[String], public: &[String]) -> Result<Keys, Error> {
+fn read_keys(secrets: &[String], public: &[String], anchors: &[String]) -> Result<Keys, Error> {
     let mut keys = Keys::new();
     for s in secrets {
         keys = keys.with_secret(s);
     }
     for (n, k) in public.iter().enumerate() {
         keys = keys.with_public_key(k).map_err(|e| e.with_path(format!("keys[{n}]")))?;
+    }
+    for (n, a) in anchors.iter().enumerate() {
+        keys = keys.with_trust_anchor(a).map_err(|e| e.with_path(format!("trust_anchors[{n}]")))?;
     }
     Ok(keys)
 }
@@ -329,6 +334,7 @@ impl<'de> DeserializeSeed<'de> for Slot<'_> {
             "tolerance_secs" => r.tolerance_secs = Deserialize::deserialize(d)?,
             "seen_tokens" => r.seen_tokens = Deserialize::deserialize(d)?,
             "token_header" => r.token_header = Deserialize::deserialize(d)?,
+            "trust_anchors" => r.trust_anchors = Deserialize::deserialize(d)?,
             "verify" => r.verify = Some(Box::<RawValue>::deserialize(d)?),
             "policy" => r.policy = Deserialize::deserialize(d)?,
             "seen" => r.seen = Deserialize::deserialize(d)?,

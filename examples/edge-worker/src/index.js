@@ -26,9 +26,8 @@ const SEEN_TTL_SECS = 72 * 3600;
 // hosts (core checks the same rule again when verifying), and cached per isolate.
 const SNS_CERT_URL = /^https:\/\/sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[^?#]*\.pem$/;
 // Scaleway Topics and Events signs like SNS, with certificates on its own hosts (core checks
-// the same rule again). Scaleway also asks receivers to check that the certificate was issued
-// by its CA (sns-trust-chain.pem); this example trusts the HTTPS fetch from Scaleway's host,
-// as it does for SNS, and does not check that chain.
+// the same rule again). Scaleway asks receivers to trust its CA, not the certificate: core
+// checks that the fetched certificate was issued by the CA given in SCALEWAY_TRUST_CHAIN.
 const SCALEWAY_CERT_URL = /^https:\/\/([a-z0-9-]+\.)+(scw\.cloud|scaleway\.com)\/[^?#]*$/;
 const certCache = new Map();
 
@@ -113,7 +112,10 @@ async function verifyOptions(provider, env, request, bodyText) {
         provider === "ses" ? SNS_CERT_URL : SCALEWAY_CERT_URL,
       );
       // Without a fetchable certificate, let core reject the request (no keys: unknown_key).
-      return { ...base, keys: cert === undefined ? [] : [cert] };
+      const keys = cert === undefined ? [] : [cert];
+      if (provider === "ses") return { ...base, keys };
+      // Scaleway: the CA its signing certificates must chain to (core refuses without it).
+      return { ...base, keys, trust_anchors: env.SCALEWAY_TRUST_CHAIN ? [env.SCALEWAY_TRUST_CHAIN] : [] };
     }
     case "ses_eventbridge":
     case "azure_acs":
