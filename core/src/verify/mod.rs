@@ -196,7 +196,8 @@ impl Keys {
     /// ```
     pub fn with_public_key(mut self, text: &str) -> Result<Keys, Error> {
         self.public_keys.push(PublicKey::parse(text)?);
-        let certificate = crate::signature::certificates_der(text).and_then(|mut c| c.pop());
+        let certificate =
+            crate::signature::certificates_der(text).and_then(|c| c.into_iter().next());
         self.certificates.push(certificate);
         Ok(self)
     }

@@ -139,11 +139,16 @@ async function verifyOptions(provider, env, request, bodyText) {
 }
 
 async function handle(provider, request, env) {
-  // A GET carries its event (Elastic Email) in the query string: that is the body core reads.
-  const body =
-    request.method === "GET"
-      ? new TextEncoder().encode(new URL(request.url).search.replace(/^\?/, ""))
-      : new Uint8Array(await request.arrayBuffer());
+  // Elastic Email's GET carries its event in the query string: that is the body core reads.
+  // Any other GET (Unisender Go's probe) or OPTIONS has no body, whatever its query.
+  let body;
+  if (request.method === "GET" && provider === "elastic_email") {
+    body = new TextEncoder().encode(new URL(request.url).search.replace(/^\?/, ""));
+  } else if (request.method === "GET" || request.method === "OPTIONS") {
+    body = new Uint8Array(0);
+  } else {
+    body = new Uint8Array(await request.arrayBuffer());
+  }
   const bodyText = new TextDecoder().decode(body);
   let verify;
   try {

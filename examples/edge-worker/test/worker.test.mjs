@@ -294,7 +294,7 @@ describe("edge worker in workerd", () => {
   });
 
   test("Unisender Go's GET probe is answered 200; other methods are refused where not used", async () => {
-    const probe = await send("/webhooks/unisender_go", { method: "GET" });
+    const probe = await send("/webhooks/unisender_go?from=setup", { method: "GET" });
     assert.equal(probe.status, 200);
     assert.deepEqual(await probe.json(), { control: "ping" });
     const put = await send("/webhooks/unisender_go", { method: "PUT", body: "{}" });
