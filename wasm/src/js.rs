@@ -60,7 +60,8 @@ export type Automated = "privacy_proxy" | "scanner";
 export type ProviderName =
   | "ndjson" | "sendgrid" | "ses" | "mailgun" | "postmark" | "sparkpost" | "resend"
   | "mandrill" | "mailjet" | "brevo" | "mailersend" | "postal" | "arf"
-  | "mailtrap" | "smtp2go" | "zeptomail" | "loops" | "ahasend";
+  | "mailtrap" | "smtp2go" | "zeptomail" | "loops" | "ahasend"
+  | "azure_acs" | "elastic_email" | "scaleway" | "ses_eventbridge" | "unisender_go";
 
 /** One canonical event (DESIGN.md). Optional fields may be absent or null on input. */
 export interface Event {
@@ -144,7 +145,17 @@ export interface NormalizeInput {
   body_base64?: string;
 }
 
-export type ControlKind = "subscription_confirmation" | "unsubscribe_confirmation" | "ping";
+export type ControlKind =
+  | "subscription_confirmation" | "unsubscribe_confirmation" | "ping"
+  | "subscription_validation" | "origin_validation";
+
+/** The exact HTTP answer a handshake needs (Event Grid's validation, the CloudEvents OPTIONS). */
+export interface Answer {
+  status: number;
+  /** Response headers to set, lower-case names. */
+  headers: Record<string, string>;
+  body: string | null;
+}
 
 /** A provider message that is not an event. */
 export interface Control {
@@ -169,7 +180,8 @@ export interface VerifyOptions {
   keys?: string[];
   /** Accepted clock skew for schemes that sign a time; core's default is 300 s. */
   tolerance_secs?: number;
-  /** The webhook URL as configured at the provider (Mandrill signs it). */
+  /** The webhook URL as configured at the provider (Mandrill signs it), or as requested: a
+   * secret among its query parameters is a credential (Event Grid, Elastic Email, …). */
   url?: string;
   /** Form parameters of a form-encoded body (Mandrill signs them). */
   form?: Record<string, string>;
@@ -183,6 +195,9 @@ export interface VerifyOptions {
    * for a sender that adopted it. Loops and AhaSend use it without this option.
    */
   scheme?: "standard_webhooks";
+  /** CA certificates (PEM) signing certificates must be issued by (Scaleway's
+   * sns-trust-chain.pem). */
+  trust_anchors?: string[];
 }
 
 /** A request and the key material to check it with. */
@@ -354,6 +369,9 @@ export interface WebhookResult {
   control: Control | null;
   /** For an SNS subscription confirmation: the URL to GET to confirm it. */
   confirm_url: string | null;
+  /** Present only for a handshake that needs a particular answer (Event Grid's subscription
+   * validation, the CloudEvents OPTIONS request): answer with exactly this. */
+  answer?: Answer;
 }
 
 /** The wire op names `call` understands. */
