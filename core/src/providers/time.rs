@@ -51,14 +51,23 @@ pub(crate) fn read_time(v: Val<'_>, unit: TimeUnit) -> Result<Timestamp, String>
 pub(crate) fn read_time_naive_utc(v: Val<'_>, unit: TimeUnit) -> Result<Timestamp, String> {
     read_time(v, unit).or_else(|found| {
         let s = v.string().filter(|_| v.kind == Kind::Str).ok_or_else(|| found.clone())?;
-        let t = close_offset_gap(s.trim()).into_owned();
-        let has_offset =
-            t.ends_with(['Z', 'z']) || t.get(10..).is_some_and(|time| time.contains(['+', '-']));
-        if has_offset {
-            return Err(found);
-        }
-        Timestamp::parse_rfc3339(&format!("{t}Z")).map_err(|_| found)
+        without_offset_as_utc(&close_offset_gap(s.trim())).ok_or(found)
     })
+}
+
+/// An RFC 3339 time, or one written without an offset (`2026-03-08 05:10:00`), which means UTC
+/// (providers-wave2.md, rule 5: Unisender Go's `event_time`): the rule of
+/// [`read_time_naive_utc`] for a text already read.
+pub(crate) fn utc_if_naive(t: &str) -> Option<Timestamp> {
+    let t = close_offset_gap(t.trim());
+    Timestamp::parse_rfc3339(&t).ok().or_else(|| without_offset_as_utc(&t))
+}
+
+/// A date-time with no offset (`Z` or `±hh:mm` after the date), read as UTC.
+fn without_offset_as_utc(t: &str) -> Option<Timestamp> {
+    let has_offset =
+        t.ends_with(['Z', 'z']) || t.get(10..).is_some_and(|time| time.contains(['+', '-']));
+    if has_offset { None } else { Timestamp::parse_rfc3339(&format!("{t}Z")).ok() }
 }
 
 /// An object's or array's compact JSON text, for an error message.
@@ -144,16 +153,6 @@ fn number_time(int: Option<i64>, float: Option<f64>, unit: TimeUnit) -> Option<T
         (TimeUnit::Seconds, Some(i)) => Timestamp::from_millis(i.checked_mul(1000)?),
         (TimeUnit::Seconds, None) => Timestamp::from_secs_f64(float?),
     }
-}
-
-/// An RFC 3339 time, or one written without an offset (`2026-03-08 05:10:00`), which means UTC
-/// (providers-wave2.md, rule 5: Unisender Go's `event_time`).
-pub(crate) fn utc_if_naive(t: &str) -> Option<Timestamp> {
-    let t = t.trim();
-    Timestamp::parse_rfc3339(t).ok().or_else(|| {
-        let last = t.as_bytes().last()?;
-        if last.is_ascii_digit() { Timestamp::parse_rfc3339(&format!("{t}Z")).ok() } else { None }
-    })
 }
 
 /// A US-style `M/D/YYYY h:mm:ss AM|PM` time in UTC (Elastic Email's `date`): 12 AM is hour 0,
