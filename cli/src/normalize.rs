@@ -15,7 +15,7 @@ use crate::{Outcome, input, write_line};
 /// their JSON path, and the other events still come out (exit status 1).
 ///
 /// A provider control message that is not an event (an SNS subscription confirmation, a
-/// SparkPost ping) prints no events; what to do about it is printed on stderr as
+/// SparkPost ping, Event Grid's subscription validation) prints no events; what to do about it is printed on stderr as
 ///   mailstate: control: {"kind": "subscription_confirmation", "url": "...", ...}
 ///
 /// Providers: sendgrid, ses (SNS envelope, raw delivery, or a Firehose NDJSON export),
@@ -23,7 +23,10 @@ use crate::{Outcome, input, write_line};
 /// page), resend, mandrill, mailjet, brevo, mailersend, postal, arf (an RFC 5965 feedback
 /// report email: complaints from mailbox providers' feedback loops; `ingest --provider arf
 /// DIR` reads a folder of .eml files, one report each), mailtrap (JSON batch or JSON
-/// Lines), smtp2go (JSON or form), zeptomail, loops, ahasend; and the canonical formats
+/// Lines), smtp2go (JSON or form), zeptomail, loops, ahasend, azure_acs (Event Grid or
+/// CloudEvents), elastic_email (the notification's query string, without `?`), scaleway
+/// (Topics and Events), ses_eventbridge (an EventBridge envelope or an array of them),
+/// unisender_go; and the canonical formats
 /// ndjson and csv (validated and passed through). `auto` recognizes the provider from the
 /// headers and the shape of the body, prints which on stderr, and refuses when it cannot tell.
 ///

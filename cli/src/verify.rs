@@ -21,12 +21,17 @@ use crate::{Outcome, UsageError, input, write_line};
 ///                                 mailersend, mailtrap), the whsec_ secret (resend, loops:
 ///                                 Standard Webhooks v1), the aha-whsec-... secret (ahasend),
 ///                                 or the expected credential, `user:password` or a token
-///                                 (postmark, sparkpost, mailjet, brevo, smtp2go,
-///                                 zeptomail). A file's final newline is ignored.
+///                                 (postmark, sparkpost, mailjet, brevo, smtp2go, zeptomail,
+///                                 ses_eventbridge, azure_acs, elastic_email: also found in
+///                                 the --url's query, and for elastic_email in the body's),
+///                                 the API key (unisender_go). A file's final newline is
+///                                 ignored.
 ///   --key-file                    a public key or certificate as the provider shows it,
-///                                 base64 DER or PEM (sendgrid, postal; the SNS signing
-///                                 certificate for ses), or a whpk_ Ed25519 key (loops:
-///                                 Standard Webhooks v1a).
+///                                 base64 DER or PEM (sendgrid, postal; the signing
+///                                 certificate for ses and scaleway), or a whpk_ Ed25519 key
+///                                 (loops: Standard Webhooks v1a).
+///   --trust-anchor-file           the CA certificates a signing certificate must be issued
+///                                 by (scaleway: sns-trust-chain.pem).
 /// Repeat them to accept any of several (secret rotation, several webhook configurations).
 ///
 /// On success prints {"valid": true, "scheme", "key_index", "timestamp", "token"} and exits 0.
@@ -43,7 +48,8 @@ use crate::{Outcome, UsageError, input, write_line};
     .args(["secret_files", "secret_envs", "key_files"])))]
 pub(crate) struct Args {
     /// Who sent the request: sendgrid, ses, mailgun, resend, mandrill, mailersend, postal,
-    /// postmark, sparkpost, mailjet, brevo, mailtrap, smtp2go, zeptomail, loops, ahasend.
+    /// postmark, sparkpost, mailjet, brevo, mailtrap, smtp2go, zeptomail, loops, ahasend,
+    /// azure_acs, elastic_email, scaleway, ses_eventbridge, unisender_go.
     #[arg(long, short = 'p', value_name = "PROVIDER")]
     provider: String,
     /// Read a shared secret from this file; repeatable.
@@ -55,10 +61,15 @@ pub(crate) struct Args {
     /// Read a public key or certificate from this file; repeatable.
     #[arg(long = "key-file", value_name = "FILE")]
     key_files: Vec<PathBuf>,
+    /// Read CA certificates (PEM; a chain file may hold several) that signing certificates
+    /// must be issued by (scaleway: its sns-trust-chain.pem); repeatable.
+    #[arg(long = "trust-anchor-file", value_name = "FILE")]
+    trust_anchor_files: Vec<PathBuf>,
     /// A request header as received, `Name: value`; repeatable.
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
     headers: Vec<String>,
-    /// The webhook URL exactly as configured at the provider (required for mandrill).
+    /// The webhook URL exactly as configured at the provider (required for mandrill); a
+    /// secret among its query parameters is a credential for the providers that do not sign.
     #[arg(long, value_name = "URL")]
     url: Option<String>,
     /// Check times against this Unix time instead of the clock.
@@ -179,6 +190,13 @@ fn keys(args: &Args) -> anyhow::Result<Keys> {
         })?;
         keys =
             keys.with_public_key(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
+    }
+    for path in &args.trust_anchor_files {
+        let bytes = read(path).map_err(usage)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| usage(format!("{}: a trust anchor file is PEM text", path.display())))?;
+        keys =
+            keys.with_trust_anchor(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?;
     }
     Ok(keys)
 }

@@ -209,3 +209,75 @@ fn standard_webhooks_flag_verifies_any_provider_that_way() {
     let row: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(row["scheme"], "standard_webhooks_hmac_sha256");
 }
+
+/// The arguments that give `mailstate verify` a signature vector's whole input: its secrets
+/// through environment variables, its keys through files, its URL, token header and `now`.
+fn vector_args(v: &Value, dir: &Path) -> (Vec<String>, Vec<(String, String)>) {
+    let input = &v["input"];
+    let (body, mut args) = body_and_headers(v, dir);
+    args.extend(["--provider".to_owned(), input["provider"].as_str().unwrap().to_owned()]);
+    let mut env = Vec::new();
+    for (i, s) in input["secrets"].as_array().into_iter().flatten().enumerate() {
+        let name = format!("MAILSTATE_VECTOR_SECRET_{i}");
+        args.extend(["--secret-env".to_owned(), name.clone()]);
+        env.push((name, s.as_str().unwrap().to_owned()));
+    }
+    for (i, k) in input["keys"].as_array().into_iter().flatten().enumerate() {
+        let path = dir.join(format!("key{i}.pem"));
+        std::fs::write(&path, k.as_str().unwrap()).unwrap();
+        args.extend(["--key-file".to_owned(), path.display().to_string()]);
+    }
+    for (i, a) in input["trust_anchors"].as_array().into_iter().flatten().enumerate() {
+        let path = dir.join(format!("anchor{i}.pem"));
+        std::fs::write(&path, a.as_str().unwrap()).unwrap();
+        args.extend(["--trust-anchor-file".to_owned(), path.display().to_string()]);
+    }
+    for (field, flag) in [("url", "--url"), ("token_header", "--token-header")] {
+        if let Some(value) = input[field].as_str() {
+            args.extend([flag.to_owned(), value.to_owned()]);
+        }
+    }
+    if let Some(now) = input["now"].as_i64() {
+        args.extend(["--now".to_owned(), now.to_string()]);
+    }
+    args.push(body.display().to_string());
+    (args, env)
+}
+
+#[test]
+fn issue_19_schemes_verify_from_the_command_line() {
+    // See: issue 19 (Scaleway's SNS signatures, Unisender Go's MD5, and the credentials of the
+    // senders that do not sign: a header, basic auth, or a secret in the URL's query).
+    let cases = [
+        "scaleway/notification-v1.json",
+        "scaleway/aws-cert-host-is-refused.json",
+        "scaleway/certificate-not-issued-by-the-ca.json",
+        "unisender_go/valid.json",
+        "unisender_go/tampered-body.json",
+        "ses_eventbridge/api-key-header.json",
+        "ses_eventbridge/wrong-api-key.json",
+        "azure_acs/query-string-secret.json",
+        "elastic_email/secret-in-the-query-string.json",
+        "elastic_email/wrong-secret.json",
+    ];
+    for case in cases {
+        let dir = Scratch::new(&case.replace(['/', '.'], "-"));
+        let v = vector(case);
+        let (args, env) = vector_args(&v, &dir);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let out = run(&args, &env);
+        let stderr = text(&out.stderr);
+        if let Some(scheme) = v["expect"]["output"]["scheme"].as_str() {
+            assert_eq!(out.status.code(), Some(0), "{case}: {stderr}");
+            let row: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(row["scheme"], scheme, "{case}");
+        } else {
+            let code = v["expect"]["error"]["code"].as_str().unwrap();
+            assert_eq!(out.status.code(), Some(1), "{case}: {stderr}");
+            assert!(stderr.contains(&format!("rejected: {code}")), "{case}: {stderr}");
+            for (_, secret) in &env {
+                assert!(!stderr.contains(secret), "{case}: {stderr}");
+            }
+        }
+    }
+}

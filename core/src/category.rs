@@ -56,11 +56,19 @@ pub(crate) enum Classification {
     AhasendType,
     /// AhaSend `delivery_attempt.classification`.
     AhasendDeliveryAttempt,
+    /// Azure ACS `data.status`.
+    AzureAcsStatus,
+    /// Elastic Email `category`.
+    ElasticEmailCategory,
+    /// Scaleway TEM `type`.
+    ScalewayType,
+    /// Unisender Go `delivery_info.delivery_status`.
+    UnisenderGoDeliveryStatus,
 }
 
 impl Classification {
     #[cfg(test)]
-    const ALL: [Classification; 11] = [
+    const ALL: [Classification; 15] = [
         Classification::SesBounceSubType,
         Classification::SesDelayType,
         Classification::SendgridBounce,
@@ -72,6 +80,10 @@ impl Classification {
         Classification::MailtrapBounceCategory,
         Classification::AhasendType,
         Classification::AhasendDeliveryAttempt,
+        Classification::AzureAcsStatus,
+        Classification::ElasticEmailCategory,
+        Classification::ScalewayType,
+        Classification::UnisenderGoDeliveryStatus,
     ];
 
     fn table(self) -> &'static str {
@@ -87,6 +99,10 @@ impl Classification {
             Classification::MailtrapBounceCategory => "mailtrap_bounce_category",
             Classification::AhasendType => "ahasend_type",
             Classification::AhasendDeliveryAttempt => "ahasend_classification",
+            Classification::AzureAcsStatus => "azure_acs_status",
+            Classification::ElasticEmailCategory => "elastic_email_category",
+            Classification::ScalewayType => "scaleway_type",
+            Classification::UnisenderGoDeliveryStatus => "unisender_go_delivery_status",
         }
     }
 }

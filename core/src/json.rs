@@ -34,8 +34,10 @@ where
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v)) {
         Ok(v) => Ok(v),
-        Err(e) => Err(classify(&e, |key_names_member| {
-            path_at(bytes, error_offset(bytes, &e), key_names_member)
+        Err(e) => Err(classify(&e, |message| {
+            let key_names_member = !message.starts_with("unknown variant");
+            let closing_names_last = !message.starts_with("missing field");
+            path_at(bytes, error_offset(bytes, &e), key_names_member, closing_names_last)
         })),
     }
 }
@@ -61,9 +63,12 @@ fn error_offset(bytes: &[u8], e: &serde_json::Error) -> usize {
 /// before peeking at it: a member's value from the byte after its key (the `:` and blanks), an
 /// array's item from the `[` or `,` before it. A byte of a key names that member (an unknown
 /// field) when `key_names_member`, else the object (an object given for an enum, whose first
-/// key serde read as the variant); the blanks and commas between members belong to the object. Reads only as far as it must; on malformed text it stops
+/// key serde read as the variant); the blanks and commas between members belong to the object.
+/// A container's closing bracket names its last member when `closing_names_last` (serde_json
+/// consumes it before placing an error a member's reader raised), else the container (a
+/// missing field, found at the end). Reads only as far as it must; on malformed text it stops
 /// where it is.
-fn path_at(bytes: &[u8], at: usize, key_names_member: bool) -> String {
+fn path_at(bytes: &[u8], at: usize, key_names_member: bool, closing_names_last: bool) -> String {
     let mut path = String::new();
     let mut i = skip_ws(bytes, 0);
     loop {
@@ -77,6 +82,7 @@ fn path_at(bytes: &[u8], at: usize, key_names_member: bool) -> String {
         let mut j = skip_ws(bytes, i + 1);
         let mut index = 0usize;
         let mut inside = None;
+        let mut last = None;
         while bytes.get(j).is_some_and(|&b| b != close) {
             let mut key = None;
             if close == b'}' {
@@ -106,12 +112,21 @@ fn path_at(bytes: &[u8], at: usize, key_names_member: bool) -> String {
                 inside = Some((Some(j), key));
                 break;
             }
+            last = Some((key, index));
             j = skip_ws(bytes, end);
             if bytes.get(j) == Some(&b',') {
                 lead = j;
                 j = skip_ws(bytes, j + 1);
             }
             index += 1;
+        }
+        if inside.is_none() && at == j && bytes.get(j) == Some(&close) && closing_names_last {
+            // serde_json reads a container's closing bracket before it places an error raised
+            // by its last member's own reader: the error is that member's.
+            if let Some((key, n)) = last {
+                index = n;
+                inside = Some((None, key));
+            }
         }
         let Some((value, key)) = inside else { break };
         if let Some(k) = key {
@@ -197,16 +212,15 @@ fn skip_value(bytes: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Our error for serde's `err`: a data error (wrong type, unknown variant, missing field) names
-/// the `path` of the value it is about (computed only then; its argument says whether a key
-/// names its member, see [`path_at`]).
-fn classify(err: &serde_json::Error, path: impl FnOnce(bool) -> String) -> Error {
+/// the `path` of the value it is about (computed only then, from serde's message).
+fn classify(err: &serde_json::Error, path: impl FnOnce(&str) -> String) -> Error {
     let base = Error::from_json(err);
     if base.kind() != ErrorKind::InvalidValue {
         return base;
     }
     let msg = err.to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg);
-    let path = path(!msg.starts_with("unknown variant"));
+    let path = path(msg);
     if let Some(rest) = msg.strip_prefix("invalid type: ")
         && let Some((found, expected)) = rest.split_once(", expected ")
     {
@@ -427,6 +441,48 @@ pub(crate) mod tests {
         }
     }
 
+    /// `v` as JSON text: pretty-printed (`layout` 0), or compact with every object's members
+    /// rotated by `layout` places, so that any member comes last (serde_json places some
+    /// errors of an object's last member at its closing brace).
+    pub(crate) fn layout_document(v: &Value, layout: usize) -> Vec<u8> {
+        fn write(v: &Value, rot: usize, out: &mut String) {
+            match v {
+                Value::Object(m) if !m.is_empty() => {
+                    let mut members: Vec<_> = m.iter().collect();
+                    let by = rot % members.len();
+                    members.rotate_left(by);
+                    out.push('{');
+                    for (n, (k, v)) in members.into_iter().enumerate() {
+                        if n > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(&serde_json::to_string(k).unwrap());
+                        out.push(':');
+                        write(v, rot, out);
+                    }
+                    out.push('}');
+                }
+                Value::Array(a) => {
+                    out.push('[');
+                    for (n, v) in a.iter().enumerate() {
+                        if n > 0 {
+                            out.push(',');
+                        }
+                        write(v, rot, out);
+                    }
+                    out.push(']');
+                }
+                other => out.push_str(&other.to_string()),
+            }
+        }
+        if layout == 0 {
+            return serde_json::to_vec_pretty(v).unwrap();
+        }
+        let mut out = String::new();
+        write(v, layout, &mut out);
+        out.into_bytes()
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3_000))]
 
@@ -436,13 +492,13 @@ pub(crate) mod tests {
         fn error_paths_from_positions_equal_the_tracked_ones(
             pick in 0usize..10_000,
             how in 0u8..6,
-            pretty in proptest::bool::ANY,
+            layout in 0usize..40,
             two in proptest::bool::ANY,
         ) {
             let one = serde_json::to_value(SortedEvent(&full_event())).unwrap();
             let mut v = serde_json::json!({"events": if two { vec![one.clone(), one] } else { vec![one] }});
             break_document(&mut v, pick, how);
-            let text = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
+            let text = layout_document(&v, layout);
             let ours = from_slice_with_path::<EventsInput>(&text).map(|_| ());
             let oracle = tracked_path(std::marker::PhantomData::<EventsInput>, &text).map(|_| ());
             proptest::prop_assert_eq!(ours, oracle, "{}", String::from_utf8_lossy(&text));
@@ -451,14 +507,19 @@ pub(crate) mod tests {
 
     #[test]
     fn paths_of_escaped_keys_and_nested_arrays() {
-        assert_eq!(path_at(br#"{"a\"b":[1,[2,{"c":3}]]}"#, 18, true), "a\"b[1][1].c");
-        assert_eq!(path_at(br"[1, 2]", 2, true), "[1]", "the comma before an item is its");
-        assert_eq!(path_at(br#"{"a": 1, "b": 2}"#, 2, true), "a", "a key names its member");
-        assert_eq!(path_at(br#"{"a": 1, "b": 2}"#, 2, false), "$", "or the object");
-        assert_eq!(path_at(br#"{"a": 1, "b": 2}"#, 7, true), "$", "a comma between members");
-        assert_eq!(path_at(br#"{"a": 1, "b": 2}"#, 4, true), "a", "the colon before a value");
-        assert_eq!(path_at(br#"{"a": [1"#, 7, true), "a[0]");
-        assert_eq!(path_at(b"", 3, true), "$");
+        let at = |text: &[u8], i: usize| path_at(text, i, true, true);
+        assert_eq!(at(br#"{"a\"b":[1,[2,{"c":3}]]}"#, 18), "a\"b[1][1].c");
+        assert_eq!(at(br"[1, 2]", 2), "[1]", "the comma before an item is its");
+        assert_eq!(at(br#"{"a": 1, "b": 2}"#, 2), "a", "a key names its member");
+        assert_eq!(path_at(br#"{"a": 1, "b": 2}"#, 2, false, true), "$", "or the object");
+        assert_eq!(at(br#"{"a": 1, "b": 2}"#, 7), "$", "a comma between members");
+        assert_eq!(at(br#"{"a": 1, "b": 2}"#, 4), "a", "the colon before a value");
+        assert_eq!(at(br#"{"a": [1"#, 7), "a[0]");
+        assert_eq!(at(b"", 3), "$");
+        assert_eq!(at(br#"{"a": 1, "b": [1, 2]}"#, 20), "b", "a closing bracket: the last member");
+        assert_eq!(at(br#"{"a": 1, "b": [1, 2]}"#, 19), "b[1]");
+        assert_eq!(path_at(br#"{"a": 1, "b": [1, 2]}"#, 20, true, false), "$", "missing field");
+        assert_eq!(at(br"{}", 1), "$", "an empty object has no last member");
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub use error::{Error, ErrorKind};
 pub use event::{Automated, BorrowedEvent, BounceCategory, BounceClass, Event, EventType};
 pub use metadata::{Metadata, MetadataIntoIter};
 pub use provider::{
-    Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
+    Answer, Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
     normalize, normalize_borrowed,
 };
 pub use reduce::{EventFacts, MessageState, StateView, reduce};

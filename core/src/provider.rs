@@ -62,11 +62,21 @@ pub enum Provider {
     Loops,
     /// AhaSend webhooks (Standard Webhooks headers, raw-string key).
     Ahasend,
+    /// Azure Communication Services Email through Event Grid (Event Grid or CloudEvents schema).
+    AzureAcs,
+    /// Elastic Email HTTP notifications (a GET query string).
+    ElasticEmail,
+    /// Scaleway Transactional Email through Topics and Events (SNS-style).
+    Scaleway,
+    /// Amazon SES through Amazon EventBridge (an API destination or a relay).
+    SesEventbridge,
+    /// Unisender Go (UniOne) webhooks.
+    UnisenderGo,
 }
 
 impl Provider {
     /// Every source, in slug order of the docs.
-    pub const ALL: [Provider; 19] = [
+    pub const ALL: [Provider; 24] = [
         Provider::Ndjson,
         Provider::Csv,
         Provider::Sendgrid,
@@ -86,6 +96,11 @@ impl Provider {
         Provider::Zeptomail,
         Provider::Loops,
         Provider::Ahasend,
+        Provider::AzureAcs,
+        Provider::ElasticEmail,
+        Provider::Scaleway,
+        Provider::SesEventbridge,
+        Provider::UnisenderGo,
     ];
 
     /// The slug (`"sendgrid"`), as in the canonical `provider` field.
@@ -110,6 +125,11 @@ impl Provider {
             Provider::Zeptomail => "zeptomail",
             Provider::Loops => "loops",
             Provider::Ahasend => "ahasend",
+            Provider::AzureAcs => "azure_acs",
+            Provider::ElasticEmail => "elastic_email",
+            Provider::Scaleway => "scaleway",
+            Provider::SesEventbridge => "ses_eventbridge",
+            Provider::UnisenderGo => "unisender_go",
         }
     }
 }
@@ -200,6 +220,56 @@ pub enum ControlKind {
     UnsubscribeConfirmation,
     /// A provider's test ping or validation request: answer 2xx, nothing to store.
     Ping,
+    /// Event Grid's subscription validation: answer 200 with `{"validationResponse": detail}`
+    /// (see [`Control::answer`]), or GET `url` within ten minutes.
+    SubscriptionValidation,
+    /// The CloudEvents webhook abuse-protection request (an `OPTIONS` with
+    /// `WebHook-Request-Origin`, the origin in `detail`): answer 200 with
+    /// `WebHook-Allowed-Origin` set to it (see [`Control::answer`]).
+    OriginValidation,
+}
+
+/// The HTTP answer a handshake needs beyond any 2xx: a body, headers, or both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    /// The status to answer with.
+    pub status: u16,
+    /// Response headers to set, in name order.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The response body, when the handshake needs one.
+    pub body: Option<String>,
+}
+
+impl Control {
+    /// The exact HTTP answer this control needs, for the handshakes that need one: Event Grid's
+    /// subscription validation (200 with `{"validationResponse": code}`; a 202 is not accepted)
+    /// and the CloudEvents abuse-protection request (200 with `WebHook-Allowed-Origin`).
+    /// `None` for the others, where any 2xx will do (and an SNS confirmation needs a GET of
+    /// [`Control::url`](Control) instead).
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::{Control, ControlKind};
+    /// let c = Control { kind: ControlKind::SubscriptionValidation, url: None, detail: Some("512d38b6".into()) };
+    /// let a = c.answer().unwrap();
+    /// assert_eq!(a.body.as_deref(), Some(r#"{"validationResponse":"512d38b6"}"#));
+    /// ```
+    pub fn answer(&self) -> Option<Answer> {
+        let detail = self.detail.as_deref()?;
+        let mut headers = std::collections::BTreeMap::new();
+        match self.kind {
+            ControlKind::SubscriptionValidation => {
+                headers.insert("content-type".to_owned(), "application/json".to_owned());
+                let body = serde_json::json!({ "validationResponse": detail }).to_string();
+                Some(Answer { status: 200, headers, body: Some(body) })
+            }
+            ControlKind::OriginValidation => {
+                headers.insert("webhook-allowed-origin".to_owned(), detail.to_owned());
+                Some(Answer { status: 200, headers, body: None })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What one payload normalized to: owned events (`Normalized`), or events that borrow from the
@@ -340,6 +410,11 @@ fn dispatch<'b>(
         Provider::Mailersend => providers::mailersend::normalize(payload).map(owned),
         Provider::Postal => providers::postal::normalize(payload).map(owned),
         Provider::Arf => providers::arf::normalize(payload).map(owned),
+        Provider::AzureAcs => providers::azure_acs::normalize(payload).map(owned),
+        Provider::ElasticEmail => providers::elastic_email::normalize(payload).map(owned),
+        Provider::Scaleway => providers::scaleway::normalize(payload).map(owned),
+        Provider::SesEventbridge => providers::ses_eventbridge::normalize(payload).map(owned),
+        Provider::UnisenderGo => providers::unisender_go::normalize(payload).map(owned),
         Provider::Sendgrid => providers::sendgrid::normalize(body_only).map(Output::Borrowed),
         Provider::Ses => providers::ses::normalize(payload).map(owned),
         Provider::Mailgun => providers::mailgun::normalize(body_only).map(Output::Borrowed),
@@ -412,6 +487,10 @@ pub fn detect(headers: &Headers, body: &[u8]) -> Result<Provider, Error> {
             found.retain(|p| *p != Provider::Resend);
             found.extend(by_body);
         }
+    } else if found == [Provider::Ses] && from_body(body) == [Provider::Scaleway] {
+        // Scaleway's Topics and Events is SNS-compatible: its `x-amz-sns-*` headers are SNS's,
+        // its topic ARN (`arn:scw:sns:…`) is not.
+        found = vec![Provider::Scaleway];
     }
     found.sort();
     found.dedup();
@@ -452,6 +531,8 @@ fn from_headers(headers: &Headers) -> Vec<Provider> {
             Provider::Sparkpost
         } else if n == "mailtrap-signature" {
             Provider::Mailtrap
+        } else if n.starts_with("aeg-") || n == "webhook-request-origin" {
+            Provider::AzureAcs
         } else {
             continue;
         };
@@ -470,6 +551,9 @@ fn from_body(body: &[u8]) -> Vec<Provider> {
     }
     if is_feedback_report(body) {
         return vec![Provider::Arf];
+    }
+    if is_elastic_email_query(trimmed) {
+        return vec![Provider::ElasticEmail];
     }
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         return from_value(&v);
@@ -493,6 +577,19 @@ fn is_smtp2go_form(body: &[u8]) -> bool {
     let names: Vec<&[u8]> =
         body.split(|b| *b == b'&').map(|p| p.split(|b| *b == b'=').next().unwrap_or(p)).collect();
     names.contains(&&b"event"[..]) && names.contains(&&b"email_id"[..])
+}
+
+/// A query string with Elastic Email's notification parameters.
+fn is_elastic_email_query(body: &[u8]) -> bool {
+    let body = body.strip_prefix(b"?").unwrap_or(body);
+    if matches!(body.first(), Some(b'{' | b'[') | None) {
+        return false;
+    }
+    let has = |name: &[u8]| {
+        body.split(|b| *b == b'&')
+            .any(|pair| pair.starts_with(name) && pair.get(name.len()) == Some(&b'='))
+    };
+    has(b"status") && has(b"transaction")
 }
 
 /// An email (it does not start with JSON) whose headers declare an RFC 5965 feedback report.
@@ -539,6 +636,25 @@ fn from_element(item: &Value) -> Vec<Provider> {
     if has("_id") && has("msg") && has("ts") {
         found.push(Provider::Mandrill);
     }
+    found.extend(from_wave2_keys(o));
+    found
+}
+
+/// Candidates from the keys an element of a batch and a single object share: the EventBridge
+/// envelope (`detail-type`, `detail`), Event Grid (`eventType`, `data`, `topic` or
+/// `dataVersion`) and CloudEvents from Azure (`specversion`, a `Microsoft.*` type).
+fn from_wave2_keys(o: &serde_json::Map<String, Value>) -> Vec<Provider> {
+    let has = |k: &str| o.contains_key(k);
+    let mut found = Vec::new();
+    if has("detail-type") && has("detail") {
+        found.push(Provider::SesEventbridge);
+    }
+    let ce_type = o.get("type").and_then(Value::as_str).unwrap_or("");
+    if (has("eventType") && has("data") && (has("topic") || has("dataVersion")))
+        || (has("specversion") && ce_type.starts_with("Microsoft."))
+    {
+        found.push(Provider::AzureAcs);
+    }
     found
 }
 
@@ -548,11 +664,22 @@ fn from_object(v: &Value) -> Vec<Provider> {
     let has = |k: &str| o.contains_key(k);
     let type_str = o.get("type").and_then(Value::as_str).unwrap_or("");
     let mut found = Vec::new();
-    if (has("Type") && (has("TopicArn") || has("MessageId")))
+    let scaleway_topic =
+        o.get("TopicArn").and_then(Value::as_str).is_some_and(|a| a.starts_with("arn:scw:"));
+    if scaleway_topic {
+        found.push(Provider::Scaleway);
+    } else if (has("Type") && (has("TopicArn") || has("MessageId")))
         || ((has("eventType") || has("notificationType")) && has("mail"))
     {
         found.push(Provider::Ses);
     }
+    if has("events_by_user") || (has("event_name") && (has("job_id") || has("auth"))) {
+        found.push(Provider::UnisenderGo);
+    }
+    if type_str.starts_with("email_") && has("email_id") && has("domain_id") {
+        found.push(Provider::Scaleway);
+    }
+    found.extend(from_wave2_keys(o));
     if has("event-data") || (has("items") && has("paging")) {
         found.push(Provider::Mailgun);
     }
@@ -723,6 +850,42 @@ mod tests {
         assert_eq!(detect(&sw, resend).unwrap(), Provider::Resend);
         let mt: Headers = [("Mailtrap-Signature", "00")].into_iter().collect();
         assert_eq!(detect(&mt, b"").unwrap(), Provider::Mailtrap);
+    }
+
+    #[test]
+    fn wave_two_providers_are_recognized_from_headers_or_body() {
+        let samples: [(Provider, &str); 7] = [
+            (
+                Provider::SesEventbridge,
+                r#"{"version":"0","id":"e1","detail-type":"Email Sent","source":"aws.ses","detail":{"eventType":"Send","mail":{}}}"#,
+            ),
+            (Provider::SesEventbridge, r#"[{"id":"e1","detail-type":"Email Sent","detail":{}}]"#),
+            (
+                Provider::AzureAcs,
+                r#"[{"id":"1","topic":"/t","eventType":"Microsoft.Communication.EmailDeliveryReportReceived","data":{},"dataVersion":"1.0"}]"#,
+            ),
+            (
+                Provider::AzureAcs,
+                r#"{"id":"1","specversion":"1.0","type":"Microsoft.Communication.EmailDeliveryReportReceived","data":{}}"#,
+            ),
+            (
+                Provider::Scaleway,
+                r#"{"Type":"Notification","MessageId":"m1","TopicArn":"arn:scw:sns:fr-par:project-1:tem","Message":"{}"}"#,
+            ),
+            (Provider::UnisenderGo, r#"{"auth":"00","events_by_user":[{"events":[]}]}"#),
+            (Provider::ElasticEmail, "transaction=t1&to=a%40example.com&status=Sent"),
+        ];
+        for (want, body) in samples {
+            assert_eq!(detect_body(body).unwrap(), want, "{body}");
+        }
+        let sns: Headers = [("x-amz-sns-message-type", "Notification")].into_iter().collect();
+        let scaleway = br#"{"Type":"Notification","MessageId":"m1","TopicArn":"arn:scw:sns:fr-par:project-1:tem","Message":"{}"}"#;
+        assert_eq!(detect(&sns, scaleway).unwrap(), Provider::Scaleway);
+        let options: Headers =
+            [("WebHook-Request-Origin", "eventgrid.azure.net")].into_iter().collect();
+        assert_eq!(detect(&options, b"").unwrap(), Provider::AzureAcs);
+        let aeg: Headers = [("aeg-event-type", "Notification")].into_iter().collect();
+        assert_eq!(detect(&aeg, b"[]").unwrap(), Provider::AzureAcs);
     }
 
     #[test]

@@ -156,6 +156,150 @@ fn certificate_spki(cert: &[u8]) -> Option<&[u8]> {
     (spki.first() == Some(&SEQUENCE)).then_some(spki)
 }
 
+/// The DER of every certificate in `text`: each `CERTIFICATE` PEM block (a trust-chain file
+/// holds several), or one bare base64 DER certificate. `None` when there is none, or one does
+/// not read as an X.509 certificate.
+pub(crate) fn certificates_der(text: &str) -> Option<Vec<Vec<u8>>> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    let text = text.trim();
+    let mut out = Vec::new();
+    if text.contains("-----BEGIN ") {
+        for (i, _) in text.match_indices(BEGIN) {
+            let (label, der) = decode_pem(&text[i..])?;
+            if label != "CERTIFICATE" {
+                return None;
+            }
+            out.push(der);
+        }
+    } else {
+        let joined: String = text.split_ascii_whitespace().collect();
+        out.push(decode_base64(&joined)?);
+    }
+    let all_read = out.iter().all(|der| Certificate::parse(der).is_some());
+    (!out.is_empty() && all_read).then_some(out)
+}
+
+/// What a chain check reads of an X.509 certificate (RFC 5280 §4.1).
+#[derive(Debug)]
+pub(crate) struct Certificate<'a> {
+    /// The whole `TBSCertificate` encoding: the bytes the issuer signed.
+    tbs: &'a [u8],
+    /// The contents of the `signatureAlgorithm` OID.
+    algorithm: &'a [u8],
+    /// The signature (the BIT STRING's bytes after its unused-bits count).
+    signature: &'a [u8],
+    /// The whole `issuer` and `subject` Name encodings.
+    issuer: &'a [u8],
+    subject: &'a [u8],
+    not_before: Timestamp,
+    not_after: Timestamp,
+    /// The whole `subjectPublicKeyInfo` encoding.
+    spki: &'a [u8],
+}
+
+/// `sha256WithRSAEncryption`, `sha384…`, `sha512…` (RFC 4055) and `ecdsa-with-SHA256`
+/// (RFC 5758), as OID contents.
+const RSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b];
+const RSA_SHA384: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0c];
+const RSA_SHA512: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0d];
+const ECDSA_SHA256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+
+impl<'a> Certificate<'a> {
+    /// Read a DER certificate; `None` for anything else.
+    pub(crate) fn parse(der: &'a [u8]) -> Option<Certificate<'a>> {
+        const SEQUENCE: u8 = 0x30;
+        let (tag, body, rest) = der_next(der)?;
+        if tag != SEQUENCE || !rest.is_empty() {
+            return None;
+        }
+        let tbs = der_whole(body)?;
+        let (tag, tbs_body, after_tbs) = der_next(body)?;
+        let (alg_tag, alg, after_alg) = der_next(after_tbs)?;
+        let (sig_tag, sig, _) = der_next(after_alg)?;
+        let (oid_tag, algorithm, _) = der_next(alg)?;
+        if tag != SEQUENCE || alg_tag != SEQUENCE || oid_tag != 0x06 || sig_tag != 0x03 {
+            return None;
+        }
+        let (&0, signature) = sig.split_first()? else { return None };
+        let mut rest = tbs_body;
+        if rest.first() == Some(&0xa0) {
+            rest = der_next(rest)?.2;
+        }
+        // serialNumber, signature
+        rest = der_next(rest)?.2;
+        rest = der_next(rest)?.2;
+        let issuer = der_whole(rest)?;
+        rest = der_next(rest)?.2;
+        let (tag, validity, after_validity) = der_next(rest)?;
+        if tag != SEQUENCE {
+            return None;
+        }
+        let (t1, nb, after_nb) = der_next(validity)?;
+        let (t2, na, _) = der_next(after_nb)?;
+        let subject = der_whole(after_validity)?;
+        let spki = der_whole(der_next(after_validity)?.2)?;
+        Some(Certificate {
+            tbs,
+            algorithm,
+            signature,
+            issuer,
+            subject,
+            not_before: asn1_time(t1, nb)?,
+            not_after: asn1_time(t2, na)?,
+            spki,
+        })
+    }
+
+    /// Whether this certificate names `issuer` as its issuer, verifies under its key (RSA
+    /// PKCS#1 v1.5 with SHA-256/384/512, or ECDSA P-256 with SHA-256), and is valid at `now`.
+    pub(crate) fn issued_by(&self, issuer: &Certificate<'_>, now: Timestamp) -> bool {
+        use p256::ecdsa::signature::Verifier as _;
+        use rsa::Pkcs1v15Sign;
+        use sha2::{Digest, Sha384, Sha512};
+        if self.issuer != issuer.subject || now < self.not_before || now > self.not_after {
+            return false;
+        }
+        match (PublicKey::from_spki(issuer.spki), self.algorithm) {
+            (Ok(PublicKey::Rsa(k)), RSA_SHA256) => k
+                .verify(Pkcs1v15Sign::new::<Sha256>(), &Sha256::digest(self.tbs), self.signature)
+                .is_ok(),
+            (Ok(PublicKey::Rsa(k)), RSA_SHA384) => k
+                .verify(Pkcs1v15Sign::new::<Sha384>(), &Sha384::digest(self.tbs), self.signature)
+                .is_ok(),
+            (Ok(PublicKey::Rsa(k)), RSA_SHA512) => k
+                .verify(Pkcs1v15Sign::new::<Sha512>(), &Sha512::digest(self.tbs), self.signature)
+                .is_ok(),
+            (Ok(PublicKey::P256(k)), ECDSA_SHA256) => {
+                p256::ecdsa::Signature::from_der(self.signature)
+                    .is_ok_and(|sig| k.verify(self.tbs, &sig).is_ok())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// An ASN.1 `UTCTime` (tag 0x17, `YYMMDDHHMMSSZ`, years 1950–2049) or `GeneralizedTime` (0x18,
+/// `YYYYMMDDHHMMSSZ`), as RFC 5280 §4.1.2.5 allows them in certificates.
+fn asn1_time(tag: u8, body: &[u8]) -> Option<Timestamp> {
+    let text = std::str::from_utf8(body).ok()?;
+    let digits = text.strip_suffix('Z')?;
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let full = match (tag, digits.len()) {
+        (0x17, 12) => {
+            let yy: u32 = digits[..2].parse().ok()?;
+            format!("{}{digits}", if yy < 50 { "20" } else { "19" })
+        }
+        (0x18, 14) => digits.to_owned(),
+        _ => return None,
+    };
+    let f = |a: usize, b: usize| &full[a..b];
+    let rfc =
+        format!("{}-{}-{}T{}:{}:{}Z", f(0, 4), f(4, 6), f(6, 8), f(8, 10), f(10, 12), f(12, 14));
+    Timestamp::parse_rfc3339(&rfc).ok()
+}
+
 /// A public key as a provider shows it, parsed once.
 #[derive(Clone, Debug)]
 pub(crate) enum PublicKey {
@@ -244,6 +388,24 @@ impl PublicKey {
 mod tests {
     use super::*;
     use crate::encoding::decode_hex;
+
+    #[test]
+    fn certificate_times_read_utc_and_generalized_forms() {
+        let t = |tag, s: &str| asn1_time(tag, s.as_bytes()).map(|t| t.to_string());
+        assert_eq!(t(0x17, "491231235959Z").as_deref(), Some("2049-12-31T23:59:59.000Z"));
+        assert_eq!(t(0x17, "500101000000Z").as_deref(), Some("1950-01-01T00:00:00.000Z"));
+        assert_eq!(t(0x18, "20320101000000Z").as_deref(), Some("2032-01-01T00:00:00.000Z"));
+        for (tag, bad) in [
+            (0x17, "4912312359Z"),
+            (0x18, "491231235959Z"),
+            (0x17, "491231235959"),
+            (0x05, "491231235959Z"),
+        ] {
+            assert_eq!(t(tag, bad), None, "{bad}");
+        }
+        assert!(certificates_der("not a certificate").is_none());
+        assert!(Certificate::parse(&[0x30, 0x00]).is_none());
+    }
 
     #[test]
     fn constant_time_equality_needs_equal_length_and_bytes() {

@@ -7,7 +7,7 @@
 //! | outcome | status | why |
 //! |---|---|---|
 //! | events stored or routed (some elements may have failed) | 200 | retrying the same bytes gives the same element errors |
-//! | a control message (SNS subscription confirmation, ping) | 200 | nothing to store; `confirm_url` says what to visit |
+//! | a control message (SNS subscription confirmation, ping, Event Grid validation, CloudEvents `OPTIONS`) | 200 | nothing to store; `confirm_url` says what to visit, `answer` (only present for the handshakes that need it) the exact status, headers and body to answer with |
 //! | signature or credentials rejected | 401 | a forged or stale request must not be retried into acceptance |
 //! | body malformed, not this provider's shape | 400 | the same bytes will fail again |
 //! | body too large | 413 | the same bytes will fail again |
@@ -19,7 +19,7 @@
 //! required: an object runs the `verify` op with the provider, headers and body added to it;
 //! `null` skips verification on purpose (a source authenticated some other way). Output:
 //! `{"status", "verified", "error", "routes": {"suppress", "state", "analytics", "drop"},
-//! "errors", "control", "confirm_url"}`. Malformed *options* (a bad policy, a missing `verify`)
+//! "errors", "control", "confirm_url", "answer"?}`. Malformed *options* (a bad policy, a missing `verify`)
 //! are the caller's bug and come back as a wire error, not as a status.
 //!
 //! [`handle_webhook`] is the typed entry point the op is a thin shell over: the body as bytes,
@@ -41,7 +41,8 @@ use crate::verify::{
     verify_with_host,
 };
 use crate::{
-    BorrowedEvent, Control, ControlKind, Headers, Provider, Timestamp, provider::normalize_body,
+    Answer, BorrowedEvent, Control, ControlKind, Headers, Provider, Timestamp,
+    provider::normalize_body,
 };
 
 /// The caller's settings of one webhook call, read once: how to verify, the routing policy,
@@ -331,6 +332,9 @@ fn run<'a>(
 ) -> WebhookOutcome<'a> {
     let verified = match &options.verify {
         None => false,
+        // Unisender Go's GET probe has an empty body and no `auth` to check: it carries nothing
+        // to store, and must be answered 200 for the webhook to be set.
+        Some(_) if provider == "unisender_go" && body.trim_ascii().is_empty() => false,
         Some(config) => match config.run(provider, headers, body, verdict) {
             Ok(()) => true,
             Err(e) => return WebhookOutcome::refusal(verify_status(&e), e, false),
@@ -365,6 +369,7 @@ fn run<'a>(
         .as_ref()
         .filter(|c| c.kind == ControlKind::SubscriptionConfirmation)
         .and_then(|c| c.url.clone());
+    let answer = out.control.as_ref().and_then(Control::answer);
     WebhookOutcome {
         status: 200,
         verified,
@@ -373,6 +378,7 @@ fn run<'a>(
         errors: out.errors,
         control: out.control,
         confirm_url,
+        answer,
     }
 }
 
@@ -403,6 +409,7 @@ pub struct WebhookOutcome<'a> {
     errors: Vec<Error>,
     control: Option<Control>,
     confirm_url: Option<String>,
+    answer: Option<Answer>,
 }
 
 impl<'a> WebhookOutcome<'a> {
@@ -415,6 +422,7 @@ impl<'a> WebhookOutcome<'a> {
             errors: Vec::new(),
             control: None,
             confirm_url: None,
+            answer: None,
         }
     }
 
@@ -451,6 +459,13 @@ impl<'a> WebhookOutcome<'a> {
     /// For an SNS subscription confirmation: the URL to visit to confirm it.
     pub fn confirm_url(&self) -> Option<&str> {
         self.confirm_url.as_deref()
+    }
+
+    /// For a handshake that needs a particular answer (Event Grid's subscription validation,
+    /// the CloudEvents `OPTIONS` request): the status, headers and body to answer with, in
+    /// place of the caller's usual 200 (see [`Control::answer`]).
+    pub fn answer(&self) -> Option<&Answer> {
+        self.answer.as_ref()
     }
 
     /// The `webhook` op's output as JSON text.
@@ -518,7 +533,12 @@ impl WebhookOutcome<'_> {
     }
 
     fn serialize_members<S: Serializer>(&self, s: S, routes: bool) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(if routes { 7 } else { 6 }))?;
+        let members = 6 + usize::from(routes) + usize::from(self.answer.is_some());
+        let mut m = s.serialize_map(Some(members))?;
+        // Present only for the handshakes that need it, so every other answer keeps its shape.
+        if let Some(answer) = &self.answer {
+            m.serialize_entry("answer", answer)?;
+        }
         m.serialize_entry("confirm_url", &self.confirm_url)?;
         m.serialize_entry("control", &self.control.as_ref().map(SortedControl))?;
         m.serialize_entry("error", &self.error.as_ref().map(ErrorObject))?;
@@ -630,12 +650,17 @@ mod tests {
         let keyed =
             WebhookOptions::from_json(br#"{"verify": {"keys": ["nope"], "now": 1}}"#).unwrap();
         let ndjson = format!("{}\nnot json", serde_json::to_string(&full_event()).unwrap());
-        for (provider, body, opts) in [
-            ("ndjson", ndjson.as_str(), &skip),
-            ("sendgrid", "[{", &skip),
-            ("sendgrid", "[]", &keyed),
+        // Event Grid's subscription validation: the output has an `answer` member.
+        let validation = r#"[{"id":"v1","topic":"/subscriptions/x","subject":"","data":{"validationCode":"512d38b6-c7b8-40c8-89fe-f46f9e9622b6"},"eventType":"Microsoft.EventGrid.SubscriptionValidationEvent","eventTime":"2026-03-03T12:00:00Z","metadataVersion":"1","dataVersion":"1"}]"#;
+        let grid: Headers = [("aeg-event-type", "SubscriptionValidation")].into_iter().collect();
+        for (provider, body, opts, headers) in [
+            ("ndjson", ndjson.as_str(), &skip, Headers::new()),
+            ("sendgrid", "[{", &skip, Headers::new()),
+            ("sendgrid", "[]", &keyed, Headers::new()),
+            ("azure_acs", validation, &skip, grid),
         ] {
-            let out = handle_webhook(provider, &Headers::new(), body.as_bytes(), opts);
+            let out = handle_webhook(provider, &headers, body.as_bytes(), opts);
+            assert_eq!(out.answer().is_some(), provider == "azure_acs", "{provider}");
             // The whole text with its `"routes":{…},` member cut out, byte for byte.
             let whole = out.to_json();
             let routes = whole.find(r#","routes":"#).unwrap();

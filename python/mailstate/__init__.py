@@ -263,6 +263,7 @@ def verify(
     seen_tokens: Optional[Iterable[str]] = None,
     form: Union[None, Mapping[str, str], Iterable[tuple[str, str]]] = None,
     scheme: Optional[str] = None,
+    trust_anchors: Optional[Sequence[str]] = None,
 ) -> VerifyResult:
     """Check a webhook request's signature or credentials, as ``mailstate verify`` does.
 
@@ -273,10 +274,11 @@ def verify(
     ``tolerance`` the allowed clock skew in seconds (default 300). ``token_header`` names
     the header a shared token arrives in (Brevo, Postmark); ``seen_tokens`` are replay
     tokens already accepted (Mailgun: a repeat is ``replay``); ``form`` is the decoded
-    form body when the framework already parsed it (Mandrill). ``scheme="standard_webhooks"``
-    verifies as Standard Webhooks (``webhook-*`` headers; ``whsec_`` secrets, ``whpk_`` keys)
-    instead of the provider's own scheme, for a sender that adopted it (Loops and AhaSend use
-    it without being asked).
+    form body when the framework already parsed it (Mandrill); ``trust_anchors`` are the CA
+    certificates (PEM) signing certificates must be issued by (Scaleway's
+    sns-trust-chain.pem). ``scheme="standard_webhooks"`` verifies as Standard Webhooks
+    (``webhook-*`` headers; ``whsec_`` secrets, ``whpk_`` keys) instead of the provider's own
+    scheme, for a sender that adopted it (Loops and AhaSend use it without being asked).
 
     Returns a :class:`VerifyResult`: ``.ok``, and ``.reason`` (a code) when rejected. Raises
     :class:`MailstateError` when the request cannot be checked at all (``unknown_provider``,
@@ -310,5 +312,6 @@ def verify(
             provider, body, headers, raw, list(keys or []), url, now_ms, tolerance,
             token_header, list(seen_tokens or []), None if form is None else list(form),
             scheme == "standard_webhooks",
+            list(trust_anchors or []),
         )
     )

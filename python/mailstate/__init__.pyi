@@ -41,4 +41,6 @@ def verify(
     token_header: Optional[str] = None,
     seen_tokens: Optional[Iterable[str]] = None,
     form: Union[None, Mapping[str, str], Iterable[tuple[str, str]]] = None,
+    scheme: Optional[str] = None,
+    trust_anchors: Optional[Sequence[str]] = None,
 ) -> VerifyResult: ...

@@ -27,6 +27,8 @@ def verify(
     token_header: Optional[str],
     seen_tokens: list[str],
     form: Optional[list[tuple[str, str]]],
+    standard_webhooks: bool = False,
+    trust_anchors: list[str] = ...,
 ) -> tuple[
     bool, Optional[str], Optional[str], Optional[str], Optional[int], Optional[int], Optional[str]
 ]: ...

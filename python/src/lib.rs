@@ -327,11 +327,11 @@ type Verdict = (
 );
 
 /// verify(provider, body, headers, secrets, keys, url, now_ms, tolerance, token_header,
-/// seen_tokens, form, standard_webhooks=False) -> tuple
+/// seen_tokens, form, standard_webhooks=False, trust_anchors=[]) -> tuple
 #[pyfunction]
 #[pyo3(signature = (
     provider, body, headers, secrets, keys, url, now_ms, tolerance, token_header, seen_tokens, form,
-    standard_webhooks=false
+    standard_webhooks=false, trust_anchors=Vec::new()
 ))]
 #[expect(clippy::too_many_arguments, reason = "the Python signature: keyword arguments there")]
 #[expect(clippy::needless_pass_by_value, reason = "pyo3 extracts owned arguments")]
@@ -348,6 +348,7 @@ fn verify(
     seen_tokens: Vec<String>,
     form: Option<Vec<(String, String)>>,
     standard_webhooks: bool,
+    trust_anchors: Vec<String>,
 ) -> PyResult<Verdict> {
     let provider: Provider = provider.parse().map_err(Failure::from)?;
     let headers = headers_from(headers)?;
@@ -357,6 +358,9 @@ fn verify(
     }
     for text in &keys {
         k = k.with_public_key(text).map_err(Failure::from)?;
+    }
+    for text in &trust_anchors {
+        k = k.with_trust_anchor(text).map_err(Failure::from)?;
     }
     let now = Timestamp::from_millis(now_ms)
         .ok_or_else(|| Failure::new("invalid_value", format!("now {now_ms} ms is out of range")))?;

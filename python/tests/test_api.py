@@ -30,6 +30,7 @@ def test_signature_vector(path):
             secrets=i.get("secrets"), keys=i.get("keys"), url=i.get("url"), now=i["now"],
             tolerance=i.get("tolerance_secs"), token_header=i.get("token_header"),
             seen_tokens=i.get("seen_tokens"), form=i.get("form"), scheme=i.get("scheme"),
+            trust_anchors=i.get("trust_anchors"),
         )
     except mailstate.MailstateError as e:
         assert "error" in expect, (path, e)

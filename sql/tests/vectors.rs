@@ -239,3 +239,50 @@ async fn play_wave_two_normalize(rules: &SqlRules) {
     }
     assert!(played >= 40, "only {played} wave-2 normalize vectors played");
 }
+
+/// Every normalize vector whose body reads alone (no headers) and normalizes cleanly, read back
+/// through `provider_events(provider, file)` with the native rules and the plugin: the same
+/// events, in order, as the vector expects (issue 19: every provider reaches SQL).
+#[tokio::test]
+async fn normalize_vectors_through_provider_events() {
+    let mut played = 0;
+    for (name, rules) in crate::util::both_rules() {
+        let t = TestExecution::with_rules(1, &rules);
+        for (path, v) in vectors("normalize") {
+            let input = &v["input"];
+            let output = &v["expect"]["output"];
+            let headerless = input["headers"].as_object().is_none_or(serde_json::Map::is_empty);
+            let clean = output["errors"].as_array().is_some_and(Vec::is_empty)
+                && output["control"].is_null()
+                && output["events"].as_array().is_some_and(|e| !e.is_empty());
+            let Some(body) = input["body"].as_str() else { continue };
+            if !headerless || !clean {
+                continue;
+            }
+            let dir = temp_dir();
+            let file = dir.path().join("body");
+            std::fs::write(&file, body).unwrap();
+            let provider = input["provider"].as_str().unwrap();
+            let sql = format!(
+                "SELECT event_key, type, recipient, bounce_category FROM provider_events({}, {})",
+                sql_literal(provider),
+                sql_literal(&file.to_string_lossy())
+            );
+            let got = t.rows(&sql).await;
+            let want: Vec<Value> = output["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    serde_json::json!({
+                        "event_key": e["event_key"], "type": e["type"],
+                        "recipient": e["recipient"], "bounce_category": e["bounce_category"],
+                    })
+                })
+                .collect();
+            assert_eq!(got, want, "{} [{name}]", path.display());
+            played += 1;
+        }
+    }
+    assert!(played > 100, "only {played} normalize vectors were played through provider_events");
+}

@@ -244,6 +244,19 @@ function decode(text, tape) {
     return out;
   };
   const routes = { analytics: events(), drop: events(), state: events(), suppress: events() };
+  // `answer` is there only for the handshakes that need one (Event Grid, CloudEvents OPTIONS).
+  if (head.answer !== undefined) {
+    return {
+      answer: head.answer,
+      confirm_url: head.confirm_url,
+      control: head.control,
+      error: head.error,
+      errors: head.errors,
+      routes,
+      status: head.status,
+      verified: head.verified,
+    };
+  }
   return {
     confirm_url: head.confirm_url,
     control: head.control,

@@ -62,7 +62,8 @@ export type Automated = "privacy_proxy" | "scanner";
 export type ProviderName =
   | "ndjson" | "sendgrid" | "ses" | "mailgun" | "postmark" | "sparkpost" | "resend"
   | "mandrill" | "mailjet" | "brevo" | "mailersend" | "postal" | "arf"
-  | "mailtrap" | "smtp2go" | "zeptomail" | "loops" | "ahasend";
+  | "mailtrap" | "smtp2go" | "zeptomail" | "loops" | "ahasend"
+  | "azure_acs" | "elastic_email" | "scaleway" | "ses_eventbridge" | "unisender_go";
 
 /** One canonical event (DESIGN.md). Optional fields may be absent or null on input. */
 export interface Event {
@@ -146,7 +147,17 @@ export interface NormalizeInput {
   body_base64?: string;
 }
 
-export type ControlKind = "subscription_confirmation" | "unsubscribe_confirmation" | "ping";
+export type ControlKind =
+  | "subscription_confirmation" | "unsubscribe_confirmation" | "ping"
+  | "subscription_validation" | "origin_validation";
+
+/** The exact HTTP answer a handshake needs (Event Grid's validation, the CloudEvents OPTIONS). */
+export interface Answer {
+  status: number;
+  /** Response headers to set, lower-case names. */
+  headers: Record<string, string>;
+  body: string | null;
+}
 
 /** A provider message that is not an event. */
 export interface Control {
@@ -171,7 +182,8 @@ export interface VerifyOptions {
   keys?: string[];
   /** Accepted clock skew for schemes that sign a time; core's default is 300 s. */
   tolerance_secs?: number;
-  /** The webhook URL as configured at the provider (Mandrill signs it). */
+  /** The webhook URL as configured at the provider (Mandrill signs it), or as requested: a
+   * secret among its query parameters is a credential (Event Grid, Elastic Email, …). */
   url?: string;
   /** Form parameters of a form-encoded body (Mandrill signs them). */
   form?: Record<string, string>;
@@ -185,6 +197,9 @@ export interface VerifyOptions {
    * for a sender that adopted it. Loops and AhaSend use it without this option.
    */
   scheme?: "standard_webhooks";
+  /** CA certificates (PEM) signing certificates must be issued by (Scaleway's
+   * sns-trust-chain.pem). */
+  trust_anchors?: string[];
 }
 
 /** A request and the key material to check it with. */
@@ -356,6 +371,9 @@ export interface WebhookResult {
   control: Control | null;
   /** For an SNS subscription confirmation: the URL to GET to confirm it. */
   confirm_url: string | null;
+  /** Present only for a handshake that needs a particular answer (Event Grid's subscription
+   * validation, the CloudEvents OPTIONS request): answer with exactly this. */
+  answer?: Answer;
 }
 
 /** The wire op names `call` understands. */
@@ -696,8 +714,8 @@ const NONE: u32 = u32::MAX;
 /// Write a webhook outcome for `webhook.js`'s decoder, in two parts:
 /// - `text`: the outcome's JSON without `routes` ([`WebhookOutcome::head_json`]), then every
 ///   string of the routed events, one after the other, unescaped;
-/// - `tape`: the head's length (or, when the head has no error, element errors, control or
-///   confirmation URL, [`NONE`], the status and `verified` as 0 or 1, and no head in the
+/// - `tape`: the head's length (or, when the head has no error, element errors, control,
+///   confirmation URL or answer, [`NONE`], the status and `verified` as 0 or 1, and no head in the
 ///   text), then for each route in the output's order (`analytics`,
 ///   `drop`, `state`, `suppress`) its event count and, for each event, its members in the
 ///   output's key order: a string as its length, `null` as [`NONE`], `tags` as a count and
@@ -714,6 +732,7 @@ fn encode(out: &WebhookOutcome<'_>, text: &mut String, tape: &mut Vec<u32>) {
         && out.errors().is_empty()
         && out.control().is_none()
         && out.confirm_url().is_none()
+        && out.answer().is_none()
     {
         // The usual head, all null but the status and `verified`: two numbers, no JSON.
         tape.extend([NONE, u32::from(out.status()), u32::from(out.verified())]);

@@ -83,7 +83,7 @@ export function agreementCases() {
 }
 
 /**
- * Every signature vector of the public-key schemes (tests/vectors/signature/{sendgrid,postal,
+ * Every signature vector of the public-key schemes (tests/vectors/signature/{sendgrid,postal,scaleway,
  * ses}), as a webhook call: the `verify` op's input split into the request and the options.
  * `verifies`: whether the vector expects the signature to be accepted.
  */
@@ -91,7 +91,7 @@ export function signatureVectorCases() {
   return loadVectors()
     // The public-key schemes, which WebCrypto runs; not a vector that chose Standard Webhooks
     // instead (its HMAC or Ed25519 check runs in wasm).
-    .filter((v) => v.doc.op === "verify" && ["sendgrid", "postal", "ses"].includes(v.doc.input.provider))
+    .filter((v) => v.doc.op === "verify" && ["sendgrid", "postal", "scaleway", "ses"].includes(v.doc.input.provider))
     .filter((v) => v.doc.input.scheme === undefined)
     .map((v) => {
       const { provider, headers, body, body_base64, ...verify } = v.doc.input;

@@ -69,7 +69,7 @@
 //! # Unsupported
 //!
 //! - SNS signature verification is not part of normalizing.
-//! - The EventBridge envelope, CloudWatch destinations and the VDM `GetMessageInsights` API.
+//! - The EventBridge envelope is its own provider, `ses_eventbridge`. CloudWatch destinations and the VDM `GetMessageInsights` API.
 //! - Inbound (`Received`) notifications become `unknown`.
 
 use std::collections::BTreeMap;
@@ -87,6 +87,8 @@ use crate::{
     event_key,
 };
 
+const SLUG: &str = "ses";
+
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let text = body_text(payload.body)?;
     let value = match is_json(text) {
@@ -100,7 +102,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     if o.has("Type") {
         envelope(&o, header_id, &mut out)?;
     } else if o.has("eventType") || o.has("notificationType") {
-        out.events = ses_event(&o, text.trim(), header_id.as_deref())?;
+        out.events = ses_event(&o, text.trim(), header_id.as_deref(), SLUG)?;
     } else {
         return Err(wrong());
     }
@@ -141,7 +143,7 @@ fn envelope(o: &Object<'_>, header_id: Option<String>, out: &mut Normalized) -> 
             if trimmed.starts_with('{') {
                 let io =
                     Object::parse(trimmed, "$.Message").map_err(|e| e.with_path("$.Message"))?;
-                out.events = ses_event(&io, trimmed, id.as_deref())?;
+                out.events = ses_event(&io, trimmed, id.as_deref(), SLUG)?;
             } else if trimmed.starts_with("Successfully validated") {
                 out.control = Some(Control {
                     kind: ControlKind::Ping,
@@ -198,7 +200,7 @@ fn ndjson(text: &str) -> Normalized {
         let n = i as u64 + 1;
         let result = Object::parse(line, "$")
             .map_err(|e| serde_syntax_error(line).unwrap_or(e))
-            .and_then(|o| ses_event(&o, line, None));
+            .and_then(|o| ses_event(&o, line, None, SLUG));
         match result {
             Ok(events) => out.events.extend(events),
             Err(e) => out.errors.push(e.with_line(n)),
@@ -222,16 +224,33 @@ struct Rcpt {
     diagnostic: Option<String>,
 }
 
-/// The canonical events of one SES event object.
-#[expect(clippy::too_many_lines, reason = "one arm per SES event type, in the order of the table")]
-fn ses_event(o: &Object<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Event>, Error> {
+/// The canonical events of one SES event object, as `slug` (`ses`, or `ses_eventbridge` for
+/// the same record inside an EventBridge envelope).
+pub(super) fn ses_event(
+    o: &Object<'_>,
+    raw: &str,
+    event_id: Option<&str>,
+    slug: &'static str,
+) -> Result<Vec<Event>, Error> {
     let name = match o.string("eventType")? {
         Some(n) => n,
         None => {
             o.string("notificationType")?.ok_or_else(|| Error::missing(o.child("eventType")))?
         }
     };
-    let name = name.as_ref();
+    ses_event_named(o, &name, raw, event_id, slug)
+}
+
+/// [`ses_event`] for an event whose type is `name` (read from the record, or for EventBridge
+/// from the envelope's `detail-type` when the record has none).
+#[expect(clippy::too_many_lines, reason = "one arm per SES event type, in the order of the table")]
+pub(super) fn ses_event_named(
+    o: &Object<'_>,
+    name: &str,
+    raw: &str,
+    event_id: Option<&str>,
+    slug: &'static str,
+) -> Result<Vec<Event>, Error> {
     let mail = o.obj("mail")?;
     let detail_key = match name {
         "Bounce" => "bounce",
@@ -248,7 +267,7 @@ fn ses_event(o: &Object<'_>, raw: &str, event_id: Option<&str>) -> Result<Vec<Ev
     };
     let detail = if detail_key.is_empty() { None } else { o.obj(detail_key)? };
 
-    let mut base = Event::new("ses", EventType::Unknown);
+    let mut base = Event::new(slug, EventType::Unknown);
     name.clone_into(&mut base.provider_type);
     base.provider_event_id = event_id.map(str::to_owned);
     let mail_time = match &mail {

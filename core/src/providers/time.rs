@@ -51,14 +51,23 @@ pub(crate) fn read_time(v: Val<'_>, unit: TimeUnit) -> Result<Timestamp, String>
 pub(crate) fn read_time_naive_utc(v: Val<'_>, unit: TimeUnit) -> Result<Timestamp, String> {
     read_time(v, unit).or_else(|found| {
         let s = v.string().filter(|_| v.kind == Kind::Str).ok_or_else(|| found.clone())?;
-        let t = close_offset_gap(s.trim()).into_owned();
-        let has_offset =
-            t.ends_with(['Z', 'z']) || t.get(10..).is_some_and(|time| time.contains(['+', '-']));
-        if has_offset {
-            return Err(found);
-        }
-        Timestamp::parse_rfc3339(&format!("{t}Z")).map_err(|_| found)
+        without_offset_as_utc(&close_offset_gap(s.trim())).ok_or(found)
     })
+}
+
+/// An RFC 3339 time, or one written without an offset (`2026-03-08 05:10:00`), which means UTC
+/// (providers-wave2.md, rule 5: Unisender Go's `event_time`): the rule of
+/// [`read_time_naive_utc`] for a text already read.
+pub(crate) fn utc_if_naive(t: &str) -> Option<Timestamp> {
+    let t = close_offset_gap(t.trim());
+    Timestamp::parse_rfc3339(&t).ok().or_else(|| without_offset_as_utc(&t))
+}
+
+/// A date-time with no offset (`Z` or `±hh:mm` after the date), read as UTC.
+fn without_offset_as_utc(t: &str) -> Option<Timestamp> {
+    let has_offset =
+        t.ends_with(['Z', 'z']) || t.get(10..).is_some_and(|time| time.contains(['+', '-']));
+    if has_offset { None } else { Timestamp::parse_rfc3339(&format!("{t}Z")).ok() }
 }
 
 /// An object's or array's compact JSON text, for an error message.
@@ -146,6 +155,44 @@ fn number_time(int: Option<i64>, float: Option<f64>, unit: TimeUnit) -> Option<T
     }
 }
 
+/// A US-style `M/D/YYYY h:mm:ss AM|PM` time in UTC (Elastic Email's `date`): 12 AM is hour 0,
+/// 12 PM is noon. Seconds may be absent (`h:mm AM`); anything else is `None`.
+pub(crate) fn us_date_time(t: &str) -> Option<Timestamp> {
+    let mut parts = t.split_ascii_whitespace();
+    let (date, time, half) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let num = |s: &str, max_len: usize| -> Option<u32> {
+        (!s.is_empty() && s.len() <= max_len && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let mut d = date.split('/');
+    let (month, day, year) = (num(d.next()?, 2)?, num(d.next()?, 2)?, d.next()?);
+    if d.next().is_some() || year.len() != 4 {
+        return None;
+    }
+    let year = num(year, 4)?;
+    let mut c = time.split(':');
+    let (hour, minute) = (num(c.next()?, 2)?, c.next()?);
+    let second = c.next().unwrap_or("00");
+    if c.next().is_some() || minute.len() != 2 || second.len() != 2 {
+        return None;
+    }
+    let (minute, second) = (num(minute, 2)?, num(second, 2)?);
+    if !(1..=12).contains(&hour) {
+        return None;
+    }
+    let hour = match half.to_ascii_uppercase().as_str() {
+        "AM" => hour % 12,
+        "PM" => hour % 12 + 12,
+        _ => return None,
+    };
+    let text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
+    Timestamp::parse_rfc3339(&text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +260,33 @@ mod tests {
         assert!(naive(r#""2026-13-04 16:20:00""#).is_err());
         let strict = |t: &str| read_time(Scan::new(t).value().unwrap(), TimeUnit::Seconds);
         assert!(strict(r#""2026-03-04 16:20:00""#).is_err());
+    }
+
+    #[test]
+    fn naive_times_are_utc() {
+        let t = |s: &str| utc_if_naive(s).map(|t| t.to_string());
+        assert_eq!(t("2026-03-08 05:10:00").as_deref(), Some("2026-03-08T05:10:00.000Z"));
+        assert_eq!(t("2026-03-08T05:10:00+01:00").as_deref(), Some("2026-03-08T04:10:00.000Z"));
+        assert_eq!(t("2026-03-08"), None);
+        assert_eq!(t("soon"), None);
+    }
+
+    #[test]
+    fn us_times_with_twelve_am_as_midnight_and_twelve_pm_as_noon() {
+        let t = |s: &str| us_date_time(s).map(|t| t.to_string());
+        assert_eq!(t("3/9/2026 11:59:59 PM").as_deref(), Some("2026-03-09T23:59:59.000Z"));
+        assert_eq!(t("12/31/2025 12:00:01 AM").as_deref(), Some("2025-12-31T00:00:01.000Z"));
+        assert_eq!(t("1/2/2026 12:30:00 pm").as_deref(), Some("2026-01-02T12:30:00.000Z"));
+        assert_eq!(t("1/2/2026 9:05 AM").as_deref(), Some("2026-01-02T09:05:00.000Z"));
+        for bad in [
+            "2/30/2026 1:00:00 AM",
+            "1/2/2026 13:00:00 PM",
+            "1/2/26 1:00:00 AM",
+            "1/2/2026 0:00:00 AM",
+            "1/2/2026 1:00:00",
+            "",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
     }
 }

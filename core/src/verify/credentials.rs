@@ -1,6 +1,6 @@
 //! Providers that do not sign their webhooks (Postmark, SparkPost, Mailjet, Brevo, SMTP2GO,
-//! and ZeptoMail, whose signature is unconfirmed): the
-//! request is authentic when it presents a configured credential.
+//! ZeptoMail, whose signature is unconfirmed, SES through EventBridge, Azure Event Grid,
+//! Elastic Email): the request is authentic when it presents a configured credential.
 //!
 //! Accepted, compared in constant time with each configured secret:
 //! - `Authorization: Basic <base64 user:password>` equal to the secret `user:password` (what
@@ -9,7 +9,12 @@
 //!   a shared token: core does not run the OAuth flow);
 //! - the token header equal to the secret: SparkPost's legacy `X-MessageSystems-Webhook-Token`,
 //!   or the header named by [`super::VerifyOptions::with_token_header`] (a custom header on a
-//!   Postmark webhook, for example).
+//!   Postmark webhook, for example; the API-key header of an EventBridge connection; a custom
+//!   delivery header of an Event Grid subscription);
+//! - a query parameter of the request URL (given with [`super::SignedRequest::with_url`]) equal
+//!   to the secret: the secret put in the endpoint URL (Event Grid's documented query-string
+//!   secret, Elastic Email's only option). For Elastic Email the body is that query string, so
+//!   its parameters count too. Any parameter may hold it: the secret itself is what must match.
 //!
 //! None of them carries a time: dedupe on the events themselves.
 
@@ -17,6 +22,7 @@ use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions};
 use crate::Provider;
 use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
+use crate::providers::form::decode_pairs;
 use crate::signature::ct_eq;
 
 pub(super) fn verify(
@@ -48,10 +54,24 @@ pub(super) fn verify(
             presented.push((Scheme::SharedToken, v.as_bytes().to_vec()));
         }
     }
+    let query = req.url.and_then(|u| u.split('#').next()?.split_once('?')).map(|(_, q)| q);
+    let body_query = (provider == Provider::ElasticEmail).then(|| {
+        let b = req.body.trim_ascii();
+        b.strip_prefix(b"?").unwrap_or(b)
+    });
+    for q in [query.map(str::as_bytes), body_query].into_iter().flatten() {
+        // A query string that does not decode presents nothing; it is not an error of its own.
+        for (_, value) in decode_pairs(q).unwrap_or_default() {
+            if !value.is_empty() {
+                presented.push((Scheme::UrlToken, value.into_bytes()));
+            }
+        }
+    }
     if presented.is_empty() {
         return Err(Error::new(
             ErrorKind::Unauthorized,
-            "no credentials: expected Authorization (Basic or Bearer) or a token header",
+            "no credentials: expected Authorization (Basic or Bearer), a token header or a \
+             secret in the url's query",
         ));
     }
     // Compare every presented credential with every secret, without stopping early.

@@ -19,6 +19,9 @@
 //! | any, with [`VerifyOptions::with_standard_webhooks`] | Standard Webhooks `v1` / `v1a` instead of the provider's own scheme | `webhook-timestamp` | `whsec_…` secrets; `whpk_…` public keys |
 //! | postal | RSA PKCS#1 v1.5 over the body, SHA-256 (`X-Postal-Signature-256`) or SHA-1 | none | public key |
 //! | postmark, sparkpost, mailjet, brevo, smtp2go, zeptomail | no signature: basic auth, bearer or shared-token header | none | the expected credential |
+//! | ses_eventbridge, azure_acs, elastic_email | no signature: the same credentials, or a secret in the URL's query (`url_token`) | none | the expected credential |
+//! | scaleway | SNS RSA PKCS#1 v1.5, SHA-1, with a certificate on a Scaleway host issued by Scaleway's CA | `Timestamp` | signing certificate (PEM), fetched by the caller, and the CA's trust chain ([`Keys::with_trust_anchor`]) |
+//! | unisender_go | MD5 hex of the body with the `auth` value replaced by the API key | none | API key |
 //!
 //! Every comparison of secret-derived bytes is constant-time. Several secrets or keys may be
 //! given (rotation, or several webhook configurations): any one of them is accepted, and
@@ -47,6 +50,14 @@
 //! - SNS: core checks that `SigningCertURL` is `https://sns.<region>.amazonaws.com[.cn]/…`;
 //!   the caller fetches the certificate from that URL (and caches it) and passes it as a key.
 //!   The certificate chain is the TLS fetch's concern; core does no I/O.
+//! - Scaleway (SNS-compatible): the same check with Scaleway's hosts (`https://…scw.cloud/…`
+//!   or `https://…scaleway.com/…`); AWS's hosts are refused for it, and Scaleway's for SES.
+//!   Scaleway asks receivers not to trust the certificate but its CA (`sns-trust-chain.pem`,
+//!   valid until 2032), because the signing certificate rotates yearly: a configured
+//!   certificate is a candidate only when a configured trust anchor issued it (issuer name,
+//!   RSA SHA-256/384/512 or ECDSA P-256 signature) and it is valid at `now`; without trust
+//!   anchors every Scaleway request is `unknown_key`. Only that one link is checked (the
+//!   anchors are trusted as given; no revocation, name or key-usage checks).
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -65,6 +76,7 @@ mod resend;
 mod sendgrid;
 mod ses;
 mod standard_webhooks;
+mod unisender_go;
 
 /// A webhook request as received: the raw body, the headers, and for schemes that sign them
 /// the URL and the form parameters.
@@ -144,12 +156,20 @@ impl<'a> SignedRequest<'a> {
 /// ```
 /// use mailstate_core::verify::Keys;
 /// let keys = Keys::new().with_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").with_secret("old");
-/// assert_eq!(format!("{keys:?}"), "Keys { secrets: 2, public_keys: 0 }");
+/// assert_eq!(format!("{keys:?}"), "Keys { secrets: 2, public_keys: 0, trust_anchors: 0, .. }");
 /// ```
 #[derive(Clone, Default)]
+#[expect(
+    clippy::struct_field_names,
+    reason = "public_keys, as the API names them (public_key_count)"
+)]
 pub struct Keys {
     secrets: Vec<Vec<u8>>,
     public_keys: Vec<PublicKey>,
+    /// The DER of each public key's certificate, when it was given as one.
+    certificates: Vec<Option<Vec<u8>>>,
+    /// Certificates of the CAs that signing certificates must chain to (Scaleway's).
+    trust_anchors: Vec<Vec<u8>>,
 }
 
 impl Keys {
@@ -182,7 +202,49 @@ impl Keys {
     /// ```
     pub fn with_public_key(mut self, text: &str) -> Result<Keys, Error> {
         self.public_keys.push(PublicKey::parse(text)?);
+        let certificate =
+            crate::signature::certificates_der(text).and_then(|c| c.into_iter().next());
+        self.certificates.push(certificate);
         Ok(self)
+    }
+
+    /// Add the certificates of a CA that signing certificates must be issued by: every
+    /// `CERTIFICATE` block of a PEM trust-chain file (or one base64 DER certificate). Scaleway
+    /// signs with yearly certificates issued by its CA, published as `sns-trust-chain.pem`; a
+    /// Scaleway signing certificate is accepted only when one of these issued it (RSA with
+    /// SHA-256/384/512 or ECDSA P-256) and it is valid at `now`.
+    ///
+    /// # Errors
+    /// `bad_encoding` when the text holds no certificate, or one that is not X.509.
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::verify::Keys;
+    /// assert_eq!(Keys::new().with_trust_anchor("nope").unwrap_err().code(), "bad_encoding");
+    /// ```
+    pub fn with_trust_anchor(mut self, text: &str) -> Result<Keys, Error> {
+        let certs = crate::signature::certificates_der(text).ok_or_else(|| {
+            Error::new(ErrorKind::BadEncoding, "trust anchor: not x.509 certificates (pem or der)")
+        })?;
+        self.trust_anchors.extend(certs);
+        Ok(self)
+    }
+
+    /// How many trust-anchor certificates are configured.
+    pub fn trust_anchor_count(&self) -> usize {
+        self.trust_anchors.len()
+    }
+
+    /// Whether public key `index` came from a certificate that one of the trust anchors issued,
+    /// valid at `now`.
+    fn chains_to_anchor(&self, index: usize, now: Timestamp) -> bool {
+        use crate::signature::Certificate;
+        let Some(Some(der)) = self.certificates.get(index) else { return false };
+        let Some(cert) = Certificate::parse(der) else { return false };
+        self.trust_anchors
+            .iter()
+            .filter_map(|a| Certificate::parse(a))
+            .any(|anchor| cert.issued_by(&anchor, now))
     }
 
     /// How many secrets are configured.
@@ -231,7 +293,8 @@ impl fmt::Debug for Keys {
         f.debug_struct("Keys")
             .field("secrets", &self.secrets.len())
             .field("public_keys", &self.public_keys.len())
-            .finish()
+            .field("trust_anchors", &self.trust_anchors.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -422,6 +485,10 @@ pub enum Scheme {
     BearerToken,
     /// A shared token in a provider or configured header.
     SharedToken,
+    /// A shared secret in the request URL's query string.
+    UrlToken,
+    /// Unisender Go: MD5 of the body with its `auth` value replaced by the API key.
+    UnisenderGoMd5,
 }
 
 impl Scheme {
@@ -443,6 +510,8 @@ impl Scheme {
             Scheme::BasicAuth => "basic_auth",
             Scheme::BearerToken => "bearer_token",
             Scheme::SharedToken => "shared_token",
+            Scheme::UrlToken => "url_token",
+            Scheme::UnisenderGoMd5 => "unisender_go_md5",
         }
     }
 }
@@ -585,7 +654,12 @@ pub fn verify(
         | Provider::Mailjet
         | Provider::Brevo
         | Provider::Smtp2go
-        | Provider::Zeptomail => credentials::verify(provider, request, keys, options),
+        | Provider::Zeptomail
+        | Provider::AzureAcs
+        | Provider::ElasticEmail
+        | Provider::SesEventbridge => credentials::verify(provider, request, keys, options),
+        Provider::Scaleway => ses::verify_scaleway(request, keys, now, options),
+        Provider::UnisenderGo => unisender_go::verify(request, keys),
         Provider::Ndjson | Provider::Csv => Err(Error::new(
             ErrorKind::Unsupported,
             format!(
@@ -744,6 +818,7 @@ pub fn prepare_host_check(
         }
         Provider::Postal => Ok(postal::prepare(request, keys)?.host_check()),
         Provider::Ses => Ok(ses::prepare(request, keys, now, options)?.host_check()),
+        Provider::Scaleway => Ok(ses::prepare_scaleway(request, keys, now, options)?.host_check()),
         _ => Ok(None),
     });
     result.map_err(|e| e.with_provider(provider.as_str()))
@@ -771,6 +846,9 @@ pub fn verify_with_host(
         Provider::Sendgrid => sendgrid::prepare(request, keys, now, options)?.with_verdict(verdict),
         Provider::Postal => postal::prepare(request, keys)?.with_verdict(verdict),
         Provider::Ses => ses::prepare(request, keys, now, options)?.with_verdict(verdict),
+        Provider::Scaleway => {
+            ses::prepare_scaleway(request, keys, now, options)?.with_verdict(verdict)
+        }
         _ => verify(provider, request, keys, now, options),
     });
     result.map_err(|e| e.with_provider(provider.as_str()))

@@ -33,6 +33,46 @@ pub(super) fn verify(
     prepare(req, keys, now, opts)?.verify()
 }
 
+/// Scaleway Topics and Events: the SNS scheme with Scaleway's certificate hosts.
+pub(super) fn verify_scaleway(
+    req: &SignedRequest<'_>,
+    keys: &Keys,
+    now: Timestamp,
+    opts: &VerifyOptions<'_>,
+) -> Result<Verified, Error> {
+    prepare_scaleway(req, keys, now, opts)?.verify()
+}
+
+/// Who runs the SNS-compatible service, which decides the hosts a signing certificate may come
+/// from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CertHosts {
+    /// Amazon SNS: `sns.<region>.amazonaws.com[.cn]`.
+    Aws,
+    /// Scaleway Topics and Events: a host under `scw.cloud` or `scaleway.com`.
+    Scaleway,
+}
+
+impl CertHosts {
+    fn allows(self, url: &str) -> bool {
+        match self {
+            CertHosts::Aws => is_sns_cert_url(url),
+            CertHosts::Scaleway => is_scaleway_cert_url(url),
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            CertHosts::Aws => {
+                "SigningCertURL is not an https url on an sns.<region>.amazonaws.com host"
+            }
+            CertHosts::Scaleway => {
+                "SigningCertURL is not an https url on a scaleway host (*.scw.cloud, *.scaleway.com)"
+            }
+        }
+    }
+}
+
 /// The envelope read, the canonical string built, the certificate URL and the time checked, an
 /// RSA key configured: every rule but the math, in the order `verify` reports them.
 pub(super) fn prepare<'k>(
@@ -40,6 +80,26 @@ pub(super) fn prepare<'k>(
     keys: &'k Keys,
     now: Timestamp,
     opts: &VerifyOptions<'_>,
+) -> Result<RsaPrepared<'static, 'k>, Error> {
+    prepare_with(req, keys, now, opts, CertHosts::Aws)
+}
+
+/// [`prepare`] for Scaleway's SNS-compatible signatures.
+pub(super) fn prepare_scaleway<'k>(
+    req: &SignedRequest<'_>,
+    keys: &'k Keys,
+    now: Timestamp,
+    opts: &VerifyOptions<'_>,
+) -> Result<RsaPrepared<'static, 'k>, Error> {
+    prepare_with(req, keys, now, opts, CertHosts::Scaleway)
+}
+
+fn prepare_with<'k>(
+    req: &SignedRequest<'_>,
+    keys: &'k Keys,
+    now: Timestamp,
+    opts: &VerifyOptions<'_>,
+    hosts: CertHosts,
 ) -> Result<RsaPrepared<'static, 'k>, Error> {
     let msg: Map<String, Value> = serde_json::from_slice(req.body)
         .map_err(|_| bad_encoding("body", "an sns message (a json object)"))?;
@@ -85,17 +145,33 @@ pub(super) fn prepare<'k>(
         _ => return Err(bad_encoding("SignatureVersion", "1 or 2")),
     };
     let sig = decode_base64(signature).ok_or_else(|| bad_encoding("Signature", "base64"))?;
-    if !is_sns_cert_url(cert_url) {
-        return Err(Error::new(
-            ErrorKind::UnknownKey,
-            "SigningCertURL is not an https url on an sns.<region>.amazonaws.com host",
-        ));
+    if !hosts.allows(cert_url) {
+        return Err(Error::new(ErrorKind::UnknownKey, hosts.describe()));
     }
     let ts = field("Timestamp")?.unwrap_or_default();
     let signed_at = Timestamp::parse_rfc3339(ts)
         .map_err(|_| bad_encoding("Timestamp", "an rfc 3339 date-time"))?;
     check_tolerance(signed_at, now, opts.tolerance_secs)?;
-    let keys = keys.public("rsa (sns signing certificate)", rsa_key)?;
+    let mut candidates = keys.public("rsa (sns signing certificate)", rsa_key)?;
+    if hosts == CertHosts::Scaleway {
+        // Scaleway asks receivers not to trust the certificate itself but its CA.
+        if keys.trust_anchors.is_empty() {
+            return Err(Error::new(
+                ErrorKind::UnknownKey,
+                "no trust anchor configured: scaleway signing certificates must be checked \
+                 against scaleway's ca (sns-trust-chain.pem)",
+            ));
+        }
+        candidates.retain(|(i, _)| keys.chains_to_anchor(*i, now));
+        if candidates.is_empty() {
+            return Err(Error::new(
+                ErrorKind::UnknownKey,
+                "no configured signing certificate was issued by a configured trust anchor \
+                 and is valid now",
+            ));
+        }
+    }
+    let keys = candidates;
     Ok(RsaPrepared {
         scheme,
         sha256: scheme == Scheme::SnsRsaSha256,
@@ -124,9 +200,52 @@ fn is_sns_cert_url(url: &str) -> bool {
         && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// `https://<host>.scw.cloud/…` or `https://<host>.scaleway.com/…`: no user info, no port, a
+/// lower-case DNS name.
+fn is_scaleway_cert_url(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("https://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if !rest[host.len()..].starts_with('/') {
+        return false;
+    }
+    let Some(name) = host.strip_suffix(".scw.cloud").or_else(|| host.strip_suffix(".scaleway.com"))
+    else {
+        return false;
+    };
+    !name.is_empty()
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::is_sns_cert_url;
+    use super::{is_scaleway_cert_url, is_sns_cert_url};
+
+    #[test]
+    fn only_scaleway_hosts_over_https_sign_for_scaleway() {
+        for good in [
+            "https://messaging.s3.fr-par.scw.cloud/fr-par/sns/cert-1.pem",
+            "https://sns.mnq.nl-ams.scaleway.com/cert.pem",
+        ] {
+            assert!(is_scaleway_cert_url(good), "{good}");
+        }
+        for bad in [
+            "http://messaging.s3.fr-par.scw.cloud/x.pem",
+            "https://scw.cloud/x.pem",
+            "https://sns.us-east-1.amazonaws.com/x.pem",
+            "https://evil.example/x.scw.cloud/x.pem",
+            "https://x.scw.cloud.evil.example/x.pem",
+            "https://x.scw.cloud@evil.example/x.pem",
+            "https://x.scw.cloud:8443/x.pem",
+            "https://a..scw.cloud/x.pem",
+            "https://X.scw.cloud/x.pem",
+            "https://x.scw.cloud",
+        ] {
+            assert!(!is_scaleway_cert_url(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn only_amazon_sns_hosts_over_https_sign() {

@@ -50,6 +50,7 @@ macro_rules! verify_fields {
             "seen_tokens",
             "token_header",
             "scheme",
+            "trust_anchors",
         ]
     };
 }
@@ -66,7 +67,7 @@ pub(crate) const NORMALIZE: Form = Form {
 /// The `verify` op.
 pub(crate) const VERIFY: Form = Form {
     name: "struct VerifyInput",
-    with_elements: "struct VerifyInput with 13 elements",
+    with_elements: "struct VerifyInput with 14 elements",
     fields: &verify_fields!(),
     required: &["provider", "now"],
     ignored: &[],
@@ -94,7 +95,7 @@ const WEBHOOK_OPTIONS: Form = Form {
 /// and replaced by the request's.
 const VERIFY_OPTIONS: Form = Form {
     name: "struct VerifyFields",
-    with_elements: "struct VerifyFields with 13 elements",
+    with_elements: "struct VerifyFields with 14 elements",
     fields: &verify_fields!(),
     required: &["now"],
     ignored: &["provider", "headers", "body", "body_base64"],
@@ -117,6 +118,7 @@ pub(crate) struct Request {
     seen_tokens: Vec<String>,
     token_header: Option<String>,
     scheme: Option<SchemeName>,
+    trust_anchors: Vec<String>,
     verify: Option<Box<RawValue>>,
     policy: Option<Box<RawValue>>,
     seen: Vec<String>,
@@ -150,7 +152,7 @@ impl Request {
     /// The verification settings: keys parsed once, and the errors of reading them kept for
     /// the verify step.
     pub(crate) fn verify_settings(&mut self) -> VerifySettings {
-        let keys = read_keys(&self.secrets, &self.keys);
+        let keys = read_keys(&self.secrets, &self.keys, &self.trust_anchors);
         let now = self
             .now
             .checked_mul(1000)
@@ -201,13 +203,16 @@ enum SchemeName {
     StandardWebhooks,
 }
 
-fn read_keys(secrets: &[String], public: &[String]) -> Result<Keys, Error> {
+fn read_keys(secrets: &[String], public: &[String], anchors: &[String]) -> Result<Keys, Error> {
     let mut keys = Keys::new();
     for s in secrets {
         keys = keys.with_secret(s);
     }
     for (n, k) in public.iter().enumerate() {
         keys = keys.with_public_key(k).map_err(|e| e.with_path(format!("keys[{n}]")))?;
+    }
+    for (n, a) in anchors.iter().enumerate() {
+        keys = keys.with_trust_anchor(a).map_err(|e| e.with_path(format!("trust_anchors[{n}]")))?;
     }
     Ok(keys)
 }
@@ -341,6 +346,7 @@ impl<'de> DeserializeSeed<'de> for Slot<'_> {
             "seen_tokens" => r.seen_tokens = Deserialize::deserialize(d)?,
             "token_header" => r.token_header = Deserialize::deserialize(d)?,
             "scheme" => r.scheme = Deserialize::deserialize(d)?,
+            "trust_anchors" => r.trust_anchors = Deserialize::deserialize(d)?,
             "verify" => r.verify = Some(Box::<RawValue>::deserialize(d)?),
             "policy" => r.policy = Deserialize::deserialize(d)?,
             "seen" => r.seen = Deserialize::deserialize(d)?,
@@ -398,7 +404,7 @@ mod tests {
             which in 0usize..10_000,
             pick in 0usize..10_000,
             how in 0u8..6,
-            pretty in proptest::bool::ANY,
+            layout in 0usize..40,
         ) {
             static REQUESTS: std::sync::OnceLock<Vec<(&'static Form, serde_json::Value)>> =
                 std::sync::OnceLock::new();
@@ -406,7 +412,7 @@ mod tests {
             let (form, input) = &requests[which % requests.len()];
             let mut v = input.clone();
             crate::json::tests::break_document(&mut v, pick, how);
-            let text = if pretty { serde_json::to_vec_pretty(&v) } else { serde_json::to_vec(&v) }.unwrap();
+            let text = crate::json::tests::layout_document(&v, layout);
             let ours = Request::read(form, &text).map(|_| ());
             let oracle = crate::json::tests::tracked_path(*form, &text).map(|_| ());
             proptest::prop_assert_eq!(ours, oracle, "{}", String::from_utf8_lossy(&text));

@@ -26,7 +26,35 @@ const SEEN_TTL_SECS = 72 * 3600;
 // SNS signing certificates are fetched from the URL in the message; only from SNS's own
 // hosts (core checks the same rule again when verifying), and cached per isolate.
 const SNS_CERT_URL = /^https:\/\/sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?\/[^?#]*\.pem$/;
+// Scaleway Topics and Events signs like SNS, with certificates on its own hosts (core checks
+// the same rule again). Scaleway asks receivers to trust its CA, not the certificate: core
+// checks that the fetched certificate was issued by the CA given in SCALEWAY_TRUST_CHAIN.
+const SCALEWAY_CERT_URL = /^https:\/\/([a-z0-9-]+\.)+(scw\.cloud|scaleway\.com)\/[^?#]*$/;
 const certCache = new Map();
+
+/** The signing certificate named by an SNS-style body, fetched once per isolate, or undefined. */
+async function signingCertificate(bodyText, allowed) {
+  let certUrl;
+  try {
+    certUrl = JSON.parse(bodyText).SigningCertURL;
+  } catch {
+    certUrl = undefined;
+  }
+  if (typeof certUrl !== "string" || !allowed.test(certUrl)) return undefined;
+  let cert = certCache.get(certUrl);
+  if (cert === undefined) {
+    const res = await fetch(certUrl);
+    if (!res.ok) throw new Error(`signing certificate fetch answered ${res.status}`);
+    cert = await res.text();
+    certCache.set(certUrl, cert);
+  }
+  return cert;
+}
+
+// Methods other than POST, per provider: Elastic Email notifies with a GET (the event in the
+// query string), Unisender Go probes the URL with a GET when the webhook is set, and Event
+// Grid's CloudEvents handshake is an OPTIONS.
+const OTHER_METHODS = { elastic_email: ["GET"], unisender_go: ["GET"], azure_acs: ["OPTIONS"] };
 
 const json = (status, body) => Response.json(body, { status });
 
@@ -94,24 +122,34 @@ async function verifyOptions(provider, env, request, bodyText) {
       const tokenHeader = env[`${provider.toUpperCase()}_TOKEN_HEADER`];
       return tokenHeader ? { ...base, secrets, token_header: tokenHeader } : { ...base, secrets };
     }
-    case "ses": {
-      if (env.SES_ENABLED !== "true") return undefined;
-      let certUrl;
-      try {
-        certUrl = JSON.parse(bodyText).SigningCertURL;
-      } catch {
-        certUrl = undefined;
-      }
+    case "ses":
+    case "scaleway": {
+      if (env[`${provider.toUpperCase()}_ENABLED`] !== "true") return undefined;
+      const cert = await signingCertificate(
+        bodyText,
+        provider === "ses" ? SNS_CERT_URL : SCALEWAY_CERT_URL,
+      );
       // Without a fetchable certificate, let core reject the request (no keys: unknown_key).
-      if (typeof certUrl !== "string" || !SNS_CERT_URL.test(certUrl)) return { ...base, keys: [] };
-      let cert = certCache.get(certUrl);
-      if (cert === undefined) {
-        const res = await fetch(certUrl);
-        if (!res.ok) throw new Error(`signing certificate fetch answered ${res.status}`);
-        cert = await res.text();
-        certCache.set(certUrl, cert);
-      }
-      return { ...base, keys: [cert] };
+      const keys = cert === undefined ? [] : [cert];
+      if (provider === "ses") return { ...base, keys };
+      // Scaleway: the CA its signing certificates must chain to (core refuses without it).
+      return { ...base, keys, trust_anchors: env.SCALEWAY_TRUST_CHAIN ? [env.SCALEWAY_TRUST_CHAIN] : [] };
+    }
+    case "ses_eventbridge":
+    case "azure_acs":
+    case "elastic_email": {
+      // No signature: the API destination's credential (basic, API-key header, bearer), or a
+      // secret in the endpoint URL's query string, which core finds among the URL's parameters.
+      const secrets = list(env[`${provider.toUpperCase()}_CREDENTIAL`]);
+      if (!secrets.length) return undefined;
+      const tokenHeader = env[`${provider.toUpperCase()}_TOKEN_HEADER`];
+      const opts = { ...base, secrets, url: request.url };
+      return tokenHeader ? { ...opts, token_header: tokenHeader } : opts;
+    }
+    case "unisender_go": {
+      // The API key: the body's `auth` is MD5 of the body with `auth` replaced by it.
+      const secrets = list(env.UNISENDER_GO_SECRET);
+      return secrets.length ? { ...base, secrets } : undefined;
     }
     default:
       return undefined;
@@ -119,7 +157,16 @@ async function verifyOptions(provider, env, request, bodyText) {
 }
 
 async function handle(provider, request, env) {
-  const body = new Uint8Array(await request.arrayBuffer());
+  // Elastic Email's GET carries its event in the query string: that is the body core reads.
+  // Any other GET (Unisender Go's probe) or OPTIONS has no body, whatever its query.
+  let body;
+  if (request.method === "GET" && provider === "elastic_email") {
+    body = new TextEncoder().encode(new URL(request.url).search.replace(/^\?/, ""));
+  } else if (request.method === "GET" || request.method === "OPTIONS") {
+    body = new Uint8Array(0);
+  } else {
+    body = new Uint8Array(await request.arrayBuffer());
+  }
   const bodyText = new TextDecoder().decode(body);
   let verify;
   try {
@@ -137,8 +184,16 @@ async function handle(provider, request, env) {
     return json(result.status, { error: result.error?.code, message: result.error?.message });
   }
 
+  if (result.answer) {
+    // A handshake that needs an exact answer (Event Grid's validation code, the CloudEvents
+    // WebHook-Allowed-Origin): core wrote it.
+    return new Response(result.answer.body, {
+      status: result.answer.status,
+      headers: result.answer.headers,
+    });
+  }
   if (result.confirm_url) {
-    // An SNS subscription confirmation, verified above: visit the URL to confirm it.
+    // An SNS (or Scaleway) subscription confirmation, verified above: visit the URL to confirm it.
     const res = await fetch(result.confirm_url);
     if (!res.ok) return json(502, { error: "subscription confirmation failed" });
     return json(200, { confirmed: true });
@@ -200,8 +255,9 @@ export default {
     const url = new URL(request.url);
     const match = url.pathname.match(/^\/webhooks\/([a-z0-9_-]+)\/?$/);
     if (!match) return json(404, { error: "not found" });
-    if (request.method !== "POST") {
-      return new Response(null, { status: 405, headers: { allow: "POST" } });
+    const methods = ["POST", ...(OTHER_METHODS[match[1]] ?? [])];
+    if (!methods.includes(request.method)) {
+      return new Response(null, { status: 405, headers: { allow: methods.join(", ") } });
     }
     return handle(match[1], request, env);
   },

@@ -118,6 +118,9 @@ describe("edge worker in workerd", () => {
         AHASEND_SECRET,
         STANDARD_WEBHOOKS_PROVIDERS: "postmark",
         POSTMARK_SECRET: LOOPS_SECRET,
+        AZURE_ACS_CREDENTIAL: "az-secret-0123",
+        ELASTIC_EMAIL_CREDENTIAL: "ee-secret-0123",
+        UNISENDER_GO_SECRET: "6n5d7yqzb3x4w1example0apikey",
       },
       outbound: async (request) => {
         if (request.url === SUPPRESS_URL) {
@@ -311,5 +314,54 @@ describe("edge worker in workerd", () => {
     });
     assert.equal(bad.status, 401);
     assert.deepEqual(outbound.visited, [SUBSCRIBE_URL]);
+  });
+
+  const send = (path, init) => edge.mf.dispatchFetch(`https://edge.example.com${path}`, init);
+
+  test("an Event Grid subscription validation is answered with the validation code", async () => {
+    const body = JSON.stringify([{
+      id: "v1", topic: "/subscriptions/x", subject: "", eventTime: "2026-03-03T12:00:00Z",
+      eventType: "Microsoft.EventGrid.SubscriptionValidationEvent", dataVersion: "1", metadataVersion: "1",
+      data: { validationCode: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6", validationUrl: "https://rp.example/validate" },
+    }]);
+    const headers = { "aeg-event-type": "SubscriptionValidation", "content-type": "application/json" };
+    const res = await send("/webhooks/azure_acs?code=az-secret-0123", { method: "POST", headers, body });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { validationResponse: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6" });
+    // Without the query-string secret the handshake is refused like any other request.
+    const bad = await send("/webhooks/azure_acs", { method: "POST", headers, body });
+    assert.equal(bad.status, 401);
+  });
+
+  test("the CloudEvents OPTIONS handshake is answered with WebHook-Allowed-Origin", async () => {
+    const res = await send("/webhooks/azure_acs?code=az-secret-0123", {
+      method: "OPTIONS",
+      headers: { "WebHook-Request-Origin": "eventgrid.azure.net" },
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get("webhook-allowed-origin"), "eventgrid.azure.net");
+  });
+
+  test("an Elastic Email GET notification is verified by its URL secret and forwarded", async () => {
+    const query = "transaction=t1&to=mia%40example.com&status=Error&category=NoMailbox" +
+      "&date=3%2F9%2F2026%2011%3A59%3A59%20PM";
+    const res = await send(`/webhooks/elastic_email?${query}&key=ee-secret-0123`, { method: "GET" });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.deepEqual(await res.json(), { accepted: 1, dropped: 0, errors: 0 });
+    assert.equal(outbound.suppress.length, 1);
+    assert.equal(outbound.suppress[0].events[0].type, "hard_bounce");
+    const forged = await send(`/webhooks/elastic_email?${query}&key=guess`, { method: "GET" });
+    assert.equal(forged.status, 401);
+  });
+
+  test("Unisender Go's GET probe is answered 200; other methods are refused where not used", async () => {
+    const probe = await send("/webhooks/unisender_go?from=setup", { method: "GET" });
+    assert.equal(probe.status, 200);
+    assert.deepEqual(await probe.json(), { control: "ping" });
+    const put = await send("/webhooks/unisender_go", { method: "PUT", body: "{}" });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get("allow"), "POST, GET");
+    const get = await send("/webhooks/sendgrid", { method: "GET" });
+    assert.equal(get.status, 405);
   });
 });

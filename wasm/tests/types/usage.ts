@@ -76,6 +76,12 @@ const inWasm: WebhookResult = handleWebhookSync("sendgrid", { body: "[]" }, { ve
 const status2: number = result.status;
 const suppress: CanonicalEvent[] = result.routes.suppress;
 const confirm: string | null = result.confirm_url;
+// A handshake's exact answer (Event Grid validation, CloudEvents OPTIONS), when there is one.
+const answerBody: string | null | undefined = result.answer?.body;
+const answerHeaders: Record<string, string> | undefined = result.answer?.headers;
+await handleWebhook("azure_acs", { headers: { "webhook-request-origin": "eventgrid.azure.net" }, body: "" }, {
+  verify: { secrets: ["s"], url: "https://h.example/w?code=s", now: 1 },
+});
 const byRoute: RouteName[] = Object.keys(result.routes) as RouteName[];
 await handleWebhook("ndjson", { body: "" }, { verify: null });
 handleWebhookSync("ndjson", { headers: { a: "b" }, body: new ArrayBuffer(0) }, { verify: null });

@@ -1,0 +1,9 @@
+//! `normalize(Provider::Scaleway, ..)` on arbitrary bytes: it must return, never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mailstate_core::{Headers, Payload, Provider, normalize};
+
+fuzz_target!(|body: &[u8]| {
+    let _ = normalize(Provider::Scaleway, Payload { body, headers: &Headers::new() });
+});
