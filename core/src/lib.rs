@@ -78,7 +78,7 @@ pub use provider::{
     Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
     normalize, normalize_borrowed,
 };
-pub use reduce::{EventFacts, MessageState, StateView, reduce};
+pub use reduce::{EventFacts, EventFactsRef, MessageState, StateView, reduce};
 pub use suppress::{Suppression, suppressions};
 pub use tags::{Tags, TagsIntoIter};
 pub use time::Timestamp;
