@@ -55,6 +55,7 @@ mod dedupe;
 pub mod encoding;
 mod error;
 mod event;
+mod groups;
 mod json;
 mod metadata;
 mod provider;
@@ -72,7 +73,10 @@ pub mod wire;
 
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
-pub use event::{Automated, BorrowedEvent, BounceCategory, BounceClass, Event, EventType};
+pub use event::{
+    Automated, BorrowedEvent, BounceCategory, BounceClass, Event, EventType, StateEvent,
+};
+pub use groups::GroupStates;
 pub use metadata::{Metadata, MetadataIntoIter};
 pub use provider::{
     Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
