@@ -14,6 +14,11 @@
 //! ([`NativeRules`]) or in the sandboxed wasm plugin (`mailstate-host`); its batch methods
 //! ([`batch::EventBatch`] in, [`batch::States`] out) are the SQL hot path, one call per batch of rows.
 //!
+//! For many states at once (a GROUP BY, an NDJSON file), [`GroupStates`] keeps every group's
+//! distinct events in flat storage and builds a group's [`MessageState`] only when asked;
+//! [`StateEvent`] reads just what the state needs of an event's JSON line, and
+//! [`EventFactsRef`] hands those facts over without copying.
+//!
 //! # Example
 //! ```
 //! use mailstate_core::{Headers, Payload, Provider, normalize, reduce, EventType};
