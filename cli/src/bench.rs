@@ -29,6 +29,12 @@ enum Bench {
     Floor {
         file: PathBuf,
     },
+    /// The sizes of the message states of a store: states, distinct events, bytes of their
+    /// partial-state encoding (what `bench sql` reports per state and per distinct event).
+    #[command(hide = true)]
+    StateSize {
+        store: PathBuf,
+    },
 }
 
 /// Time `mailstate state` on generated events and report events/s and peak memory.
@@ -64,6 +70,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     match &args.bench {
         Bench::State(a) => bench_state(a, out),
         Bench::Sql(a) => sql::run(a, out),
+        Bench::StateSize { store } => sql::state_size(store, out),
         Bench::Floor { file } => {
             let mut n = 0u64;
             let mut reader = input::open(file)?;

@@ -34,6 +34,19 @@ pub(crate) fn for_each_event(
     paths: &[PathBuf],
     mut each: impl FnMut(Event) -> anyhow::Result<()>,
 ) -> anyhow::Result<u64> {
+    for_each_line(paths, |text| match Event::from_json(text) {
+        Ok(event) => each(event).map(|()| None),
+        Err(e) => Ok(Some(e.to_string())),
+    })
+}
+
+/// Call `each` with every non-blank line of `paths` (UTF-8, trimmed), in order. `each`
+/// answers `Some(message)` for a bad line, which is reported on stderr as
+/// `mailstate: FILE:LINE: message` and counted. Returns how many lines were bad.
+pub(crate) fn for_each_line(
+    paths: &[PathBuf],
+    mut each: impl FnMut(&[u8]) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<u64> {
     let mut bad = 0;
     let mut line = Vec::new();
     for path in sources(paths) {
@@ -54,17 +67,14 @@ pub(crate) fn for_each_event(
             if text.is_empty() {
                 continue;
             }
-            let parsed = if std::str::from_utf8(text).is_err() {
-                Err("line is not valid utf-8".to_owned())
+            let problem = if std::str::from_utf8(text).is_err() {
+                Some("line is not valid utf-8".to_owned())
             } else {
-                Event::from_json(text).map_err(|e| e.to_string())
+                each(text)?
             };
-            match parsed {
-                Ok(event) => each(event)?,
-                Err(msg) => {
-                    bad += 1;
-                    eprintln!("mailstate: {name}:{n}: {msg}");
-                }
+            if let Some(msg) = problem {
+                bad += 1;
+                eprintln!("mailstate: {name}:{n}: {msg}");
             }
         }
     }

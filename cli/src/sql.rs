@@ -37,8 +37,36 @@ pub(crate) struct Args {
     /// DataFusion's target partitions (default: the number of cores).
     #[arg(long)]
     partitions: Option<usize>,
+    /// Run under this memory limit (bytes, or with a K, M or G suffix: `512M`): DataFusion's
+    /// fair spill pool, so a GROUP BY larger than the limit spills sorted partial states to a
+    /// temporary folder (removed after) and gives the same result. Default: no limit.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    memory_limit: Option<usize>,
     #[command(flatten)]
     rules: crate::rules_arg::RulesArgs,
+}
+
+/// A size in bytes: digits, then optionally `K`, `M`, `G` or `T` (powers of 1024), with an
+/// optional `B` or `iB` after it (`512M`, `1GiB`, `65536`).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let shift =
+        match unit.trim_end_matches("iB").trim_end_matches('B').to_ascii_uppercase().as_str() {
+            "" => 0,
+            "K" => 10,
+            "M" => 20,
+            "G" => 30,
+            "T" => 40,
+            _ => return Err(format!("expected a size such as 512M or 2G, found {text:?}")),
+        };
+    let n: usize = number
+        .parse()
+        .map_err(|_| format!("expected a size such as 512M or 2G, found {text:?}"))?;
+    n.checked_mul(1usize << shift)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("size {text:?} is zero or too large"))
 }
 
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
@@ -51,8 +79,22 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     };
     let rules = args.rules.load()?;
     let rt = crate::runtime()?;
+    let spill_dir = std::env::temp_dir().join(format!("mailstate-spill-{}", std::process::id()));
     let batches = rt.block_on(async {
-        let ctx = mailstate_sql::context_with(args.partitions, &rules)?;
+        let ctx = match args.memory_limit {
+            None => mailstate_sql::context_with(args.partitions, &rules)?,
+            Some(limit) => {
+                std::fs::create_dir_all(&spill_dir).with_context(|| {
+                    format!("cannot create the spill folder {}", spill_dir.display())
+                })?;
+                mailstate_sql::context_with_memory_limit(
+                    args.partitions,
+                    &rules,
+                    limit,
+                    &spill_dir,
+                )?
+            }
+        };
         if let Some(dir) = &args.events {
             register_store(&ctx, dir).await?;
         }
@@ -62,7 +104,12 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
             register_table(&ctx, name, std::path::Path::new(path)).await?;
         }
         run_sql(&ctx, &text).await
-    })?;
+    });
+    if args.memory_limit.is_some() {
+        // DataFusion removes its own spill files with the context; this removes their folder.
+        std::fs::remove_dir_all(&spill_dir).ok();
+    }
+    let batches = batches?;
     match (&args.out, args.format) {
         (Some(path), Format::Parquet) => write_parquet(&batches, path)?,
         (Some(path), format) => {
@@ -76,4 +123,21 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         (None, format) => write(&batches, format, out)?,
     }
     Ok(Outcome::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_read_binary_suffixes_and_reject_the_rest() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("512M"), Ok(512 << 20));
+        assert_eq!(parse_size("256m"), Ok(256 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("2KB"), Ok(2048));
+        for bad in ["", "M", "12X", "-1G", "0", "1.5G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -438,3 +438,39 @@ fn r18_ingest_arf_reads_a_folder_of_feedback_reports() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `sql --memory-limit` runs the query in a bounded memory pool and gives the unlimited
+/// answer; its spill folder is gone afterwards. See issue 15.
+#[test]
+fn r15_sql_under_a_memory_limit_gives_the_unlimited_answer_and_cleans_up() {
+    let dir = std::env::temp_dir().join(format!("mailstate-r15-{}", std::process::id()));
+    let store = dir.to_string_lossy().into_owned();
+    let out = mailstate(&["generate", "--messages", "3000", "--out", &store], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let query = "SELECT message_id, recipient, message_state(type, occurred_at, event_key, \
+                 bounce_class, diagnostic, automated, bounce_category) AS s FROM events \
+                 GROUP BY message_id, recipient ORDER BY message_id, recipient";
+    let args = ["sql", "--events", &store, "--format", "json", query];
+    let unlimited = mailstate(&args, None);
+    assert!(unlimited.status.success(), "{}", String::from_utf8_lossy(&unlimited.stderr));
+
+    let child = Command::new(env!("CARGO_BIN_EXE_mailstate"))
+        .args(args)
+        .args(["--memory-limit", "16M", "--partitions", "2"])
+        .current_dir(repo())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let limited = child.wait_with_output().unwrap();
+    assert!(limited.status.success(), "{}", String::from_utf8_lossy(&limited.stderr));
+    assert_eq!(limited.stdout, unlimited.stdout);
+    assert!(unlimited.stdout.len() > 3000 * 50);
+    let spill = std::env::temp_dir().join(format!("mailstate-spill-{pid}"));
+    assert!(!spill.exists(), "{} left behind", spill.display());
+
+    let bad = mailstate(&["sql", "--memory-limit", "lots", "SELECT 1"], None);
+    assert_eq!(bad.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).ok();
+}

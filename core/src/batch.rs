@@ -91,8 +91,8 @@ use crate::error::{Error, ErrorKind};
 use crate::json::ErrorObject;
 use crate::reduce::put_opt_str;
 use crate::{
-    Automated, BounceCategory, BounceClass, EventFacts, EventType, MessageState, StateView,
-    Timestamp,
+    Automated, BounceCategory, BounceClass, EventFacts, EventFactsRef, EventType, MessageState,
+    StateView, Timestamp,
 };
 
 /// The version byte that starts every batch layout of this module.
@@ -665,7 +665,7 @@ fn fold_into(
                 if let Some(r) = recipient {
                     join_label(&mut state.recipient, r);
                 }
-                state.insert(key, facts);
+                state.insert_ref(key, facts);
             }
             Err(e) => errors.push((first_index + row, e)),
         }
@@ -688,7 +688,7 @@ fn row_facts<'a>(
     c: &RowColumns<'_>,
     keys: &StrSlices<'a>,
     diagnostics: &OptStrSlices<'a>,
-) -> Result<(&'a str, EventFacts), Error> {
+) -> Result<(&'a str, EventFactsRef<'a>), Error> {
     let RowColumns { kinds, bounces, automated, categories, present, times } = *c;
     let kind = *EventType::ALL.get(usize::from(kinds[row])).ok_or_else(|| {
         Error::invalid("type", format!("event type index {} out of range 0..12", kinds[row]))
@@ -723,7 +723,7 @@ fn row_facts<'a>(
             format!("category {} out of range 0..11", categories[row]),
         )
     })?;
-    let facts = EventFacts::new(kind, occurred_at, bounce_class, diagnostic.map(str::to_owned))
+    let facts = EventFactsRef::new(kind, occurred_at, bounce_class, diagnostic)
         .with_automated(flag)
         .with_bounce_category(category);
     Ok((key, facts))

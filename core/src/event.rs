@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind};
@@ -450,37 +451,178 @@ impl<S: AsRef<str>> Event<S> {
     /// # Errors
     /// `invalid_value` naming the field.
     pub fn validate(&self) -> Result<(), Error> {
-        if self.event_key.as_ref().is_empty() {
-            return Err(Error::invalid("event_key", "must not be empty"));
-        }
-        if self.provider.as_ref().is_empty() {
-            return Err(Error::invalid("provider", "must not be empty"));
-        }
-        if let Some(r) = self.recipient.as_ref().map(AsRef::as_ref)
-            && (r.is_empty() || *r != r.to_lowercase() || r.contains(['<', '>', ' ']))
-        {
-            return Err(Error::invalid(
-                "recipient",
-                format!("expected a bare lower-case address, found {r:?}"),
-            ));
-        }
-        if self.bounce_class.is_some()
-            && !matches!(self.kind, EventType::HardBounce | EventType::SoftBounce)
-        {
-            return Err(Error::invalid("bounce_class", format!("set on a {} event", self.kind)));
-        }
-        if self.automated.is_some() && !matches!(self.kind, EventType::Open | EventType::Click) {
-            return Err(Error::invalid("automated", format!("set on a {} event", self.kind)));
-        }
-        if let Some(c) = self.bounce_category
-            && !bounce_category_allowed(self.kind, c)
-        {
-            return Err(Error::invalid(
-                "bounce_category",
-                format!("{} set on a {} event", c.as_str(), self.kind),
-            ));
-        }
-        Ok(())
+        validate_parts(&Parts {
+            event_key: self.event_key.as_ref(),
+            provider: self.provider.as_ref(),
+            recipient: self.recipient.as_ref().map(AsRef::as_ref),
+            kind: self.kind,
+            bounce_class: self.bounce_class,
+            automated: self.automated,
+            bounce_category: self.bounce_category,
+        })
+    }
+}
+
+/// The fields [`Event::validate`] checks.
+struct Parts<'a> {
+    event_key: &'a str,
+    provider: &'a str,
+    recipient: Option<&'a str>,
+    kind: EventType,
+    bounce_class: Option<BounceClass>,
+    automated: Option<Automated>,
+    bounce_category: Option<BounceCategory>,
+}
+
+fn validate_parts(p: &Parts<'_>) -> Result<(), Error> {
+    if p.event_key.is_empty() {
+        return Err(Error::invalid("event_key", "must not be empty"));
+    }
+    if p.provider.is_empty() {
+        return Err(Error::invalid("provider", "must not be empty"));
+    }
+    if let Some(r) = p.recipient
+        && (r.is_empty() || *r != r.to_lowercase() || r.contains(['<', '>', ' ']))
+    {
+        return Err(Error::invalid(
+            "recipient",
+            format!("expected a bare lower-case address, found {r:?}"),
+        ));
+    }
+    if p.bounce_class.is_some() && !matches!(p.kind, EventType::HardBounce | EventType::SoftBounce)
+    {
+        return Err(Error::invalid("bounce_class", format!("set on a {} event", p.kind)));
+    }
+    if p.automated.is_some() && !matches!(p.kind, EventType::Open | EventType::Click) {
+        return Err(Error::invalid("automated", format!("set on a {} event", p.kind)));
+    }
+    if let Some(c) = p.bounce_category
+        && !bounce_category_allowed(p.kind, c)
+    {
+        return Err(Error::invalid(
+            "bounce_category",
+            format!("{} set on a {} event", c.as_str(), p.kind),
+        ));
+    }
+    Ok(())
+}
+
+/// A string that borrows from the JSON it was read from unless it has escapes.
+#[derive(Debug, Deserialize)]
+struct JsonStr<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// What message state needs of one canonical event, read from its JSON line without
+/// building the whole [`Event`]: the key, the group (message id, recipient) and the facts.
+/// Text borrows from the line where it has no escapes. The line is checked as
+/// [`Event::from_json`] checks it: the same field names (no others), the same required
+/// fields, the same invariants; the fields the state does not use are only skipped over.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{EventType, StateEvent};
+/// let line = br#"{"event_key":"ses:1","provider":"ses","type":"delivered","provider_type":"Delivery","message_id":"m1","raw":"{}"}"#;
+/// let e = StateEvent::from_json(line).unwrap();
+/// assert_eq!((e.event_key(), e.message_id(), e.facts().kind), ("ses:1", Some("m1"), EventType::Delivered));
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "the skipped fields are named only so that unknown ones stay errors")]
+pub struct StateEvent<'a> {
+    #[serde(borrow)]
+    event_key: JsonStr<'a>,
+    #[serde(borrow)]
+    provider: JsonStr<'a>,
+    #[serde(rename = "type")]
+    kind: EventType,
+    #[serde(borrow, default)]
+    message_id: Option<JsonStr<'a>>,
+    #[serde(borrow, default)]
+    recipient: Option<JsonStr<'a>>,
+    #[serde(default)]
+    occurred_at: Option<Timestamp>,
+    #[serde(default)]
+    bounce_class: Option<BounceClass>,
+    #[serde(default)]
+    bounce_category: Option<BounceCategory>,
+    #[serde(borrow, default)]
+    diagnostic: Option<JsonStr<'a>>,
+    #[serde(default)]
+    automated: Option<Automated>,
+    // Skipped over (the state does not use them), but named, so a misspelt field is still
+    // an error as in `Event`.
+    provider_type: IgnoredAny,
+    #[serde(default)]
+    provider_event_id: IgnoredAny,
+    #[serde(default)]
+    smtp_message_id: IgnoredAny,
+    #[serde(default)]
+    stream: IgnoredAny,
+    #[serde(default)]
+    smtp_status: IgnoredAny,
+    #[serde(default)]
+    enhanced_status: IgnoredAny,
+    #[serde(default)]
+    url: IgnoredAny,
+    #[serde(default)]
+    user_agent: IgnoredAny,
+    #[serde(default)]
+    ip: IgnoredAny,
+    #[serde(default)]
+    tags: IgnoredAny,
+    #[serde(default)]
+    metadata: IgnoredAny,
+    #[serde(default)]
+    raw: IgnoredAny,
+}
+
+impl<'a> StateEvent<'a> {
+    /// Read one event's JSON.
+    ///
+    /// # Errors
+    /// As [`Event::from_json`] for a malformed line, a missing required field, a field of
+    /// the wrong type among those read, an unknown field, or a broken invariant.
+    pub fn from_json(bytes: &'a [u8]) -> Result<StateEvent<'a>, Error> {
+        let e: StateEvent<'a> = crate::json::from_slice_with_path_seed(
+            std::marker::PhantomData::<StateEvent<'a>>,
+            bytes,
+        )?;
+        validate_parts(&Parts {
+            event_key: e.event_key(),
+            provider: &e.provider.0,
+            recipient: e.recipient(),
+            kind: e.kind,
+            bounce_class: e.bounce_class,
+            automated: e.automated,
+            bounce_category: e.bounce_category,
+        })?;
+        Ok(e)
+    }
+
+    /// The event key.
+    pub fn event_key(&self) -> &str {
+        &self.event_key.0
+    }
+
+    /// The message id, if any.
+    pub fn message_id(&self) -> Option<&str> {
+        self.message_id.as_ref().map(|s| &*s.0)
+    }
+
+    /// The recipient, if any.
+    pub fn recipient(&self) -> Option<&str> {
+        self.recipient.as_ref().map(|s| &*s.0)
+    }
+
+    /// What the state keeps of this event.
+    pub fn facts(&self) -> crate::EventFactsRef<'_> {
+        crate::EventFactsRef::new(
+            self.kind,
+            self.occurred_at,
+            self.bounce_class,
+            self.diagnostic.as_ref().map(|s| &*s.0),
+        )
+        .with_automated(self.automated)
+        .with_bounce_category(self.bounce_category)
     }
 }
 
@@ -637,6 +779,43 @@ mod tests {
         for t in EventType::ALL {
             if t.is_terminal() {
                 assert!(t.rank() >= Some(7));
+            }
+        }
+    }
+
+    #[test]
+    fn state_event_reads_what_event_reads_and_refuses_what_it_refuses() {
+        let lines: Vec<String> = include_str!("../../examples/events.ndjson")
+            .lines()
+            .map(str::to_owned)
+            .chain([
+                r#"{"event_key":"k\u0031","provider":"ses","type":"hard_bounce","provider_type":"x","message_id":"m\"1","recipient":"ann@example.com","bounce_class":"hard","diagnostic":"550 \u00e9","bounce_category":"invalid_recipient","occurred_at":"2025-11-03T10:00:00Z"}"#.to_owned(),
+                r#"{"event_key":"k","provider":"ses","type":"open","provider_type":"x","automated":"scanner","tags":["a"],"metadata":{"b":"c"},"raw":"{}"}"#.to_owned(),
+                // Refused by both: unknown field, missing provider_type, empty key, a class on
+                // an open, an upper-case recipient, a bad time, not JSON.
+                r#"{"event_key":"k","provider":"ses","type":"open","provider_type":"x","colour":1}"#.to_owned(),
+                r#"{"event_key":"k","provider":"ses","type":"open"}"#.to_owned(),
+                r#"{"event_key":"","provider":"ses","type":"open","provider_type":"x"}"#.to_owned(),
+                r#"{"event_key":"k","provider":"ses","type":"open","provider_type":"x","bounce_class":"hard"}"#.to_owned(),
+                r#"{"event_key":"k","provider":"ses","type":"open","provider_type":"x","recipient":"Ann@example.com"}"#.to_owned(),
+                r#"{"event_key":"k","provider":"ses","type":"open","provider_type":"x","occurred_at":"yesterday"}"#.to_owned(),
+                r#"{"event_key":"k","provider":"ses","type":"opened","provider_type":"x"}"#.to_owned(),
+                "not json".to_owned(),
+            ])
+            .collect();
+        assert!(lines.len() > 12);
+        for line in &lines {
+            let full = Event::from_json(line.as_bytes());
+            let lean = StateEvent::from_json(line.as_bytes());
+            match (&full, &lean) {
+                (Ok(e), Ok(s)) => {
+                    assert_eq!(s.event_key(), e.event_key, "{line}");
+                    assert_eq!(s.message_id(), e.message_id.as_deref(), "{line}");
+                    assert_eq!(s.recipient(), e.recipient.as_deref(), "{line}");
+                    assert_eq!(s.facts().to_facts(), crate::EventFacts::from_event(e), "{line}");
+                }
+                (Err(a), Err(b)) => assert_eq!(a.code(), b.code(), "{line}"),
+                _ => panic!("{line}: Event {full:?}, StateEvent {lean:?}"),
             }
         }
     }

@@ -14,6 +14,11 @@
 //! ([`NativeRules`]) or in the sandboxed wasm plugin (`mailstate-host`); its batch methods
 //! ([`batch::EventBatch`] in, [`batch::States`] out) are the SQL hot path, one call per batch of rows.
 //!
+//! For many states at once (a GROUP BY, an NDJSON file), [`GroupStates`] keeps every group's
+//! distinct events in flat storage and builds a group's [`MessageState`] only when asked;
+//! [`StateEvent`] reads just what the state needs of an event's JSON line, and
+//! [`EventFactsRef`] hands those facts over without copying.
+//!
 //! # Example
 //! ```
 //! use mailstate_core::{Headers, Payload, Provider, normalize, reduce, EventType};
@@ -55,6 +60,7 @@ mod dedupe;
 pub mod encoding;
 mod error;
 mod event;
+mod groups;
 mod json;
 mod metadata;
 mod provider;
@@ -72,13 +78,16 @@ pub mod wire;
 
 pub use dedupe::{KeyScope, event_key};
 pub use error::{Error, ErrorKind};
-pub use event::{Automated, BorrowedEvent, BounceCategory, BounceClass, Event, EventType};
+pub use event::{
+    Automated, BorrowedEvent, BounceCategory, BounceClass, Event, EventType, StateEvent,
+};
+pub use groups::GroupStates;
 pub use metadata::{Metadata, MetadataIntoIter};
 pub use provider::{
     Answer, Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
     normalize, normalize_borrowed,
 };
-pub use reduce::{EventFacts, MessageState, StateView, reduce};
+pub use reduce::{EventFacts, EventFactsRef, MessageState, StateView, reduce};
 pub use suppress::{Suppression, suppressions};
 pub use tags::{Tags, TagsIntoIter};
 pub use time::Timestamp;

@@ -1,11 +1,12 @@
 //! Message state: the state of one message to one recipient, as a join-semilattice.
 //!
 //! [`MessageState`] holds the *set* of distinct events of its group (by event key), reduced to
-//! the facts the state needs: type, time, and for bounces their class and diagnostic. Every
-//! field of [`StateView`] is computed from that set, so the state cannot depend on arrival order
-//! or duplicates, and [`MessageState::merge`] (set union) is commutative, associative and
-//! idempotent. That one law lets the edge apply events as they come, SQL aggregate partitions in
-//! parallel, and a distributed engine merge partial states, all with the same answer.
+//! the facts the state needs: type, time, and for bounces their class, category and
+//! diagnostic. Every field of [`StateView`] is computed from that set, so the state cannot
+//! depend on arrival order or duplicates, and [`MessageState::merge`] (set union) is
+//! commutative, associative and idempotent. That one law lets the edge apply events as they
+//! come, SQL aggregate partitions in parallel, and a distributed engine merge partial states,
+//! all with the same answer.
 //!
 //! Orderings used below: "earliest" among times ignores null times. Where events are ordered
 //! by `(occurred_at, event_key)`, a null time sorts before every time.
@@ -13,6 +14,15 @@
 //! Two events that share a key but differ in their facts should not happen (a retry is the same
 //! event); if they do, the greater facts (type, then time, class, diagnostic) win, so the
 //! outcome is still independent of order.
+//!
+//! # Memory
+//!
+//! A state keeps its distinct events compactly: one fixed 24-byte record per event (time,
+//! type, class, `automated`, category, and where its text lives) and one text buffer holding
+//! every key and diagnostic back to back, so a state costs two allocations however many events
+//! it holds, and an event costs 24 bytes plus its key (and its diagnostic, on bounces only).
+//! Keys are kept exactly, not hashed: the JSON form of a state (`apply`, `merge`) names its
+//! events by key, and no collision bound has to be argued.
 
 use std::collections::BTreeMap;
 
@@ -53,7 +63,7 @@ impl EventFacts {
         bounce_class: Option<BounceClass>,
         diagnostic: Option<String>,
     ) -> EventFacts {
-        let is_bounce = matches!(kind, EventType::HardBounce | EventType::SoftBounce);
+        let is_bounce = is_bounce(kind);
         EventFacts {
             kind,
             occurred_at,
@@ -67,8 +77,7 @@ impl EventFacts {
     /// The same facts with the event's `automated` flag (kept on opens and clicks only).
     #[must_use]
     pub fn with_automated(mut self, automated: Option<Automated>) -> EventFacts {
-        self.automated =
-            automated.filter(|_| matches!(self.kind, EventType::Open | EventType::Click));
+        self.automated = automated.filter(|_| is_engagement(self.kind));
         self
     }
 
@@ -76,28 +85,127 @@ impl EventFacts {
     /// the state reports the category of the bounce it reports the class of).
     #[must_use]
     pub fn with_bounce_category(mut self, category: Option<BounceCategory>) -> EventFacts {
-        self.bounce_category =
-            category.filter(|_| matches!(self.kind, EventType::HardBounce | EventType::SoftBounce));
+        self.bounce_category = category.filter(|_| is_bounce(self.kind));
         self
     }
 
     /// What the state keeps of `event`.
     pub fn from_event<S: AsRef<str>>(event: &Event<S>) -> EventFacts {
-        EventFacts::new(
+        EventFactsRef::from_event(event).to_facts()
+    }
+
+    /// The same facts, borrowed.
+    pub fn as_facts_ref(&self) -> EventFactsRef<'_> {
+        EventFactsRef {
+            kind: self.kind,
+            occurred_at: self.occurred_at,
+            bounce_class: self.bounce_class,
+            diagnostic: self.diagnostic.as_deref(),
+            automated: self.automated,
+            bounce_category: self.bounce_category,
+        }
+    }
+}
+
+/// [`EventFacts`] with a borrowed diagnostic: what callers that read events from a buffer
+/// (SQL columns, NDJSON lines) hand to [`MessageState::insert_ref`] without allocating.
+///
+/// Ordered like [`EventFacts`] (type, time, class, diagnostic, `automated`, category), which
+/// decides between two facts of one key.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{EventFactsRef, EventType, MessageState, Timestamp};
+/// let mut s = MessageState::default();
+/// s.insert_ref("ses:1", EventFactsRef::new(EventType::Delivered, Timestamp::from_millis(5), None, None));
+/// assert_eq!(s.view().status, EventType::Delivered);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventFactsRef<'a> {
+    /// The canonical type.
+    pub kind: EventType,
+    /// When it happened, if known.
+    pub occurred_at: Option<Timestamp>,
+    /// Bounce class (bounces only).
+    pub bounce_class: Option<BounceClass>,
+    /// Diagnostic text (bounces only).
+    pub diagnostic: Option<&'a str>,
+    /// A machine open or click (opens and clicks only).
+    pub automated: Option<Automated>,
+    /// Bounce category (bounces only).
+    pub bounce_category: Option<BounceCategory>,
+}
+
+impl<'a> EventFactsRef<'a> {
+    /// As [`EventFacts::new`]: class and diagnostic are kept for bounces only.
+    pub fn new(
+        kind: EventType,
+        occurred_at: Option<Timestamp>,
+        bounce_class: Option<BounceClass>,
+        diagnostic: Option<&'a str>,
+    ) -> EventFactsRef<'a> {
+        let is_bounce = is_bounce(kind);
+        EventFactsRef {
+            kind,
+            occurred_at,
+            bounce_class: bounce_class.filter(|_| is_bounce),
+            diagnostic: diagnostic.filter(|_| is_bounce),
+            automated: None,
+            bounce_category: None,
+        }
+    }
+
+    /// As [`EventFacts::with_automated`].
+    #[must_use]
+    pub fn with_automated(mut self, automated: Option<Automated>) -> EventFactsRef<'a> {
+        self.automated = automated.filter(|_| is_engagement(self.kind));
+        self
+    }
+
+    /// As [`EventFacts::with_bounce_category`].
+    #[must_use]
+    pub fn with_bounce_category(mut self, category: Option<BounceCategory>) -> EventFactsRef<'a> {
+        self.bounce_category = category.filter(|_| is_bounce(self.kind));
+        self
+    }
+
+    /// What the state keeps of `event`, borrowed from it.
+    pub fn from_event<S: AsRef<str>>(event: &'a Event<S>) -> EventFactsRef<'a> {
+        EventFactsRef::new(
             event.kind,
             event.occurred_at,
             event.bounce_class,
-            event.diagnostic.as_ref().map(|d| d.as_ref().to_owned()),
+            event.diagnostic.as_ref().map(AsRef::as_ref),
         )
         .with_automated(event.automated)
         .with_bounce_category(event.bounce_category)
     }
 
-    /// Whether a person (as far as the provider can tell) opened or clicked: an open or click
-    /// without an `automated` flag. Machine engagement never sets status or first times.
-    fn is_automated(&self) -> bool {
+    /// The same facts, owned.
+    pub fn to_facts(self) -> EventFacts {
+        EventFacts {
+            kind: self.kind,
+            occurred_at: self.occurred_at,
+            bounce_class: self.bounce_class,
+            diagnostic: self.diagnostic.map(str::to_owned),
+            automated: self.automated,
+            bounce_category: self.bounce_category,
+        }
+    }
+
+    /// Whether a machine made this open or click. Machine engagement never sets status or
+    /// first times.
+    fn is_automated(self) -> bool {
         self.automated.is_some()
     }
+}
+
+fn is_bounce(kind: EventType) -> bool {
+    matches!(kind, EventType::HardBounce | EventType::SoftBounce)
+}
+
+fn is_engagement(kind: EventType) -> bool {
+    matches!(kind, EventType::Open | EventType::Click)
 }
 
 /// The mergeable state of one (message_id, recipient) group.
@@ -121,7 +229,7 @@ impl EventFacts {
 /// assert_eq!(v.event_count, 2);
 /// assert_eq!(v.delivered_at, Timestamp::from_millis(1_000));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MessageState {
     /// The group's message id (the greatest seen, so merge stays order-free).
@@ -135,42 +243,152 @@ pub struct MessageState {
     events: FactSet,
 }
 
-/// The distinct events of a state, sorted by key.
-///
-/// A message has a handful of events, so a sorted vector beats a tree: one allocation, no
-/// node overhead (a `BTreeMap` leaf reserves room for 11 entries). This is what keeps
-/// `mailstate state` at about a hundred bytes per distinct event.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct FactSet(Vec<(Box<str>, EventFacts)>);
+impl PartialEq for MessageState {
+    /// Equal labels and the same events (key and facts); how the text buffer is laid out
+    /// does not matter.
+    fn eq(&self, other: &MessageState) -> bool {
+        self.message_id == other.message_id
+            && self.recipient == other.recipient
+            && self.len() == other.len()
+            && self.events.iter().eq(other.events.iter())
+    }
+}
+
+impl Eq for MessageState {}
+
+/// A time that is not there, in [`Rec::at`] (below every valid [`Timestamp`]).
+const NO_TIME: i64 = i64::MIN;
+/// A diagnostic that is not there, in [`Rec::diag_len`].
+const NO_DIAG: u32 = u32::MAX;
+
+/// One distinct event of a [`FactSet`]: its facts, and where its key and diagnostic are in
+/// the set's text (the key at `start`, the diagnostic right after it). 24 bytes.
+#[derive(Clone, Copy, Debug)]
+struct Rec {
+    at: i64,
+    start: u32,
+    key_len: u32,
+    diag_len: u32,
+    kind: EventType,
+    class: Option<BounceClass>,
+    automated: Option<Automated>,
+    category: Option<BounceCategory>,
+}
+
+/// The distinct events of a state, sorted by key: fixed records plus one text buffer.
+#[derive(Clone, Debug, Default)]
+struct FactSet {
+    recs: Vec<Rec>,
+    text: String,
+}
+
+fn len_u32(n: usize) -> u32 {
+    // A state's text beyond 4 GiB cannot be built by any caller (inputs are far smaller); the
+    // saturation keeps this total rather than panicking.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
 
 impl FactSet {
-    /// Insert, keeping the greater facts when the key is already present.
-    fn insert(&mut self, key: &str, facts: EventFacts) {
-        match self.0.binary_search_by(|(k, _)| (**k).cmp(key)) {
-            Ok(i) => {
-                if facts > self.0[i].1 {
-                    self.0[i].1 = facts;
-                }
-            }
-            Err(i) => self.0.insert(i, (key.into(), facts)),
+    fn key(&self, r: &Rec) -> &str {
+        let start = r.start as usize;
+        self.text.get(start..start + r.key_len as usize).unwrap_or("")
+    }
+
+    fn facts(&self, r: &Rec) -> EventFactsRef<'_> {
+        let diagnostic = (r.diag_len != NO_DIAG).then(|| {
+            let start = r.start as usize + r.key_len as usize;
+            self.text.get(start..start + r.diag_len as usize).unwrap_or("")
+        });
+        EventFactsRef {
+            kind: r.kind,
+            occurred_at: if r.at == NO_TIME { None } else { Timestamp::from_millis(r.at) },
+            bounce_class: r.class,
+            diagnostic,
+            automated: r.automated,
+            bounce_category: r.category,
         }
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&str, &EventFacts)> {
-        self.0.iter().map(|(k, f)| (&**k, f))
+    /// A record for `key` and `facts`, their text appended to the buffer.
+    fn push_text(&mut self, key: &str, facts: EventFactsRef<'_>) -> Rec {
+        let start = len_u32(self.text.len());
+        self.text.push_str(key);
+        if let Some(d) = facts.diagnostic {
+            self.text.push_str(d);
+        }
+        Rec {
+            at: facts.occurred_at.map_or(NO_TIME, Timestamp::as_millis),
+            start,
+            key_len: len_u32(key.len()),
+            diag_len: facts.diagnostic.map_or(NO_DIAG, |d| len_u32(d.len())),
+            kind: facts.kind,
+            class: facts.bounce_class,
+            automated: facts.automated,
+            category: facts.bounce_category,
+        }
+    }
+
+    /// Insert, keeping the greater facts when the key is already present.
+    fn insert(&mut self, key: &str, facts: EventFactsRef<'_>) {
+        match self.recs.binary_search_by(|r| self.key(r).cmp(key)) {
+            Ok(i) => {
+                if facts > self.facts(&self.recs[i]) {
+                    let rec = self.push_text(key, facts);
+                    self.recs[i] = rec;
+                    self.compact_if_sparse();
+                }
+            }
+            Err(i) => {
+                let rec = self.push_text(key, facts);
+                self.recs.insert(i, rec);
+            }
+        }
+    }
+
+    /// Replaced facts leave their old text behind; rewrite the buffer when more than half of
+    /// it is dead, so a key whose facts keep changing cannot grow the state without bound.
+    fn compact_if_sparse(&mut self) {
+        let live: usize = self
+            .recs
+            .iter()
+            .map(|r| {
+                r.key_len as usize + if r.diag_len == NO_DIAG { 0 } else { r.diag_len as usize }
+            })
+            .sum();
+        if self.text.len() > 2 * live + 64 {
+            let old = std::mem::take(self);
+            self.text.reserve(live);
+            for r in &old.recs {
+                let rec = self.push_text(old.key(r), old.facts(r));
+                self.recs.push(rec);
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&str, EventFactsRef<'_>)> + Clone {
+        self.recs.iter().map(|r| (self.key(r), self.facts(r)))
+    }
+
+    /// Heap bytes held.
+    fn heap_bytes(&self) -> usize {
+        self.recs.capacity() * size_of::<Rec>() + self.text.capacity()
     }
 }
 
 impl Serialize for FactSet {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.iter())
+        s.collect_map(self.iter().map(|(k, f)| (k, f.to_facts())))
     }
 }
 
 impl<'de> Deserialize<'de> for FactSet {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let map = BTreeMap::<String, EventFacts>::deserialize(d)?;
-        Ok(FactSet(map.into_iter().map(|(k, f)| (k.into_boxed_str(), f)).collect()))
+        let mut set = FactSet::default();
+        for (k, f) in &map {
+            set.insert(k, f.as_facts_ref());
+        }
+        Ok(set)
     }
 }
 
@@ -181,35 +399,57 @@ impl MessageState {
     }
 
     /// The distinct events, sorted by key.
-    pub fn events(&self) -> impl Iterator<Item = (&str, &EventFacts)> {
+    pub fn events(&self) -> impl Iterator<Item = (&str, EventFactsRef<'_>)> {
         self.events.iter()
     }
 
     /// How many distinct events the state holds.
     pub fn len(&self) -> usize {
-        self.events.0.len()
+        self.events.recs.len()
     }
 
     /// Whether the state holds no event.
     pub fn is_empty(&self) -> bool {
-        self.events.0.is_empty()
+        self.events.recs.is_empty()
+    }
+
+    /// Heap bytes the state holds (its labels, records and text), for memory accounting.
+    pub fn heap_bytes(&self) -> usize {
+        self.message_id.as_ref().map_or(0, String::capacity)
+            + self.recipient.as_ref().map_or(0, String::capacity)
+            + self.events.heap_bytes()
+    }
+
+    /// Release spare capacity (a state that will only be read or merged from).
+    pub fn shrink_to_fit(&mut self) {
+        self.events.recs.shrink_to_fit();
+        self.events.text.shrink_to_fit();
     }
 
     /// Add one event (idempotent: applying the same event key again changes nothing).
-    pub fn apply(&mut self, event: &Event) {
-        join_label(&mut self.message_id, event.message_id.as_ref());
-        join_label(&mut self.recipient, event.recipient.as_ref());
-        self.insert(&event.event_key, EventFacts::from_event(event));
+    pub fn apply<S: AsRef<str>>(&mut self, event: &Event<S>) {
+        join_label(&mut self.message_id, event.message_id.as_ref().map(AsRef::as_ref));
+        join_label(&mut self.recipient, event.recipient.as_ref().map(AsRef::as_ref));
+        self.events.insert(event.event_key.as_ref(), EventFactsRef::from_event(event));
     }
 
     /// Add the facts of one event by key (what SQL and the plugin's batch form feed in).
     /// When the key is already present, the greater facts are kept, so order never matters.
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the signature callers already use; `insert_ref` is the borrowing form"
+    )]
     pub fn insert(&mut self, key: &str, facts: EventFacts) {
+        self.events.insert(key, facts.as_facts_ref());
+    }
+
+    /// [`MessageState::insert`] from borrowed facts.
+    pub fn insert_ref(&mut self, key: &str, facts: EventFactsRef<'_>) {
         self.events.insert(key, facts);
     }
 
     /// [`MessageState::merge`] of a state this one may keep: when `self` is blank (no event,
-    /// no label) it becomes `other` without cloning its events.
+    /// no label) it becomes `other` without copying its events.
     pub fn merge_owned(&mut self, other: MessageState) {
         if self.is_empty() && self.message_id.is_none() && self.recipient.is_none() {
             *self = other;
@@ -220,146 +460,80 @@ impl MessageState {
 
     /// Join `other` into `self` (set union of events; labels take the greater value).
     pub fn merge(&mut self, other: &MessageState) {
-        join_label(&mut self.message_id, other.message_id.as_ref());
-        join_label(&mut self.recipient, other.recipient.as_ref());
+        join_label(&mut self.message_id, other.message_id.as_deref());
+        join_label(&mut self.recipient, other.recipient.as_deref());
         for (k, f) in other.events.iter() {
-            self.events.insert(k, f.clone());
+            self.events.insert(k, f);
         }
     }
 
     /// The DESIGN.md fields of this state.
     pub fn view(&self) -> StateView {
-        let mut v = StateView {
-            message_id: self.message_id.clone(),
-            recipient: self.recipient.clone(),
-            status: EventType::Unknown,
-            terminal: false,
-            terminal_at: None,
-            first_event_at: None,
-            last_event_at: None,
-            accepted_at: None,
-            delivered_at: None,
-            first_open_at: None,
-            first_click_at: None,
-            bounced_at: None,
-            complained_at: None,
-            unsubscribed_at: None,
-            open_count: 0,
-            click_count: 0,
-            automated_open_count: 0,
-            automated_click_count: 0,
-            deferred_count: 0,
-            event_count: self.len() as u64,
-            late_event_count: 0,
-            bounce_class: None,
-            bounce_category: None,
-            diagnostic: None,
-        };
-        // The earliest-by-(occurred_at, key) event of each bounce type.
-        let mut hard: Option<(&Option<Timestamp>, &str, &EventFacts)> = None;
-        let mut soft: Option<(&Option<Timestamp>, &str, &EventFacts)> = None;
-        for (key, f) in self.events.iter() {
-            // A machine open or click (a privacy proxy's prefetch, a scanner) is counted but
-            // never makes a message `open` or `click`.
-            if f.kind.rank() > v.status.rank() && !f.is_automated() {
-                v.status = f.kind;
-            }
-            let t = f.occurred_at;
-            min_time(&mut v.first_event_at, t);
-            max_time(&mut v.last_event_at, t);
-            match f.kind {
-                EventType::Accepted => min_time(&mut v.accepted_at, t),
-                EventType::Delivered => min_time(&mut v.delivered_at, t),
-                EventType::Open => {
-                    v.open_count += 1;
-                    if f.is_automated() {
-                        v.automated_open_count += 1;
-                    } else {
-                        min_time(&mut v.first_open_at, t);
-                    }
-                }
-                EventType::Click => {
-                    v.click_count += 1;
-                    if f.is_automated() {
-                        v.automated_click_count += 1;
-                    } else {
-                        min_time(&mut v.first_click_at, t);
-                    }
-                }
-                EventType::Deferred => v.deferred_count += 1,
-                EventType::HardBounce | EventType::SoftBounce => {
-                    min_time(&mut v.bounced_at, t);
-                    let slot = if f.kind == EventType::HardBounce { &mut hard } else { &mut soft };
-                    // Keys iterate in ascending order, so a strictly-earlier time is needed to
-                    // replace the current pick: ties keep the smaller key.
-                    if slot.is_none_or(|(st, _, _)| f.occurred_at < *st) {
-                        *slot = Some((&f.occurred_at, key, f));
-                    }
-                }
-                EventType::Complaint => min_time(&mut v.complained_at, t),
-                EventType::Unsubscribe => min_time(&mut v.unsubscribed_at, t),
-                _ => {}
-            }
-        }
-        v.terminal = v.status.is_terminal();
-        if v.terminal {
-            v.terminal_at = self
-                .events
-                .iter()
-                .map(|(_, f)| f)
-                .filter(|f| f.kind == v.status)
-                .filter_map(|f| f.occurred_at)
-                .min();
-            if let Some(at) = v.terminal_at {
-                v.late_event_count = self
-                    .events
-                    .iter()
-                    .filter(|(_, f)| f.occurred_at.is_some_and(|t| t > at))
-                    .count() as u64;
-            }
-        }
-        if let Some((_, _, f)) = hard.or(soft) {
-            v.bounce_class = f.bounce_class;
-            v.bounce_category = f.bounce_category;
-            v.diagnostic.clone_from(&f.diagnostic);
-        }
-        v
+        view_of(self.message_id.clone(), self.recipient.clone(), self.events.iter())
     }
 
     /// The compact binary encoding used for partial aggregation (SQL state, plugin batches).
     ///
-    /// Layout (all integers little-endian): byte `2` (version); message_id and recipient as
-    /// optional strings; a `u32` event count; then per event in key order: the key as a string,
-    /// one byte of type (its index in [`EventType::ALL`]), an optional `i64` time, one byte of
-    /// bounce class (`0` none, `1..=4` hard, soft, block, undetermined), an optional
-    /// diagnostic string, one byte of `automated` (`0` none, `1` privacy_proxy, `2` scanner)
-    /// and one byte of bounce category (`0` none, `1..=10` in [`BounceCategory::ALL`] order).
-    /// A string is a `u32` length and UTF-8 bytes; an optional value is a `0` byte, or a `1`
-    /// byte and the value.
+    /// Layout, version 3 (integers little-endian; a *varint* is unsigned LEB128, at most 10
+    /// bytes; a *zigzag varint* maps a signed value `v` to `(v << 1) ^ (v >> 63)` first):
     ///
-    /// Version 1 (before `automated` and `bounce_category`) is the same without the last two
-    /// bytes per event; [`MessageState::decode`] still reads it (those events have neither),
-    /// so partial states written by an older build merge with new ones.
+    /// ```text
+    /// u8      3 (version)
+    /// opt str message_id, recipient    (u8 0 absent | u8 1, u32 length, UTF-8)
+    /// varint  n events, then per event in ascending key order:
+    ///   varint  bytes shared with the previous key (0 for the first)
+    ///   varint  length of the rest of the key, then those bytes (the key is UTF-8)
+    ///   u8      type (its index in EventType::ALL)
+    ///   u8      flags: bit 0 time present; bits 1-3 bounce class (0 none, 1..=4 hard, soft,
+    ///           block, undetermined); bits 4-5 automated (0 none, 1 privacy_proxy,
+    ///           2 scanner); bit 6 diagnostic present; bit 7 zero
+    ///   zigzag varint  when the time is present: its milliseconds minus those of the
+    ///           previous event that had a time (0 before the first)
+    ///   u8      bounce category (0 none, 1..=10 in BounceCategory::ALL order), hard and soft
+    ///           bounces only
+    ///   varint  when the diagnostic is present: its length, then its UTF-8 bytes
+    /// ```
+    ///
+    /// A message's keys usually share a long prefix and its times are minutes apart, so an
+    /// event takes about ten bytes.
+    ///
+    /// Versions 1 and 2 still decode, so partial states written by an older build merge with
+    /// new ones. Version 2: byte `2`, the labels as above, a `u32` event count, then per event
+    /// the key as a `u32` length and bytes, one byte of type, an optional `i64` time (`0`, or
+    /// `1` and the value), one byte of class, an optional diagnostic string, one byte of
+    /// `automated`, one byte of category. Version 1 is version 2 without the last two bytes
+    /// per event (those events have neither).
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.len() * 32);
+        let mut out = Vec::with_capacity(16 + self.events.text.len() + self.len() * 8);
         out.push(ENCODING_VERSION);
         put_opt_str(&mut out, self.message_id.as_deref());
         put_opt_str(&mut out, self.recipient.as_deref());
-        put_u32(&mut out, self.len());
+        put_varint(&mut out, self.len() as u64);
+        let mut prev_key = "";
+        let mut prev_at = 0i64;
         for (k, f) in self.events.iter() {
-            put_str(&mut out, k);
+            let shared = common_prefix(prev_key, k);
+            put_varint(&mut out, shared as u64);
+            put_varint(&mut out, (k.len() - shared) as u64);
+            out.extend_from_slice(&k.as_bytes()[shared..]);
+            prev_key = k;
             out.push(f.kind.index());
-            match f.occurred_at {
-                None => out.push(0),
-                Some(t) => {
-                    out.push(1);
-                    out.extend_from_slice(&t.as_millis().to_le_bytes());
-                }
+            let flags = u8::from(f.occurred_at.is_some())
+                | BounceClass::to_byte(f.bounce_class) << 1
+                | Automated::to_byte(f.automated) << 4
+                | u8::from(f.diagnostic.is_some()) << 6;
+            out.push(flags);
+            if let Some(t) = f.occurred_at {
+                put_varint(&mut out, zigzag(t.as_millis().wrapping_sub(prev_at)));
+                prev_at = t.as_millis();
             }
-            out.push(BounceClass::to_byte(f.bounce_class));
-            put_opt_str(&mut out, f.diagnostic.as_deref());
-            out.push(Automated::to_byte(f.automated));
-            out.push(BounceCategory::to_byte(f.bounce_category));
+            if is_bounce(f.kind) {
+                out.push(BounceCategory::to_byte(f.bounce_category));
+            }
+            if let Some(d) = f.diagnostic {
+                put_varint(&mut out, d.len() as u64);
+                out.extend_from_slice(d.as_bytes());
+            }
         }
         out
     }
@@ -367,7 +541,7 @@ impl MessageState {
     /// Decode [`MessageState::encode`]'s bytes.
     ///
     /// # Errors
-    /// `invalid_value` when the bytes are truncated, of an unknown version (1 and 2 are
+    /// `invalid_value` when the bytes are truncated, of an unknown version (1, 2 and 3 are
     /// read), or out of range.
     pub fn decode(bytes: &[u8]) -> Result<MessageState, Error> {
         let mut r = Reader { b: bytes, i: 0 };
@@ -380,39 +554,219 @@ impl MessageState {
         }
         let message_id = r.opt_str()?;
         let recipient = r.opt_str()?;
-        let n = r.u32()?;
-        let mut events = FactSet::default();
-        for _ in 0..n {
-            let key = r.str()?;
-            let kind = *EventType::ALL
-                .get(usize::from(r.u8()?))
-                .ok_or_else(|| bad_state("event type out of range"))?;
-            let occurred_at = match r.u8()? {
-                0 => None,
-                1 => Some(
-                    Timestamp::from_millis(r.i64()?)
-                        .ok_or_else(|| bad_state("time out of range"))?,
-                ),
-                _ => return Err(bad_state("bad option tag")),
-            };
-            let bounce_class = BounceClass::from_byte(r.u8()?)
-                .map_err(|()| bad_state("bounce class out of range"))?;
-            let diagnostic = r.opt_str()?;
-            let mut facts = EventFacts::new(kind, occurred_at, bounce_class, diagnostic);
-            if version >= 2 {
-                let automated = Automated::from_byte(r.u8()?)
-                    .map_err(|()| bad_state("automated out of range"))?;
-                let category = BounceCategory::from_byte(r.u8()?)
-                    .map_err(|()| bad_state("bounce category out of range"))?;
-                facts = facts.with_automated(automated).with_bounce_category(category);
-            }
-            events.insert(&key, facts);
+        let mut state = MessageState::new(message_id, recipient);
+        if version >= 3 {
+            decode_v3_events(&mut r, &mut state.events)?;
+        } else {
+            decode_v1_v2_events(&mut r, version, &mut state.events)?;
         }
         if r.i != bytes.len() {
             return Err(bad_state("trailing bytes"));
         }
-        Ok(MessageState { message_id, recipient, events })
+        Ok(state)
     }
+}
+
+fn decode_v3_events(r: &mut Reader<'_>, events: &mut FactSet) -> Result<(), Error> {
+    let n = r.varint()?;
+    let mut key: Vec<u8> = Vec::new();
+    let mut prev_at = 0i64;
+    for _ in 0..n {
+        let shared = usize::try_from(r.varint()?).map_err(|_| bad_state("key prefix"))?;
+        if shared > key.len() {
+            return Err(bad_state("key prefix longer than the previous key"));
+        }
+        key.truncate(shared);
+        let rest = usize::try_from(r.varint()?).map_err(|_| bad_state("key length"))?;
+        key.extend_from_slice(r.take(rest)?);
+        let key_str = std::str::from_utf8(&key).map_err(|_| bad_state("key is not utf-8"))?;
+        let kind = event_type_of(r.u8()?)?;
+        let flags = r.u8()?;
+        if flags & 0x80 != 0 {
+            return Err(bad_state("unknown flag"));
+        }
+        let occurred_at = if flags & 1 == 0 {
+            None
+        } else {
+            let at = prev_at.wrapping_add(unzigzag(r.varint()?));
+            prev_at = at;
+            Some(Timestamp::from_millis(at).ok_or_else(|| bad_state("time out of range"))?)
+        };
+        let class = BounceClass::from_byte((flags >> 1) & 0b111)
+            .map_err(|()| bad_state("bounce class out of range"))?;
+        let automated = Automated::from_byte((flags >> 4) & 0b11)
+            .map_err(|()| bad_state("automated out of range"))?;
+        let category = if is_bounce(kind) {
+            BounceCategory::from_byte(r.u8()?)
+                .map_err(|()| bad_state("bounce category out of range"))?
+        } else {
+            None
+        };
+        let diagnostic = if flags & 0x40 == 0 {
+            None
+        } else {
+            let len = usize::try_from(r.varint()?).map_err(|_| bad_state("diagnostic length"))?;
+            Some(
+                std::str::from_utf8(r.take(len)?)
+                    .map_err(|_| bad_state("diagnostic is not utf-8"))?,
+            )
+        };
+        let facts = EventFactsRef::new(kind, occurred_at, class, diagnostic)
+            .with_automated(automated)
+            .with_bounce_category(category);
+        events.insert(key_str, facts);
+    }
+    Ok(())
+}
+
+fn decode_v1_v2_events(r: &mut Reader<'_>, version: u8, events: &mut FactSet) -> Result<(), Error> {
+    let n = r.u32()?;
+    for _ in 0..n {
+        let key = r.str()?;
+        let kind = event_type_of(r.u8()?)?;
+        let occurred_at = match r.u8()? {
+            0 => None,
+            1 => Some(
+                Timestamp::from_millis(r.i64()?).ok_or_else(|| bad_state("time out of range"))?,
+            ),
+            _ => return Err(bad_state("bad option tag")),
+        };
+        let bounce_class =
+            BounceClass::from_byte(r.u8()?).map_err(|()| bad_state("bounce class out of range"))?;
+        let diagnostic = r.opt_str()?;
+        let mut facts = EventFacts::new(kind, occurred_at, bounce_class, diagnostic);
+        if version >= 2 {
+            let automated =
+                Automated::from_byte(r.u8()?).map_err(|()| bad_state("automated out of range"))?;
+            let category = BounceCategory::from_byte(r.u8()?)
+                .map_err(|()| bad_state("bounce category out of range"))?;
+            facts = facts.with_automated(automated).with_bounce_category(category);
+        }
+        events.insert(&key, facts.as_facts_ref());
+    }
+    Ok(())
+}
+
+fn event_type_of(b: u8) -> Result<EventType, Error> {
+    EventType::ALL.get(usize::from(b)).copied().ok_or_else(|| bad_state("event type out of range"))
+}
+
+/// The view of a set of distinct events (each key once; any order).
+fn view_of<'a>(
+    message_id: Option<String>,
+    recipient: Option<String>,
+    events: impl Iterator<Item = (&'a str, EventFactsRef<'a>)> + Clone,
+) -> StateView {
+    let mut v = StateView {
+        message_id,
+        recipient,
+        status: EventType::Unknown,
+        terminal: false,
+        terminal_at: None,
+        first_event_at: None,
+        last_event_at: None,
+        accepted_at: None,
+        delivered_at: None,
+        first_open_at: None,
+        first_click_at: None,
+        bounced_at: None,
+        complained_at: None,
+        unsubscribed_at: None,
+        open_count: 0,
+        click_count: 0,
+        automated_open_count: 0,
+        automated_click_count: 0,
+        deferred_count: 0,
+        event_count: 0,
+        late_event_count: 0,
+        bounce_class: None,
+        bounce_category: None,
+        diagnostic: None,
+    };
+    // The earliest-by-(occurred_at, key) event of each bounce type.
+    let mut hard: Option<(Option<Timestamp>, &str, EventFactsRef<'_>)> = None;
+    let mut soft: Option<(Option<Timestamp>, &str, EventFactsRef<'_>)> = None;
+    // The earliest time of each type, for terminal_at.
+    let mut earliest: [Option<Timestamp>; EventType::ALL.len()] = [None; EventType::ALL.len()];
+    for (key, f) in events.clone() {
+        v.event_count += 1;
+        // A machine open or click (a privacy proxy's prefetch, a scanner) is counted but
+        // never makes a message `open` or `click`.
+        if f.kind.rank() > v.status.rank() && !f.is_automated() {
+            v.status = f.kind;
+        }
+        let t = f.occurred_at;
+        min_time(&mut earliest[usize::from(f.kind.index())], t);
+        min_time(&mut v.first_event_at, t);
+        max_time(&mut v.last_event_at, t);
+        match f.kind {
+            EventType::Accepted => min_time(&mut v.accepted_at, t),
+            EventType::Delivered => min_time(&mut v.delivered_at, t),
+            EventType::Open => {
+                v.open_count += 1;
+                if f.is_automated() {
+                    v.automated_open_count += 1;
+                } else {
+                    min_time(&mut v.first_open_at, t);
+                }
+            }
+            EventType::Click => {
+                v.click_count += 1;
+                if f.is_automated() {
+                    v.automated_click_count += 1;
+                } else {
+                    min_time(&mut v.first_click_at, t);
+                }
+            }
+            EventType::Deferred => v.deferred_count += 1,
+            EventType::HardBounce | EventType::SoftBounce => {
+                min_time(&mut v.bounced_at, t);
+                let slot = if f.kind == EventType::HardBounce { &mut hard } else { &mut soft };
+                // Earliest by (occurred_at, key), whatever order the events come in.
+                if slot.is_none_or(|(st, sk, _)| (t, key) < (st, sk)) {
+                    *slot = Some((t, key, f));
+                }
+            }
+            EventType::Complaint => min_time(&mut v.complained_at, t),
+            EventType::Unsubscribe => min_time(&mut v.unsubscribed_at, t),
+            _ => {}
+        }
+    }
+    v.terminal = v.status.is_terminal();
+    if v.terminal {
+        v.terminal_at = earliest[usize::from(v.status.index())];
+        if let Some(at) = v.terminal_at {
+            v.late_event_count =
+                events.filter(|(_, f)| f.occurred_at.is_some_and(|t| t > at)).count() as u64;
+        }
+    }
+    if let Some((_, _, f)) = hard.or(soft) {
+        v.bounce_class = f.bounce_class;
+        v.bounce_category = f.bounce_category;
+        v.diagnostic = f.diagnostic.map(str::to_owned);
+    }
+    v
+}
+
+fn common_prefix(a: &str, b: &str) -> usize {
+    a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count()
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)).cast_unsigned()
+}
+
+fn unzigzag(u: u64) -> i64 {
+    (u >> 1).cast_signed() ^ -((u & 1).cast_signed())
+}
+
+#[expect(clippy::cast_possible_truncation, reason = "each byte is masked to 7 bits first")]
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(((v & 0x7f) as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
 }
 
 /// The state of one message to one recipient: exactly the fields of DESIGN.md.
@@ -491,13 +845,13 @@ pub fn reduce<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<MessageSta
 }
 
 /// The version [`MessageState::encode`] writes; `decode` reads every version up to it.
-const ENCODING_VERSION: u8 = 2;
+const ENCODING_VERSION: u8 = 3;
 
-fn join_label(mine: &mut Option<String>, theirs: Option<&String>) {
+fn join_label(mine: &mut Option<String>, theirs: Option<&str>) {
     if let Some(t) = theirs
-        && mine.as_ref().is_none_or(|m| t > m)
+        && mine.as_deref().is_none_or(|m| t > m)
     {
-        *mine = Some(t.clone());
+        *mine = Some(t.to_owned());
     }
 }
 
@@ -566,6 +920,21 @@ impl Reader<'_> {
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    fn varint(&mut self) -> Result<u64, Error> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            if shift == 63 && b > 1 {
+                return Err(bad_state("varint out of range"));
+            }
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(bad_state("varint longer than 10 bytes"))
+    }
+
     fn i64(&mut self) -> Result<i64, Error> {
         let mut a = [0u8; 8];
         a.copy_from_slice(self.take(8)?);
@@ -623,7 +992,81 @@ mod tests {
         assert_eq!(v.bounce_class, Some(BounceClass::Hard));
         assert_eq!(v.bounce_category, None);
         assert_eq!(v.diagnostic.as_deref(), Some("550"));
-        assert_eq!(s.encode()[0], 2);
+        assert_eq!(s.encode()[0], 3);
+    }
+
+    #[test]
+    fn decode_reads_version_2_states_written_before_the_compact_encoding() {
+        // What `encode` wrote at version 2: a hard bounce with its category and an automated open.
+        let mut v2 = vec![2, 1, 1, 0, 0, 0, b'm', 0, 2, 0, 0, 0];
+        v2.extend_from_slice(&[1, 0, 0, 0, b'a', 1, 1]);
+        v2.extend_from_slice(&5i64.to_le_bytes());
+        v2.extend_from_slice(&[1, 1, 3, 0, 0, 0, b'5', b'5', b'0', 0, 1]);
+        v2.extend_from_slice(&[1, 0, 0, 0, b'b', EventType::Open.index(), 1]);
+        v2.extend_from_slice(&9i64.to_le_bytes());
+        v2.extend_from_slice(&[0, 0, 1, 0]);
+        let s = MessageState::decode(&v2).unwrap();
+        let v = s.view();
+        assert_eq!(v.status, EventType::HardBounce);
+        assert_eq!(v.bounce_category, Some(BounceCategory::ALL[0]));
+        assert_eq!(v.diagnostic.as_deref(), Some("550"));
+        assert_eq!((v.open_count, v.automated_open_count), (1, 1));
+        assert_eq!(MessageState::decode(&s.encode()).unwrap(), s);
+    }
+
+    #[test]
+    fn compact_encoding_shares_key_prefixes_and_time_deltas() {
+        let mut s = MessageState::default();
+        for i in 0..5i64 {
+            let f = EventFacts::new(
+                EventType::Open,
+                Timestamp::from_millis(1_762_000_000_000 + i * 60_000),
+                None,
+                None,
+            );
+            s.insert(&format!("sendgrid:0123abcd{i:02}"), f);
+        }
+        let bytes = s.encode();
+        assert_eq!(MessageState::decode(&bytes).unwrap(), s);
+        // 20-byte keys and 8-byte times: the first event pays for them, the others do not.
+        assert!(bytes.len() < 3 + 1 + 32 + 4 * 10, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn replaced_facts_do_not_grow_the_text_without_bound() {
+        let mut s = MessageState::default();
+        for i in 0..1000u32 {
+            let diag = format!("{i:06} still bouncing");
+            let f = EventFacts::new(
+                EventType::SoftBounce,
+                Timestamp::from_millis(i64::from(i)),
+                Some(BounceClass::Soft),
+                Some(diag),
+            );
+            s.insert("k", f);
+        }
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.view().diagnostic.as_deref(), Some("000999 still bouncing"));
+        assert!(s.events.text.len() < 200, "{} bytes of text", s.events.text.len());
+    }
+
+    #[test]
+    fn equal_states_compare_equal_whatever_their_text_layout() {
+        let bounce = |d: &str| {
+            EventFacts::new(
+                EventType::HardBounce,
+                Timestamp::from_millis(1),
+                Some(BounceClass::Hard),
+                Some(d.to_owned()),
+            )
+        };
+        let mut a = MessageState::default();
+        a.insert("k", bounce("a"));
+        a.insert("k", bounce("b"));
+        let mut b = MessageState::default();
+        b.insert("k", bounce("b"));
+        assert_ne!(a.events.text, b.events.text);
+        assert_eq!(a, b);
     }
 
     #[test]

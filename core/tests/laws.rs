@@ -2,7 +2,8 @@
 //! sets with duplicates, shuffles and equal timestamps (1,000 cases per law).
 
 use mailstate_core::{
-    Automated, BounceCategory, BounceClass, Event, EventType, MessageState, Timestamp,
+    Automated, BounceCategory, BounceClass, Event, EventFactsRef, EventType, GroupStates,
+    MessageState, Timestamp,
     suppress::{SuppressionPolicy, SuppressionState},
 };
 use proptest::prelude::*;
@@ -194,6 +195,30 @@ proptest! {
         prop_assert_eq!(&ab, &ba);
         let all: Vec<Event> = a.iter().chain(b.iter()).cloned().collect();
         prop_assert_eq!(ab.evaluate(&policy), suppressions_of(&all, &policy));
+    }
+
+    #[test]
+    fn flat_group_storage_holds_the_states_folding_would(a in colliding_events(), b in colliding_events()) {
+        // Two groups, their events interleaved: each group's state equals its own fold.
+        let mut groups = GroupStates::default();
+        let n = a.len().max(b.len());
+        for i in 0..n {
+            if let Some(e) = a.get(i) {
+                groups.insert(0, &e.event_key, EventFactsRef::from_event(e)).unwrap();
+            }
+            if let Some(e) = b.get(i) {
+                groups.insert(1, &e.event_key, EventFactsRef::from_event(e)).unwrap();
+            }
+        }
+        let unlabelled = |events: &[Event]| {
+            let mut s = MessageState::default();
+            for e in events {
+                s.insert_ref(&e.event_key, EventFactsRef::from_event(e));
+            }
+            s
+        };
+        prop_assert_eq!(groups.state(0), unlabelled(&a));
+        prop_assert_eq!(groups.state(1), unlabelled(&b));
     }
 
     #[test]

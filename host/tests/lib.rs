@@ -5,6 +5,8 @@
 //! Modules:
 //! - `conformance`: every vector in `tests/vectors/` through the plugin, and byte-identical
 //!   envelopes against the native rules.
+//! - `cache`: the compiled-module cache: a second load pays no compile; damaged entries are
+//!   compiled afresh.
 //! - `batch`: the binary batch ops and the typed `Rules` methods, plugin against native.
 //! - `sandbox`: malicious plugins (infinite loop, memory bomb, wrong ABI, missing export, ...)
 //!   fail with a clear error within their bounds, and the process keeps working.
@@ -12,6 +14,7 @@
 #![allow(clippy::unwrap_used, reason = "test helpers should fail loudly, like the tests")]
 
 mod batch;
+mod cache;
 mod conformance;
 mod sandbox;
 

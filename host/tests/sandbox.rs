@@ -8,7 +8,7 @@ use mailstate_host::{Error, Plugin};
 use crate::plugin;
 
 /// A module with the ABI's exports; `call` and `abi_version` bodies are given.
-fn module(abi_version: &str, call: &str) -> String {
+pub(crate) fn module(abi_version: &str, call: &str) -> String {
     format!(
         r#"(module
           (memory (export "memory") 1)

@@ -167,7 +167,7 @@ impl States {
                 states.push(MessageState::new(m.map(str::to_owned), r.map(str::to_owned)));
                 states.len() - 1
             };
-            states[g].insert(&key, facts);
+            states[g].insert_ref(key, facts);
         })?;
         Ok(())
     }

@@ -17,7 +17,7 @@ use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, Fields};
 use datafusion::error::Result;
 use mailstate_core::suppress::SuppressionFacts;
-use mailstate_core::{EventFacts, StateView, Suppression};
+use mailstate_core::{EventFactsRef, StateView, Suppression};
 
 use crate::udaf::message_state::{self, Inputs};
 use crate::udaf::recipient_suppressions;
@@ -203,7 +203,7 @@ fn describe(t: &DataType) -> &'static str {
 /// `(invalid_value)`), or a column is not of its coerced type.
 pub fn for_each_state_event(
     columns: &[ArrayRef],
-    mut sink: impl FnMut(usize, String, EventFacts),
+    mut sink: impl FnMut(usize, &str, EventFactsRef<'_>),
 ) -> Result<()> {
     let inputs = Inputs::new(columns)?;
     let rows = columns.first().map_or(0, Array::len);

@@ -215,6 +215,48 @@ pub fn context_with(target_partitions: Option<usize>, rules: &SqlRules) -> Resul
     Ok(ctx)
 }
 
+/// [`context_with`] under a memory limit: DataFusion's fair spill pool of `memory_limit`
+/// bytes, with spilling to disk in a fresh folder under `spill_dir`. A `message_state` GROUP
+/// BY larger than the limit then spills sorted partial states (core's encoding) and merges
+/// them back, with the same result. The spill folder is removed when the context (the last
+/// holder of its runtime) is dropped.
+///
+/// # Errors
+/// When the spill folder cannot be created or a function cannot be registered.
+///
+/// # Example
+/// ```
+/// use mailstate_sql::{SqlRules, context_with_memory_limit};
+/// let dir = std::env::temp_dir();
+/// let ctx = context_with_memory_limit(Some(2), &SqlRules::native(), 64 << 20, &dir).unwrap();
+/// assert_eq!(ctx.runtime_env().memory_pool.reserved(), 0);
+/// ```
+pub fn context_with_memory_limit(
+    target_partitions: Option<usize>,
+    rules: &SqlRules,
+    memory_limit: usize,
+    spill_dir: &Path,
+) -> Result<SessionContext> {
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    use datafusion::execution::memory_pool::FairSpillPool;
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+
+    let mut config = datafusion::prelude::SessionConfig::new();
+    if let Some(n) = target_partitions {
+        config = config.with_target_partitions(n);
+    }
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default()
+                .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),
+        )
+        .build_arc()?;
+    let ctx = SessionContext::new_with_config_rt(config, runtime);
+    register_all_with(&ctx, rules)?;
+    Ok(ctx)
+}
+
 /// Register the Parquet events under `events_dir` (files of [`event_schema`] in folders
 /// `day=YYYY-MM-DD`, the layout `mailstate ingest` and `mailstate generate` write) as table
 /// `name`, with `day` as a partition column. An empty folder gives an empty table.

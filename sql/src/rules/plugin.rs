@@ -55,6 +55,14 @@ impl SqlRules {
     }
 }
 
+impl SqlRules {
+    /// Whether the plugin's compiled code was read from a module cache
+    /// (`PluginBuilder::with_cache_dir`) instead of compiled; `false` for native rules.
+    pub fn plugin_from_cache(&self) -> bool {
+        self.plugin.as_ref().is_some_and(|p| p.plugin.from_cache())
+    }
+}
+
 impl LoadedPlugin {
     /// `plugin PATH (abi 1, sha256 0123456789ab)`: the first 12 hex digits of the file's hash.
     pub(super) fn describe(&self) -> String {

@@ -10,9 +10,9 @@ use datafusion::arrow::array::{Array, ArrayRef, BinaryBuilder, BooleanArray};
 use datafusion::error::Result;
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 use datafusion::scalar::ScalarValue;
-use mailstate_core::{EventFacts, StateView};
+use mailstate_core::{EventFactsRef, StateView};
 
-use super::{Inputs, binary, views_to_struct};
+use super::{Inputs, ViewColumns, binary};
 use crate::udaf::passes;
 
 /// Where the states of an accumulator's groups live, and the rules that fold them.
@@ -27,22 +27,24 @@ pub(super) trait Store: Send + Sync + 'static {
     ///
     /// # Errors
     /// When `g` is out of range for the store.
-    fn add_event(&mut self, g: usize, key: String, facts: EventFacts) -> Result<()>;
+    fn add_event(&mut self, g: usize, key: &str, facts: EventFactsRef<'_>) -> Result<()>;
     /// Merge an encoded partial state into group `g`.
     ///
     /// # Errors
     /// When the state does not decode.
     fn add_state(&mut self, g: usize, state: &[u8]) -> Result<()>;
-    /// The views of the groups `emit_to` names, which leave the store (the others move down).
+    /// The views of the groups `emit_to` names, in group order, to `sink`; those groups
+    /// leave the store (the others move down).
     ///
     /// # Errors
     /// When the rules fail or refuse a row or state.
-    fn take_views(&mut self, emit_to: EmitTo) -> Result<Vec<StateView>>;
-    /// The encoded states of the groups `emit_to` names, which leave the store.
+    fn take_views(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(StateView)) -> Result<()>;
+    /// The encoded states of the groups `emit_to` names, in group order, to `sink`; those
+    /// groups leave the store.
     ///
     /// # Errors
     /// As [`Store::take_views`].
-    fn take_states(&mut self, emit_to: EmitTo) -> Result<Vec<Vec<u8>>>;
+    fn take_states(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(&[u8])) -> Result<()>;
     /// Heap bytes held, for DataFusion's memory accounting.
     fn size(&self) -> usize;
 }
@@ -58,14 +60,31 @@ impl<S: Store> Groups<S> {
     }
 }
 
-fn binary_column(states: &[Vec<u8>], present: Option<&[bool]>) -> ArrayRef {
-    let bytes = states.iter().map(Vec::len).sum();
-    let mut out = BinaryBuilder::with_capacity(states.len(), bytes);
-    for (i, s) in states.iter().enumerate() {
-        // A row without an event is an empty state: merging it changes nothing.
-        if present.is_none_or(|p| p[i]) { out.append_value(s) } else { out.append_null() }
-    }
-    Arc::new(out.finish())
+/// The encoded states of the groups `emit_to` names, as a binary column; `present[i]` false
+/// makes row `i` NULL (a row without an event: merging it changes nothing).
+fn binary_column<S: Store>(
+    store: &mut S,
+    emit_to: EmitTo,
+    present: Option<&[bool]>,
+) -> Result<ArrayRef> {
+    let mut out = BinaryBuilder::new();
+    let mut i = 0;
+    store.take_states(emit_to, &mut |s| {
+        if present.is_none_or(|p| p[i]) {
+            out.append_value(s);
+        } else {
+            out.append_null();
+        }
+        i += 1;
+    })?;
+    Ok(Arc::new(out.finish()))
+}
+
+/// The views of the groups `emit_to` names, as the struct column `message_state` returns.
+fn view_column<S: Store>(store: &mut S, emit_to: EmitTo) -> Result<ArrayRef> {
+    let mut out = ViewColumns::default();
+    store.take_views(emit_to, &mut |v| out.push(&v))?;
+    out.finish()
 }
 
 impl<S: Store> GroupsAccumulator for Groups<S> {
@@ -90,11 +109,11 @@ impl<S: Store> GroupsAccumulator for Groups<S> {
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
-        views_to_struct(&self.store.take_views(emit_to)?)
+        view_column(&mut self.store, emit_to)
     }
 
     fn state(&mut self, emit_to: EmitTo) -> Result<Vec<ArrayRef>> {
-        Ok(vec![binary_column(&self.store.take_states(emit_to)?, None)])
+        Ok(vec![binary_column(&mut self.store, emit_to, None)?])
     }
 
     fn merge_batch(
@@ -130,7 +149,7 @@ impl<S: Store> GroupsAccumulator for Groups<S> {
                 *seen = true;
             }
         }
-        Ok(vec![binary_column(&rows.take_states(EmitTo::All)?, Some(&present))])
+        Ok(vec![binary_column(&mut rows, EmitTo::All, Some(&present))?])
     }
 
     fn size(&self) -> usize {
@@ -151,7 +170,8 @@ impl<S: Store> One<S> {
 
     /// The group's state so far, kept: `evaluate` may be called again with more rows.
     fn state_kept(&mut self) -> Result<Vec<u8>> {
-        let state = self.store.take_states(EmitTo::All)?.pop().unwrap_or_default();
+        let mut state = Vec::new();
+        self.store.take_states(EmitTo::All, &mut |s| state = s.to_vec())?;
         self.store.resize(1);
         self.store.add_state(0, &state)?;
         Ok(state)
@@ -180,7 +200,7 @@ impl<S: Store> Accumulator for One<S> {
         let mut view = self.store.empty();
         view.resize(1);
         view.add_state(0, &state)?;
-        ScalarValue::try_from_array(&views_to_struct(&view.take_views(EmitTo::All)?)?, 0)
+        ScalarValue::try_from_array(&view_column(&mut view, EmitTo::All)?, 0)
     }
 
     fn size(&self) -> usize {

@@ -23,8 +23,8 @@
 use std::sync::{Arc, LazyLock};
 
 use datafusion::arrow::array::{
-    ArrayRef, AsArray, BinaryArray, BooleanArray, Int64Array, StringArray, StructArray,
-    TimestampMillisecondArray,
+    ArrayRef, AsArray, BinaryArray, BooleanBuilder, Int64Builder, StringArray, StringBuilder,
+    StructArray, TimestampMillisecondArray, TimestampMillisecondBuilder,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Fields};
 use datafusion::error::{DataFusionError, Result};
@@ -35,7 +35,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::scalar::ScalarValue;
 use mailstate_core::{
-    Automated, BounceCategory, BounceClass, EventFacts, MessageState, StateView, Timestamp,
+    Automated, BounceCategory, BounceClass, EventFactsRef, MessageState, StateView, Timestamp,
 };
 
 use super::{Arg, check_arity, coerce, core_error, event_type, opt_str, opt_time, text, time};
@@ -205,7 +205,7 @@ impl<'a> Inputs<'a> {
     }
 
     /// The event of `row`, or `None` when the row carries none (NULL type or key).
-    pub(crate) fn event(&self, row: usize) -> Result<Option<(String, EventFacts)>> {
+    pub(crate) fn event(&self, row: usize) -> Result<Option<(&'a str, EventFactsRef<'a>)>> {
         let (Some(kind), Some(key)) = (opt_str(self.kind, row), opt_str(self.key, row)) else {
             return Ok(None);
         };
@@ -215,7 +215,7 @@ impl<'a> Inputs<'a> {
             None => None,
             Some(c) => Some(c.parse::<BounceClass>().map_err(|e| core_error(NAME, &e))?),
         };
-        let diagnostic = self.diagnostic.and_then(|d| opt_str(d, row)).map(str::to_owned);
+        let diagnostic = self.diagnostic.and_then(|d| opt_str(d, row));
         let automated = match self.automated.and_then(|a| opt_str(a, row)) {
             None => None,
             Some(a) => Some(a.parse::<Automated>().map_err(|e| core_error(NAME, &e))?),
@@ -224,10 +224,10 @@ impl<'a> Inputs<'a> {
             None => None,
             Some(c) => Some(c.parse::<BounceCategory>().map_err(|e| core_error(NAME, &e))?),
         };
-        let facts = EventFacts::new(kind, at, class, diagnostic)
+        let facts = EventFactsRef::new(kind, at, class, diagnostic)
             .with_automated(automated)
             .with_bounce_category(category);
-        Ok(Some((key.to_owned(), facts)))
+        Ok(Some((key, facts)))
     }
 }
 
@@ -239,50 +239,74 @@ pub(super) fn binary(values: &[ArrayRef]) -> Result<&BinaryArray> {
 
 /// Core's views as the struct column `message_state` returns.
 pub(crate) fn views_to_struct(views: &[StateView]) -> Result<ArrayRef> {
-    let ts = |f: fn(&StateView) -> Option<Timestamp>| -> ArrayRef {
-        Arc::new(
-            views
-                .iter()
-                .map(|v| f(v).map(Timestamp::as_millis))
-                .collect::<TimestampMillisecondArray>()
-                .with_timezone(UTC),
-        )
-    };
-    let count = |f: fn(&StateView) -> u64| -> ArrayRef {
-        Arc::new(Int64Array::from_iter_values(
-            views.iter().map(|v| i64::try_from(f(v)).unwrap_or(i64::MAX)),
-        ))
-    };
-    let columns: Vec<ArrayRef> = vec![
-        Arc::new(views.iter().map(|v| Some(v.status.as_str())).collect::<StringArray>()),
-        Arc::new(views.iter().map(|v| Some(v.terminal)).collect::<BooleanArray>()),
-        ts(|v| v.terminal_at),
-        ts(|v| v.first_event_at),
-        ts(|v| v.last_event_at),
-        ts(|v| v.accepted_at),
-        ts(|v| v.delivered_at),
-        ts(|v| v.first_open_at),
-        ts(|v| v.first_click_at),
-        ts(|v| v.bounced_at),
-        ts(|v| v.complained_at),
-        ts(|v| v.unsubscribed_at),
-        count(|v| v.open_count),
-        count(|v| v.click_count),
-        count(|v| v.automated_open_count),
-        count(|v| v.automated_click_count),
-        count(|v| v.deferred_count),
-        count(|v| v.event_count),
-        count(|v| v.late_event_count),
-        Arc::new(
-            views.iter().map(|v| v.bounce_class.map(BounceClass::as_str)).collect::<StringArray>(),
-        ),
-        Arc::new(
-            views
-                .iter()
-                .map(|v| v.bounce_category.map(BounceCategory::as_str))
-                .collect::<StringArray>(),
-        ),
-        Arc::new(views.iter().map(|v| v.diagnostic.as_deref()).collect::<StringArray>()),
-    ];
-    Ok(Arc::new(StructArray::try_new(state_struct_fields(), columns, None)?))
+    let mut out = ViewColumns::default();
+    for v in views {
+        out.push(v);
+    }
+    out.finish()
+}
+
+/// The struct column `message_state` returns, built one view at a time (so emitting a
+/// million groups never holds a million views).
+#[derive(Default)]
+pub(crate) struct ViewColumns {
+    status: StringBuilder,
+    terminal: BooleanBuilder,
+    times: [TimestampMillisecondBuilder; 10],
+    counts: [Int64Builder; 7],
+    bounce_class: StringBuilder,
+    bounce_category: StringBuilder,
+    diagnostic: StringBuilder,
+}
+
+impl ViewColumns {
+    pub(crate) fn push(&mut self, v: &StateView) {
+        self.status.append_value(v.status.as_str());
+        self.terminal.append_value(v.terminal);
+        let times = [
+            v.terminal_at,
+            v.first_event_at,
+            v.last_event_at,
+            v.accepted_at,
+            v.delivered_at,
+            v.first_open_at,
+            v.first_click_at,
+            v.bounced_at,
+            v.complained_at,
+            v.unsubscribed_at,
+        ];
+        for (b, t) in self.times.iter_mut().zip(times) {
+            b.append_option(t.map(Timestamp::as_millis));
+        }
+        let counts = [
+            v.open_count,
+            v.click_count,
+            v.automated_open_count,
+            v.automated_click_count,
+            v.deferred_count,
+            v.event_count,
+            v.late_event_count,
+        ];
+        for (b, c) in self.counts.iter_mut().zip(counts) {
+            b.append_value(i64::try_from(c).unwrap_or(i64::MAX));
+        }
+        self.bounce_class.append_option(v.bounce_class.map(BounceClass::as_str));
+        self.bounce_category.append_option(v.bounce_category.map(BounceCategory::as_str));
+        self.diagnostic.append_option(v.diagnostic.as_deref());
+    }
+
+    pub(crate) fn finish(mut self) -> Result<ArrayRef> {
+        let mut columns: Vec<ArrayRef> =
+            vec![Arc::new(self.status.finish()), Arc::new(self.terminal.finish())];
+        for b in &mut self.times {
+            columns.push(Arc::new(b.finish().with_timezone(UTC)));
+        }
+        for b in &mut self.counts {
+            columns.push(Arc::new(b.finish()));
+        }
+        columns.push(Arc::new(self.bounce_class.finish()));
+        columns.push(Arc::new(self.bounce_category.finish()));
+        columns.push(Arc::new(self.diagnostic.finish()));
+        Ok(Arc::new(StructArray::try_new(state_struct_fields(), columns, None)?))
+    }
 }

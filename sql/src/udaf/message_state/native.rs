@@ -1,45 +1,28 @@
-//! Groups with the rules compiled in: a `MessageState` per group, each row folded in as it
-//! arrives (duplicates cost nothing more than a key lookup).
+//! Groups with the rules compiled in: core's [`GroupStates`], every group's distinct events
+//! in one flat store (a group costs a `u32` and no allocation of its own), each group's
+//! `MessageState` built only when it is emitted, one group at a time.
 
 use datafusion::error::Result;
 use datafusion::logical_expr::EmitTo;
-use mailstate_core::{EventFacts, MessageState, StateView};
+use mailstate_core::{EventFactsRef, GroupStates, MessageState, StateView};
 
 use super::groups::Store;
 use super::{NAME, core_error};
 
 #[derive(Default)]
 pub(super) struct NativeStore {
-    states: Vec<MessageState>,
-    /// Estimated heap bytes held by `states`' events.
-    bytes: usize,
-}
-
-/// A rough heap size of one stored event, for memory accounting.
-fn event_bytes(key: &str, facts: &EventFacts) -> usize {
-    // A B-tree entry costs about its key, its value and a share of a node.
-    key.len()
-        + size_of::<String>()
-        + size_of::<EventFacts>()
-        + facts.diagnostic.as_ref().map_or(0, String::len)
-        + 16
-}
-
-fn state_bytes(s: &MessageState) -> usize {
-    s.events().map(|(k, f)| event_bytes(k, f)).sum()
+    groups: GroupStates,
 }
 
 impl NativeStore {
-    fn take(&mut self, emit_to: EmitTo) -> Vec<MessageState> {
-        let taken = emit_to.take_needed(&mut self.states);
-        match emit_to {
-            EmitTo::All => self.bytes = 0,
-            EmitTo::First(_) => {
-                let gone: usize = taken.iter().map(state_bytes).sum();
-                self.bytes = self.bytes.saturating_sub(gone);
-            }
-        }
-        taken
+    /// Hand the states of the groups `emit_to` names to `sink`, in group order, and remove
+    /// them (the other groups move down).
+    fn take(&mut self, emit_to: EmitTo, sink: impl FnMut(MessageState)) -> Result<()> {
+        let n = match emit_to {
+            EmitTo::All => self.groups.len(),
+            EmitTo::First(n) => n,
+        };
+        self.groups.take_first(n, sink).map_err(|e| core_error(NAME, &e))
     }
 }
 
@@ -49,33 +32,27 @@ impl Store for NativeStore {
     }
 
     fn resize(&mut self, n: usize) {
-        if n > self.states.len() {
-            self.states.resize_with(n, MessageState::default);
-        }
+        self.groups.resize(n);
     }
 
-    fn add_event(&mut self, g: usize, key: String, facts: EventFacts) -> Result<()> {
-        self.bytes += event_bytes(&key, &facts);
-        self.states[g].insert(&key, facts);
-        Ok(())
+    fn add_event(&mut self, g: usize, key: &str, facts: EventFactsRef<'_>) -> Result<()> {
+        self.groups.insert(g, key, facts).map_err(|e| core_error(NAME, &e))
     }
 
     fn add_state(&mut self, g: usize, state: &[u8]) -> Result<()> {
         let other = MessageState::decode(state).map_err(|e| core_error(NAME, &e))?;
-        self.bytes += state_bytes(&other);
-        self.states[g].merge_owned(other);
-        Ok(())
+        self.groups.merge_state(g, &other).map_err(|e| core_error(NAME, &e))
     }
 
-    fn take_views(&mut self, emit_to: EmitTo) -> Result<Vec<StateView>> {
-        Ok(self.take(emit_to).iter().map(MessageState::view).collect())
+    fn take_views(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(StateView)) -> Result<()> {
+        self.take(emit_to, |s| sink(s.view()))
     }
 
-    fn take_states(&mut self, emit_to: EmitTo) -> Result<Vec<Vec<u8>>> {
-        Ok(self.take(emit_to).iter().map(MessageState::encode).collect())
+    fn take_states(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(&[u8])) -> Result<()> {
+        self.take(emit_to, |s| sink(&s.encode()))
     }
 
     fn size(&self) -> usize {
-        self.bytes + self.states.capacity() * size_of::<MessageState>()
+        self.groups.heap_bytes()
     }
 }

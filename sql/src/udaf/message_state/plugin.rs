@@ -9,7 +9,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::EmitTo;
 use mailstate_core::batch::chunk_ranges;
 use mailstate_core::batch::{EventBatch, ReduceBatch, StateBatch};
-use mailstate_core::{EventFacts, StateView};
+use mailstate_core::{EventFacts, EventFactsRef, StateView};
 
 use super::NAME;
 use super::groups::Store;
@@ -80,13 +80,13 @@ impl RulesStore {
         }
     }
 
-    /// Reduce groups `0..n` chunk by chunk with `call`, which answers one item per group of
-    /// its chunk.
-    fn reduce<T>(
+    /// Reduce groups `0..n` chunk by chunk with `call`, which hands on one item per group of
+    /// its chunk and says how many it handed on.
+    fn reduce(
         &self,
         (n, rows, partials): &Taken,
-        mut call: impl FnMut(&ReduceBatch<'_>) -> Result<Vec<T>>,
-    ) -> Result<Vec<T>> {
+        mut call: impl FnMut(&ReduceBatch<'_>) -> Result<usize>,
+    ) -> Result<()> {
         let n = *n;
         // Counting sort of row and state indices by group.
         let mut starts = vec![0usize; n + 1];
@@ -111,7 +111,6 @@ impl RulesStore {
         }
 
         let sizes: Vec<usize> = starts.windows(2).map(|w| w[1] - w[0]).collect();
-        let mut out = Vec::with_capacity(n);
         for Range { start: first, end: last } in chunk_ranges(&sizes, CHUNK) {
             let count = u32::try_from(last - first).unwrap_or(u32::MAX);
             let mut events = EventBatch::new(count);
@@ -126,18 +125,17 @@ impl RulesStore {
                     Item::State(i) => states.push(partials[i].0 - base, &partials[i].1),
                 }
             }
-            let answer = call(&ReduceBatch::new(&events, &states))?;
-            if answer.len() != last - first {
+            let answered = call(&ReduceBatch::new(&events, &states))?;
+            if answered != last - first {
                 return Err(DataFusionError::Execution(format!(
                     "{NAME}: rules {} answered {} groups for {}",
                     self.rules.describe(),
-                    answer.len(),
+                    answered,
                     last - first
                 )));
             }
-            out.extend(answer);
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -150,9 +148,10 @@ impl Store for RulesStore {
         self.groups = self.groups.max(n);
     }
 
-    fn add_event(&mut self, g: usize, key: String, facts: EventFacts) -> Result<()> {
-        self.bytes += row_bytes(&key, &facts);
-        self.rows.push((group_u32(g)?, key, facts));
+    fn add_event(&mut self, g: usize, key: &str, facts: EventFactsRef<'_>) -> Result<()> {
+        let facts = facts.to_facts();
+        self.bytes += row_bytes(key, &facts);
+        self.rows.push((group_u32(g)?, key.to_owned(), facts));
         Ok(())
     }
 
@@ -162,15 +161,23 @@ impl Store for RulesStore {
         Ok(())
     }
 
-    fn take_views(&mut self, emit_to: EmitTo) -> Result<Vec<StateView>> {
-        let taken = self.take(emit_to);
-        self.reduce(&taken, |batch| Ok(self.rules.reduce_views(NAME, batch)?.into_views()))
-    }
-
-    fn take_states(&mut self, emit_to: EmitTo) -> Result<Vec<Vec<u8>>> {
+    fn take_views(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(StateView)) -> Result<()> {
         let taken = self.take(emit_to);
         self.reduce(&taken, |batch| {
-            Ok(self.rules.reduce_states(NAME, batch)?.iter().map(<[u8]>::to_vec).collect())
+            let views = self.rules.reduce_views(NAME, batch)?.into_views();
+            let n = views.len();
+            views.into_iter().for_each(&mut *sink);
+            Ok(n)
+        })
+    }
+
+    fn take_states(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(&[u8])) -> Result<()> {
+        let taken = self.take(emit_to);
+        self.reduce(&taken, |batch| {
+            let states = self.rules.reduce_states(NAME, batch)?;
+            let n = states.len();
+            states.iter().for_each(&mut *sink);
+            Ok(n)
         })
     }
 

@@ -1,0 +1,272 @@
+//! [`GroupStates`]: the distinct events of many message states in flat storage.
+//!
+//! A SQL GROUP BY over an event table has one group per message: millions of small states.
+//! Kept as one [`MessageState`] each, every group would cost its own allocations; here every
+//! group's distinct events are fixed records in one vector (each group a chain through it,
+//! newest first) with their keys and diagnostics in one text buffer. A group costs one `u32`,
+//! an event 32 bytes plus its key, and a group's `MessageState` is built only when asked for,
+//! with the same rules (the greater facts of one key win), so the answer is the one of
+//! folding the same events into a `MessageState`.
+
+use crate::error::{Error, ErrorKind};
+use crate::reduce::{EventFactsRef, MessageState};
+use crate::{Automated, BounceCategory, BounceClass, EventType, Timestamp};
+
+/// No record: the end of a chain, or a group without events.
+const NONE: u32 = u32::MAX;
+/// A time that is not there (below every valid timestamp).
+const NO_TIME: i64 = i64::MIN;
+/// A diagnostic that is not there.
+const NO_DIAG: u32 = u32::MAX;
+/// A group's chain is searched for a duplicate key only this deep; a longer chain (a group
+/// with very many events) takes the record as it is, and the duplicate is dropped when the
+/// group's state is built (a `MessageState` keeps each key once). Keeps an insert O(1).
+const DEDUPE_DEPTH: u32 = 64;
+
+/// One event of one group: its facts, the group's previous record, and where its key (then
+/// its diagnostic) is in the text.
+#[derive(Clone, Copy, Debug)]
+struct Rec {
+    at: i64,
+    next: u32,
+    start: u32,
+    key_len: u32,
+    diag_len: u32,
+    kind: EventType,
+    class: Option<BounceClass>,
+    automated: Option<Automated>,
+    category: Option<BounceCategory>,
+}
+
+/// The distinct events of groups `0..len()`, in flat storage.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{EventFactsRef, EventType, GroupStates, Timestamp};
+/// let mut groups = GroupStates::default();
+/// groups.resize(2);
+/// let delivered = EventFactsRef::new(EventType::Delivered, Timestamp::from_millis(1), None, None);
+/// groups.insert(1, "ses:1", delivered).unwrap();
+/// groups.insert(1, "ses:1", delivered).unwrap(); // a retry
+/// assert_eq!(groups.state(1).len(), 1);
+/// assert!(groups.state(0).is_empty());
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct GroupStates {
+    /// Per group: its newest record, or [`NONE`].
+    heads: Vec<u32>,
+    recs: Vec<Rec>,
+    text: String,
+}
+
+fn too_large(what: &str) -> Error {
+    Error::new(ErrorKind::TooLarge, format!("more than 2^32 {what} in one group store"))
+}
+
+fn len_u32(n: usize, what: &str) -> Result<u32, Error> {
+    u32::try_from(n).map_err(|_| too_large(what))
+}
+
+impl GroupStates {
+    /// How many groups there are.
+    pub fn len(&self) -> usize {
+        self.heads.len()
+    }
+
+    /// Whether there is no group.
+    pub fn is_empty(&self) -> bool {
+        self.heads.is_empty()
+    }
+
+    /// Make groups `0..n` exist (new ones empty); never removes groups.
+    pub fn resize(&mut self, n: usize) {
+        if n > self.heads.len() {
+            self.heads.resize(n, NONE);
+        }
+    }
+
+    /// Add the event `key` with `facts` to group `g` (created if needed): when the group
+    /// already has `key`, the greater facts are kept, as [`MessageState::insert`] does.
+    ///
+    /// # Errors
+    /// `too_large` past 2^32 records or bytes of text.
+    pub fn insert(&mut self, g: usize, key: &str, facts: EventFactsRef<'_>) -> Result<(), Error> {
+        self.resize(g + 1);
+        let mut i = self.heads[g];
+        let mut depth = 0;
+        while i != NONE && depth < DEDUPE_DEPTH {
+            let r = self.recs[i as usize];
+            if self.key(&r) == key {
+                if facts > self.facts(&r) {
+                    // Rare (one key, two different facts): the old text stays behind.
+                    let mut new = self.record(key, facts)?;
+                    new.next = r.next;
+                    self.recs[i as usize] = new;
+                }
+                return Ok(());
+            }
+            i = r.next;
+            depth += 1;
+        }
+        let mut rec = self.record(key, facts)?;
+        rec.next = self.heads[g];
+        self.heads[g] = len_u32(self.recs.len(), "events")?;
+        self.recs.push(rec);
+        Ok(())
+    }
+
+    /// Add every event of `state` to group `g`.
+    ///
+    /// # Errors
+    /// As [`GroupStates::insert`].
+    pub fn merge_state(&mut self, g: usize, state: &MessageState) -> Result<(), Error> {
+        for (k, f) in state.events() {
+            self.insert(g, k, f)?;
+        }
+        Ok(())
+    }
+
+    /// Group `g`'s state (unlabelled; empty for a group without events or out of range).
+    pub fn state(&self, g: usize) -> MessageState {
+        let mut s = MessageState::default();
+        let mut i = self.heads.get(g).copied().unwrap_or(NONE);
+        while i != NONE {
+            let r = &self.recs[i as usize];
+            s.insert_ref(self.key(r), self.facts(r));
+            i = r.next;
+        }
+        s
+    }
+
+    /// Hand the states of groups `0..n` to `sink` in group order and remove them; the other
+    /// groups move down to `0..`.
+    ///
+    /// # Errors
+    /// As [`GroupStates::insert`] (the kept groups are stored afresh).
+    pub fn take_first(
+        &mut self,
+        n: usize,
+        mut sink: impl FnMut(MessageState),
+    ) -> Result<(), Error> {
+        let n = n.min(self.heads.len());
+        for g in 0..n {
+            sink(self.state(g));
+        }
+        let old = std::mem::take(self);
+        if n == old.heads.len() {
+            return Ok(());
+        }
+        self.heads = vec![NONE; old.heads.len() - n];
+        for g in n..old.heads.len() {
+            // Oldest first, so a chain keeps its order.
+            let mut chain = Vec::new();
+            let mut i = old.heads[g];
+            while i != NONE {
+                chain.push(i);
+                i = old.recs[i as usize].next;
+            }
+            for &i in chain.iter().rev() {
+                let r = &old.recs[i as usize];
+                self.insert(g - n, old.key(r), old.facts(r))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Heap bytes held: everything this store holds is in its three buffers.
+    pub fn heap_bytes(&self) -> usize {
+        self.heads.capacity() * size_of::<u32>()
+            + self.recs.capacity() * size_of::<Rec>()
+            + self.text.capacity()
+    }
+
+    fn key(&self, r: &Rec) -> &str {
+        let start = r.start as usize;
+        self.text.get(start..start + r.key_len as usize).unwrap_or("")
+    }
+
+    fn facts(&self, r: &Rec) -> EventFactsRef<'_> {
+        let diagnostic = (r.diag_len != NO_DIAG).then(|| {
+            let start = r.start as usize + r.key_len as usize;
+            self.text.get(start..start + r.diag_len as usize).unwrap_or("")
+        });
+        EventFactsRef {
+            kind: r.kind,
+            occurred_at: if r.at == NO_TIME { None } else { Timestamp::from_millis(r.at) },
+            bounce_class: r.class,
+            diagnostic,
+            automated: r.automated,
+            bounce_category: r.category,
+        }
+    }
+
+    fn record(&mut self, key: &str, facts: EventFactsRef<'_>) -> Result<Rec, Error> {
+        let start = len_u32(self.text.len(), "bytes of text")?;
+        let diag = facts.diagnostic.unwrap_or("");
+        len_u32(self.text.len() + key.len() + diag.len(), "bytes of text")?;
+        self.text.push_str(key);
+        self.text.push_str(diag);
+        Ok(Rec {
+            at: facts.occurred_at.map_or(NO_TIME, Timestamp::as_millis),
+            next: NONE,
+            start,
+            key_len: len_u32(key.len(), "bytes of text")?,
+            diag_len: facts
+                .diagnostic
+                .map_or(Ok(NO_DIAG), |d| len_u32(d.len(), "bytes of text"))?,
+            kind: facts.kind,
+            class: facts.bounce_class,
+            automated: facts.automated,
+            category: facts.bounce_category,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(kind: EventType, t: i64) -> EventFactsRef<'static> {
+        EventFactsRef::new(kind, Timestamp::from_millis(t), None, None)
+    }
+
+    #[test]
+    fn groups_hold_what_a_message_state_would() {
+        let mut groups = GroupStates::default();
+        let mut want = [MessageState::default(), MessageState::default(), MessageState::default()];
+        let rows = [
+            (2, "b", facts(EventType::Open, 5)),
+            (0, "a", facts(EventType::Delivered, 1)),
+            (2, "a", facts(EventType::Click, 6)),
+            (2, "b", facts(EventType::Open, 5)),
+            (2, "b", facts(EventType::Open, 9)), // same key, greater facts
+            (0, "a", facts(EventType::Delivered, 0)), // same key, lesser facts
+        ];
+        for (g, k, f) in rows {
+            groups.insert(g, k, f).unwrap();
+            want[g].insert_ref(k, f);
+        }
+        for (g, w) in want.iter().enumerate() {
+            assert_eq!(&groups.state(g), w, "group {g}");
+        }
+        let mut taken = Vec::new();
+        groups.take_first(1, |s| taken.push(s)).unwrap();
+        assert_eq!(taken, want[..1]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups.state(1), want[2]);
+    }
+
+    #[test]
+    fn a_group_deeper_than_the_dedupe_window_still_counts_each_key_once() {
+        let mut groups = GroupStates::default();
+        for round in 0..3 {
+            for i in 0..200 {
+                groups.insert(0, &format!("k{i:03}"), facts(EventType::Open, round)).unwrap();
+            }
+        }
+        let s = groups.state(0);
+        assert_eq!(s.len(), 200);
+        assert_eq!(s.view().open_count, 200);
+        assert_eq!(s.view().last_event_at, Timestamp::from_millis(2));
+    }
+}
