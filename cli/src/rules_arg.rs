@@ -19,6 +19,11 @@ pub(crate) struct RulesArgs {
 }
 
 impl RulesArgs {
+    /// Whether --verbose was given.
+    pub(crate) fn verbose(&self) -> bool {
+        self.verbose
+    }
+
     /// Load the rules (and say which, with --verbose).
     pub(crate) fn load(&self) -> anyhow::Result<SqlRules> {
         let rules = match &self.rules {

@@ -39,6 +39,10 @@ pub(crate) struct Args {
     partitions: Option<usize>,
     #[command(flatten)]
     rules: crate::rules_arg::RulesArgs,
+    /// Run on an Apache Ballista cluster (`mailstate cluster scheduler`): planned here, run by
+    /// its executors, which must run the same --rules and read the same paths.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
@@ -52,16 +56,48 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let rules = args.rules.load()?;
     let rt = crate::runtime()?;
     let batches = rt.block_on(async {
-        let ctx = mailstate_sql::context_with(args.partitions, &rules)?;
+        let ctx = match &args.cluster {
+            None => mailstate_sql::context_with(args.partitions, &rules)?,
+            Some(url) => {
+                let ctx = mailstate_cluster::connect(url, args.partitions, &rules).await?;
+                if args.rules.verbose() {
+                    eprintln!(
+                        "mailstate: cluster: {url} (Ballista {}), executors must run rules {}",
+                        mailstate_cluster::BALLISTA_VERSION,
+                        mailstate_cluster::rules_identity(&rules)
+                    );
+                }
+                ctx
+            }
+        };
         if let Some(dir) = &args.events {
             register_store(&ctx, dir).await?;
         }
         for t in &args.tables {
             let (name, path) =
                 t.split_once('=').with_context(|| format!("--table {t}: expected NAME=PATH"))?;
-            register_table(&ctx, name, std::path::Path::new(path)).await?;
+            let mut path = PathBuf::from(path);
+            if args.cluster.is_some() {
+                // Executors read the file themselves, from their own working folder.
+                path = std::path::absolute(&path)
+                    .with_context(|| format!("--table {t}: cannot resolve the path"))?;
+            }
+            register_table(&ctx, name, &path).await?;
         }
-        run_sql(&ctx, &text).await
+        let result = run_sql(&ctx, &text).await;
+        match result {
+            Err(e)
+                if args.cluster.is_some()
+                    && format!("{e:#}").contains("serializing custom table") =>
+            {
+                Err(e.context(
+                    "this query reads an in-memory table (provider_events, or a table made in the \
+                     session), which cannot be sent to a cluster: ingest the payloads with \
+                     `mailstate ingest` and query the store with --events",
+                ))
+            }
+            other => other,
+        }
     })?;
     match (&args.out, args.format) {
         (Some(path), Format::Parquet) => write_parquet(&batches, path)?,
