@@ -187,17 +187,17 @@ fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A generated store of at least 1,000,000 events (200,000 messages), made once per target
+/// A generated store of at least 1,000,000 events (210,000 messages), made once per target
 /// folder and reused: both sides of every comparison read the same files.
 fn million_event_store() -> PathBuf {
     static STORE: OnceLock<PathBuf> = OnceLock::new();
     STORE
         .get_or_init(|| {
-            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cluster-store-200k-seed7");
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cluster-store-210k-seed7");
             let done = dir.join("complete");
             if !done.exists() {
                 let _ = std::fs::remove_dir_all(&dir);
-                let messages = "200000";
+                let messages = "210000";
                 let out = mailstate(&[
                     "generate",
                     "--messages",

@@ -187,8 +187,16 @@ impl Default for SchedulerOptions {
 
 /// The session configuration every process of the cluster starts from: Ballista's, with
 /// mailstate's options known (a session option nobody registered is dropped on the way).
+///
+/// Leaf-expression pushdown is off: with it, DataFusion 55 optimizes a `GROUP BY` over
+/// `get_field` of an aggregate's struct (`sql/queries/domain_rates_over_time.sql`) into a
+/// logical plan whose column names do not survive DataFusion's protobuf round trip, and the
+/// scheduler refuses the client's plan ("No field named ... __datafusion_extracted_2").
 fn base_config() -> SessionConfig {
-    SessionConfig::new_with_ballista().with_option_extension(ClusterOptions::default())
+    let mut config =
+        SessionConfig::new_with_ballista().with_option_extension(ClusterOptions::default());
+    config.options_mut().optimizer.enable_leaf_expression_pushdown = false;
+    config
 }
 
 /// Run a scheduler until the process ends. Its sessions know every mailstate function (native
