@@ -18,7 +18,7 @@ use crate::queries::ingest_demo;
 use crate::util::{repo, temp_dir};
 
 /// How long a process may take to say it is ready (dev builds on a busy machine are slow).
-const READY: Duration = Duration::from_secs(120);
+const READY: Duration = Duration::from_mins(2);
 
 /// One cluster at a time.
 fn one_cluster_at_a_time() -> MutexGuard<'static, ()> {
@@ -184,7 +184,7 @@ fn local_and_cluster(url: &str, args: &[&str]) -> (String, String) {
 }
 
 fn sha256_hex(text: &str) -> String {
-    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    mailstate_core::encoding::encode_hex(&Sha256::digest(text.as_bytes()))
 }
 
 /// A generated store of at least 1,000,000 events (210,000 messages), made once per target

@@ -557,7 +557,7 @@ mod tests {
         let port = free_port("127.0.0.1").unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let url = format!("df://127.0.0.1:{port}");
-        let e = rt.block_on(connect(&url, None, &SqlRules::native())).unwrap_err();
+        let e = rt.block_on(connect(&url, None, &SqlRules::native())).err().unwrap();
         let text = e.to_string();
         assert!(text.starts_with(&format!("no Ballista scheduler at {url}")), "{text}");
     }
