@@ -38,13 +38,13 @@ fi
 
 step "mailstate-sql without its plugin feature depends on DataFusion and core only"
 if cargo tree -p mailstate-sql --no-default-features -e normal --prefix none \
-  | grep -E '^(clap|anyhow|indicatif|ureq|wasmtime|mailstate-host) '; then
+  | grep -E '^(clap|anyhow|indicatif|ureq|wasmtime|mailstate-host|ballista[a-z-]*|tonic) '; then
   echo "mailstate-sql --no-default-features pulls in the crates above" >&2
   exit 1
 fi
 
 step "docs of the library crates (rustdoc warnings are errors)"
-RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps --lib -p mailstate-core -p mailstate-host -p mailstate-wasm -p mailstate-sql -p mailstate-cli -p conformance
+RUSTDOCFLAGS=-Dwarnings cargo doc -q --no-deps --lib -p mailstate-core -p mailstate-host -p mailstate-wasm -p mailstate-sql -p mailstate-cluster -p mailstate-cli -p conformance
 
 step "building the wasm plugin (mailstate-host's tests and the Python example load it)"
 scripts/build-wasm.sh

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod cluster;
 mod demo;
 mod generate;
 mod ingest;
@@ -54,6 +55,7 @@ enum Command {
     Demo(demo::Args),
     Pull(pull::Args),
     Report(report_command::Args),
+    Cluster(cluster::Args),
 }
 
 /// What a command reports back to `main`: whether any input was rejected.
@@ -80,6 +82,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(&a, &mut out),
         Command::Pull(a) => pull::run(&a, &mut out),
         Command::Report(a) => report_command::run(&a, &mut out),
+        Command::Cluster(a) => cluster::run(&a),
     }
     .and_then(|o| out.flush().map(|()| o).map_err(anyhow::Error::from));
     match result {

@@ -33,6 +33,11 @@ fn plugin_cache_dir() -> Option<PathBuf> {
 }
 
 impl RulesArgs {
+    /// Whether --verbose was given.
+    pub(crate) fn verbose(&self) -> bool {
+        self.verbose
+    }
+
     /// Load the rules (and say which, with --verbose).
     pub(crate) fn load(&self) -> anyhow::Result<SqlRules> {
         let rules = match &self.rules {

@@ -44,6 +44,10 @@ pub(crate) struct Args {
     memory_limit: Option<usize>,
     #[command(flatten)]
     rules: crate::rules_arg::RulesArgs,
+    /// Run on an Apache Ballista cluster (`mailstate cluster scheduler`): planned here, run by
+    /// its executors, which must run the same --rules and read the same paths.
+    #[arg(long, value_name = "df://HOST:PORT")]
+    cluster: Option<String>,
 }
 
 /// A size in bytes: digits, then optionally `K`, `M`, `G` or `T` (powers of 1024), with an
@@ -81,9 +85,23 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
     let rt = crate::runtime()?;
     let spill_dir = std::env::temp_dir().join(format!("mailstate-spill-{}", std::process::id()));
     let batches = rt.block_on(async {
-        let ctx = match args.memory_limit {
-            None => mailstate_sql::context_with(args.partitions, &rules)?,
-            Some(limit) => {
+        let ctx = match (&args.cluster, args.memory_limit) {
+            (None, None) => mailstate_sql::context_with(args.partitions, &rules)?,
+            (Some(_), Some(_)) => bail!(
+                "--memory-limit bounds a local run; on a cluster each executor has its own memory"
+            ),
+            (Some(url), None) => {
+                let ctx = mailstate_cluster::connect(url, args.partitions, &rules).await?;
+                if args.rules.verbose() {
+                    eprintln!(
+                        "mailstate: cluster: {url} (Ballista {}), executors must run rules {}",
+                        mailstate_cluster::BALLISTA_VERSION,
+                        mailstate_cluster::rules_identity(&rules)
+                    );
+                }
+                ctx
+            }
+            (None, Some(limit)) => {
                 std::fs::create_dir_all(&spill_dir).with_context(|| {
                     format!("cannot create the spill folder {}", spill_dir.display())
                 })?;
@@ -101,9 +119,28 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         for t in &args.tables {
             let (name, path) =
                 t.split_once('=').with_context(|| format!("--table {t}: expected NAME=PATH"))?;
-            register_table(&ctx, name, std::path::Path::new(path)).await?;
+            let mut path = PathBuf::from(path);
+            if args.cluster.is_some() {
+                // Executors read the file themselves, from their own working folder.
+                path = std::path::absolute(&path)
+                    .with_context(|| format!("--table {t}: cannot resolve the path"))?;
+            }
+            register_table(&ctx, name, &path).await?;
         }
-        run_sql(&ctx, &text).await
+        let result = run_sql(&ctx, &text).await;
+        match result {
+            Err(e)
+                if args.cluster.is_some()
+                    && format!("{e:#}").contains("serializing custom table") =>
+            {
+                Err(e.context(
+                    "this query reads an in-memory table (provider_events, or a table made in the \
+                     session), which cannot be sent to a cluster: ingest the payloads with \
+                     `mailstate ingest` and query the store with --events",
+                ))
+            }
+            other => other,
+        }
     });
     if args.memory_limit.is_some() {
         // DataFusion removes its own spill files with the context; this removes their folder.

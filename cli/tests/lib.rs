@@ -2,6 +2,8 @@
 //!
 //! Modules:
 //! - `cli`: the `mailstate` binary run as a user runs it (files, stdin, exit codes, stderr).
+//! - `cluster`: `mailstate cluster` scheduler and executors on 127.0.0.1 and `sql --cluster`,
+//!   against single-process runs; a killed executor; mismatched rules; no scheduler.
 //! - `verify`: `mailstate verify` on requests from the signature vectors.
 //! - `pull`: `mailstate pull` against local servers playing each provider's paging contract.
 //! - `store`: ingest stores bodies first, is idempotent, keeps bad bodies aside.
@@ -15,6 +17,7 @@
 #![allow(clippy::unwrap_used, reason = "a test fails loudly on an unexpected value")]
 
 mod cli;
+mod cluster;
 mod handwritten;
 mod pull;
 mod queries;

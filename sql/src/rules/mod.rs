@@ -93,6 +93,12 @@ impl SqlRules {
         }
     }
 
+    /// The full hex SHA-256 of the plugin file, or `None` for the native rules: what two
+    /// processes compare to know they run the same artifact (a cluster's client and executors).
+    pub fn plugin_sha256(&self) -> Option<&str> {
+        self.plugin.as_ref().map(|p| p.sha256())
+    }
+
     /// Fold rows and merge states into one encoded state per group (`batch.reduce`); `fun`
     /// names the caller in errors.
     ///
