@@ -850,7 +850,7 @@ fn write_views(views: impl Iterator<Item = StateView>, errors: &[(usize, Error)]
     for v in views {
         body.push(v.status.index());
         body.push(u8::from(v.terminal));
-        let times = view_times(&v);
+        let times = v.times();
         let mut present = 0u16;
         for (i, t) in times.iter().enumerate() {
             if t.is_some() {
@@ -885,22 +885,6 @@ fn write_views(views: impl Iterator<Item = StateView>, errors: &[(usize, Error)]
     out.extend_from_slice(&body);
     write_errors(&mut out, errors);
     out
-}
-
-/// The ten times of a view, in the order of the views layout.
-fn view_times(v: &StateView) -> [Option<Timestamp>; 10] {
-    [
-        v.terminal_at,
-        v.first_event_at,
-        v.last_event_at,
-        v.accepted_at,
-        v.delivered_at,
-        v.first_open_at,
-        v.first_click_at,
-        v.bounced_at,
-        v.complained_at,
-        v.unsubscribed_at,
-    ]
 }
 
 /// The errors section written by [`write_errors`].

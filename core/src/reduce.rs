@@ -824,6 +824,27 @@ pub struct StateView {
     pub diagnostic: Option<String>,
 }
 
+impl StateView {
+    /// The view's ten times, in the order the batch views layout and the SQL state's struct
+    /// list them: terminal, first event, last event, accepted, delivered, first open, first
+    /// click, bounced, complained, unsubscribed.
+    #[must_use]
+    pub fn times(&self) -> [Option<Timestamp>; 10] {
+        [
+            self.terminal_at,
+            self.first_event_at,
+            self.last_event_at,
+            self.accepted_at,
+            self.delivered_at,
+            self.first_open_at,
+            self.first_click_at,
+            self.bounced_at,
+            self.complained_at,
+            self.unsubscribed_at,
+        ]
+    }
+}
+
 /// Group events by (message_id, recipient) and reduce each group, in group order.
 ///
 /// # Example

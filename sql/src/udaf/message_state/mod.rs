@@ -263,18 +263,7 @@ impl ViewColumns {
     pub(crate) fn push(&mut self, v: &StateView) {
         self.status.append_value(v.status.as_str());
         self.terminal.append_value(v.terminal);
-        let times = [
-            v.terminal_at,
-            v.first_event_at,
-            v.last_event_at,
-            v.accepted_at,
-            v.delivered_at,
-            v.first_open_at,
-            v.first_click_at,
-            v.bounced_at,
-            v.complained_at,
-            v.unsubscribed_at,
-        ];
+        let times = v.times();
         for (b, t) in self.times.iter_mut().zip(times) {
             b.append_option(t.map(Timestamp::as_millis));
         }
