@@ -67,8 +67,8 @@ pub(crate) enum Classification {
 }
 
 impl Classification {
-    #[cfg(test)]
-    const ALL: [Classification; 15] = [
+    /// Every table, in declaration order (index = `Classification as usize`).
+    const EVERY: [Classification; 15] = [
         Classification::SesBounceSubType,
         Classification::SesDelayType,
         Classification::SendgridBounce,
@@ -133,6 +133,9 @@ struct Loaded {
     /// One bit per pair of lower-case bytes some keyword starts with: most positions of a
     /// text are ruled out by this one test.
     first_pairs: Vec<u64>,
+    /// Each provider's classification table, by `Classification as usize` (looked up by
+    /// name once, not for every event).
+    classifications: Vec<BTreeMap<String, BounceCategory>>,
 }
 
 /// The bit of [`Loaded::first_pairs`] for two lower-case bytes: (word, mask).
@@ -162,7 +165,11 @@ fn loaded() -> &'static Loaded {
                 }
             }
         }
-        Loaded { tables, by_first_byte, first_pairs }
+        let classifications = Classification::EVERY
+            .iter()
+            .map(|c| tables.provider_classifications.get(c.table()).cloned().unwrap_or_default())
+            .collect();
+        Loaded { tables, by_first_byte, first_pairs, classifications }
     })
 }
 
@@ -172,7 +179,7 @@ fn tables() -> &'static Tables {
 
 /// Step 1: the category a provider's own classification `value` names, if its table has it.
 pub(crate) fn provider(table: Classification, value: &str) -> Option<BounceCategory> {
-    tables().provider_classifications.get(table.table())?.get(value.trim()).copied()
+    loaded().classifications.get(table as usize)?.get(value.trim()).copied()
 }
 
 /// Whether an event of `kind` can keep a category at all (what [`finish`] keeps): a
@@ -318,9 +325,11 @@ mod tests {
                 );
             }
         }
-        for c in Classification::ALL {
+        for (i, c) in Classification::EVERY.into_iter().enumerate() {
             assert!(t.provider_classifications.contains_key(c.table()), "{}", c.table());
+            assert_eq!(c as usize, i, "EVERY is in declaration order: {c:?}");
         }
+        assert_eq!(t.provider_classifications.len(), Classification::EVERY.len());
     }
 
     #[test]

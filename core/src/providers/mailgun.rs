@@ -321,7 +321,7 @@ fn item_event<'a>(
         Some(d) => d.uint(CODE)?,
         None => None,
     };
-    let reason = o.string(REASON)?.unwrap_or_default();
+    let reason = o.string(REASON)?;
     let (kind, class) = match name.as_ref() {
         "accepted" => (EventType::Accepted, None),
         "rejected" => (EventType::Rejected, None),
@@ -333,7 +333,9 @@ fn item_event<'a>(
             };
             if temporary {
                 (EventType::Deferred, None)
-            } else if reason.starts_with("suppress-") || matches!(code, Some(605..=607)) {
+            } else if reason.as_deref().is_some_and(|r| r.starts_with("suppress-"))
+                || matches!(code, Some(605..=607))
+            {
                 (EventType::Rejected, None)
             } else {
                 (EventType::HardBounce, Some(BounceClass::Hard))
@@ -347,7 +349,7 @@ fn item_event<'a>(
     };
     let is_rejected = name == "rejected";
     super::fill_in_place(events, ("mailgun", kind, name), |e| {
-        fill(e, o, nested, raw, code, class, is_rejected)
+        fill(e, o, nested, raw, (code, reason), class, is_rejected)
     })
 }
 
@@ -356,7 +358,7 @@ fn fill<'a>(
     o: &Picked<'a, 14>,
     nested: &mut Nested<'a>,
     raw: &'a str,
-    code: Option<u64>,
+    (code, reason): (Option<u64>, Option<Text<'a>>),
     class: Option<BounceClass>,
     is_rejected: bool,
 ) -> Result<(), Error> {
@@ -372,7 +374,11 @@ fn fill<'a>(
     e.recipient = o.string(RECIPIENT)?.as_ref().and_then(bare_address_cow);
     e.occurred_at = o.fractional_time(TIMESTAMP)?;
     if let Some(d) = ds {
-        e.smtp_status = code.filter(|c| (200..600).contains(c)).map(|c| Cow::Owned(c.to_string()));
+        e.smtp_status = code.filter(|c| (200..600).contains(c)).map(|c| match d.str(CODE) {
+            // The code's own three digits, borrowed (`"250"` or `250`), else written out.
+            Ok(Some(digits)) if digits.len() == 3 => digits,
+            _ => Cow::Owned(c.to_string()),
+        });
         e.enhanced_status = match d.str(ENHANCED_CODE)?.filter(|s| !s.is_empty()) {
             Some(code) => Some(code),
             None => d.str(BOUNCE_CODE)?.filter(|s| !s.is_empty()),
@@ -402,7 +408,7 @@ fn fill<'a>(
     }
     // Only bounces, deferrals and `unknown` events keep a category (`category::finish`).
     if category::may_take(e.kind)
-        && let Some(reason) = o.string(REASON).ok().flatten()
+        && let Some(reason) = reason
     {
         e.bounce_category = category::provider(Classification::MailgunReason, &reason);
     }
@@ -434,18 +440,30 @@ fn key(e: &BorrowedEvent<'_>) -> String {
     }
 }
 
-/// `n` in decimal, written into the end of `buf`.
+/// `n` in decimal, written into the end of `buf`, two digits at a time.
 fn decimal(n: i64, buf: &mut [u8; 20]) -> &str {
+    /// "00" to "99".
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
     let mut at = buf.len();
     let mut rest = n.unsigned_abs();
-    loop {
+    while rest >= 100 {
+        // Below 100, so the index is below 200.
+        let pair = usize::try_from(rest % 100).unwrap_or(0) * 2;
+        rest /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if rest >= 10 {
+        let pair = usize::try_from(rest).unwrap_or(0) * 2;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         at -= 1;
-        // A digit: `rest % 10` is below ten.
-        buf[at] = b'0' + u8::try_from(rest % 10).unwrap_or(0);
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
+        buf[at] = b'0' + u8::try_from(rest).unwrap_or(0);
     }
     if n < 0 {
         at -= 1;
@@ -462,7 +480,9 @@ mod tests {
     #[test]
     fn decimal_writes_every_i64_as_display_does() {
         let mut buf = [0u8; 20];
-        for n in [0, 7, -7, 10, 1_767_299_998_412, -1_000, i64::MAX, i64::MIN] {
+        let tens = (0..19).map(|p| 10_i64.pow(p)).flat_map(|t| [t - 1, t, t + 1, -t, 1 - t]);
+        let edges = [1_767_299_998_412, i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1];
+        for n in (-1_000..=1_000).chain(tens).chain(edges) {
             assert_eq!(decimal(n, &mut buf), n.to_string());
         }
     }

@@ -83,11 +83,25 @@ pub(crate) fn bare_address(s: &str) -> Option<String> {
     bare_address_cow(&Cow::Borrowed(s)).map(Cow::into_owned)
 }
 
+/// The bytes of an address that needs no change: printable ASCII but upper case, `<`, `>` and
+/// `"`.
+static BARE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        #[expect(clippy::cast_possible_truncation, reason = "b < 256")]
+        let c = b as u8;
+        table[b] = c.is_ascii_graphic() && !matches!(c, b'A'..=b'Z' | b'<' | b'>' | b'"');
+        b += 1;
+    }
+    table
+};
+
 /// [`bare_address`], borrowed from `s` when the address in it is already bare lower case.
 pub(crate) fn bare_address_cow<'a>(s: &Cow<'a, str>) -> Option<Cow<'a, str>> {
-    // The common case, an address that is already bare and lower case, in one pass.
-    let plain = |b: &u8| b.is_ascii_graphic() && !matches!(b, b'A'..=b'Z' | b'<' | b'>' | b'"');
-    if !s.is_empty() && s.as_bytes().iter().all(plain) {
+    // The common case, an address that is already bare and lower case, in one pass of one
+    // table look-up per byte.
+    if !s.is_empty() && s.bytes().all(|b| BARE[usize::from(b)]) {
         return Some(s.clone());
     }
     let t = s.trim();
