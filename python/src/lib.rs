@@ -2,12 +2,12 @@
 //!
 //! Thin adapters, as everywhere outside core: Arrow streams in through the Arrow PyCapsule
 //! interface (`pyo3-arrow`), each batch read by `mailstate_sql::columns` (the SQL functions'
-//! own conversions), each event folded into core's `MessageState` or `SuppressionState`, the
+//! own conversions), each event folded into core's flat group store (`GroupStates`) or a `SuppressionState`, the
 //! result written by the same `columns` functions and handed to pyarrow. The SQL functions go
 //! to datafusion-python through `datafusion-ffi` capsules. The public Python API, its
 //! docstrings and its type stubs live in `python/mailstate/`.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ use datafusion_ffi::udaf::FFI_AggregateUDF;
 use datafusion_ffi::udf::FFI_ScalarUDF;
 use mailstate_core::suppress::{SuppressionPolicy, SuppressionState};
 use mailstate_core::verify::{Keys, SignedRequest, VerifyOptions};
-use mailstate_core::{ErrorKind, Headers, MessageState, Payload, Provider, Timestamp};
+use mailstate_core::{ErrorKind, GroupStates, Headers, Payload, Provider, Timestamp};
 use mailstate_sql::columns::{self, ColumnError, STATE_COLUMNS, SUPPRESSION_COLUMNS, event_column};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict};
@@ -120,15 +120,17 @@ fn for_each_batch(
     Ok(())
 }
 
-/// A group key as one string, so a lookup allocates nothing: each part is absent (`\0`) or
-/// present (`\u{1}`, its length, `:`, its text).
-fn group_key(buf: &mut String, parts: &[Option<&str>]) {
+/// A group key as bytes, so a lookup allocates nothing: each part is absent (`0`) or present
+/// (`1`, its length as four bytes, its text).
+fn group_key(buf: &mut Vec<u8>, parts: [Option<&str>; 2]) {
     buf.clear();
     for p in parts {
         match p {
-            None => buf.push('\0'),
+            None => buf.push(0),
             Some(s) => {
-                let _ = write!(buf, "\u{1}{}:{s}", s.len());
+                buf.push(1);
+                buf.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
+                buf.extend_from_slice(s.as_bytes());
             }
         }
     }
@@ -142,11 +144,13 @@ fn coerced(batch: &RecordBatch, names: &[&str]) -> Outcome<Vec<ArrayRef>> {
     Ok(names.iter().map(|n| event_column(batch, n, false)).collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The states of one stream, grouped by (message_id, recipient).
+/// The states of one stream, grouped by (message_id, recipient): the groups' distinct events
+/// in core's flat store (`GroupStates`, as the SQL aggregate keeps them), their labels beside.
 #[derive(Default)]
 struct States {
-    index: HashMap<String, usize>,
-    states: Vec<MessageState>,
+    index: hashbrown::HashMap<Box<[u8]>, usize>,
+    labels: Vec<(Option<String>, Option<String>)>,
+    groups: GroupStates,
 }
 
 impl States {
@@ -155,30 +159,44 @@ impl States {
         let recipient = event_column(batch, "recipient", true)?;
         let (message_id, recipient) = (message_id.as_string::<i32>(), recipient.as_string::<i32>());
         let inputs = coerced(batch, &STATE_COLUMNS)?;
-        let mut buf = String::new();
-        let (index, states) = (&mut self.index, &mut self.states);
+        let mut buf = Vec::new();
+        let (index, labels, groups) = (&mut self.index, &mut self.labels, &mut self.groups);
+        let mut failed = None;
         columns::for_each_state_event(&inputs, |row, key, facts| {
             let (m, r) = (opt(message_id, row), opt(recipient, row));
-            group_key(&mut buf, &[m, r]);
-            let g = if let Some(&g) = index.get(buf.as_str()) {
+            group_key(&mut buf, [m, r]);
+            let g = if let Some(&g) = index.get(buf.as_slice()) {
                 g
             } else {
-                index.insert(buf.clone(), states.len());
-                states.push(MessageState::new(m.map(str::to_owned), r.map(str::to_owned)));
-                states.len() - 1
+                index.insert(buf.as_slice().into(), labels.len());
+                labels.push((m.map(str::to_owned), r.map(str::to_owned)));
+                labels.len() - 1
             };
-            states[g].insert_ref(key, facts);
+            if let Err(e) = groups.insert(g, key, facts) {
+                failed.get_or_insert(e);
+            }
         })?;
-        Ok(())
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
     }
 
     /// One row per state, sorted by (message_id, recipient) as `mailstate state` prints them.
     fn into_batch(self) -> Outcome<RecordBatch> {
-        let mut views: Vec<_> = self.states.iter().map(MessageState::view).collect();
-        drop(self.index);
-        views.sort_unstable_by(|a, b| {
-            (&a.message_id, &a.recipient).cmp(&(&b.message_id, &b.recipient))
-        });
+        let States { index, labels, groups } = self;
+        drop(index);
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
+        let views: Vec<_> = order
+            .iter()
+            .map(|&g| {
+                let mut view = groups.state(g).view();
+                (view.message_id, view.recipient) = labels[g].clone();
+                view
+            })
+            .collect();
+        drop(groups);
         let ids: StringArray = views.iter().map(|v| v.message_id.as_deref()).collect();
         let recipients: StringArray = views.iter().map(|v| v.recipient.as_deref()).collect();
         let state = columns::states_to_array(&views)?;
