@@ -3,7 +3,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use mailstate_core::batch::{EventBatch, ReduceBatch, StateBatch, chunk_ranges};
-use mailstate_core::{EventFacts, GroupStates, StateEvent};
+use mailstate_core::{EventFacts, MessageGroups, StateEvent};
 use mailstate_sql::SqlRules;
 
 use crate::{Outcome, input, write_line};
@@ -51,72 +51,24 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         return run_with(&rules, &args.files, out);
     }
     // Each line is read for the few fields the state needs (no owned `Event`), and every
-    // group's events go to one flat store: a group costs its index entry and a `u32`.
-    let mut index: HashMap<Box<str>, u32> = HashMap::new();
-    let mut groups = GroupStates::default();
-    let mut buf = String::new();
+    // group's events go to one flat store (`MessageGroups`).
+    let mut groups = MessageGroups::default();
     let bad = input::for_each_line(&args.files, |line| {
         let e = match StateEvent::from_json(line) {
             Ok(e) => e,
             Err(err) => return Ok(Some(err.to_string())),
         };
-        group_key(&mut buf, e.message_id(), e.recipient());
-        let g = if let Some(&g) = index.get(buf.as_str()) {
-            g
-        } else {
-            let g = u32::try_from(index.len())?;
-            index.insert(buf.as_str().into(), g);
-            g
-        };
-        groups.insert(g as usize, e.event_key(), e.facts())?;
+        groups.insert(e.message_id(), e.recipient(), e.event_key(), e.facts())?;
         Ok(None)
     })?;
-    let mut sorted: Vec<(Option<&str>, Option<&str>, u32)> = index
-        .iter()
-        .map(|(k, &g)| {
-            let (m, r) = split_group_key(k);
-            (m, r, g)
-        })
-        .collect();
-    sorted.sort_unstable();
-    for (m, r, g) in sorted {
-        let mut view = groups.state(g as usize).view();
-        view.message_id = m.map(str::to_owned);
-        view.recipient = r.map(str::to_owned);
-        write_line(out, &view)?;
-    }
+    let mut written = Ok(());
+    groups.for_each_view(|view| {
+        if written.is_ok() {
+            written = write_line(out, &view);
+        }
+    });
+    written?;
     Ok(if bad == 0 { Outcome::Clean } else { Outcome::SomeInputRejected })
-}
-
-/// The group of (message_id, recipient) as one string: per label `-` when absent, else its
-/// byte length, `:`, and the label.
-fn group_key(buf: &mut String, message_id: Option<&str>, recipient: Option<&str>) {
-    use std::fmt::Write as _;
-    buf.clear();
-    for label in [message_id, recipient] {
-        match label {
-            None => buf.push('-'),
-            Some(l) => {
-                let _ = write!(buf, "{}:{l}", l.len());
-            }
-        }
-    }
-}
-
-/// The labels [`group_key`] joined.
-fn split_group_key(key: &str) -> (Option<&str>, Option<&str>) {
-    fn one(s: &str) -> (Option<&str>, &str) {
-        if let Some(rest) = s.strip_prefix('-') {
-            return (None, rest);
-        }
-        let (len, rest) = s.split_once(':').unwrap_or(("0", s));
-        let n = len.parse::<usize>().unwrap_or(0).min(rest.len());
-        let (label, rest) = rest.split_at_checked(n).unwrap_or((rest, ""));
-        (Some(label), rest)
-    }
-    let (m, rest) = one(key);
-    let (r, _) = one(rest);
-    (m, r)
 }
 
 /// Events of one (message_id, recipient): their keys and facts.
@@ -158,25 +110,4 @@ fn run_with(rules: &SqlRules, files: &[PathBuf], out: &mut dyn Write) -> anyhow:
         }
     }
     Ok(if bad == 0 { Outcome::Clean } else { Outcome::SomeInputRejected })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{group_key, split_group_key};
-
-    #[test]
-    fn group_keys_split_back_into_their_labels() {
-        let mut buf = String::new();
-        for labels in [
-            (Some("m1"), Some("ann@example.com")),
-            (None, Some("a:b")),
-            (Some("3:-x"), None),
-            (None, None),
-            (Some(""), Some("")),
-            (Some("é:ü"), Some("-")),
-        ] {
-            group_key(&mut buf, labels.0, labels.1);
-            assert_eq!(split_group_key(&buf), labels, "{buf}");
-        }
-    }
 }

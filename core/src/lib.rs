@@ -15,7 +15,8 @@
 //! ([`batch::EventBatch`] in, [`batch::States`] out) are the SQL hot path, one call per batch of rows.
 //!
 //! For many states at once (a GROUP BY, an NDJSON file), [`GroupStates`] keeps every group's
-//! distinct events in flat storage and builds a group's [`MessageState`] only when asked;
+//! distinct events in flat storage and builds a group's [`MessageState`] only when asked, and
+//! [`MessageGroups`] groups a stream of events by (message id, recipient) on top of it;
 //! [`StateEvent`] reads just what the state needs of an event's JSON line, and
 //! [`EventFactsRef`] hands those facts over without copying.
 //!
@@ -62,6 +63,7 @@ mod error;
 mod event;
 mod groups;
 mod json;
+mod message_groups;
 mod metadata;
 mod provider;
 mod providers;
@@ -82,6 +84,7 @@ pub use event::{
     Automated, BorrowedEvent, BounceCategory, BounceClass, Event, EventType, StateEvent,
 };
 pub use groups::GroupStates;
+pub use message_groups::MessageGroups;
 pub use metadata::{Metadata, MetadataIntoIter};
 pub use provider::{
     Answer, Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,

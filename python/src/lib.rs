@@ -2,7 +2,7 @@
 //!
 //! Thin adapters, as everywhere outside core: Arrow streams in through the Arrow PyCapsule
 //! interface (`pyo3-arrow`), each batch read by `mailstate_sql::columns` (the SQL functions'
-//! own conversions), each event folded into core's flat group store (`GroupStates`) or a `SuppressionState`, the
+//! own conversions), each event folded into core's flat group store (`MessageGroups`) or a `SuppressionState`, the
 //! result written by the same `columns` functions and handed to pyarrow. The SQL functions go
 //! to datafusion-python through `datafusion-ffi` capsules. The public Python API, its
 //! docstrings and its type stubs live in `python/mailstate/`.
@@ -21,7 +21,7 @@ use datafusion_ffi::udaf::FFI_AggregateUDF;
 use datafusion_ffi::udf::FFI_ScalarUDF;
 use mailstate_core::suppress::{SuppressionPolicy, SuppressionState};
 use mailstate_core::verify::{Keys, SignedRequest, VerifyOptions};
-use mailstate_core::{ErrorKind, GroupStates, Headers, Payload, Provider, Timestamp};
+use mailstate_core::{ErrorKind, Headers, MessageGroups, Payload, Provider, Timestamp};
 use mailstate_sql::columns::{self, ColumnError, STATE_COLUMNS, SUPPRESSION_COLUMNS, event_column};
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict};
@@ -120,22 +120,6 @@ fn for_each_batch(
     Ok(())
 }
 
-/// A group key as bytes, so a lookup allocates nothing: each part is absent (`0`) or present
-/// (`1`, its length as four bytes, its text).
-fn group_key(buf: &mut Vec<u8>, parts: [Option<&str>; 2]) {
-    buf.clear();
-    for p in parts {
-        match p {
-            None => buf.push(0),
-            Some(s) => {
-                buf.push(1);
-                buf.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
-                buf.extend_from_slice(s.as_bytes());
-            }
-        }
-    }
-}
-
 fn opt(a: &StringArray, row: usize) -> Option<&str> {
     a.is_valid(row).then(|| a.value(row))
 }
@@ -144,13 +128,10 @@ fn coerced(batch: &RecordBatch, names: &[&str]) -> Outcome<Vec<ArrayRef>> {
     Ok(names.iter().map(|n| event_column(batch, n, false)).collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The states of one stream, grouped by (message_id, recipient): the groups' distinct events
-/// in core's flat store (`GroupStates`, as the SQL aggregate keeps them), their labels beside.
+/// The states of one stream, grouped by (message_id, recipient) in core's flat store.
 #[derive(Default)]
 struct States {
-    index: hashbrown::HashMap<Box<[u8]>, usize>,
-    labels: Vec<(Option<String>, Option<String>)>,
-    groups: GroupStates,
+    groups: MessageGroups,
 }
 
 impl States {
@@ -159,20 +140,11 @@ impl States {
         let recipient = event_column(batch, "recipient", true)?;
         let (message_id, recipient) = (message_id.as_string::<i32>(), recipient.as_string::<i32>());
         let inputs = coerced(batch, &STATE_COLUMNS)?;
-        let mut buf = Vec::new();
-        let (index, labels, groups) = (&mut self.index, &mut self.labels, &mut self.groups);
+        let groups = &mut self.groups;
         let mut failed = None;
         columns::for_each_state_event(&inputs, |row, key, facts| {
             let (m, r) = (opt(message_id, row), opt(recipient, row));
-            group_key(&mut buf, [m, r]);
-            let g = if let Some(&g) = index.get(buf.as_slice()) {
-                g
-            } else {
-                index.insert(buf.as_slice().into(), labels.len());
-                labels.push((m.map(str::to_owned), r.map(str::to_owned)));
-                labels.len() - 1
-            };
-            if let Err(e) = groups.insert(g, key, facts) {
+            if let Err(e) = groups.insert(m, r, key, facts) {
                 failed.get_or_insert(e);
             }
         })?;
@@ -184,19 +156,9 @@ impl States {
 
     /// One row per state, sorted by (message_id, recipient) as `mailstate state` prints them.
     fn into_batch(self) -> Outcome<RecordBatch> {
-        let States { index, labels, groups } = self;
-        drop(index);
-        let mut order: Vec<usize> = (0..labels.len()).collect();
-        order.sort_unstable_by(|&a, &b| labels[a].cmp(&labels[b]));
-        let views: Vec<_> = order
-            .iter()
-            .map(|&g| {
-                let mut view = groups.state(g).view();
-                (view.message_id, view.recipient) = labels[g].clone();
-                view
-            })
-            .collect();
-        drop(groups);
+        let mut views = Vec::with_capacity(self.groups.len());
+        self.groups.for_each_view(|v| views.push(v));
+        drop(self.groups);
         let ids: StringArray = views.iter().map(|v| v.message_id.as_deref()).collect();
         let recipients: StringArray = views.iter().map(|v| v.recipient.as_deref()).collect();
         let state = columns::states_to_array(&views)?;
