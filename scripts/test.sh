@@ -34,6 +34,10 @@ if ! "$tools/bin/cargo-deny" --version 2>/dev/null | grep -qx "cargo-deny $deny_
   step "installing cargo-deny $deny_version into $tools"
   cargo install -q --locked cargo-deny --version "$deny_version" --root "$tools"
 fi
+# Offline, cargo-deny's `cargo metadata` needs every package of the lock file on disk, those of
+# other platforms too, which the builds above never download: fetch them first (a fresh
+# machine's CI failed here without it).
+cargo fetch --locked -q
 "$tools/bin/cargo-deny" --offline check licenses bans sources
 
 step "mailstate-sql without its plugin feature depends on DataFusion and core only"
