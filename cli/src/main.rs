@@ -139,10 +139,12 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-/// Write one JSON value as a line.
+/// Write one JSON value as a line: serialized into memory, then one write (serde_json writes
+/// every token on its own, each a dynamic call through `out`).
 fn write_line(out: &mut dyn Write, value: &impl serde::Serialize) -> anyhow::Result<()> {
-    serde_json::to_writer(&mut *out, value)?;
-    out.write_all(b"\n")?;
+    let mut line = serde_json::to_vec(value)?;
+    line.push(b'\n');
+    out.write_all(&line)?;
     Ok(())
 }
 
