@@ -4,7 +4,7 @@
 //! Kept as one [`MessageState`] each, every group would cost its own allocations; here every
 //! group's distinct events are fixed records in one vector (each group a chain through it,
 //! newest first) with their keys and diagnostics in one text buffer. A group costs one `u32`,
-//! an event 32 bytes plus its key, and a group's `MessageState` is built only when asked for,
+//! an event 24 bytes plus its key, and a group's `MessageState` is built only when asked for,
 //! with the same rules (the greater facts of one key win), so the answer is the one of
 //! folding the same events into a `MessageState`.
 
@@ -16,22 +16,24 @@ use crate::{Automated, BounceCategory, BounceClass, EventType, Timestamp};
 const NONE: u32 = u32::MAX;
 /// A time that is not there (below every valid timestamp).
 const NO_TIME: i64 = i64::MIN;
-/// A diagnostic that is not there.
-const NO_DIAG: u32 = u32::MAX;
+/// The bit of [`Rec::key_len`] that says a diagnostic follows the key in the text: its length
+/// as four bytes (little-endian), then its bytes. Most events have none, so the record does
+/// not carry a length for it.
+const HAS_DIAG: u32 = 1 << 31;
 /// A group's chain is searched for a duplicate key only this deep; a longer chain (a group
 /// with very many events) takes the record as it is, and the duplicate is dropped when the
 /// group's state is built (a `MessageState` keeps each key once). Keeps an insert O(1).
 const DEDUPE_DEPTH: u32 = 64;
 
-/// One event of one group: its facts, the group's previous record, and where its key (then
-/// its diagnostic) is in the text.
+/// One event of one group (24 bytes): its facts, the group's previous record, and where its
+/// key (then its diagnostic, see [`HAS_DIAG`]) is in the text.
 #[derive(Clone, Copy, Debug)]
 struct Rec {
     at: i64,
     next: u32,
     start: u32,
+    /// The key's length in bytes, and [`HAS_DIAG`].
     key_len: u32,
-    diag_len: u32,
     kind: EventType,
     class: Option<BounceClass>,
     automated: Option<Automated>,
@@ -56,7 +58,8 @@ pub struct GroupStates {
     /// Per group: its newest record, or [`NONE`].
     heads: Vec<u32>,
     recs: Vec<Rec>,
-    text: String,
+    /// Keys and diagnostics (UTF-8 text), diagnostics behind their lengths.
+    text: Vec<u8>,
 }
 
 fn too_large(what: &str) -> Error {
@@ -96,7 +99,7 @@ impl GroupStates {
         let mut depth = 0;
         while i != NONE && depth < DEDUPE_DEPTH {
             let r = self.recs[i as usize];
-            if self.key(&r) == key {
+            if self.key_bytes(&r) == key.as_bytes() {
                 if facts > self.facts(&r) {
                     // Rare (one key, two different facts): the old text stays behind.
                     let mut new = self.record(key, facts)?;
@@ -180,15 +183,24 @@ impl GroupStates {
             + self.text.capacity()
     }
 
-    fn key(&self, r: &Rec) -> &str {
+    fn key_bytes(&self, r: &Rec) -> &[u8] {
         let start = r.start as usize;
-        self.text.get(start..start + r.key_len as usize).unwrap_or("")
+        self.text.get(start..start + (r.key_len & !HAS_DIAG) as usize).unwrap_or_default()
+    }
+
+    fn key(&self, r: &Rec) -> &str {
+        // Written from a `&str` in `record`.
+        std::str::from_utf8(self.key_bytes(r)).unwrap_or_default()
     }
 
     fn facts(&self, r: &Rec) -> EventFactsRef<'_> {
-        let diagnostic = (r.diag_len != NO_DIAG).then(|| {
-            let start = r.start as usize + r.key_len as usize;
-            self.text.get(start..start + r.diag_len as usize).unwrap_or("")
+        let diagnostic = (r.key_len & HAS_DIAG != 0).then(|| {
+            let at = r.start as usize + (r.key_len & !HAS_DIAG) as usize;
+            let len = self.text.get(at..at + 4).and_then(|b| b.try_into().ok());
+            let len = u32::from_le_bytes(len.unwrap_or_default()) as usize;
+            // Written from a `&str` in `record`.
+            std::str::from_utf8(self.text.get(at + 4..at + 4 + len).unwrap_or_default())
+                .unwrap_or_default()
         });
         EventFactsRef {
             kind: r.kind,
@@ -202,18 +214,23 @@ impl GroupStates {
 
     fn record(&mut self, key: &str, facts: EventFactsRef<'_>) -> Result<Rec, Error> {
         let start = len_u32(self.text.len(), "bytes of text")?;
-        let diag = facts.diagnostic.unwrap_or("");
-        len_u32(self.text.len() + key.len() + diag.len(), "bytes of text")?;
-        self.text.push_str(key);
-        self.text.push_str(diag);
+        let diag = facts.diagnostic.map_or(0, |d| 4 + d.len());
+        len_u32(self.text.len() + key.len() + diag, "bytes of text")?;
+        let mut key_len = len_u32(key.len(), "bytes of text")?;
+        if key_len & HAS_DIAG != 0 {
+            return Err(too_large("bytes in one key"));
+        }
+        self.text.extend_from_slice(key.as_bytes());
+        if let Some(d) = facts.diagnostic {
+            key_len |= HAS_DIAG;
+            self.text.extend_from_slice(&len_u32(d.len(), "bytes of text")?.to_le_bytes());
+            self.text.extend_from_slice(d.as_bytes());
+        }
         Ok(Rec {
             at: facts.occurred_at.map_or(NO_TIME, Timestamp::as_millis),
             next: NONE,
             start,
-            key_len: len_u32(key.len(), "bytes of text")?,
-            diag_len: facts
-                .diagnostic
-                .map_or(Ok(NO_DIAG), |d| len_u32(d.len(), "bytes of text"))?,
+            key_len,
             kind: facts.kind,
             class: facts.bounce_class,
             automated: facts.automated,
@@ -254,6 +271,21 @@ mod tests {
         assert_eq!(taken, want[..1]);
         assert_eq!(groups.len(), 2);
         assert_eq!(groups.state(1), want[2]);
+    }
+
+    #[test]
+    fn a_record_is_24_bytes_and_keeps_an_empty_diagnostic_apart_from_none() {
+        assert_eq!(size_of::<Rec>(), 24);
+        let mut groups = GroupStates::default();
+        let with = |d| EventFactsRef::new(EventType::SoftBounce, None, None, d);
+        groups.insert(0, "a", with(Some(""))).unwrap();
+        groups.insert(0, "b", with(None)).unwrap();
+        groups.insert(0, "c", with(Some("452 mailbox full é"))).unwrap();
+        let mut want = MessageState::default();
+        for (k, d) in [("a", Some("")), ("b", None), ("c", Some("452 mailbox full é"))] {
+            want.insert_ref(k, with(d));
+        }
+        assert_eq!(groups.state(0), want);
     }
 
     #[test]
