@@ -168,6 +168,39 @@ impl WebhookOptions {
     pub fn verifies(&self) -> bool {
         self.verify.is_some()
     }
+
+    /// The request headers a call for `provider` with these options reads, lower-case, each
+    /// once: the provider's normalizer's and, when verification is configured, its check's
+    /// (with the configured token header). No other header can change the outcome, so a host whose
+    /// headers are read one name at a time (a Fetch `Headers`) needs only these. `None` when
+    /// `provider` is not a provider's slug: then read every header.
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::webhook::WebhookOptions;
+    /// let unverified = WebhookOptions::unverified();
+    /// assert_eq!(unverified.header_names("loops").unwrap(), ["webhook-id"]);
+    /// assert_eq!(unverified.header_names("sendgrid").unwrap(), Vec::<String>::new());
+    /// let json = br#"{"verify": {"secrets": ["s"], "now": 1}}"#;
+    /// let opts = WebhookOptions::from_json(json).unwrap();
+    /// let names = opts.header_names("loops").unwrap();
+    /// assert!(names.iter().any(|n| n == "webhook-signature"));
+    /// assert_eq!(opts.header_names("auto"), None);
+    /// ```
+    pub fn header_names(&self, provider: &str) -> Option<Vec<String>> {
+        let provider: Provider = provider.parse().ok()?;
+        let mut names: Vec<String> =
+            provider.header_names().iter().map(|&n| n.to_ascii_lowercase()).collect();
+        // Options that did not read fail the check before it reads any header.
+        if let Some(Ok(settings)) = self.verify.as_ref().map(|c| &c.settings) {
+            for name in settings.header_names(provider) {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        Some(names)
+    }
 }
 
 impl VerifyConfig {
@@ -208,6 +241,19 @@ impl VerifyConfig {
 }
 
 impl VerifySettings {
+    /// The headers the check configured here reads for `provider` (see
+    /// [`WebhookOptions::header_names`]).
+    fn header_names(&self, provider: Provider) -> Vec<String> {
+        let mut opts = VerifyOptions::new();
+        if let Some(h) = &self.token_header {
+            opts = opts.with_token_header(h);
+        }
+        if self.standard_webhooks {
+            opts = opts.with_standard_webhooks();
+        }
+        crate::verify::header_names(provider, &opts)
+    }
+
     /// Call `f` with the typed inputs of the verify API, or return the error reading them.
     pub(crate) fn with_inputs<T>(
         &self,

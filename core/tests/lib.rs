@@ -8,6 +8,8 @@
 //!   flipped body bit is always caught).
 //! - `normalize_never_panics`: normalize and detect on arbitrary and mutated input, for
 //!   every provider.
+//! - `webhook_host`: a host that reads only the headers core lists, or runs the signature
+//!   math itself, gets core's own answer on every vector.
 //!
 //! The conformance vectors themselves are played by the `conformance` crate (`tests/`).
 
@@ -17,3 +19,4 @@ mod consequences;
 mod laws;
 mod normalize_never_panics;
 mod verify;
+mod webhook_host;

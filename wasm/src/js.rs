@@ -8,11 +8,11 @@
 //! stable `ErrorKind` code) and, when known, `path` and `line`.
 //!
 //! The webhook path is the hot one at the edge, so it skips the JSON round trips: the body
-//! bytes go straight to core's typed `handle_webhook`, the options are read once, and the
-//! outcome comes back as one JSON text that is parsed once (`JSON.parse` measured faster than
-//! building the objects field by field from Rust). The package's async `handleWebhook`
-//! (`js/webhook.js`) drives [`WebhookCall`] to check public-key signatures (ECDSA, RSA) with
-//! the runtime's WebCrypto, with core keeping every rule and the status.
+//! bytes go straight to core's typed `handle_webhook`, the options are read once, only the
+//! headers core says it reads are read from a Fetch `Headers`, and the outcome comes back as
+//! one text of strings and a tape of their lengths (see [`encode`]). The package's async
+//! `handleWebhook` (`js/webhook.js`) drives [`WebhookCall`] to check public-key signatures
+//! (ECDSA, RSA) with the runtime's WebCrypto, with core keeping every rule and the status.
 
 #![allow(unreachable_pub, reason = "exported to JavaScript by wasm-bindgen, not to Rust callers")]
 
@@ -580,6 +580,14 @@ impl WebhookSettings {
         WebhookOptions::from_json(json.as_bytes())
             .map(|o| WebhookSettings(Rc::new(o)))
             .map_err(|e| throw(&e))
+    }
+
+    /// The lower-case names of the only headers a call for `provider` with these options
+    /// reads, joined by NUL (`""` for none), or `undefined` when every header must be read
+    /// (core's `WebhookOptions::header_names`).
+    #[wasm_bindgen(js_name = headerNames)]
+    pub fn header_names(&self, provider: &str) -> Option<String> {
+        self.0.header_names(provider).map(|names| names.join("\0"))
     }
 }
 

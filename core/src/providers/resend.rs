@@ -48,6 +48,13 @@ use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_
 
 const SLUG: &str = "resend";
 
+/// Every request header this normalizer reads (see `Provider::header_names`).
+pub(crate) const HEADERS: &[&str] = &[SVIX_ID, WEBHOOK_ID];
+
+/// The event id: Svix's header, or the Standard Webhooks one.
+const SVIX_ID: &str = "svix-id";
+const WEBHOOK_ID: &str = "webhook-id";
+
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let o = Object::parse(super::body_text(payload.body)?, "$")?;
     let provider_type = o.req_str("type")?.into_owned();
@@ -70,8 +77,8 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     e.bounce_class = class;
     e.provider_event_id = payload
         .headers
-        .get("svix-id")
-        .or_else(|| payload.headers.get("webhook-id"))
+        .get(SVIX_ID)
+        .or_else(|| payload.headers.get(WEBHOOK_ID))
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned);

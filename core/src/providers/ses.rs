@@ -89,6 +89,11 @@ use crate::{
 
 const SLUG: &str = "ses";
 
+const MESSAGE_ID: &str = "x-amz-sns-message-id";
+
+/// Every request header this normalizer reads (see `Provider::header_names`).
+pub(crate) const HEADERS: &[&str] = &[MESSAGE_ID];
+
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let text = body_text(payload.body)?;
     let value = match is_json(text) {
@@ -97,7 +102,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         Err(e) => return Err(e),
     };
     let o = Object::of(value, "$".to_owned()).map_err(|_| wrong())?;
-    let header_id = payload.headers.get("x-amz-sns-message-id").map(str::to_owned);
+    let header_id = payload.headers.get(MESSAGE_ID).map(str::to_owned);
     let mut out = Normalized::default();
     if o.has("Type") {
         envelope(&o, header_id, &mut out)?;

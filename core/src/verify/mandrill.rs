@@ -16,6 +16,9 @@ use crate::signature::{ct_eq, hmac_sha1};
 
 const SIGNATURE: &str = "X-Mandrill-Signature";
 
+/// Every header this check reads (see `super::header_names`).
+pub(super) const HEADERS: &[&str] = &[SIGNATURE];
+
 pub(super) fn verify(req: &SignedRequest<'_>, keys: &Keys) -> Result<Verified, Error> {
     let sig = req.header(SIGNATURE)?;
     let sig = decode_base64(sig.trim())

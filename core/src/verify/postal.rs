@@ -31,6 +31,9 @@ use crate::signature::PublicKey;
 const SIGNATURE_256: &str = "X-Postal-Signature-256";
 const SIGNATURE_SHA1: &str = "X-Postal-Signature";
 
+/// Every header this check reads (see `super::header_names`).
+pub(super) const HEADERS: &[&str] = &[SIGNATURE_256, SIGNATURE_SHA1];
+
 /// Which header to check, its signature decoded, an RSA key configured: every rule but the
 /// math, in the order `verify` reports them.
 pub(super) fn prepare<'a, 'k>(

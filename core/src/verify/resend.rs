@@ -17,6 +17,17 @@ use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
 use crate::signature::{check_tolerance, ct_eq, hmac_sha256, parse_unix_secs};
 
+/// Every header this check reads (see `super::header_names`): `{prefix}-id`, `-timestamp` and
+/// `-signature` for both prefixes.
+pub(super) const HEADERS: &[&str] = &[
+    "svix-id",
+    "svix-timestamp",
+    "svix-signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
 pub(super) fn verify(
     req: &SignedRequest<'_>,
     keys: &Keys,

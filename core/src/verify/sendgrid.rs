@@ -29,6 +29,9 @@ use crate::signature::{PublicKey, check_tolerance, parse_unix_secs};
 const SIGNATURE: &str = "X-Twilio-Email-Event-Webhook-Signature";
 const TIMESTAMP: &str = "X-Twilio-Email-Event-Webhook-Timestamp";
 
+/// Every header this check reads (see `super::header_names`).
+pub(super) const HEADERS: &[&str] = &[SIGNATURE, TIMESTAMP];
+
 /// A request that passed every check but the signature math.
 pub(super) struct Prepared<'a, 'k> {
     /// The P-256 keys among the configured ones, with their index.

@@ -29,6 +29,17 @@ use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
 use crate::signature::{PublicKey, check_tolerance, ct_eq, hmac_sha256, parse_unix_secs};
 
+const ID: &str = "webhook-id";
+const TIMESTAMP: &str = "webhook-timestamp";
+const SIGNATURE: &str = "webhook-signature";
+const SVIX_ID: &str = "svix-id";
+const SVIX_TIMESTAMP: &str = "svix-timestamp";
+const SVIX_SIGNATURE: &str = "svix-signature";
+
+/// Every header this check reads (see `super::header_names`).
+pub(super) const HEADERS: &[&str] =
+    &[ID, TIMESTAMP, SIGNATURE, SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE];
+
 /// How a sender turns its shared secret into the HMAC key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum KeyForm {
@@ -45,14 +56,13 @@ pub(super) fn verify(
     opts: &VerifyOptions<'_>,
     form: KeyForm,
 ) -> Result<Verified, Error> {
-    let (id_name, ts_name, sig_name) =
-        match (req.headers.get("webhook-id"), req.headers.get("svix-id")) {
-            (Some(_), _) => ("webhook-id", "webhook-timestamp", "webhook-signature"),
-            (None, Some(_)) => ("svix-id", "svix-timestamp", "svix-signature"),
-            (None, None) => {
-                return Err(Error::new(ErrorKind::MissingHeader, "missing header webhook-id"));
-            }
-        };
+    let (id_name, ts_name, sig_name) = match (req.headers.get(ID), req.headers.get(SVIX_ID)) {
+        (Some(_), _) => (ID, TIMESTAMP, SIGNATURE),
+        (None, Some(_)) => (SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE),
+        (None, None) => {
+            return Err(Error::new(ErrorKind::MissingHeader, "missing header webhook-id"));
+        }
+    };
     let id = req.header(id_name)?;
     let ts = req.header(ts_name)?;
     let sigs = req.header(sig_name)?;
