@@ -67,6 +67,7 @@ function importKey(algorithm, text, bytes) {
  */
 export function handleWebhookSync(provider, request, options) {
   const call = open(provider, request, options, false);
+  if (!(call instanceof WebhookCall)) return call;
   try {
     return finish(call, undefined);
   } finally {
@@ -82,6 +83,7 @@ export function handleWebhookSync(provider, request, options) {
 export async function handleWebhook(provider, request, options) {
   if (subtle === undefined) return handleWebhookSync(provider, request, options);
   const call = open(provider, request, options, true);
+  if (!(call instanceof WebhookCall)) return call;
   try {
     const algorithm = call.algorithm;
     if (algorithm === undefined || ALGORITHMS[algorithm] === undefined) return finish(call, undefined);
@@ -106,7 +108,11 @@ const settingsCache = new Map();
 const FetchHeaders = globalThis.Headers;
 const SETTINGS_MAX = 16;
 
-/** The call's inputs read into wasm: the fast reader when their shapes allow, else the general one. */
+/**
+ * The call's inputs read into wasm: the fast reader when their shapes allow, else the general
+ * one. The fast reader answers at once (the result) unless, with `host`, a signature is left
+ * for WebCrypto: then, as from the general reader, the `WebhookCall` to finish (and free).
+ */
 function open(provider, request, options, host) {
   let text;
   try {
@@ -133,7 +139,8 @@ function open(provider, request, options, host) {
   }
   const headers = headerText(request.headers, entry, provider);
   if (headers === undefined) return new WebhookCall(provider, request, options, host);
-  return WebhookCall.prepare(provider, headers, bytes, isText ? body : undefined, entry.settings, host);
+  const out = entry.settings.run(provider, headers, bytes, isText ? body : undefined, host);
+  return out === undefined ? WebhookCall.takePending() : decode(out, WebhookCall.takeTape());
 }
 
 /** The lower-case names of the only headers a call for `provider` reads, or null for all. */

@@ -17,6 +17,7 @@
 #![allow(unreachable_pub, reason = "exported to JavaScript by wasm-bindgen, not to Rust callers")]
 
 use js_sys::{Array, JSON, Object, Reflect, Uint8Array};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -589,6 +590,37 @@ impl WebhookSettings {
     pub fn header_names(&self, provider: &str) -> Option<String> {
         self.0.header_names(provider).map(|names| names.join("\0"))
     }
+
+    /// [`WebhookCall::prepare`] and [`WebhookCall::finish`] in one call, for the usual case
+    /// (no signature left for the host's crypto): the result's text, its tape left for
+    /// [`WebhookCall::take_tape`]. When `host` is set and there is a check for the host to
+    /// run, `undefined`: the prepared call is left for [`WebhookCall::take_pending`]. Each call
+    /// across the boundary costs (about half a microsecond in workerd), and a Loops request
+    /// makes one per event.
+    pub fn run(
+        &self,
+        provider: &str,
+        headers: &str,
+        bytes: Option<Vec<u8>>,
+        text: Option<String>,
+        host: bool,
+    ) -> Option<String> {
+        let mut call = WebhookCall::prepare(provider, headers, bytes, text, self, host);
+        if call.check.is_some() {
+            PENDING.with(|p| *p.borrow_mut() = Some(call));
+            return None;
+        }
+        let text = call.finish(None);
+        TAPE.with(|t| *t.borrow_mut() = std::mem::take(&mut call.tape));
+        Some(text)
+    }
+}
+
+thread_local! {
+    /// The tape of the last [`WebhookSettings::run`] (see [`encode`]).
+    static TAPE: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+    /// The call the last [`WebhookSettings::run`] left for the host's crypto.
+    static PENDING: RefCell<Option<WebhookCall>> = const { RefCell::new(None) };
 }
 
 #[wasm_bindgen]
@@ -713,6 +745,18 @@ impl WebhookCall {
     /// The numbers of the last [`WebhookCall::finish`] (taken: a second call gets none).
     pub fn tape(&mut self) -> Vec<u32> {
         std::mem::take(&mut self.tape)
+    }
+
+    /// The tape of the last [`WebhookSettings::run`] that answered (taken).
+    #[wasm_bindgen(js_name = takeTape)]
+    pub fn take_tape() -> Vec<u32> {
+        TAPE.with(|t| std::mem::take(&mut *t.borrow_mut()))
+    }
+
+    /// The call the last [`WebhookSettings::run`] left for the host's crypto (taken).
+    #[wasm_bindgen(js_name = takePending)]
+    pub fn take_pending() -> Option<WebhookCall> {
+        PENDING.with(|p| p.borrow_mut().take())
     }
 }
 
