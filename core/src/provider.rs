@@ -136,7 +136,7 @@ impl Provider {
     /// The request headers this provider's normalizer reads, lower-case (each normalizer
     /// lists them next to the code that reads them); the verifier's are
     /// `verify::header_names`'s.
-    pub(crate) fn header_names(self) -> &'static [&'static str] {
+    pub(crate) fn header_names(self) -> &'static [crate::webhook::HeaderName] {
         match self {
             Provider::Ses => providers::ses::HEADERS,
             Provider::Resend => providers::resend::HEADERS,

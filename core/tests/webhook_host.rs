@@ -114,15 +114,30 @@ fn the_headers_a_call_reads_give_the_answer_every_header_gives() {
             let Some(opts) = options(&input) else { continue };
             let provider = input.get("provider").and_then(Value::as_str).unwrap_or_default();
             let Some(names) = opts.header_names(provider) else { continue };
-            for n in &names {
-                assert_eq!(*n, n.to_ascii_lowercase(), "{}: {n} is not lower-case", path.display());
+            for (i, n) in names.iter().enumerate() {
+                let name = n.as_str();
+                assert_eq!(name, name.to_ascii_lowercase(), "{}: {name}", path.display());
+                // A condition is read before the names it rules.
+                if let Some(u) = n.unless() {
+                    assert!(
+                        names[..i].iter().any(|m| m.as_str() == u && m.unless().is_none())
+                            || names.iter().all(|m| m.as_str() != u),
+                        "{}: {name} unless {u}",
+                        path.display()
+                    );
+                }
             }
             let Some(Value::Object(all)) = input.get("headers") else { continue };
-            let kept: Map<String, Value> = all
-                .iter()
-                .filter(|(k, _)| names.contains(&k.to_ascii_lowercase()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
+            // As a host reads them: in order, skipping a name whose condition it found.
+            let mut kept = Map::new();
+            for n in &names {
+                if n.unless().is_some_and(|u| kept.keys().any(|k| k.eq_ignore_ascii_case(u))) {
+                    continue;
+                }
+                for (k, v) in all.iter().filter(|(k, _)| k.eq_ignore_ascii_case(n.as_str())) {
+                    kept.insert(k.clone(), v.clone());
+                }
+            }
             dropped += all.len() - kept.len();
             let mut subset = input.clone();
             subset.insert("headers".to_owned(), Value::Object(kept));

@@ -143,7 +143,10 @@ function open(provider, request, options, host) {
   return out === undefined ? WebhookCall.takePending() : decode(out, WebhookCall.takeTape());
 }
 
-/** The lower-case names of the only headers a call for `provider` reads, or null for all. */
+/**
+ * The only headers a call for `provider` reads, `[name, unless, name, unless, …]` (lower-case;
+ * `unless` the header whose presence makes the name irrelevant, or ""), or null for all.
+ */
 function headerNames(entry, provider) {
   let names = entry.names.get(provider);
   if (names === undefined) {
@@ -174,10 +177,15 @@ function headerText(headers, entry, provider) {
   if (FetchHeaders !== undefined && headers instanceof FetchHeaders) {
     // Fetch's Headers: names and values are strings without NUL, names compared without case,
     // a name's values joined by `get` as by `forEach`. Only the headers core reads are asked
-    // for (a `get` each, where `forEach` visits every header: 6 µs a request in workerd).
+    // for (a `get` each, where `forEach` visits every header: 6 µs a request in workerd), and
+    // not those made irrelevant by one found before (core lists conditions first).
     const names = headerNames(entry, provider);
     if (names !== null) {
-      for (const name of names) {
+      const found = [];
+      for (let i = 0; i < names.length; i += 2) {
+        const name = names[i];
+        const unless = names[i + 1];
+        if (unless !== "" && found.includes(unless)) continue;
         let value;
         try {
           value = headers.get(name);
@@ -189,6 +197,7 @@ function headerText(headers, entry, provider) {
         if (value === null) continue;
         out += first ? `${name}\0${value}` : `\0${name}\0${value}`;
         first = false;
+        found.push(name);
       }
       return out;
     }

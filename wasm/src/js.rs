@@ -583,12 +583,23 @@ impl WebhookSettings {
             .map_err(|e| throw(&e))
     }
 
-    /// The lower-case names of the only headers a call for `provider` with these options
-    /// reads, joined by NUL (`""` for none), or `undefined` when every header must be read
-    /// (core's `WebhookOptions::header_names`).
+    /// The only headers a call for `provider` with these options reads (core's
+    /// `WebhookOptions::header_names`), as `name\0unless\0name\0unless…`: each lower-case
+    /// name and the header whose presence makes it irrelevant (`""`: none), `""` for no
+    /// header; `undefined` when every header must be read.
     #[wasm_bindgen(js_name = headerNames)]
     pub fn header_names(&self, provider: &str) -> Option<String> {
-        self.0.header_names(provider).map(|names| names.join("\0"))
+        let names = self.0.header_names(provider)?;
+        let mut out = String::new();
+        for (i, h) in names.iter().enumerate() {
+            if i > 0 {
+                out.push('\0');
+            }
+            out.push_str(h.as_str());
+            out.push('\0');
+            out.push_str(h.unless().unwrap_or_default());
+        }
+        Some(out)
     }
 
     /// [`WebhookCall::prepare`] and [`WebhookCall::finish`] in one call, for the usual case

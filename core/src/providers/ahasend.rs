@@ -42,6 +42,7 @@ use super::text::{non_empty, smtp_codes};
 use super::{TimeUnit, bare_address, clean_message_id};
 use crate::category::{self, Classification};
 use crate::error::Error;
+use crate::webhook::HeaderName;
 use crate::{Automated, BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
 const SLUG: &str = "ahasend";
@@ -50,7 +51,7 @@ const SLUG: &str = "ahasend";
 const WEBHOOK_ID: &str = "webhook-id";
 
 /// Every request header this normalizer reads (see `Provider::header_names`).
-pub(crate) const HEADERS: &[&str] = &[WEBHOOK_ID];
+pub(crate) const HEADERS: &[HeaderName] = &[HeaderName::always(WEBHOOK_ID)];
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let o = Object::parse(super::body_text(payload.body)?, "$")?;

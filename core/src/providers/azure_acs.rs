@@ -59,6 +59,7 @@ use super::text::{non_empty, smtp_codes};
 use super::{TimeUnit, bare_address, body_text, clean_message_id, first_byte};
 use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
+use crate::webhook::HeaderName;
 use crate::{
     BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, Timestamp,
     event_key,
@@ -72,7 +73,8 @@ const REQUEST_ORIGIN: &str = "webhook-request-origin";
 const EVENT_TYPE: &str = "aeg-event-type";
 
 /// Every request header this normalizer reads (see `Provider::header_names`).
-pub(crate) const HEADERS: &[&str] = &[REQUEST_ORIGIN, EVENT_TYPE];
+pub(crate) const HEADERS: &[HeaderName] =
+    &[HeaderName::always(REQUEST_ORIGIN), HeaderName::always(EVENT_TYPE)];
 const DELIVERY: &str = "Microsoft.Communication.EmailDeliveryReportReceived";
 const ENGAGEMENT: &str = "Microsoft.Communication.EmailEngagementTrackingReportReceived";
 const VALIDATION: &str = "Microsoft.EventGrid.SubscriptionValidationEvent";

@@ -37,6 +37,7 @@ use super::json::object::Object;
 use super::text::non_empty;
 use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
+use crate::webhook::HeaderName;
 use crate::{
     BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, event_key,
 };
@@ -47,7 +48,7 @@ const SLUG: &str = "loops";
 const WEBHOOK_ID: &str = "webhook-id";
 
 /// Every request header this normalizer reads (see `Provider::header_names`).
-pub(crate) const HEADERS: &[&str] = &[WEBHOOK_ID];
+pub(crate) const HEADERS: &[HeaderName] = &[HeaderName::always(WEBHOOK_ID)];
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let o = Object::parse(super::body_text(payload.body)?, "$")?;

@@ -44,12 +44,14 @@ use super::json::scan::Kind;
 use super::text::{non_empty, smtp_codes};
 use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
+use crate::webhook::HeaderName;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
 const SLUG: &str = "resend";
 
 /// Every request header this normalizer reads (see `Provider::header_names`).
-pub(crate) const HEADERS: &[&str] = &[SVIX_ID, WEBHOOK_ID];
+pub(crate) const HEADERS: &[HeaderName] =
+    &[HeaderName::always(SVIX_ID), HeaderName::unless_present(WEBHOOK_ID, SVIX_ID)];
 
 /// The event id: Svix's header, or the Standard Webhooks one.
 const SVIX_ID: &str = "svix-id";

@@ -82,6 +82,7 @@ use super::text::smtp_codes;
 use super::{TimeUnit, bare_address, body_text, clean_message_id};
 use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
+use crate::webhook::HeaderName;
 use crate::{
     BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, Timestamp,
     event_key,
@@ -92,7 +93,7 @@ const SLUG: &str = "ses";
 const MESSAGE_ID: &str = "x-amz-sns-message-id";
 
 /// Every request header this normalizer reads (see `Provider::header_names`).
-pub(crate) const HEADERS: &[&str] = &[MESSAGE_ID];
+pub(crate) const HEADERS: &[HeaderName] = &[HeaderName::always(MESSAGE_ID)];
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let text = body_text(payload.body)?;

@@ -24,6 +24,7 @@ use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
 use crate::providers::form::decode_pairs;
 use crate::signature::ct_eq;
+use crate::webhook::HeaderName;
 
 const AUTHORIZATION: &str = "Authorization";
 /// SparkPost's legacy token header.
@@ -31,12 +32,10 @@ const SPARKPOST_TOKEN: &str = "X-MessageSystems-Webhook-Token";
 
 /// Every header this check reads for `provider` but the configured token header (see
 /// `super::header_names`).
-pub(super) fn headers(provider: Provider) -> &'static [&'static str] {
-    if provider == Provider::Sparkpost {
-        &[AUTHORIZATION, SPARKPOST_TOKEN]
-    } else {
-        &[AUTHORIZATION]
-    }
+pub(super) fn headers(provider: Provider) -> &'static [HeaderName] {
+    const ALL: &[HeaderName] =
+        &[HeaderName::always(AUTHORIZATION), HeaderName::always(SPARKPOST_TOKEN)];
+    if provider == Provider::Sparkpost { ALL } else { &ALL[..1] }
 }
 
 pub(super) fn verify(

@@ -66,6 +66,7 @@ use std::fmt;
 
 use crate::error::{Error, ErrorKind};
 use crate::signature::{DEFAULT_TOLERANCE_SECS, PublicKey};
+use crate::webhook::HeaderName;
 use crate::{Headers, MAX_BODY_BYTES, Provider, Timestamp};
 
 mod credentials;
@@ -712,26 +713,28 @@ fn nothing_to_verify(provider: Provider) -> Error {
     }
 }
 
-/// The request headers [`verify`] reads for `provider` with `options`, lower-case: the names
-/// its check's module reads (each module lists them next to the code that reads them) and,
-/// for the credential check, the configured token header. A host that reads headers one by
-/// one (a Fetch `Headers`) needs only these; any other header cannot change the answer.
-pub(crate) fn header_names(provider: Provider, options: &VerifyOptions<'_>) -> Vec<String> {
-    let (names, extra): (&[&str], Option<&str>) = match check_for(provider, options) {
-        Check::StandardWebhooks(_) => (standard_webhooks::HEADERS, None),
-        Check::Sendgrid => (sendgrid::HEADERS, None),
-        Check::Resend => (resend::HEADERS, None),
-        Check::Mandrill => (mandrill::HEADERS, None),
-        Check::Mailersend => (mailersend::HEADERS, None),
-        Check::Postal => (postal::HEADERS, None),
-        Check::Mailtrap => (mailtrap::HEADERS, None),
-        Check::Credentials => (credentials::headers(provider), options.token_header),
+/// The request headers [`verify`] reads for `provider` with `options`: the names its check's
+/// module reads (each module lists them next to the code that reads them) and, for the
+/// credential check, the configured token header. A host that reads headers one by one (a
+/// Fetch `Headers`) needs only these; any other header cannot change the answer.
+pub(crate) fn header_names(provider: Provider, options: &VerifyOptions<'_>) -> Vec<HeaderName> {
+    let names: &[HeaderName] = match check_for(provider, options) {
+        Check::StandardWebhooks(_) => standard_webhooks::HEADERS,
+        Check::Sendgrid => sendgrid::HEADERS,
+        Check::Resend => resend::HEADERS,
+        Check::Mandrill => mandrill::HEADERS,
+        Check::Mailersend => mailersend::HEADERS,
+        Check::Postal => postal::HEADERS,
+        Check::Mailtrap => mailtrap::HEADERS,
+        Check::Credentials => credentials::headers(provider),
         // These sign fields of the body (SNS, Mailgun, Unisender Go), or nothing.
-        Check::Ses | Check::Scaleway | Check::Mailgun | Check::UnisenderGo | Check::Nothing => {
-            (&[], None)
-        }
+        Check::Ses | Check::Scaleway | Check::Mailgun | Check::UnisenderGo | Check::Nothing => &[],
     };
-    names.iter().copied().chain(extra).map(str::to_ascii_lowercase).collect()
+    let mut names = names.to_vec();
+    if let (Check::Credentials, Some(h)) = (check_for(provider, options), options.token_header) {
+        names.push(HeaderName::owned(h));
+    }
+    names
 }
 
 fn check_size(request: &SignedRequest<'_>) -> Result<(), Error> {

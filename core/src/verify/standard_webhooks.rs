@@ -28,6 +28,7 @@ use crate::Timestamp;
 use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
 use crate::signature::{PublicKey, check_tolerance, ct_eq, hmac_sha256, parse_unix_secs};
+use crate::webhook::HeaderName;
 
 const ID: &str = "webhook-id";
 const TIMESTAMP: &str = "webhook-timestamp";
@@ -36,9 +37,16 @@ const SVIX_ID: &str = "svix-id";
 const SVIX_TIMESTAMP: &str = "svix-timestamp";
 const SVIX_SIGNATURE: &str = "svix-signature";
 
-/// Every header this check reads (see `super::header_names`).
-pub(super) const HEADERS: &[&str] =
-    &[ID, TIMESTAMP, SIGNATURE, SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE];
+/// Every header this check reads (see `super::header_names`): Svix's names count only
+/// without `webhook-id`.
+pub(super) const HEADERS: &[HeaderName] = &[
+    HeaderName::always(ID),
+    HeaderName::always(TIMESTAMP),
+    HeaderName::always(SIGNATURE),
+    HeaderName::unless_present(SVIX_ID, ID),
+    HeaderName::unless_present(SVIX_TIMESTAMP, ID),
+    HeaderName::unless_present(SVIX_SIGNATURE, ID),
+];
 
 /// How a sender turns its shared secret into the HMAC key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
