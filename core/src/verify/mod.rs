@@ -154,7 +154,8 @@ impl<'a> SignedRequest<'a> {
 /// public keys (ECDSA P-256, RSA, or an X.509 certificate's key).
 ///
 /// Secrets are tried in order; put the current one first and the one being retired after it.
-/// `Debug` shows only counts.
+/// `Debug` shows only counts. Keep one `Keys` across requests: Standard Webhooks' secrets are
+/// decoded and keyed for HMAC on first use and kept.
 ///
 /// # Example
 /// ```
