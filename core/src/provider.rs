@@ -132,6 +132,39 @@ impl Provider {
             Provider::UnisenderGo => "unisender_go",
         }
     }
+
+    /// The request headers this provider's normalizer reads, lower-case (each normalizer
+    /// lists them next to the code that reads them); the verifier's are
+    /// `verify::header_names`'s.
+    pub(crate) fn header_names(self) -> &'static [crate::webhook::HeaderName] {
+        match self {
+            Provider::Ses => providers::ses::HEADERS,
+            Provider::Resend => providers::resend::HEADERS,
+            Provider::Loops => providers::loops::HEADERS,
+            Provider::Ahasend => providers::ahasend::HEADERS,
+            Provider::AzureAcs => providers::azure_acs::HEADERS,
+            // These read the body alone.
+            Provider::Ndjson
+            | Provider::Csv
+            | Provider::Sendgrid
+            | Provider::Mailgun
+            | Provider::Postmark
+            | Provider::Sparkpost
+            | Provider::Mandrill
+            | Provider::Mailjet
+            | Provider::Brevo
+            | Provider::Mailersend
+            | Provider::Postal
+            | Provider::Arf
+            | Provider::Mailtrap
+            | Provider::Smtp2go
+            | Provider::Zeptomail
+            | Provider::ElasticEmail
+            | Provider::Scaleway
+            | Provider::SesEventbridge
+            | Provider::UnisenderGo => &[],
+        }
+    }
 }
 
 impl fmt::Display for Provider {

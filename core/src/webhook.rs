@@ -28,6 +28,7 @@
 //! worker) asks [`webhook_host_check`] for the signature math, runs it, and passes the answer
 //! to [`handle_webhook_with_host`]; every rule and the status stay here.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
@@ -44,6 +45,52 @@ use crate::{
     Answer, BorrowedEvent, Control, ControlKind, Headers, Provider, Timestamp,
     provider::normalize_body,
 };
+
+/// A request header a webhook call reads (see [`WebhookOptions::header_names`]): its name, and
+/// the header whose presence makes it irrelevant, if any (Standard Webhooks' `svix-` names
+/// count only when `webhook-id` is absent).
+///
+/// # Example
+/// ```
+/// use mailstate_core::webhook::WebhookOptions;
+/// let opts = WebhookOptions::from_json(br#"{"verify": {"secrets": ["s"], "now": 1}}"#).unwrap();
+/// let names = opts.header_names("loops").unwrap();
+/// let svix = names.iter().find(|h| h.as_str() == "svix-id").unwrap();
+/// assert_eq!(svix.unless(), Some("webhook-id"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeaderName {
+    name: Cow<'static, str>,
+    unless: Option<&'static str>,
+}
+
+impl HeaderName {
+    /// A header read whatever else the request holds.
+    pub(crate) const fn always(name: &'static str) -> HeaderName {
+        HeaderName { name: Cow::Borrowed(name), unless: None }
+    }
+
+    /// A header named at run time (a configured token header).
+    pub(crate) fn owned(name: &str) -> HeaderName {
+        HeaderName { name: Cow::Owned(name.to_owned()), unless: None }
+    }
+
+    /// A header that matters only when `other` is absent.
+    pub(crate) const fn unless_present(name: &'static str, other: &'static str) -> HeaderName {
+        HeaderName { name: Cow::Borrowed(name), unless: Some(other) }
+    }
+
+    /// The name, lower-case in [`WebhookOptions::header_names`]'s lists.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+
+    /// The header whose presence makes this one irrelevant: when the request holds it, this
+    /// one need not be read.
+    pub fn unless(&self) -> Option<&str> {
+        self.unless
+    }
+}
 
 /// The caller's settings of one webhook call, read once: how to verify, the routing policy,
 /// the event keys already seen.
@@ -168,13 +215,60 @@ impl WebhookOptions {
     pub fn verifies(&self) -> bool {
         self.verify.is_some()
     }
+
+    /// The request headers a call for `provider` with these options reads, lower-case, each
+    /// once: the provider's normalizer's and, when verification is configured, its check's
+    /// (with the configured token header). No other header can change the outcome, so a host
+    /// whose headers are read one name at a time (a Fetch `Headers`) needs only these, and of
+    /// them not those whose [`HeaderName::unless`] header it found: the names a list makes
+    /// conditional come after every name they depend on. `None` when `provider` is not a
+    /// provider's slug: then read every header.
+    ///
+    /// # Example
+    /// ```
+    /// use mailstate_core::webhook::WebhookOptions;
+    /// let names = |opts: &WebhookOptions, provider| -> Vec<String> {
+    ///     let list = opts.header_names(provider).unwrap();
+    ///     list.iter().map(|h| h.as_str().to_owned()).collect()
+    /// };
+    /// let unverified = WebhookOptions::unverified();
+    /// assert_eq!(names(&unverified, "loops"), ["webhook-id"]);
+    /// assert!(names(&unverified, "sendgrid").is_empty());
+    /// let json = br#"{"verify": {"secrets": ["s"], "now": 1}}"#;
+    /// let opts = WebhookOptions::from_json(json).unwrap();
+    /// assert!(names(&opts, "loops").iter().any(|n| n == "webhook-signature"));
+    /// assert_eq!(opts.header_names("auto"), None);
+    /// ```
+    pub fn header_names(&self, provider: &str) -> Option<Vec<HeaderName>> {
+        let provider: Provider = provider.parse().ok()?;
+        let mut names: Vec<HeaderName> = Vec::new();
+        let mut add = |h: HeaderName| {
+            let name = h.name.to_ascii_lowercase();
+            match names.iter_mut().find(|n| n.name == name) {
+                // Read by two rules on different conditions: read it always.
+                Some(n) if n.unless != h.unless => n.unless = None,
+                Some(_) => {}
+                None => names.push(HeaderName { name: Cow::Owned(name), unless: h.unless }),
+            }
+        };
+        provider.header_names().iter().cloned().for_each(&mut add);
+        // Options that did not read fail the check before it reads any header.
+        if let Some(Ok(settings)) = self.verify.as_ref().map(|c| &c.settings) {
+            settings.header_names(provider).into_iter().for_each(&mut add);
+        }
+        // Unconditional names first, so a host has read a condition before the names it rules.
+        let (mut always, conditional): (Vec<_>, Vec<_>) =
+            names.into_iter().partition(|n| n.unless.is_none());
+        always.extend(conditional);
+        Some(always)
+    }
 }
 
 impl VerifyConfig {
     /// Run the check, in core or with the host's verdict.
     fn run(
         &self,
-        provider: &str,
+        provider: &Result<Provider, Error>,
         headers: &Headers,
         body: &[u8],
         verdict: Option<HostVerdict>,
@@ -188,10 +282,11 @@ impl VerifyConfig {
         })
     }
 
-    /// Call `f` with the typed inputs of the verify API, or return the error reading them.
+    /// Call `f` with the typed inputs of the verify API, or return the error reading them (the
+    /// options', then the provider slug's).
     fn with_inputs<T>(
         &self,
-        provider: &str,
+        provider: &Result<Provider, Error>,
         headers: &Headers,
         body: &[u8],
         f: impl FnOnce(
@@ -203,11 +298,24 @@ impl VerifyConfig {
         ) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let s = self.settings.as_ref().map_err(Clone::clone)?;
-        s.with_inputs(provider.parse()?, headers, body, f)
+        s.with_inputs(provider.clone()?, headers, body, f)
     }
 }
 
 impl VerifySettings {
+    /// The headers the check configured here reads for `provider` (see
+    /// [`WebhookOptions::header_names`]).
+    fn header_names(&self, provider: Provider) -> Vec<HeaderName> {
+        let mut opts = VerifyOptions::new();
+        if let Some(h) = &self.token_header {
+            opts = opts.with_token_header(h);
+        }
+        if self.standard_webhooks {
+            opts = opts.with_standard_webhooks();
+        }
+        crate::verify::header_names(provider, &opts)
+    }
+
     /// Call `f` with the typed inputs of the verify API, or return the error reading them.
     pub(crate) fn with_inputs<T>(
         &self,
@@ -303,7 +411,7 @@ pub fn webhook_host_check(
 ) -> Option<HostCheck> {
     let config = options.verify.as_ref()?;
     config
-        .with_inputs(provider, headers, body, |provider, request, keys, now, opts| {
+        .with_inputs(&provider.parse(), headers, body, |provider, request, keys, now, opts| {
             prepare_host_check(provider, request, keys, now, opts)
         })
         .ok()
@@ -330,17 +438,19 @@ fn run<'a>(
     options: &WebhookOptions,
     verdict: Option<HostVerdict>,
 ) -> WebhookOutcome<'a> {
+    // Read once: the check reports a bad slug first when it runs, the normalizer otherwise.
+    let parsed: Result<Provider, Error> = provider.parse();
     let verified = match &options.verify {
         None => false,
         // Unisender Go's GET probe has an empty body and no `auth` to check: it carries nothing
         // to store, and must be answered 200 for the webhook to be set.
         Some(_) if provider == "unisender_go" && body.trim_ascii().is_empty() => false,
-        Some(config) => match config.run(provider, headers, body, verdict) {
+        Some(config) => match config.run(&parsed, headers, body, verdict) {
             Ok(()) => true,
             Err(e) => return WebhookOutcome::refusal(verify_status(&e), e, false),
         },
     };
-    let provider: Provider = match provider.parse() {
+    let provider: Provider = match parsed {
         Ok(p) => p,
         Err(e) => return WebhookOutcome::refusal(normalize_status(&e), e, verified),
     };

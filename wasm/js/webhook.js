@@ -10,11 +10,13 @@
 //
 // Both functions are built for many calls: the options are read into wasm once per options
 // text (WebhookSettings, cached by their JSON.stringify text, so a changed option is read
-// again), the headers cross as one string, the body bytes are copied once, and the result
-// comes back as its strings in one text plus their lengths (WebhookCall.finish and tape),
-// from which `decode` builds the result's objects: no JSON is written or parsed for the
-// events. Inputs of unusual shapes (headers that are not strings, a body of another type)
-// take the general reader in wasm, which gives the same answers and the same errors.
+// again), a Fetch `Headers` is asked only for the headers core says the call reads
+// (WebhookSettings.headerNames), the headers cross as one string, the body bytes are copied
+// once, and the result comes back as its strings in one text plus their lengths
+// (WebhookCall.finish and tape), from which `decode` builds the result's objects: no JSON is
+// written or parsed for the events. Inputs of unusual shapes (headers that are not strings, a
+// body of another type) take the general reader in wasm, which gives the same answers and the
+// same errors.
 
 import { WebhookCall, WebhookSettings } from "./mailstate.js";
 
@@ -65,6 +67,7 @@ function importKey(algorithm, text, bytes) {
  */
 export function handleWebhookSync(provider, request, options) {
   const call = open(provider, request, options, false);
+  if (!(call instanceof WebhookCall)) return call;
   try {
     return finish(call, undefined);
   } finally {
@@ -80,6 +83,7 @@ export function handleWebhookSync(provider, request, options) {
 export async function handleWebhook(provider, request, options) {
   if (subtle === undefined) return handleWebhookSync(provider, request, options);
   const call = open(provider, request, options, true);
+  if (!(call instanceof WebhookCall)) return call;
   try {
     const algorithm = call.algorithm;
     if (algorithm === undefined || ALGORITHMS[algorithm] === undefined) return finish(call, undefined);
@@ -96,14 +100,19 @@ export async function handleWebhook(provider, request, options) {
   }
 }
 
-// Options read into wasm, by their JSON text. A worker uses a handful (its `now` changes once a
+// Options read into wasm, by their JSON text: `{settings, names}`, `names` the headers a call
+// reads, by provider (null: every header). A worker uses a handful (its `now` changes once a
 // second); the cap only guards against a caller whose options differ on every call. A call in
 // flight keeps its own reference, so dropping an entry never pulls options from under it.
 const settingsCache = new Map();
 const FetchHeaders = globalThis.Headers;
 const SETTINGS_MAX = 16;
 
-/** The call's inputs read into wasm: the fast reader when their shapes allow, else the general one. */
+/**
+ * The call's inputs read into wasm: the fast reader when their shapes allow, else the general
+ * one. The fast reader answers at once (the result) unless, with `host`, a signature is left
+ * for WebCrypto: then, as from the general reader, the `WebhookCall` to finish (and free).
+ */
 function open(provider, request, options, host) {
   let text;
   try {
@@ -111,24 +120,41 @@ function open(provider, request, options, host) {
   } catch {
     text = undefined;
   }
-  const headers = typeof request === "object" && request !== null ? headerText(request.headers) : undefined;
-  const body = headers === undefined ? undefined : request.body;
+  const body = typeof request === "object" && request !== null ? request.body : undefined;
   const isText = typeof body === "string";
   const bytes = isText ? undefined : body instanceof Uint8Array ? body : body instanceof ArrayBuffer ? new Uint8Array(body) : undefined;
-  if (typeof text !== "string" || headers === undefined || (!isText && bytes === undefined)) {
+  if (typeof text !== "string" || (!isText && bytes === undefined)) {
     // The general reader (and its errors, in the order it finds them).
     return new WebhookCall(provider, request, options, host);
   }
-  let settings = settingsCache.get(text);
-  if (settings === undefined) {
-    settings = new WebhookSettings(text);
+  // Read first, as the general reader does, so malformed options throw before anything else.
+  let entry = settingsCache.get(text);
+  if (entry === undefined) {
+    entry = { settings: new WebhookSettings(text), names: new Map() };
     if (settingsCache.size >= SETTINGS_MAX) {
-      for (const s of settingsCache.values()) s.free();
+      for (const e of settingsCache.values()) e.settings.free();
       settingsCache.clear();
     }
-    settingsCache.set(text, settings);
+    settingsCache.set(text, entry);
   }
-  return WebhookCall.prepare(provider, headers, bytes, isText ? body : undefined, settings, host);
+  const headers = headerText(request.headers, entry, provider);
+  if (headers === undefined) return new WebhookCall(provider, request, options, host);
+  const out = entry.settings.run(provider, headers, bytes, isText ? body : undefined, host);
+  return out === undefined ? WebhookCall.takePending() : decode(out, WebhookCall.takeTape());
+}
+
+/**
+ * The only headers a call for `provider` reads, `[name, unless, name, unless, …]` (lower-case;
+ * `unless` the header whose presence makes the name irrelevant, or ""), or null for all.
+ */
+function headerNames(entry, provider) {
+  let names = entry.names.get(provider);
+  if (names === undefined) {
+    const text = typeof provider === "string" ? entry.settings.headerNames(provider) : undefined;
+    names = text === undefined ? null : text === "" ? [] : text.split("\0");
+    entry.names.set(provider, names);
+  }
+  return names;
 }
 
 /**
@@ -136,7 +162,7 @@ function open(provider, request, options, host) {
  * plain object; a later repeat of a name wins, as there), or `undefined` when a name or value
  * is not a string or holds a NUL (left to the general reader).
  */
-function headerText(headers) {
+function headerText(headers, entry, provider) {
   if (headers === undefined || headers === null) return "";
   if (typeof headers !== "object") return undefined;
   let out = "";
@@ -149,8 +175,34 @@ function headerText(headers) {
     return true;
   };
   if (FetchHeaders !== undefined && headers instanceof FetchHeaders) {
-    // Fetch's Headers: names and values are strings without NUL; forEach is cheaper than its
-    // iterator in workerd. Both visit the same (lower-cased, combined) entries in the same order.
+    // Fetch's Headers: names and values are strings without NUL, names compared without case,
+    // a name's values joined by `get` as by `forEach`. Only the headers core reads are asked
+    // for (a `get` each, where `forEach` visits every header: 6 µs a request in workerd), and
+    // not those made irrelevant by one found before (core lists conditions first).
+    const names = headerNames(entry, provider);
+    if (names !== null) {
+      const found = [];
+      for (let i = 0; i < names.length; i += 2) {
+        const name = names[i];
+        const unless = names[i + 1];
+        if (unless !== "" && found.includes(unless)) continue;
+        let value;
+        try {
+          value = headers.get(name);
+        } catch {
+          // A name Fetch refuses (a configured token header that is not an HTTP token) is
+          // in no `Headers`.
+          continue;
+        }
+        if (value === null) continue;
+        out += first ? `${name}\0${value}` : `\0${name}\0${value}`;
+        first = false;
+        found.push(name);
+      }
+      return out;
+    }
+    // forEach is cheaper than the iterator in workerd; both visit the same (lower-cased,
+    // combined) entries in the same order.
     headers.forEach((value, name) => {
       out += first ? `${name}\0${value}` : `\0${name}\0${value}`;
       first = false;

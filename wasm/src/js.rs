@@ -8,15 +8,16 @@
 //! stable `ErrorKind` code) and, when known, `path` and `line`.
 //!
 //! The webhook path is the hot one at the edge, so it skips the JSON round trips: the body
-//! bytes go straight to core's typed `handle_webhook`, the options are read once, and the
-//! outcome comes back as one JSON text that is parsed once (`JSON.parse` measured faster than
-//! building the objects field by field from Rust). The package's async `handleWebhook`
-//! (`js/webhook.js`) drives [`WebhookCall`] to check public-key signatures (ECDSA, RSA) with
-//! the runtime's WebCrypto, with core keeping every rule and the status.
+//! bytes go straight to core's typed `handle_webhook`, the options are read once, only the
+//! headers core says it reads are read from a Fetch `Headers`, and the outcome comes back as
+//! one text of strings and a tape of their lengths (see [`encode`]). The package's async
+//! `handleWebhook` (`js/webhook.js`) drives [`WebhookCall`] to check public-key signatures
+//! (ECDSA, RSA) with the runtime's WebCrypto, with core keeping every rule and the status.
 
 #![allow(unreachable_pub, reason = "exported to JavaScript by wasm-bindgen, not to Rust callers")]
 
 use js_sys::{Array, JSON, Object, Reflect, Uint8Array};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -581,6 +582,56 @@ impl WebhookSettings {
             .map(|o| WebhookSettings(Rc::new(o)))
             .map_err(|e| throw(&e))
     }
+
+    /// The only headers a call for `provider` with these options reads (core's
+    /// `WebhookOptions::header_names`), as `name\0unless\0name\0unless…`: each lower-case
+    /// name and the header whose presence makes it irrelevant (`""`: none), `""` for no
+    /// header; `undefined` when every header must be read.
+    #[wasm_bindgen(js_name = headerNames)]
+    pub fn header_names(&self, provider: &str) -> Option<String> {
+        let names = self.0.header_names(provider)?;
+        let mut out = String::new();
+        for (i, h) in names.iter().enumerate() {
+            if i > 0 {
+                out.push('\0');
+            }
+            out.push_str(h.as_str());
+            out.push('\0');
+            out.push_str(h.unless().unwrap_or_default());
+        }
+        Some(out)
+    }
+
+    /// [`WebhookCall::prepare`] and [`WebhookCall::finish`] in one call, for the usual case
+    /// (no signature left for the host's crypto): the result's text, its tape left for
+    /// [`WebhookCall::take_tape`]. When `host` is set and there is a check for the host to
+    /// run, `undefined`: the prepared call is left for [`WebhookCall::take_pending`]. Each call
+    /// across the boundary costs (about half a microsecond in workerd), and a Loops request
+    /// makes one per event.
+    pub fn run(
+        &self,
+        provider: &str,
+        headers: &str,
+        bytes: Option<Vec<u8>>,
+        text: Option<String>,
+        host: bool,
+    ) -> Option<String> {
+        let mut call = WebhookCall::prepare(provider, headers, bytes, text, self, host);
+        if call.check.is_some() {
+            PENDING.with(|p| *p.borrow_mut() = Some(call));
+            return None;
+        }
+        let text = call.finish(None);
+        TAPE.with(|t| *t.borrow_mut() = std::mem::take(&mut call.tape));
+        Some(text)
+    }
+}
+
+thread_local! {
+    /// The tape of the last [`WebhookSettings::run`] (see [`encode`]).
+    static TAPE: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+    /// The call the last [`WebhookSettings::run`] left for the host's crypto.
+    static PENDING: RefCell<Option<WebhookCall>> = const { RefCell::new(None) };
 }
 
 #[wasm_bindgen]
@@ -705,6 +756,18 @@ impl WebhookCall {
     /// The numbers of the last [`WebhookCall::finish`] (taken: a second call gets none).
     pub fn tape(&mut self) -> Vec<u32> {
         std::mem::take(&mut self.tape)
+    }
+
+    /// The tape of the last [`WebhookSettings::run`] that answered (taken).
+    #[wasm_bindgen(js_name = takeTape)]
+    pub fn take_tape() -> Vec<u32> {
+        TAPE.with(|t| std::mem::take(&mut *t.borrow_mut()))
+    }
+
+    /// The call the last [`WebhookSettings::run`] left for the host's crypto (taken).
+    #[wasm_bindgen(js_name = takePending)]
+    pub fn take_pending() -> Option<WebhookCall> {
+        PENDING.with(|p| p.borrow_mut().take())
     }
 }
 

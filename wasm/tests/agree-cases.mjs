@@ -1,8 +1,10 @@
 // Signed SendGrid requests for the WebCrypto-vs-wasm agreement tests (Node and workerd):
-// valid, forged, tampered, stale, future, unsigned, not DER, high-s, several keys, PEM keys.
-// Keys are generated at test time; nothing secret is committed.
+// valid, forged, tampered, stale, future, unsigned, not DER, high-s, several keys, PEM keys;
+// signed Loops requests (Standard Webhooks HMAC, checked in wasm) given as a Fetch `Headers`;
+// and every vector as a webhook call, for the header-shape tests. Keys and secrets are
+// generated at test time; nothing secret is committed.
 
-import { generateKeyPairSync, sign } from "node:crypto";
+import { createHmac, generateKeyPairSync, sign } from "node:crypto";
 
 import { loadVectors } from "./vectors.mjs";
 
@@ -104,4 +106,82 @@ export function signatureVectorCases() {
         verifies: "output" in v.doc.expect,
       };
     });
+}
+
+/**
+ * Signed Loops requests (Standard Webhooks `v1`, HMAC-SHA256 under a `whsec_` secret made
+ * here), their headers given as a Fetch `Headers` (`fetchHeaders`): handleWebhook reads only
+ * the headers core lists from it and must answer as handleWebhookSync does with every header
+ * in a plain object. `[{name, provider, headers, body, options, status, code, fetchHeaders}]`.
+ */
+export function loopsCases() {
+  const key = Buffer.from(Array.from({ length: 24 }, (_, i) => (i * 53 + 7) % 256));
+  const other = Buffer.from(Array.from({ length: 24 }, (_, i) => (i * 31 + 3) % 256));
+  const secret = (k) => `whsec_${k.toString("base64")}`;
+  const now = Math.floor(Date.now() / 1000);
+  const body = JSON.stringify({
+    eventName: "email.hardBounced",
+    eventTime: now - 5,
+    webhookSchemaVersion: "1.0.0",
+    sourceType: "transactional",
+    contactIdentity: { id: "cm7contact0agree01", email: "Ravi@Example.in", userId: null },
+    email: { id: "cm7email000agree01", emailMessageId: "cm7msg0000agree01", subject: "Receipt" },
+  });
+  const id = "msg_2mLoopsAgree0001";
+  const mac = (k, ts = now, what = body, msgId = id) =>
+    createHmac("sha256", k).update(`${msgId}.${ts}.${what}`).digest("base64");
+  const signed = (sigs, ts = now) => ({
+    "content-type": "application/json",
+    "user-agent": "Svix-Webhooks/1.0",
+    "x-forwarded-for": "192.0.2.9",
+    "webhook-id": id,
+    "webhook-timestamp": String(ts),
+    "webhook-signature": sigs,
+  });
+  const opts = (...secrets) => ({ verify: { secrets, now } });
+  const base = { provider: "loops", body, fetchHeaders: true };
+  const { "webhook-signature": _, ...unsigned } = signed("");
+  return [
+    { ...base, name: "valid", headers: signed(`v1,${mac(key)}`), options: opts(secret(key)), status: 200 },
+    { ...base, name: "one good signature among several", headers: signed(`v1,${mac(other)} v1a,${"A".repeat(86)}== v1,${mac(key)}`), options: opts(secret(key)), status: 200 },
+    { ...base, name: "the second secret matches", headers: signed(`v1,${mac(key)}`), options: opts(secret(other), secret(key)), status: 200 },
+    { ...base, name: "bad signature", headers: signed(`v1,${mac(other)}`), options: opts(secret(key)), status: 401, code: "signature_mismatch" },
+    { ...base, name: "tampered body", headers: signed(`v1,${mac(key)}`), body: body.replace("hardBounced", "delivered"), options: opts(secret(key)), status: 401, code: "signature_mismatch" },
+    { ...base, name: "signature of another webhook-id", headers: signed(`v1,${mac(key, now, body, "msg_other")}`), options: opts(secret(key)), status: 401, code: "signature_mismatch" },
+    { ...base, name: "missing webhook-signature", headers: unsigned, options: opts(secret(key)), status: 401, code: "missing_header" },
+    { ...base, name: "stale timestamp", headers: signed(`v1,${mac(key, now - 3600)}`, now - 3600), options: opts(secret(key)), status: 401, code: "stale_timestamp" },
+    { ...base, name: "future timestamp", headers: signed(`v1,${mac(key, now + 3600)}`, now + 3600), options: opts(secret(key)), status: 401, code: "future_timestamp" },
+    { ...base, name: "no v1 entry", headers: signed("v2,AAAA"), options: opts(secret(key)), status: 401, code: "bad_encoding" },
+    { ...base, name: "secret not whsec_ base64", headers: signed(`v1,${mac(key)}`), options: opts("whsec_!!"), status: 401, code: "bad_encoding" },
+    { ...base, name: "svix header names", headers: { "svix-id": id, "svix-timestamp": String(now), "svix-signature": `v1,${mac(key)}` }, options: opts(secret(key)), status: 200 },
+    { ...base, name: "verification skipped", headers: signed("v1,AAAA"), options: { verify: null }, status: 200 },
+  ];
+}
+
+/**
+ * Every signature, normalize and webhook vector as a webhook call (a `verify` vector's other
+ * fields are its `verify` options, a `normalize` vector has `verify: null`), but provider
+ * detection, which the webhook op does not do: `[{name, provider, headers, body | body_base64,
+ * options}]`.
+ */
+export function headerShapeCases() {
+  const out = [];
+  for (const v of loadVectors()) {
+    const input = v.doc.input;
+    if (typeof input !== "object" || input === null || input.provider === "auto") continue;
+    const { provider, headers, body, body_base64, ...rest } = input;
+    let options;
+    if (v.doc.op === "webhook") options = rest;
+    else if (v.doc.op === "normalize") options = { verify: null };
+    else if (v.doc.op === "verify") options = { verify: rest };
+    else continue;
+    out.push({
+      name: v.path,
+      provider,
+      headers: headers ?? {},
+      ...(body_base64 !== undefined ? { body_base64 } : { body: body ?? "" }),
+      options,
+    });
+  }
+  return out;
 }

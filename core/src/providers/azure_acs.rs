@@ -59,12 +59,22 @@ use super::text::{non_empty, smtp_codes};
 use super::{TimeUnit, bare_address, body_text, clean_message_id, first_byte};
 use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
+use crate::webhook::HeaderName;
 use crate::{
     BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, Timestamp,
     event_key,
 };
 
 const SLUG: &str = "azure_acs";
+
+/// The CloudEvents handshake's header.
+const REQUEST_ORIGIN: &str = "webhook-request-origin";
+/// Event Grid's delivery header.
+const EVENT_TYPE: &str = "aeg-event-type";
+
+/// Every request header this normalizer reads (see `Provider::header_names`).
+pub(crate) const HEADERS: &[HeaderName] =
+    &[HeaderName::always(REQUEST_ORIGIN), HeaderName::always(EVENT_TYPE)];
 const DELIVERY: &str = "Microsoft.Communication.EmailDeliveryReportReceived";
 const ENGAGEMENT: &str = "Microsoft.Communication.EmailEngagementTrackingReportReceived";
 const VALIDATION: &str = "Microsoft.EventGrid.SubscriptionValidationEvent";
@@ -73,7 +83,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let mut out = Normalized::default();
     if payload.body.trim_ascii().is_empty() {
         // The CloudEvents abuse-protection handshake: an OPTIONS request without a body.
-        return match payload.headers.get("WebHook-Request-Origin") {
+        return match payload.headers.get(REQUEST_ORIGIN) {
             Some(origin) => {
                 out.control = Some(Control {
                     kind: ControlKind::OriginValidation,
@@ -93,7 +103,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let text = body_text(payload.body)?;
     let validation_header = payload
         .headers
-        .get("aeg-event-type")
+        .get(EVENT_TYPE)
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("SubscriptionValidation"));
     let each = |o: &Object<'_>, out: &mut Normalized| -> Result<(), Error> {
         let kind = match o.string("eventType")? {

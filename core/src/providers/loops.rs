@@ -37,11 +37,18 @@ use super::json::object::Object;
 use super::text::non_empty;
 use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
+use crate::webhook::HeaderName;
 use crate::{
     BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, event_key,
 };
 
 const SLUG: &str = "loops";
+
+/// The event id (Standard Webhooks' idempotency key).
+const WEBHOOK_ID: &str = "webhook-id";
+
+/// Every request header this normalizer reads (see `Provider::header_names`).
+pub(crate) const HEADERS: &[HeaderName] = &[HeaderName::always(WEBHOOK_ID)];
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let o = Object::parse(super::body_text(payload.body)?, "$")?;
@@ -72,12 +79,8 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     };
     let mut e = Event::new(SLUG, kind);
     e.bounce_class = class;
-    e.provider_event_id = payload
-        .headers
-        .get("webhook-id")
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned);
+    e.provider_event_id =
+        payload.headers.get(WEBHOOK_ID).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     e.occurred_at = o.time("eventTime", TimeUnit::Seconds)?;
     if let Some(c) = o.obj("contactIdentity")? {
         e.recipient = c.string("email")?.as_deref().and_then(bare_address);

@@ -44,9 +44,18 @@ use super::json::scan::Kind;
 use super::text::{non_empty, smtp_codes};
 use super::{TimeUnit, bare_address, clean_message_id};
 use crate::error::Error;
+use crate::webhook::HeaderName;
 use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
 const SLUG: &str = "resend";
+
+/// Every request header this normalizer reads (see `Provider::header_names`).
+pub(crate) const HEADERS: &[HeaderName] =
+    &[HeaderName::always(SVIX_ID), HeaderName::unless_present(WEBHOOK_ID, SVIX_ID)];
+
+/// The event id: Svix's header, or the Standard Webhooks one.
+const SVIX_ID: &str = "svix-id";
+const WEBHOOK_ID: &str = "webhook-id";
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let o = Object::parse(super::body_text(payload.body)?, "$")?;
@@ -70,8 +79,8 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     e.bounce_class = class;
     e.provider_event_id = payload
         .headers
-        .get("svix-id")
-        .or_else(|| payload.headers.get("webhook-id"))
+        .get(SVIX_ID)
+        .or_else(|| payload.headers.get(WEBHOOK_ID))
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned);

@@ -82,12 +82,18 @@ use super::text::smtp_codes;
 use super::{TimeUnit, bare_address, body_text, clean_message_id};
 use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
+use crate::webhook::HeaderName;
 use crate::{
     BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, Timestamp,
     event_key,
 };
 
 const SLUG: &str = "ses";
+
+const MESSAGE_ID: &str = "x-amz-sns-message-id";
+
+/// Every request header this normalizer reads (see `Provider::header_names`).
+pub(crate) const HEADERS: &[HeaderName] = &[HeaderName::always(MESSAGE_ID)];
 
 pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
     let text = body_text(payload.body)?;
@@ -97,7 +103,7 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         Err(e) => return Err(e),
     };
     let o = Object::of(value, "$".to_owned()).map_err(|_| wrong())?;
-    let header_id = payload.headers.get("x-amz-sns-message-id").map(str::to_owned);
+    let header_id = payload.headers.get(MESSAGE_ID).map(str::to_owned);
     let mut out = Normalized::default();
     if o.has("Type") {
         envelope(&o, header_id, &mut out)?;

@@ -24,6 +24,19 @@ use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
 use crate::providers::form::decode_pairs;
 use crate::signature::ct_eq;
+use crate::webhook::HeaderName;
+
+const AUTHORIZATION: &str = "Authorization";
+/// SparkPost's legacy token header.
+const SPARKPOST_TOKEN: &str = "X-MessageSystems-Webhook-Token";
+
+/// Every header this check reads for `provider` but the configured token header (see
+/// `super::header_names`).
+pub(super) fn headers(provider: Provider) -> &'static [HeaderName] {
+    const ALL: &[HeaderName] =
+        &[HeaderName::always(AUTHORIZATION), HeaderName::always(SPARKPOST_TOKEN)];
+    if provider == Provider::Sparkpost { ALL } else { &ALL[..1] }
+}
 
 pub(super) fn verify(
     provider: Provider,
@@ -33,7 +46,7 @@ pub(super) fn verify(
 ) -> Result<Verified, Error> {
     let secrets = keys.secrets(Scheme::BasicAuth)?;
     let mut presented: Vec<(Scheme, Vec<u8>)> = Vec::new();
-    if let Some(auth) = req.headers.get("Authorization") {
+    if let Some(auth) = req.headers.get(AUTHORIZATION) {
         let (kind, value) = auth.trim().split_once(' ').unwrap_or((auth.trim(), ""));
         if kind.eq_ignore_ascii_case("basic") {
             let decoded = decode_base64(value.trim()).ok_or_else(|| {
@@ -47,8 +60,7 @@ pub(super) fn verify(
             presented.push((Scheme::BearerToken, value.trim().as_bytes().to_vec()));
         }
     }
-    let default_header =
-        (provider == Provider::Sparkpost).then_some("X-MessageSystems-Webhook-Token");
+    let default_header = (provider == Provider::Sparkpost).then_some(SPARKPOST_TOKEN);
     for name in [opts.token_header, default_header].into_iter().flatten() {
         if let Some(v) = req.headers.get(name) {
             presented.push((Scheme::SharedToken, v.as_bytes().to_vec()));

@@ -6,8 +6,12 @@ use super::{Keys, Scheme, SignedRequest, Verified, bad_encoding, mismatch};
 use crate::encoding::decode_hex;
 use crate::error::Error;
 use crate::signature::{ct_eq, hmac_sha256};
+use crate::webhook::HeaderName;
 
 const SIGNATURE: &str = "Signature";
+
+/// Every header this check reads (see `super::header_names`).
+pub(super) const HEADERS: &[HeaderName] = &[HeaderName::always(SIGNATURE)];
 
 pub(super) fn verify(req: &SignedRequest<'_>, keys: &Keys) -> Result<Verified, Error> {
     let sig = req.header(SIGNATURE)?;

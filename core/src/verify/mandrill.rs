@@ -13,8 +13,12 @@ use crate::encoding::decode_base64;
 use crate::error::Error;
 use crate::providers::form::decode_pairs;
 use crate::signature::{ct_eq, hmac_sha1};
+use crate::webhook::HeaderName;
 
 const SIGNATURE: &str = "X-Mandrill-Signature";
+
+/// Every header this check reads (see `super::header_names`).
+pub(super) const HEADERS: &[HeaderName] = &[HeaderName::always(SIGNATURE)];
 
 pub(super) fn verify(req: &SignedRequest<'_>, keys: &Keys) -> Result<Verified, Error> {
     let sig = req.header(SIGNATURE)?;

@@ -35,7 +35,9 @@
 //! WebCrypto takes; [`verify_with_host`] runs the same checks again and takes the host's
 //! [`HostVerdict`] in place of its own math. The public-key schemes have this form (SendGrid's
 //! ECDSA, Postal's and SNS's RSA), whose math is slow in wasm (a 2048-bit RSA check about
-//! 0.4 ms, ECDSA P-256 about 0.75 ms); the HMAC and credential schemes are fast there.
+//! 0.4 ms, ECDSA P-256 about 0.75 ms); the HMAC and credential schemes are fast there (in
+//! workerd, a Standard Webhooks HMAC over a Loops request costs less in wasm than the
+//! WebCrypto call and the await it needs: BENCHMARKS.md, issue 19).
 //!
 //! # Quirks
 //! - The default tolerance of 300 s (both directions) suits Svix and Mailgun. SNS keeps the
@@ -61,9 +63,11 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::error::{Error, ErrorKind};
-use crate::signature::{DEFAULT_TOLERANCE_SECS, PublicKey};
+use crate::signature::{DEFAULT_TOLERANCE_SECS, HmacSha256Key, PublicKey};
+use crate::webhook::HeaderName;
 use crate::{Headers, MAX_BODY_BYTES, Provider, Timestamp};
 
 mod credentials;
@@ -150,7 +154,8 @@ impl<'a> SignedRequest<'a> {
 /// public keys (ECDSA P-256, RSA, or an X.509 certificate's key).
 ///
 /// Secrets are tried in order; put the current one first and the one being retired after it.
-/// `Debug` shows only counts.
+/// `Debug` shows only counts. Keep one `Keys` across requests: Standard Webhooks' secrets are
+/// decoded and keyed for HMAC on first use and kept.
 ///
 /// # Example
 /// ```
@@ -170,6 +175,10 @@ pub struct Keys {
     certificates: Vec<Option<Vec<u8>>>,
     /// Certificates of the CAs that signing certificates must chain to (Scaleway's).
     trust_anchors: Vec<Vec<u8>>,
+    /// Standard Webhooks' HMAC keys of the secrets, per key form, made on first use: a
+    /// worker keeps its `Keys` across requests, and keying an HMAC is a fifth of its cost on
+    /// a small request.
+    standard_webhooks: [OnceLock<Vec<Result<HmacSha256Key, Error>>>; 2],
 }
 
 impl Keys {
@@ -183,6 +192,7 @@ impl Keys {
     #[must_use]
     pub fn with_secret(mut self, secret: impl AsRef<[u8]>) -> Keys {
         self.secrets.push(secret.as_ref().to_vec());
+        self.standard_webhooks = Default::default();
         self
     }
 
@@ -605,7 +615,49 @@ pub fn verify(
     now: Timestamp,
     options: &VerifyOptions<'_>,
 ) -> Result<Verified, Error> {
-    let result = check_size(request).and_then(|()| match provider {
+    let result = check_size(request).and_then(|()| match check_for(provider, options) {
+        Check::StandardWebhooks(form) => {
+            standard_webhooks::verify(request, keys, now, options, form)
+        }
+        Check::Sendgrid => sendgrid::verify(request, keys, now, options),
+        Check::Ses => ses::verify(request, keys, now, options),
+        Check::Scaleway => ses::verify_scaleway(request, keys, now, options),
+        Check::Mailgun => mailgun::verify(request, keys, now, options),
+        Check::Resend => resend::verify(request, keys, now, options),
+        Check::Mandrill => mandrill::verify(request, keys),
+        Check::Mailersend => mailersend::verify(request, keys),
+        Check::Postal => postal::verify(request, keys),
+        Check::Mailtrap => mailtrap::verify(request, keys),
+        Check::Credentials => credentials::verify(provider, request, keys, options),
+        Check::UnisenderGo => unisender_go::verify(request, keys),
+        Check::Nothing => Err(nothing_to_verify(provider)),
+    });
+    result.map_err(|e| e.with_provider(provider.as_str()))
+}
+
+/// The check [`verify`] runs: one per scheme module (Standard Webhooks with its key form).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Check {
+    StandardWebhooks(standard_webhooks::KeyForm),
+    Sendgrid,
+    Ses,
+    Scaleway,
+    Mailgun,
+    Resend,
+    Mandrill,
+    Mailersend,
+    Postal,
+    Mailtrap,
+    Credentials,
+    UnisenderGo,
+    /// The file formats and ARF reports: no webhook to verify.
+    Nothing,
+}
+
+/// Which check authenticates `provider`'s requests with these options: the one place that
+/// decides it, for [`verify`], its host form and [`header_names`].
+fn check_for(provider: Provider, options: &VerifyOptions<'_>) -> Check {
+    match provider {
         // A sender that adopted Standard Webhooks, by the caller's choice.
         Provider::Sendgrid
         | Provider::Ses
@@ -623,32 +675,18 @@ pub fn verify(
         | Provider::Zeptomail
             if options.standard_webhooks =>
         {
-            standard_webhooks::verify(
-                request,
-                keys,
-                now,
-                options,
-                standard_webhooks::KeyForm::Whsec,
-            )
+            Check::StandardWebhooks(standard_webhooks::KeyForm::Whsec)
         }
-        Provider::Sendgrid => sendgrid::verify(request, keys, now, options),
-        Provider::Ses => ses::verify(request, keys, now, options),
-        Provider::Mailgun => mailgun::verify(request, keys, now, options),
-        Provider::Resend => resend::verify(request, keys, now, options),
-        Provider::Mandrill => mandrill::verify(request, keys),
-        Provider::Mailersend => mailersend::verify(request, keys),
-        Provider::Postal => postal::verify(request, keys),
-        Provider::Mailtrap => mailtrap::verify(request, keys),
-        Provider::Loops => standard_webhooks::verify(
-            request,
-            keys,
-            now,
-            options,
-            standard_webhooks::KeyForm::Whsec,
-        ),
-        Provider::Ahasend => {
-            standard_webhooks::verify(request, keys, now, options, standard_webhooks::KeyForm::Utf8)
-        }
+        Provider::Sendgrid => Check::Sendgrid,
+        Provider::Ses => Check::Ses,
+        Provider::Mailgun => Check::Mailgun,
+        Provider::Resend => Check::Resend,
+        Provider::Mandrill => Check::Mandrill,
+        Provider::Mailersend => Check::Mailersend,
+        Provider::Postal => Check::Postal,
+        Provider::Mailtrap => Check::Mailtrap,
+        Provider::Loops => Check::StandardWebhooks(standard_webhooks::KeyForm::Whsec),
+        Provider::Ahasend => Check::StandardWebhooks(standard_webhooks::KeyForm::Utf8),
         Provider::Postmark
         | Provider::Sparkpost
         | Provider::Mailjet
@@ -657,22 +695,53 @@ pub fn verify(
         | Provider::Zeptomail
         | Provider::AzureAcs
         | Provider::ElasticEmail
-        | Provider::SesEventbridge => credentials::verify(provider, request, keys, options),
-        Provider::Scaleway => ses::verify_scaleway(request, keys, now, options),
-        Provider::UnisenderGo => unisender_go::verify(request, keys),
-        Provider::Ndjson | Provider::Csv => Err(Error::new(
+        | Provider::SesEventbridge => Check::Credentials,
+        Provider::Scaleway => Check::Scaleway,
+        Provider::UnisenderGo => Check::UnisenderGo,
+        Provider::Ndjson | Provider::Csv | Provider::Arf => Check::Nothing,
+    }
+}
+
+/// Why there is nothing to verify for a file format or an ARF report.
+fn nothing_to_verify(provider: Provider) -> Error {
+    if provider == Provider::Arf {
+        Error::new(
+            ErrorKind::Unsupported,
+            "arf reports arrive by mail: their authenticity is the reporter's DKIM signature, \
+             checked by the receiving mail server, not a webhook signature",
+        )
+    } else {
+        Error::new(
             ErrorKind::Unsupported,
             format!(
                 "{provider} is a file format, not a webhook sender: there is nothing to verify"
             ),
-        )),
-        Provider::Arf => Err(Error::new(
-            ErrorKind::Unsupported,
-            "arf reports arrive by mail: their authenticity is the reporter's DKIM signature, \
-             checked by the receiving mail server, not a webhook signature",
-        )),
-    });
-    result.map_err(|e| e.with_provider(provider.as_str()))
+        )
+    }
+}
+
+/// The request headers [`verify`] reads for `provider` with `options`: the names its check's
+/// module reads (each module lists them next to the code that reads them) and, for the
+/// credential check, the configured token header. A host that reads headers one by one (a
+/// Fetch `Headers`) needs only these; any other header cannot change the answer.
+pub(crate) fn header_names(provider: Provider, options: &VerifyOptions<'_>) -> Vec<HeaderName> {
+    let names: &[HeaderName] = match check_for(provider, options) {
+        Check::StandardWebhooks(_) => standard_webhooks::HEADERS,
+        Check::Sendgrid => sendgrid::HEADERS,
+        Check::Resend => resend::HEADERS,
+        Check::Mandrill => mandrill::HEADERS,
+        Check::Mailersend => mailersend::HEADERS,
+        Check::Postal => postal::HEADERS,
+        Check::Mailtrap => mailtrap::HEADERS,
+        Check::Credentials => credentials::headers(provider),
+        // These sign fields of the body (SNS, Mailgun, Unisender Go), or nothing.
+        Check::Ses | Check::Scaleway | Check::Mailgun | Check::UnisenderGo | Check::Nothing => &[],
+    };
+    let mut names = names.to_vec();
+    if let (Check::Credentials, Some(h)) = (check_for(provider, options), options.token_header) {
+        names.push(HeaderName::owned(h));
+    }
+    names
 }
 
 fn check_size(request: &SignedRequest<'_>) -> Result<(), Error> {
@@ -811,15 +880,23 @@ pub fn prepare_host_check(
     now: Timestamp,
     options: &VerifyOptions<'_>,
 ) -> Result<Option<HostCheck>, Error> {
-    let result = check_size(request).and_then(|()| match provider {
-        _ if options.standard_webhooks => Ok(None),
-        Provider::Sendgrid => {
-            Ok(Some(sendgrid::prepare(request, keys, now, options)?.host_check()))
-        }
-        Provider::Postal => Ok(postal::prepare(request, keys)?.host_check()),
-        Provider::Ses => Ok(ses::prepare(request, keys, now, options)?.host_check()),
-        Provider::Scaleway => Ok(ses::prepare_scaleway(request, keys, now, options)?.host_check()),
-        _ => Ok(None),
+    let result = check_size(request).and_then(|()| match check_for(provider, options) {
+        Check::Sendgrid => Ok(Some(sendgrid::prepare(request, keys, now, options)?.host_check())),
+        Check::Postal => Ok(postal::prepare(request, keys)?.host_check()),
+        Check::Ses => Ok(ses::prepare(request, keys, now, options)?.host_check()),
+        Check::Scaleway => Ok(ses::prepare_scaleway(request, keys, now, options)?.host_check()),
+        // The HMAC schemes (Standard Webhooks' included: in workerd its check in wasm costs
+        // less than the WebCrypto call and the await it needs, see BENCHMARKS.md) and the
+        // credential checks.
+        Check::StandardWebhooks(_)
+        | Check::Mailgun
+        | Check::Resend
+        | Check::Mandrill
+        | Check::Mailersend
+        | Check::Mailtrap
+        | Check::Credentials
+        | Check::UnisenderGo
+        | Check::Nothing => Ok(None),
     });
     result.map_err(|e| e.with_provider(provider.as_str()))
 }
@@ -841,15 +918,22 @@ pub fn verify_with_host(
     options: &VerifyOptions<'_>,
     verdict: HostVerdict,
 ) -> Result<Verified, Error> {
-    let result = check_size(request).and_then(|()| match provider {
-        _ if options.standard_webhooks => verify(provider, request, keys, now, options),
-        Provider::Sendgrid => sendgrid::prepare(request, keys, now, options)?.with_verdict(verdict),
-        Provider::Postal => postal::prepare(request, keys)?.with_verdict(verdict),
-        Provider::Ses => ses::prepare(request, keys, now, options)?.with_verdict(verdict),
-        Provider::Scaleway => {
+    let result = check_size(request).and_then(|()| match check_for(provider, options) {
+        Check::Sendgrid => sendgrid::prepare(request, keys, now, options)?.with_verdict(verdict),
+        Check::Postal => postal::prepare(request, keys)?.with_verdict(verdict),
+        Check::Ses => ses::prepare(request, keys, now, options)?.with_verdict(verdict),
+        Check::Scaleway => {
             ses::prepare_scaleway(request, keys, now, options)?.with_verdict(verdict)
         }
-        _ => verify(provider, request, keys, now, options),
+        Check::StandardWebhooks(_)
+        | Check::Mailgun
+        | Check::Resend
+        | Check::Mandrill
+        | Check::Mailersend
+        | Check::Mailtrap
+        | Check::Credentials
+        | Check::UnisenderGo
+        | Check::Nothing => verify(provider, request, keys, now, options),
     });
     result.map_err(|e| e.with_provider(provider.as_str()))
 }

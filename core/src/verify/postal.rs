@@ -27,9 +27,14 @@ use crate::Timestamp;
 use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
 use crate::signature::PublicKey;
+use crate::webhook::HeaderName;
 
 const SIGNATURE_256: &str = "X-Postal-Signature-256";
 const SIGNATURE_SHA1: &str = "X-Postal-Signature";
+
+/// Every header this check reads (see `super::header_names`).
+pub(super) const HEADERS: &[HeaderName] =
+    &[HeaderName::always(SIGNATURE_256), HeaderName::always(SIGNATURE_SHA1)];
 
 /// Which header to check, its signature decoded, an RSA key configured: every rule but the
 /// math, in the order `verify` reports them.

@@ -16,6 +16,18 @@ use crate::Timestamp;
 use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
 use crate::signature::{check_tolerance, ct_eq, hmac_sha256, parse_unix_secs};
+use crate::webhook::HeaderName;
+
+/// Every header this check reads (see `super::header_names`): `{prefix}-id`, `-timestamp` and
+/// `-signature`, the `webhook-` ones only without `svix-id`.
+pub(super) const HEADERS: &[HeaderName] = &[
+    HeaderName::always("svix-id"),
+    HeaderName::always("svix-timestamp"),
+    HeaderName::always("svix-signature"),
+    HeaderName::unless_present("webhook-id", "svix-id"),
+    HeaderName::unless_present("webhook-timestamp", "svix-id"),
+    HeaderName::unless_present("webhook-signature", "svix-id"),
+];
 
 pub(super) fn verify(
     req: &SignedRequest<'_>,

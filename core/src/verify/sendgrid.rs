@@ -25,9 +25,14 @@ use crate::Timestamp;
 use crate::encoding::decode_base64;
 use crate::error::Error;
 use crate::signature::{PublicKey, check_tolerance, parse_unix_secs};
+use crate::webhook::HeaderName;
 
 const SIGNATURE: &str = "X-Twilio-Email-Event-Webhook-Signature";
 const TIMESTAMP: &str = "X-Twilio-Email-Event-Webhook-Timestamp";
+
+/// Every header this check reads (see `super::header_names`).
+pub(super) const HEADERS: &[HeaderName] =
+    &[HeaderName::always(SIGNATURE), HeaderName::always(TIMESTAMP)];
 
 /// A request that passed every check but the signature math.
 pub(super) struct Prepared<'a, 'k> {

@@ -27,15 +27,34 @@ use super::{Keys, Scheme, SignedRequest, Verified, VerifyOptions, bad_encoding, 
 use crate::Timestamp;
 use crate::encoding::decode_base64;
 use crate::error::{Error, ErrorKind};
-use crate::signature::{PublicKey, check_tolerance, ct_eq, hmac_sha256, parse_unix_secs};
+use crate::signature::{HmacSha256Key, PublicKey, check_tolerance, ct_eq, parse_unix_secs};
+use crate::webhook::HeaderName;
 
-/// How a sender turns its shared secret into the HMAC key.
+const ID: &str = "webhook-id";
+const TIMESTAMP: &str = "webhook-timestamp";
+const SIGNATURE: &str = "webhook-signature";
+const SVIX_ID: &str = "svix-id";
+const SVIX_TIMESTAMP: &str = "svix-timestamp";
+const SVIX_SIGNATURE: &str = "svix-signature";
+
+/// Every header this check reads (see `super::header_names`): Svix's names count only
+/// without `webhook-id`.
+pub(super) const HEADERS: &[HeaderName] = &[
+    HeaderName::always(ID),
+    HeaderName::always(TIMESTAMP),
+    HeaderName::always(SIGNATURE),
+    HeaderName::unless_present(SVIX_ID, ID),
+    HeaderName::unless_present(SVIX_TIMESTAMP, ID),
+    HeaderName::unless_present(SVIX_SIGNATURE, ID),
+];
+
+/// How a sender turns its shared secret into the HMAC key (the index of its cache in `Keys`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum KeyForm {
     /// The spec's: base64 after an optional `whsec_` prefix.
-    Whsec,
+    Whsec = 0,
     /// AhaSend's: the UTF-8 bytes of the whole secret as shown.
-    Utf8,
+    Utf8 = 1,
 }
 
 pub(super) fn verify(
@@ -45,14 +64,13 @@ pub(super) fn verify(
     opts: &VerifyOptions<'_>,
     form: KeyForm,
 ) -> Result<Verified, Error> {
-    let (id_name, ts_name, sig_name) =
-        match (req.headers.get("webhook-id"), req.headers.get("svix-id")) {
-            (Some(_), _) => ("webhook-id", "webhook-timestamp", "webhook-signature"),
-            (None, Some(_)) => ("svix-id", "svix-timestamp", "svix-signature"),
-            (None, None) => {
-                return Err(Error::new(ErrorKind::MissingHeader, "missing header webhook-id"));
-            }
-        };
+    let (id_name, ts_name, sig_name) = match (req.headers.get(ID), req.headers.get(SVIX_ID)) {
+        (Some(_), _) => (ID, TIMESTAMP, SIGNATURE),
+        (None, Some(_)) => (SVIX_ID, SVIX_TIMESTAMP, SVIX_SIGNATURE),
+        (None, None) => {
+            return Err(Error::new(ErrorKind::MissingHeader, "missing header webhook-id"));
+        }
+    };
     let id = req.header(id_name)?;
     let ts = req.header(ts_name)?;
     let sigs = req.header(sig_name)?;
@@ -88,9 +106,15 @@ pub(super) fn verify(
     let hmac_scheme = Scheme::StandardWebhooksHmacSha256;
     let try_hmac = keys.secret_count() > 0 || ed_keys.is_empty();
     if try_hmac {
-        for (i, secret) in keys.secrets(hmac_scheme)?.iter().enumerate() {
-            let key = hmac_key(secret, form)?;
-            let mac = hmac_sha256(&key, &[id.as_bytes(), b".", ts.as_bytes(), b".", req.body]);
+        let secrets = keys.secrets(hmac_scheme)?;
+        let cache = &keys.standard_webhooks[form as usize];
+        let hmac_keys = cache.get_or_init(|| {
+            secrets.iter().map(|s| hmac_key(s, form).map(|k| HmacSha256Key::new(&k))).collect()
+        });
+        for (i, key) in hmac_keys.iter().enumerate() {
+            // A secret that is not a key is reported when no earlier one matched.
+            let key = key.as_ref().map_err(Clone::clone)?;
+            let mac = key.mac(&[id.as_bytes(), b".", ts.as_bytes(), b".", req.body]);
             // Every entry is compared, without stopping early, so timing does not reveal which
             // one matched.
             let hit = hmacs.iter().fold(false, |acc, c| acc | ct_eq(&mac, c));

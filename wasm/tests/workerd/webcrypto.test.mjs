@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { agreementCases, lyingCase, signatureVectorCases } from "../agree-cases.mjs";
+import { agreementCases, headerShapeCases, loopsCases, lyingCase, signatureVectorCases } from "../agree-cases.mjs";
 import { startTestWorker } from "./miniflare.mjs";
 
 let mf;
@@ -53,4 +53,40 @@ test("WebCrypto and wasm agree in workerd on every ECDSA and RSA signature vecto
     });
   }
   assert.ok(viaWebCrypto > 20, `WebCrypto ran for ${viaWebCrypto} vectors`);
+});
+
+for (const c of loopsCases()) {
+  test(`Loops with headers as a Headers in workerd: ${c.name}`, async () => {
+    const res = await mf.dispatchFetch("http://localhost/agree", { method: "POST", body: JSON.stringify(c) });
+    assert.equal(res.status, 200, await res.clone().text());
+    const played = await res.json();
+    assert.ok(played.plain.result, `handleWebhookSync threw ${JSON.stringify(played.plain.thrown)}`);
+    assert.deepEqual(played.sync, played.plain);
+    assert.deepEqual(played.async, played.plain);
+    assert.equal(played.plain.result.status, c.status, JSON.stringify(played.plain.result.error));
+    assert.equal(played.plain.result.error?.code, c.code);
+    assert.equal(played.webcryptoCalls, 0);
+  });
+}
+
+test("every vector answers alike with its headers as a Headers or as a plain object, in workerd", async () => {
+  const cases = headerShapeCases();
+  assert.ok(cases.length > 500, `only ${cases.length} vectors`);
+  let played = 0;
+  // In batches, one request each: workerd's own Headers is the one read.
+  for (let i = 0; i < cases.length; i += 100) {
+    const batch = cases.slice(i, i + 100);
+    const res = await mf.dispatchFetch("http://localhost/headers", { method: "POST", body: JSON.stringify(batch) });
+    assert.equal(res.status, 200, await res.clone().text());
+    const results = await res.json();
+    results.forEach((r, j) => {
+      if (r === null) return;
+      const name = batch[j].name;
+      assert.deepEqual(r.headersSync, r.objectSync, name);
+      assert.deepEqual(r.headersAsync, r.objectAsync, name);
+      assert.deepEqual(r.headersAsync, r.headersSync, name);
+      played++;
+    });
+  }
+  assert.ok(played > 500, `only ${played} vectors played`);
 });
