@@ -482,7 +482,7 @@ fn validate_parts(p: &Parts<'_>) -> Result<(), Error> {
         return Err(Error::invalid("provider", "must not be empty"));
     }
     if let Some(r) = p.recipient
-        && (r.is_empty() || *r != r.to_lowercase() || r.contains(['<', '>', ' ']))
+        && (r.is_empty() || !is_lower_case(r) || r.contains(['<', '>', ' ']))
     {
         return Err(Error::invalid(
             "recipient",
@@ -505,6 +505,12 @@ fn validate_parts(p: &Parts<'_>) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+/// Whether lower-casing `s` leaves it as it is; without allocating for ASCII text (every
+/// canonical event's recipient is checked).
+fn is_lower_case(s: &str) -> bool {
+    if s.is_ascii() { !s.bytes().any(|b| b.is_ascii_uppercase()) } else { s.to_lowercase() == s }
 }
 
 /// A string that borrows from the JSON it was read from unless it has escapes.

@@ -42,17 +42,29 @@ const ABSENT: u32 = u32::MAX;
 /// ```
 #[derive(Debug, Default)]
 pub struct MessageGroups {
-    /// Group numbers, found by the hash of their labels.
-    index: HashTable<u32>,
+    /// Per group: its number (low half) and the high half of its labels' hash, so growing
+    /// the table does not hash the labels again.
+    index: HashTable<u64>,
     /// Per group: the message id's and the recipient's spans in `text`.
     labels: Vec<[Span; 2]>,
     text: String,
     groups: GroupStates,
 }
 
-/// The hash of a group's labels (a fixed seed: the same on every run).
-fn hash(labels: [Option<&str>; 2]) -> u64 {
-    FixedState::with_seed(0x6d61_696c_7374_6174).hash_one(labels)
+/// The high half of the hash of a group's labels (a fixed seed: the same on every run): what
+/// an index entry keeps.
+fn high_hash(labels: [Option<&str>; 2]) -> u64 {
+    FixedState::with_seed(0x6d61_696c_7374_6174).hash_one(labels) >> 32
+}
+
+/// A table hash from the 32 bits an entry keeps (an odd multiplier: distinct in, distinct out).
+fn spread(high: u64) -> u64 {
+    high.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ high
+}
+
+/// A table entry: group `g`, the hash's kept half.
+fn entry(g: u32, high: u64) -> u64 {
+    high << 32 | u64::from(g)
 }
 
 impl MessageGroups {
@@ -79,17 +91,22 @@ impl MessageGroups {
         facts: EventFactsRef<'_>,
     ) -> Result<(), Error> {
         let labels = [message_id, recipient];
-        let h = hash(labels);
+        let high = high_hash(labels);
         let (spans, text) = (&self.labels, &self.text);
-        let found = self.index.find(h, |&g| Self::labels_of(spans, text, g) == labels).copied();
+        let found = self.index.find(spread(high), |&e| {
+            #[expect(clippy::cast_possible_truncation, reason = "the low half is the group")]
+            let g = e as u32;
+            e >> 32 == high && Self::labels_of(spans, text, g) == labels
+        });
         let g = match found {
-            Some(g) => g,
-            None => self.add_group(h, labels)?,
+            #[expect(clippy::cast_possible_truncation, reason = "the low half is the group")]
+            Some(&e) => e as u32,
+            None => self.add_group(high, labels)?,
         };
         self.groups.insert(g as usize, key, facts)
     }
 
-    fn add_group(&mut self, h: u64, labels: [Option<&str>; 2]) -> Result<u32, Error> {
+    fn add_group(&mut self, high: u64, labels: [Option<&str>; 2]) -> Result<u32, Error> {
         let too_large = |what: &str| {
             Error::new(ErrorKind::TooLarge, format!("more than 2^32 {what} in one group store"))
         };
@@ -107,8 +124,7 @@ impl MessageGroups {
             }
         }
         self.labels.push(spans);
-        let (all, text) = (&self.labels, &self.text);
-        self.index.insert_unique(h, g, |&g| hash(Self::labels_of(all, text, g)));
+        self.index.insert_unique(spread(high), entry(g, high), |&e| spread(e >> 32));
         Ok(g)
     }
 
@@ -142,7 +158,7 @@ impl MessageGroups {
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.index.capacity() * (size_of::<u32>() + 1)
+        self.index.capacity() * (size_of::<u64>() + 1)
             + self.labels.capacity() * size_of::<[Span; 2]>()
             + self.text.capacity()
             + self.groups.heap_bytes()
@@ -180,6 +196,23 @@ mod tests {
         let want: Vec<_> = want.values().map(MessageState::view).collect();
         assert_eq!(got, want);
         assert_eq!(groups.len(), want.len());
+    }
+
+    #[test]
+    fn groups_are_found_again_after_the_index_grows() {
+        let mut groups = MessageGroups::default();
+        let f = EventFactsRef::new(EventType::Open, Timestamp::from_millis(1), None, None);
+        for round in 0..2 {
+            for i in 0..20_000 {
+                groups
+                    .insert(Some(&format!("m{i}")), Some("a@x"), &format!("k{round}"), f)
+                    .unwrap();
+            }
+        }
+        assert_eq!(groups.len(), 20_000);
+        let mut counts = Vec::new();
+        groups.for_each_view(|v| counts.push(v.event_count));
+        assert!(counts.iter().all(|&n| n == 2), "each group met both keys");
     }
 
     #[test]
