@@ -398,6 +398,14 @@ impl MessageState {
         MessageState { message_id, recipient, events: FactSet::default() }
     }
 
+    /// An unlabelled state with room for `events` distinct events and `text` bytes of their
+    /// keys and diagnostics (what [`crate::GroupStates`] knows before it builds one).
+    pub(crate) fn with_capacity(events: usize, text: usize) -> MessageState {
+        let events =
+            FactSet { recs: Vec::with_capacity(events), text: String::with_capacity(text) };
+        MessageState { message_id: None, recipient: None, events }
+    }
+
     /// The distinct events, sorted by key.
     pub fn events(&self) -> impl Iterator<Item = (&str, EventFactsRef<'_>)> {
         self.events.iter()
