@@ -221,6 +221,24 @@ impl EventBatch {
         }
     }
 
+    /// [`EventBatch::push_facts`] from borrowed facts, without the group's labels.
+    pub fn push_facts_ref(&mut self, group: u32, event_key: &str, facts: EventFactsRef<'_>) {
+        self.push_labelled(
+            group,
+            event_key,
+            facts.kind,
+            facts.occurred_at,
+            facts.bounce_class,
+            facts.diagnostic,
+            None,
+            None,
+        );
+        if let (Some(a), Some(c)) = (self.automated.last_mut(), self.category.last_mut()) {
+            *a = Automated::to_byte(facts.automated);
+            *c = BounceCategory::to_byte(facts.bounce_category);
+        }
+    }
+
     /// The `batch.fold` input bytes (see the module docs for the layout).
     pub fn encode(&self) -> Vec<u8> {
         let n = self.len();

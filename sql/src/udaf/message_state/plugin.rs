@@ -9,7 +9,9 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::EmitTo;
 use mailstate_core::batch::chunk_ranges;
 use mailstate_core::batch::{EventBatch, ReduceBatch, StateBatch};
-use mailstate_core::{EventFacts, EventFactsRef, StateView};
+use mailstate_core::{
+    Automated, BounceCategory, BounceClass, EventFactsRef, EventType, StateView, Timestamp,
+};
 
 use super::NAME;
 use super::groups::Store;
@@ -21,8 +23,8 @@ const CHUNK: usize = 32 * 1024;
 
 pub(super) struct RulesStore {
     rules: SqlRules,
-    /// (group, event_key, facts) in arrival order.
-    rows: Vec<(u32, String, EventFacts)>,
+    /// The events in arrival order.
+    rows: Rows,
     /// (group, encoded state) from `merge_batch`.
     partials: Vec<(u32, Vec<u8>)>,
     groups: usize,
@@ -36,7 +38,82 @@ enum Item {
 }
 
 /// What [`RulesStore::take`] removes: the number of groups, their rows and their states.
-type Taken = (usize, Vec<(u32, String, EventFacts)>, Vec<(u32, Vec<u8>)>);
+type Taken = (usize, Rows, Vec<(u32, Vec<u8>)>);
+
+/// Buffered events in flat storage: a fixed record each, keys and diagnostics in one text
+/// buffer (a `String` per key cost an allocation per row and about twice the memory).
+#[derive(Default)]
+struct Rows {
+    rows: Vec<Row>,
+    text: String,
+}
+
+/// One buffered event: its group, facts, and where its key (then its diagnostic) is.
+#[derive(Clone, Copy)]
+struct Row {
+    group: u32,
+    start: u32,
+    key_len: u32,
+    /// `u32::MAX`: no diagnostic.
+    diag_len: u32,
+    /// `i64::MIN`: no time.
+    at: i64,
+    kind: EventType,
+    class: Option<BounceClass>,
+    automated: Option<Automated>,
+    category: Option<BounceCategory>,
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn push(&mut self, group: u32, key: &str, facts: EventFactsRef<'_>) -> Result<()> {
+        let too_large = || {
+            DataFusionError::Execution(format!(
+                "{NAME}: more than 4 GiB of keys in one accumulator"
+            ))
+        };
+        let start = u32::try_from(self.text.len()).map_err(|_| too_large())?;
+        let diag = facts.diagnostic.map_or(0, str::len);
+        u32::try_from(self.text.len() + key.len() + diag).map_err(|_| too_large())?;
+        self.text.push_str(key);
+        self.text.push_str(facts.diagnostic.unwrap_or(""));
+        self.rows.push(Row {
+            group,
+            start,
+            key_len: u32::try_from(key.len()).map_err(|_| too_large())?,
+            diag_len: facts.diagnostic.map_or(u32::MAX, |d| u32::try_from(d.len()).unwrap_or(0)),
+            at: facts.occurred_at.map_or(i64::MIN, Timestamp::as_millis),
+            kind: facts.kind,
+            class: facts.bounce_class,
+            automated: facts.automated,
+            category: facts.bounce_category,
+        });
+        Ok(())
+    }
+
+    fn key(&self, r: &Row) -> &str {
+        let start = r.start as usize;
+        self.text.get(start..start + r.key_len as usize).unwrap_or_default()
+    }
+
+    fn facts(&self, r: &Row) -> EventFactsRef<'_> {
+        let diagnostic = (r.diag_len != u32::MAX).then(|| {
+            let start = r.start as usize + r.key_len as usize;
+            self.text.get(start..start + r.diag_len as usize).unwrap_or_default()
+        });
+        let at = if r.at == i64::MIN { None } else { Timestamp::from_millis(r.at) };
+        EventFactsRef::new(r.kind, at, r.class, diagnostic)
+            .with_automated(r.automated)
+            .with_bounce_category(r.category)
+    }
+
+    fn bytes(&self) -> usize {
+        self.rows.capacity() * size_of::<Row>() + self.text.capacity()
+    }
+}
 
 fn group_u32(g: usize) -> Result<u32> {
     u32::try_from(g).map_err(|_| {
@@ -44,15 +121,9 @@ fn group_u32(g: usize) -> Result<u32> {
     })
 }
 
-fn row_bytes(key: &str, facts: &EventFacts) -> usize {
-    key.len()
-        + size_of::<(u32, String, EventFacts)>()
-        + facts.diagnostic.as_ref().map_or(0, String::len)
-}
-
 impl RulesStore {
     pub(super) fn new(rules: SqlRules) -> RulesStore {
-        RulesStore { rules, rows: Vec::new(), partials: Vec::new(), groups: 0, bytes: 0 }
+        RulesStore { rules, rows: Rows::default(), partials: Vec::new(), groups: 0, bytes: 0 }
     }
 
     /// Take the rows and states of the first `n` groups (all for `EmitTo::All`), shifting the
@@ -66,15 +137,22 @@ impl RulesStore {
             }
             EmitTo::First(n) => {
                 let cut = u32::try_from(n).unwrap_or(u32::MAX);
-                let (rows, kept): (Vec<_>, Vec<_>) =
-                    std::mem::take(&mut self.rows).into_iter().partition(|r| r.0 < cut);
-                self.rows = kept.into_iter().map(|(g, k, f)| (g - cut, k, f)).collect();
+                let old = std::mem::take(&mut self.rows);
+                let mut rows = Rows::default();
+                for r in &old.rows {
+                    // Pushing what was pushed before: its sizes were checked then.
+                    let (key, facts) = (old.key(r), old.facts(r));
+                    let _ = if r.group < cut {
+                        rows.push(r.group, key, facts)
+                    } else {
+                        self.rows.push(r.group - cut, key, facts)
+                    };
+                }
                 let (partials, kept): (Vec<_>, Vec<_>) =
                     std::mem::take(&mut self.partials).into_iter().partition(|p| p.0 < cut);
                 self.partials = kept.into_iter().map(|(g, b)| (g - cut, b)).collect();
                 self.groups = self.groups.saturating_sub(n);
-                self.bytes = self.rows.iter().map(|(_, k, f)| row_bytes(k, f)).sum::<usize>()
-                    + self.partials.iter().map(|(_, b)| b.len()).sum::<usize>();
+                self.bytes = self.partials.iter().map(|(_, b)| b.len()).sum::<usize>();
                 (n, rows, partials)
             }
         }
@@ -90,8 +168,8 @@ impl RulesStore {
         let n = *n;
         // Counting sort of row and state indices by group.
         let mut starts = vec![0usize; n + 1];
-        for (g, ..) in rows {
-            starts[*g as usize + 1] += 1;
+        for r in &rows.rows {
+            starts[r.group as usize + 1] += 1;
         }
         for (g, _) in partials {
             starts[*g as usize + 1] += 1;
@@ -101,9 +179,9 @@ impl RulesStore {
         }
         let mut next = starts.clone();
         let mut order = vec![Item::Row(0); rows.len() + partials.len()];
-        for (i, (g, ..)) in rows.iter().enumerate() {
-            order[next[*g as usize]] = Item::Row(i);
-            next[*g as usize] += 1;
+        for (i, r) in rows.rows.iter().enumerate() {
+            order[next[r.group as usize]] = Item::Row(i);
+            next[r.group as usize] += 1;
         }
         for (i, (g, _)) in partials.iter().enumerate() {
             order[next[*g as usize]] = Item::State(i);
@@ -119,8 +197,8 @@ impl RulesStore {
             for item in &order[starts[first]..starts[last]] {
                 match *item {
                     Item::Row(i) => {
-                        let (g, key, f) = &rows[i];
-                        events.push_facts(g - base, key, f, None, None);
+                        let r = &rows.rows[i];
+                        events.push_facts_ref(r.group - base, rows.key(r), rows.facts(r));
                     }
                     Item::State(i) => states.push(partials[i].0 - base, &partials[i].1),
                 }
@@ -149,10 +227,7 @@ impl Store for RulesStore {
     }
 
     fn add_event(&mut self, g: usize, key: &str, facts: EventFactsRef<'_>) -> Result<()> {
-        let facts = facts.to_facts();
-        self.bytes += row_bytes(key, &facts);
-        self.rows.push((group_u32(g)?, key.to_owned(), facts));
-        Ok(())
+        self.rows.push(group_u32(g)?, key, facts)
     }
 
     fn add_state(&mut self, g: usize, state: &[u8]) -> Result<()> {
@@ -182,8 +257,34 @@ impl Store for RulesStore {
     }
 
     fn size(&self) -> usize {
-        self.bytes
-            + self.rows.capacity() * size_of::<(u32, String, EventFacts)>()
-            + self.partials.capacity() * size_of::<(u32, Vec<u8>)>()
+        self.bytes + self.rows.bytes() + self.partials.capacity() * size_of::<(u32, Vec<u8>)>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailstate_core::{MessageState, Timestamp};
+
+    #[test]
+    fn emitting_the_first_groups_hands_them_over_and_shifts_the_others_down() {
+        let mut store = RulesStore::new(SqlRules::native());
+        let mut want = vec![MessageState::default(); 4];
+        let kinds = [EventType::Delivered, EventType::Open, EventType::HardBounce];
+        for i in 0..40_u32 {
+            let g = (i * 7 % 4) as usize;
+            let key = format!("k{}", i % 9);
+            let diagnostic = (i % 3 == 2).then_some("550 5.1.1 unknown");
+            let at = Timestamp::from_millis(i64::from(i));
+            let facts = EventFactsRef::new(kinds[(i % 3) as usize], at, None, diagnostic);
+            store.resize(g + 1);
+            store.add_event(g, &key, facts).unwrap();
+            want[g].insert_ref(&key, facts);
+        }
+        let mut views = Vec::new();
+        store.take_views(EmitTo::First(2), &mut |v| views.push(v)).unwrap();
+        store.take_views(EmitTo::All, &mut |v| views.push(v)).unwrap();
+        let want: Vec<_> = want.iter().map(MessageState::view).collect();
+        assert_eq!(views, want);
     }
 }
