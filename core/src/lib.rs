@@ -90,7 +90,7 @@ pub use provider::{
     Answer, Control, ControlKind, Headers, MAX_BODY_BYTES, Normalized, Payload, Provider, detect,
     normalize, normalize_borrowed,
 };
-pub use reduce::{EventFacts, EventFactsRef, MessageState, StateView, reduce};
+pub use reduce::{EventFacts, EventFactsRef, EventLog, MessageState, StateView, reduce};
 pub use suppress::{Suppression, suppressions};
 pub use tags::{Tags, TagsIntoIter};
 pub use time::Timestamp;

@@ -375,6 +375,64 @@ impl FactSet {
     }
 }
 
+/// Events appended in arrival order, each a fixed record with its key and diagnostic in one
+/// text buffer: [`MessageState`]'s own storage without its ordering or deduplication, for a
+/// caller that must hand events on exactly as they came (the SQL aggregate's plugin store,
+/// which buffers rows for rules behind a boundary). 24 bytes per event plus its text.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{EventFactsRef, EventLog, EventType, Timestamp};
+/// let mut log = EventLog::default();
+/// let open = EventFactsRef::new(EventType::Open, Timestamp::from_millis(5), None, None);
+/// log.push("b", open).unwrap();
+/// log.push("a", open).unwrap();
+/// log.push("b", open).unwrap(); // kept: the log applies no rule
+/// assert_eq!(log.len(), 3);
+/// assert_eq!(log.get(1), Some(("a", open)));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct EventLog(FactSet);
+
+impl EventLog {
+    /// Append one event.
+    ///
+    /// # Errors
+    /// `too_large` when the log's text would pass 4 GiB (its records address it with `u32`).
+    pub fn push(&mut self, key: &str, facts: EventFactsRef<'_>) -> Result<(), Error> {
+        let text = self.0.text.len() + key.len() + facts.diagnostic.map_or(0, str::len);
+        if u32::try_from(text).is_err() {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                "more than 4 GiB of text in one event log",
+            ));
+        }
+        let rec = self.0.push_text(key, facts);
+        self.0.recs.push(rec);
+        Ok(())
+    }
+
+    /// How many events there are.
+    pub fn len(&self) -> usize {
+        self.0.recs.len()
+    }
+
+    /// Whether there is no event.
+    pub fn is_empty(&self) -> bool {
+        self.0.recs.is_empty()
+    }
+
+    /// Event `i`: its key and facts.
+    pub fn get(&self, i: usize) -> Option<(&str, EventFactsRef<'_>)> {
+        self.0.recs.get(i).map(|r| (self.0.key(r), self.0.facts(r)))
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.0.heap_bytes()
+    }
+}
+
 impl Serialize for FactSet {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_map(self.iter().map(|(k, f)| (k, f.to_facts())))

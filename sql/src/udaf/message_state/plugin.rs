@@ -9,12 +9,10 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::EmitTo;
 use mailstate_core::batch::chunk_ranges;
 use mailstate_core::batch::{EventBatch, ReduceBatch, StateBatch};
-use mailstate_core::{
-    Automated, BounceCategory, BounceClass, EventFactsRef, EventType, StateView, Timestamp,
-};
+use mailstate_core::{EventFactsRef, EventLog, StateView};
 
-use super::NAME;
 use super::groups::Store;
+use super::{NAME, core_error};
 use crate::rules::SqlRules;
 
 /// Rows plus states per `batch.reduce` call: large enough that the boundary is crossed
@@ -40,78 +38,34 @@ enum Item {
 /// What [`RulesStore::take`] removes: the number of groups, their rows and their states.
 type Taken = (usize, Rows, Vec<(u32, Vec<u8>)>);
 
-/// Buffered events in flat storage: a fixed record each, keys and diagnostics in one text
-/// buffer (a `String` per key cost an allocation per row and about twice the memory).
+/// Buffered events: core's [`EventLog`] (a fixed record each, keys and diagnostics in one
+/// text buffer; a `String` per key cost an allocation per row and about twice the memory) and
+/// each event's group beside it.
 #[derive(Default)]
 struct Rows {
-    rows: Vec<Row>,
-    text: String,
-}
-
-/// One buffered event: its group, facts, and where its key (then its diagnostic) is.
-#[derive(Clone, Copy)]
-struct Row {
-    group: u32,
-    start: u32,
-    key_len: u32,
-    /// `u32::MAX`: no diagnostic.
-    diag_len: u32,
-    /// `i64::MIN`: no time.
-    at: i64,
-    kind: EventType,
-    class: Option<BounceClass>,
-    automated: Option<Automated>,
-    category: Option<BounceCategory>,
+    groups: Vec<u32>,
+    events: EventLog,
 }
 
 impl Rows {
     fn len(&self) -> usize {
-        self.rows.len()
+        self.groups.len()
     }
 
     fn push(&mut self, group: u32, key: &str, facts: EventFactsRef<'_>) -> Result<()> {
-        let too_large = || {
-            DataFusionError::Execution(format!(
-                "{NAME}: more than 4 GiB of keys in one accumulator"
-            ))
-        };
-        let start = u32::try_from(self.text.len()).map_err(|_| too_large())?;
-        let diag = facts.diagnostic.map_or(0, str::len);
-        u32::try_from(self.text.len() + key.len() + diag).map_err(|_| too_large())?;
-        self.text.push_str(key);
-        self.text.push_str(facts.diagnostic.unwrap_or(""));
-        self.rows.push(Row {
-            group,
-            start,
-            key_len: u32::try_from(key.len()).map_err(|_| too_large())?,
-            diag_len: facts.diagnostic.map_or(u32::MAX, |d| u32::try_from(d.len()).unwrap_or(0)),
-            at: facts.occurred_at.map_or(i64::MIN, Timestamp::as_millis),
-            kind: facts.kind,
-            class: facts.bounce_class,
-            automated: facts.automated,
-            category: facts.bounce_category,
-        });
+        self.events.push(key, facts).map_err(|e| core_error(NAME, &e))?;
+        self.groups.push(group);
         Ok(())
     }
 
-    fn key(&self, r: &Row) -> &str {
-        let start = r.start as usize;
-        self.text.get(start..start + r.key_len as usize).unwrap_or_default()
-    }
-
-    fn facts(&self, r: &Row) -> EventFactsRef<'_> {
-        let diagnostic = (r.diag_len != u32::MAX).then(|| {
-            let start = r.start as usize + r.key_len as usize;
-            self.text.get(start..start + r.diag_len as usize).unwrap_or_default()
-        });
-        let at = if r.at == i64::MIN { None } else { Timestamp::from_millis(r.at) };
-        EventFactsRef::new(r.kind, at, r.class, diagnostic)
-            .with_automated(r.automated)
-            .with_bounce_category(r.category)
+    /// Row `i`: its group, key and facts.
+    fn get(&self, i: usize) -> Option<(u32, &str, EventFactsRef<'_>)> {
+        let (key, facts) = self.events.get(i)?;
+        Some((*self.groups.get(i)?, key, facts))
     }
 
     fn bytes(&self) -> usize {
-        self.rows.capacity() * size_of::<Row>() + self.text.capacity()
+        self.groups.capacity() * size_of::<u32>() + self.events.heap_bytes()
     }
 }
 
@@ -139,13 +93,12 @@ impl RulesStore {
                 let cut = u32::try_from(n).unwrap_or(u32::MAX);
                 let old = std::mem::take(&mut self.rows);
                 let mut rows = Rows::default();
-                for r in &old.rows {
-                    // Pushing what was pushed before: its sizes were checked then.
-                    let (key, facts) = (old.key(r), old.facts(r));
-                    let _ = if r.group < cut {
-                        rows.push(r.group, key, facts)
+                for (g, key, facts) in (0..old.len()).filter_map(|i| old.get(i)) {
+                    // Each half holds less text than the whole did: these pushes fit.
+                    let _ = if g < cut {
+                        rows.push(g, key, facts)
                     } else {
-                        self.rows.push(r.group - cut, key, facts)
+                        self.rows.push(g - cut, key, facts)
                     };
                 }
                 let (partials, kept): (Vec<_>, Vec<_>) =
@@ -168,8 +121,8 @@ impl RulesStore {
         let n = *n;
         // Counting sort of row and state indices by group.
         let mut starts = vec![0usize; n + 1];
-        for r in &rows.rows {
-            starts[r.group as usize + 1] += 1;
+        for &g in &rows.groups {
+            starts[g as usize + 1] += 1;
         }
         for (g, _) in partials {
             starts[*g as usize + 1] += 1;
@@ -179,9 +132,9 @@ impl RulesStore {
         }
         let mut next = starts.clone();
         let mut order = vec![Item::Row(0); rows.len() + partials.len()];
-        for (i, r) in rows.rows.iter().enumerate() {
-            order[next[r.group as usize]] = Item::Row(i);
-            next[r.group as usize] += 1;
+        for (i, &g) in rows.groups.iter().enumerate() {
+            order[next[g as usize]] = Item::Row(i);
+            next[g as usize] += 1;
         }
         for (i, (g, _)) in partials.iter().enumerate() {
             order[next[*g as usize]] = Item::State(i);
@@ -197,8 +150,9 @@ impl RulesStore {
             for item in &order[starts[first]..starts[last]] {
                 match *item {
                     Item::Row(i) => {
-                        let r = &rows.rows[i];
-                        events.push_facts_ref(r.group - base, rows.key(r), rows.facts(r));
+                        if let Some((g, key, facts)) = rows.get(i) {
+                            events.push_facts_ref(g - base, key, facts);
+                        }
                     }
                     Item::State(i) => states.push(partials[i].0 - base, &partials[i].1),
                 }
@@ -264,7 +218,7 @@ impl Store for RulesStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mailstate_core::{MessageState, Timestamp};
+    use mailstate_core::{EventType, MessageState, Timestamp};
 
     #[test]
     fn emitting_the_first_groups_hands_them_over_and_shifts_the_others_down() {
