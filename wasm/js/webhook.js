@@ -296,20 +296,7 @@ function decode(text, tape) {
     return out;
   };
   const routes = { analytics: events(), drop: events(), state: events(), suppress: events() };
-  // `answer` is there only for the handshakes that need one (Event Grid, CloudEvents OPTIONS).
-  if (head.answer !== undefined) {
-    return {
-      answer: head.answer,
-      confirm_url: head.confirm_url,
-      control: head.control,
-      error: head.error,
-      errors: head.errors,
-      routes,
-      status: head.status,
-      verified: head.verified,
-    };
-  }
-  return {
+  const result = {
     confirm_url: head.confirm_url,
     control: head.control,
     error: head.error,
@@ -318,6 +305,9 @@ function decode(text, tape) {
     status: head.status,
     verified: head.verified,
   };
+  // `answer` is there (first) only for the handshakes that need one (Event Grid, CloudEvents
+  // OPTIONS).
+  return head.answer === undefined ? result : { answer: head.answer, ...result };
 }
 
 /** The index (among `keys`) of the first candidate key the signature verifies under, if any. */
