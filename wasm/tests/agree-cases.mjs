@@ -4,6 +4,7 @@
 // and every vector as a webhook call, for the header-shape tests. Keys and secrets are
 // generated at test time; nothing secret is committed.
 
+import assert from "node:assert/strict";
 import { createHmac, generateKeyPairSync, sign } from "node:crypto";
 
 import { loadVectors } from "./vectors.mjs";
@@ -106,6 +107,21 @@ export function signatureVectorCases() {
         verifies: "output" in v.doc.expect,
       };
     });
+}
+
+/**
+ * What a played Loops case (`played`, from `playCase`, in Node or in workerd) must show:
+ * reading only the listed headers answers as reading every header does, both ways, with the
+ * case's status and error code, and Standard Webhooks' HMAC runs in wasm (cheaper there in
+ * workerd than a WebCrypto call).
+ */
+export function assertLoopsCase(played, c) {
+  assert.ok(played.plain.result, `handleWebhookSync threw ${JSON.stringify(played.plain.thrown)}`);
+  assert.deepEqual(played.sync, played.plain);
+  assert.deepEqual(played.async, played.plain);
+  assert.equal(played.plain.result.status, c.status, JSON.stringify(played.plain.result.error));
+  assert.equal(played.plain.result.error?.code, c.code);
+  assert.equal(played.webcryptoCalls, 0);
 }
 
 /**

@@ -5,7 +5,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import * as api from "../../pkg/node.js";
-import { agreementCases, headerShapeCases, loopsCases, lyingCase, signatureVectorCases } from "../agree-cases.mjs";
+import {
+  agreementCases,
+  assertLoopsCase,
+  headerShapeCases,
+  loopsCases,
+  lyingCase,
+  signatureVectorCases,
+} from "../agree-cases.mjs";
 import { playCase, playHeaderShapes } from "../agree.mjs";
 
 for (const c of agreementCases()) {
@@ -46,15 +53,7 @@ test("WebCrypto and wasm agree in Node on every ECDSA and RSA signature vector",
 
 for (const c of loopsCases()) {
   test(`Loops with headers as a Headers in Node: ${c.name}`, async () => {
-    const played = await playCase(api, c);
-    assert.ok(played.plain.result, `handleWebhookSync threw ${JSON.stringify(played.plain.thrown)}`);
-    // Reading only the listed headers answers as reading every header does, both ways.
-    assert.deepEqual(played.sync, played.plain);
-    assert.deepEqual(played.async, played.plain);
-    assert.equal(played.plain.result.status, c.status, JSON.stringify(played.plain.result.error));
-    assert.equal(played.plain.result.error?.code, c.code);
-    // Standard Webhooks' HMAC runs in wasm (cheaper there in workerd than a WebCrypto call).
-    assert.equal(played.webcryptoCalls, 0);
+    assertLoopsCase(await playCase(api, c), c);
   });
 }
 
