@@ -60,6 +60,7 @@
 pub mod columns;
 mod rules;
 mod schema;
+pub mod single_phase;
 mod table;
 mod udaf;
 mod udf;
@@ -206,11 +207,37 @@ pub fn context(target_partitions: Option<usize>) -> Result<SessionContext> {
 /// # Errors
 /// When a function cannot be registered.
 pub fn context_with(target_partitions: Option<usize>, rules: &SqlRules) -> Result<SessionContext> {
+    let runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new().build_arc()?;
+    new_context(target_partitions, rules, runtime)
+}
+
+/// A context on `runtime` with this crate's functions and its plan rule
+/// ([`single_phase::SinglePhaseMessageState`], run just before DataFusion's final plan check).
+fn new_context(
+    target_partitions: Option<usize>,
+    rules: &SqlRules,
+    runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+) -> Result<SessionContext> {
+    use datafusion::execution::session_state::SessionStateBuilder;
+    use datafusion::physical_optimizer::optimizer::PhysicalOptimizer;
+
     let mut config = datafusion::prelude::SessionConfig::new();
     if let Some(n) = target_partitions {
         config = config.with_target_partitions(n);
     }
-    let ctx = SessionContext::new_with_config(config);
+    let mut plan_rules = PhysicalOptimizer::new().rules;
+    // The last default rule is the sanity check; ours goes before it.
+    plan_rules.insert(
+        plan_rules.len().saturating_sub(1),
+        Arc::new(single_phase::SinglePhaseMessageState),
+    );
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_runtime_env(runtime)
+        .with_default_features()
+        .with_physical_optimizer_rules(plan_rules)
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     register_all_with(&ctx, rules)?;
     Ok(ctx)
 }
@@ -241,10 +268,6 @@ pub fn context_with_memory_limit(
     use datafusion::execution::memory_pool::FairSpillPool;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 
-    let mut config = datafusion::prelude::SessionConfig::new();
-    if let Some(n) = target_partitions {
-        config = config.with_target_partitions(n);
-    }
     let runtime = RuntimeEnvBuilder::new()
         .with_memory_pool(Arc::new(FairSpillPool::new(memory_limit)))
         .with_disk_manager_builder(
@@ -252,9 +275,7 @@ pub fn context_with_memory_limit(
                 .with_mode(DiskManagerMode::Directories(vec![spill_dir.to_path_buf()])),
         )
         .build_arc()?;
-    let ctx = SessionContext::new_with_config_rt(config, runtime);
-    register_all_with(&ctx, rules)?;
-    Ok(ctx)
+    new_context(target_partitions, rules, runtime)
 }
 
 /// Register the Parquet events under `events_dir` (files of [`event_schema`] in folders

@@ -4,6 +4,7 @@
 
 use conformance::synthetic::{GenerateOptions, Rng, message_events};
 use mailstate_core::{Event, MessageState, reduce};
+use mailstate_sql::SqlRules;
 use serde_json::Value;
 
 use crate::util::{TestExecution, both_rules, shuffle};
@@ -37,12 +38,17 @@ async fn any_partitioning_and_order_gives_cores_states() {
         for (target, parts, seed) in [(1, 1, 0), (4, 7, 1), (8, 3, 2), (3, 16, 3)] {
             let mut shuffled = events.clone();
             shuffle(&mut shuffled, seed);
-            let t = TestExecution::with_rules(target, &rules).with_events(&shuffled, parts);
-            let got = t.rows(STATES).await;
-            let at = format!("{name} rules, target_partitions={target}, parts={parts}");
-            assert_eq!(got.len(), want.len(), "{at}");
-            for (g, w) in got.iter().zip(&want) {
-                assert_eq!(g, w, "{at}");
+            for (plan, t) in [
+                ("one phase", TestExecution::with_rules(target, &rules)),
+                ("two phases", TestExecution::two_phase(target, &rules)),
+            ] {
+                let t = t.with_events(&shuffled, parts);
+                let got = t.rows(STATES).await;
+                let at = format!("{name} rules, {plan}, target_partitions={target}, parts={parts}");
+                assert_eq!(got.len(), want.len(), "{at}");
+                for (g, w) in got.iter().zip(&want) {
+                    assert_eq!(g, w, "{at}");
+                }
             }
         }
     }
@@ -55,7 +61,7 @@ async fn skipping_the_partial_stage_gives_the_same_states() {
     let events = generated(800, 5);
     let want = expected(&events);
     for (name, rules) in both_rules() {
-        let t = TestExecution::with_rules(4, &rules).with_events(&events, 5);
+        let t = TestExecution::two_phase(4, &rules).with_events(&events, 5);
         for sql in [
             "SET datafusion.execution.skip_partial_aggregation_probe_rows_threshold = 0",
             "SET datafusion.execution.skip_partial_aggregation_probe_ratio_threshold = 0.0",
@@ -84,5 +90,36 @@ async fn repartitioned_input_by_other_keys_agrees() {
             )
             .await;
         assert_eq!(got, want, "{name} rules");
+    }
+}
+
+#[tokio::test]
+async fn the_mailstate_context_groups_message_state_in_one_phase_over_rows_split_by_key() {
+    let t = TestExecution::new(4).with_events(&generated(50, 2), 3);
+    let plan = t.plan(STATES).await;
+    assert!(plan.contains("mode=SinglePartitioned"), "{plan}");
+    assert!(plan.contains("RepartitionExec: partitioning=Hash([message_id@"), "{plan}");
+    assert!(!plan.contains("mode=Partial"), "{plan}");
+
+    // DataFusion's own planning of the same query: a partial and a final phase.
+    let two = TestExecution::two_phase(4, &SqlRules::native()).with_events(&generated(50, 2), 3);
+    let plan = two.plan(STATES).await;
+    assert!(plan.contains("mode=Partial") && plan.contains("mode=FinalPartitioned"), "{plan}");
+}
+
+#[tokio::test]
+async fn a_group_by_with_other_aggregates_keeps_its_partial_phase() {
+    // Only GROUP BYs whose every aggregate is message_state lose their partial phase: a
+    // COUNT beside it (or alone) still collapses rows where they are read.
+    let t = TestExecution::new(4).with_events(&generated(50, 2), 3);
+    for sql in [
+        "SELECT message_id, recipient, COUNT(*) AS n,
+                message_state(type, occurred_at, event_key) AS s
+         FROM events GROUP BY message_id, recipient",
+        "SELECT type, COUNT(*) AS n FROM events GROUP BY type",
+    ] {
+        let plan = t.plan(sql).await;
+        assert!(plan.contains("mode=Partial"), "{sql}\n{plan}");
+        assert!(!plan.contains("SinglePartitioned"), "{sql}\n{plan}");
     }
 }

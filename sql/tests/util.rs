@@ -26,6 +26,23 @@ impl TestExecution {
         TestExecution { ctx: mailstate_sql::context_with(Some(target_partitions), rules).unwrap() }
     }
 
+    /// A session of DataFusion's own planning (every GROUP BY in a partial and a final
+    /// phase, as any program that calls `register_all_with` on its own context gets) whose
+    /// functions run `rules`.
+    pub(crate) fn two_phase(target_partitions: usize, rules: &SqlRules) -> TestExecution {
+        let config =
+            datafusion::prelude::SessionConfig::new().with_target_partitions(target_partitions);
+        let ctx = SessionContext::new_with_config(config);
+        mailstate_sql::register_all_with(&ctx, rules).unwrap();
+        TestExecution { ctx }
+    }
+
+    /// The physical plan of `sql`, as EXPLAIN prints it.
+    pub(crate) async fn plan(&self, sql: &str) -> String {
+        let plan = self.ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+        datafusion::physical_plan::displayable(plan.as_ref()).indent(false).to_string()
+    }
+
     /// Register `events` as table `events`, spread round-robin over `partitions` partitions.
     pub(crate) fn with_events(self, events: &[Event], partitions: usize) -> TestExecution {
         let mut parts: Vec<Vec<Event>> = vec![Vec::new(); partitions.max(1)];

@@ -1,0 +1,99 @@
+//! One aggregation phase instead of two for `message_state` GROUP BY.
+//!
+//! DataFusion plans every hash GROUP BY in two phases: each input partition aggregates its
+//! rows into partial states (`Partial`), the states are hash-repartitioned by the group key,
+//! and each output partition merges them (`FinalPartitioned`). The first phase pays when it
+//! collapses many rows into few groups. A message's events do not collapse that way: a group
+//! holds a handful of distinct events, spread over the input partitions, so the partial phase
+//! keeps nearly every group in every partition, encodes each state only for the final phase to
+//! decode it, and holds a second copy of every group key.
+//!
+//! [`SinglePhaseMessageState`] rewrites that plan shape, when every aggregate of the GROUP BY is
+//! `message_state`, into one `SinglePartitioned` aggregate over the raw rows repartitioned by
+//! the same key: the plan DataFusion itself uses when its input is already partitioned by the
+//! group key. The answer is the same (each group still sees all of its rows, in one partition);
+//! under a memory limit the aggregate still spills its partial states (core's encoding).
+
+use std::sync::Arc;
+
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TreeNode};
+use datafusion::error::Result;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
+use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::{ExecutionPlan, Partitioning};
+
+/// The aggregates whose partial phase is dropped (see the module documentation).
+const SINGLE_PHASE_AGGREGATES: [&str; 1] = ["message_state"];
+
+/// The physical optimizer rule of this module; [`crate::context_with`] adds it before
+/// DataFusion's final plan check.
+#[derive(Debug, Default)]
+pub struct SinglePhaseMessageState;
+
+impl PhysicalOptimizerRule for SinglePhaseMessageState {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_down(|node| {
+            Ok(single_phase(&node)?.map_or_else(|| Transformed::no(node), Transformed::yes))
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &'static str {
+        "single_phase_message_state"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
+/// `FinalPartitioned ← Hash repartition ← Partial` of `message_state` aggregates, as one
+/// `SinglePartitioned` aggregate over the hash-repartitioned input; `None` for any other node.
+fn single_phase(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
+    let Some(last) = node.downcast_ref::<AggregateExec>() else { return Ok(None) };
+    if *last.mode() != AggregateMode::FinalPartitioned {
+        return Ok(None);
+    }
+    let Some(shuffle) = last.input().downcast_ref::<RepartitionExec>() else {
+        return Ok(None);
+    };
+    let &Partitioning::Hash(_, partitions) = shuffle.partitioning() else { return Ok(None) };
+    let Some(first) = shuffle.input().downcast_ref::<AggregateExec>() else {
+        return Ok(None);
+    };
+    let group_by = first.group_expr();
+    let only_ours =
+        first.aggr_expr().iter().all(|a| SINGLE_PHASE_AGGREGATES.contains(&a.fun().name()));
+    if *first.mode() != AggregateMode::Partial
+        || !only_ours
+        || group_by.is_empty()
+        || group_by.has_grouping_set()
+        || first.limit_options().is_some()
+        || shuffle.preserve_order()
+    {
+        return Ok(None);
+    }
+    let by_key = RepartitionExec::try_new(
+        Arc::clone(first.input()),
+        Partitioning::Hash(group_by.input_exprs(), partitions),
+    )?;
+    let single = AggregateExec::try_new(
+        AggregateMode::SinglePartitioned,
+        group_by.clone(),
+        first.aggr_expr().to_vec(),
+        first.filter_expr().to_vec(),
+        Arc::new(by_key),
+        first.input_schema(),
+    )?;
+    // The rewrite must not change what the node returns (names, types, nullability).
+    if single.schema() != last.schema() {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(single)))
+}
