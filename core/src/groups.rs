@@ -9,7 +9,7 @@
 //! folding the same events into a `MessageState`.
 
 use crate::error::{Error, ErrorKind};
-use crate::reduce::{EventFactsRef, MessageState};
+use crate::reduce::{EventFactsRef, MessageState, StateView, view_of};
 use crate::{Automated, BounceCategory, BounceClass, EventType, Timestamp};
 
 /// No record: the end of a chain, or a group without events.
@@ -153,19 +153,44 @@ impl GroupStates {
         s
     }
 
+    /// Group `g`'s view (unlabelled; that of an empty state for a group without events or
+    /// out of range): `self.state(g).view()`, read from the records without building the
+    /// state. A chain no longer than [`DEDUPE_DEPTH`] holds each key once (every insert
+    /// searched all of it); a longer one may hold a key twice, and builds the state.
+    pub fn view(&self, g: usize) -> StateView {
+        let chain = Chain { groups: self, at: self.heads.get(g).copied().unwrap_or(NONE) };
+        if chain.clone().nth(DEDUPE_DEPTH as usize).is_some() {
+            return self.state(g).view();
+        }
+        view_of(None, None, chain)
+    }
+
     /// Hand the states of groups `0..n` to `sink` in group order and remove them; the other
     /// groups move down to `0..`.
     ///
     /// # Errors
     /// As [`GroupStates::insert`] (the kept groups are stored afresh).
-    pub fn take_first(
+    pub fn take_first(&mut self, n: usize, sink: impl FnMut(MessageState)) -> Result<(), Error> {
+        self.take_first_with(n, GroupStates::state, sink)
+    }
+
+    /// [`GroupStates::take_first`] handing each group's view ([`GroupStates::view`]).
+    ///
+    /// # Errors
+    /// As [`GroupStates::take_first`].
+    pub fn take_first_views(&mut self, n: usize, sink: impl FnMut(StateView)) -> Result<(), Error> {
+        self.take_first_with(n, GroupStates::view, sink)
+    }
+
+    fn take_first_with<T>(
         &mut self,
         n: usize,
-        mut sink: impl FnMut(MessageState),
+        read: impl Fn(&GroupStates, usize) -> T,
+        mut sink: impl FnMut(T),
     ) -> Result<(), Error> {
         let n = n.min(self.heads.len());
         for g in 0..n {
-            sink(self.state(g));
+            sink(read(self, g));
         }
         let old = std::mem::take(self);
         if n == old.heads.len() {
@@ -249,6 +274,23 @@ impl GroupStates {
     }
 }
 
+/// A group's records, newest first, as (key, facts).
+#[derive(Clone)]
+struct Chain<'a> {
+    groups: &'a GroupStates,
+    at: u32,
+}
+
+impl<'a> Iterator for Chain<'a> {
+    type Item = (&'a str, EventFactsRef<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let r = self.groups.recs.get(self.at as usize)?;
+        self.at = r.next;
+        Some((self.groups.key(r), self.groups.facts(r)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +356,34 @@ mod tests {
         assert_eq!(s.len(), 200);
         assert_eq!(s.view().open_count, 200);
         assert_eq!(s.view().last_event_at, Timestamp::from_millis(2));
+        // Its records hold keys twice: the view must still count each once.
+        assert_eq!(groups.view(0), s.view());
+    }
+
+    #[test]
+    fn a_view_read_from_the_records_is_the_view_of_the_built_state() {
+        let mut groups = GroupStates::default();
+        let bounce = |t, d| {
+            EventFactsRef::new(EventType::HardBounce, Timestamp::from_millis(t), None, Some(d))
+        };
+        let rows = [
+            (0, "b", bounce(7, "550 b")),
+            (0, "a", bounce(7, "550 a")), // same time: the smaller key is the bounce shown
+            (0, "c", facts(EventType::Open, 9)),
+            (0, "b", bounce(7, "550 b")),
+            (2, "x", facts(EventType::Delivered, 1)),
+        ];
+        for (g, k, f) in rows {
+            groups.insert(g, k, f).unwrap();
+        }
+        for g in 0..4 {
+            assert_eq!(groups.view(g), groups.state(g).view(), "group {g}");
+        }
+        assert_eq!(groups.view(0).diagnostic.as_deref(), Some("550 a"));
+        assert_eq!(groups.view(0).late_event_count, 1);
+        let mut views = Vec::new();
+        groups.take_first_views(2, |v| views.push(v)).unwrap();
+        assert_eq!(views.iter().map(|v| v.event_count).collect::<Vec<_>>(), [3, 0]);
+        assert_eq!(groups.view(0).event_count, 1);
     }
 }

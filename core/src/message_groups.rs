@@ -148,7 +148,7 @@ impl MessageGroups {
             Self::labels_of(spans, text, a).cmp(&Self::labels_of(spans, text, b))
         });
         for g in order {
-            let mut view = self.groups.state(g as usize).view();
+            let mut view = self.groups.view(g as usize);
             let [m, r] = Self::labels_of(spans, text, g);
             view.message_id = m.map(str::to_owned);
             view.recipient = r.map(str::to_owned);

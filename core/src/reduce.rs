@@ -718,7 +718,7 @@ fn event_type_of(b: u8) -> Result<EventType, Error> {
 }
 
 /// The view of a set of distinct events (each key once; any order).
-fn view_of<'a>(
+pub(crate) fn view_of<'a>(
     message_id: Option<String>,
     recipient: Option<String>,
     events: impl Iterator<Item = (&'a str, EventFactsRef<'a>)> + Clone,

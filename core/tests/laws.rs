@@ -219,6 +219,9 @@ proptest! {
         };
         prop_assert_eq!(groups.state(0), unlabelled(&a));
         prop_assert_eq!(groups.state(1), unlabelled(&b));
+        // The view read from the records, without building a state, is the state's view.
+        prop_assert_eq!(groups.view(0), unlabelled(&a).view());
+        prop_assert_eq!(groups.view(1), unlabelled(&b).view());
     }
 
     #[test]

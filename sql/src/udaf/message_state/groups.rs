@@ -23,6 +23,8 @@ pub(super) trait Store: Send + Sync + 'static {
         Self: Sized;
     /// Make groups `0..n` exist (groups only ever grow between emits).
     fn resize(&mut self, n: usize);
+    /// How many groups exist.
+    fn len(&self) -> usize;
     /// Add one event to group `g`.
     ///
     /// # Errors
@@ -82,7 +84,11 @@ fn binary_column<S: Store>(
 
 /// The views of the groups `emit_to` names, as the struct column `message_state` returns.
 fn view_column<S: Store>(store: &mut S, emit_to: EmitTo) -> Result<ArrayRef> {
-    let mut out = ViewColumns::default();
+    let rows = match emit_to {
+        EmitTo::All => store.len(),
+        EmitTo::First(n) => n.min(store.len()),
+    };
+    let mut out = ViewColumns::with_capacity(rows);
     store.take_views(emit_to, &mut |v| out.push(&v))?;
     out.finish()
 }

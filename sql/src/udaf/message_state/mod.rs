@@ -239,7 +239,7 @@ pub(super) fn binary(values: &[ArrayRef]) -> Result<&BinaryArray> {
 
 /// Core's views as the struct column `message_state` returns.
 pub(crate) fn views_to_struct(views: &[StateView]) -> Result<ArrayRef> {
-    let mut out = ViewColumns::default();
+    let mut out = ViewColumns::with_capacity(views.len());
     for v in views {
         out.push(v);
     }
@@ -248,7 +248,6 @@ pub(crate) fn views_to_struct(views: &[StateView]) -> Result<ArrayRef> {
 
 /// The struct column `message_state` returns, built one view at a time (so emitting a
 /// million groups never holds a million views).
-#[derive(Default)]
 pub(crate) struct ViewColumns {
     status: StringBuilder,
     terminal: BooleanBuilder,
@@ -260,6 +259,20 @@ pub(crate) struct ViewColumns {
 }
 
 impl ViewColumns {
+    /// Builders sized for `rows` views (statuses of about eight bytes; bounce details are
+    /// on few rows, so their text grows as needed): no buffer is copied to grow.
+    pub(crate) fn with_capacity(rows: usize) -> ViewColumns {
+        ViewColumns {
+            status: StringBuilder::with_capacity(rows, rows * 8),
+            terminal: BooleanBuilder::with_capacity(rows),
+            times: std::array::from_fn(|_| TimestampMillisecondBuilder::with_capacity(rows)),
+            counts: std::array::from_fn(|_| Int64Builder::with_capacity(rows)),
+            bounce_class: StringBuilder::with_capacity(rows, 0),
+            bounce_category: StringBuilder::with_capacity(rows, 0),
+            diagnostic: StringBuilder::with_capacity(rows, 0),
+        }
+    }
+
     pub(crate) fn push(&mut self, v: &StateView) {
         self.status.append_value(v.status.as_str());
         self.terminal.append_value(v.terminal);

@@ -1,6 +1,7 @@
 //! Groups with the rules compiled in: core's [`GroupStates`], every group's distinct events
 //! in one flat store (a group costs a `u32` and no allocation of its own), each group's
-//! `MessageState` built only when it is emitted, one group at a time.
+//! view read from its records when it is emitted (its `MessageState` built only for a
+//! partial state).
 
 use datafusion::error::Result;
 use datafusion::logical_expr::EmitTo;
@@ -18,11 +19,16 @@ impl NativeStore {
     /// Hand the states of the groups `emit_to` names to `sink`, in group order, and remove
     /// them (the other groups move down).
     fn take(&mut self, emit_to: EmitTo, sink: impl FnMut(MessageState)) -> Result<()> {
-        let n = match emit_to {
+        let n = self.count(emit_to);
+        self.groups.take_first(n, sink).map_err(|e| core_error(NAME, &e))
+    }
+
+    /// How many groups `emit_to` names.
+    fn count(&self, emit_to: EmitTo) -> usize {
+        match emit_to {
             EmitTo::All => self.groups.len(),
             EmitTo::First(n) => n,
-        };
-        self.groups.take_first(n, sink).map_err(|e| core_error(NAME, &e))
+        }
     }
 }
 
@@ -35,6 +41,10 @@ impl Store for NativeStore {
         self.groups.resize(n);
     }
 
+    fn len(&self) -> usize {
+        self.groups.len()
+    }
+
     fn add_event(&mut self, g: usize, key: &str, facts: EventFactsRef<'_>) -> Result<()> {
         self.groups.insert(g, key, facts).map_err(|e| core_error(NAME, &e))
     }
@@ -45,7 +55,8 @@ impl Store for NativeStore {
     }
 
     fn take_views(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(StateView)) -> Result<()> {
-        self.take(emit_to, |s| sink(s.view()))
+        let n = self.count(emit_to);
+        self.groups.take_first_views(n, sink).map_err(|e| core_error(NAME, &e))
     }
 
     fn take_states(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(&[u8])) -> Result<()> {

@@ -180,6 +180,10 @@ impl Store for RulesStore {
         self.groups = self.groups.max(n);
     }
 
+    fn len(&self) -> usize {
+        self.groups
+    }
+
     fn add_event(&mut self, g: usize, key: &str, facts: EventFactsRef<'_>) -> Result<()> {
         self.rows.push(group_u32(g)?, key, facts)
     }
