@@ -9,7 +9,7 @@
 //! folding the same events into a `MessageState`.
 
 use crate::error::{Error, ErrorKind};
-use crate::reduce::{EventFactsRef, MessageState, StateView, view_of};
+use crate::reduce::{EventFactsRef, MessageState, StateView, encode_into, read_encoded, view_of};
 use crate::{Automated, BounceCategory, BounceClass, EventType, Timestamp};
 
 /// No record: the end of a chain, or a group without events.
@@ -131,6 +131,30 @@ impl GroupStates {
         Ok(())
     }
 
+    /// Add every event of an encoded state ([`MessageState::encode`]; its labels are not
+    /// read) to group `g`, as each is decoded: `merge_state` of the decoded state, without
+    /// building it.
+    ///
+    /// # Errors
+    /// As [`MessageState::decode`] and [`GroupStates::insert`].
+    pub fn merge_encoded(&mut self, g: usize, encoded: &[u8]) -> Result<(), Error> {
+        read_encoded(encoded, |k, f| self.insert(g, k, f)).map(drop)
+    }
+
+    /// Group `g`'s state encoded ([`MessageState::encode`], unlabelled) after `out`'s bytes:
+    /// `self.state(g).encode()`, written from the records (sorted by key) without building
+    /// the state; a chain deeper than [`DEDUPE_DEPTH`] builds it.
+    pub fn encode_into(&self, g: usize, out: &mut Vec<u8>) {
+        let chain = Chain { groups: self, at: self.heads.get(g).copied().unwrap_or(NONE) };
+        if chain.clone().nth(DEDUPE_DEPTH as usize).is_some() {
+            out.extend_from_slice(&self.state(g).encode());
+            return;
+        }
+        let mut events: Vec<_> = chain.collect();
+        events.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        encode_into(out, None, None, events.len(), events.into_iter());
+    }
+
     /// Group `g`'s state (unlabelled; empty for a group without events or out of range).
     pub fn state(&self, g: usize) -> MessageState {
         // Sized first: a state grown event by event reallocated its two buffers several times
@@ -170,27 +194,53 @@ impl GroupStates {
     ///
     /// # Errors
     /// As [`GroupStates::insert`] (the kept groups are stored afresh).
-    pub fn take_first(&mut self, n: usize, sink: impl FnMut(MessageState)) -> Result<(), Error> {
-        self.take_first_with(n, GroupStates::state, sink)
+    pub fn take_first(
+        &mut self,
+        n: usize,
+        mut sink: impl FnMut(MessageState),
+    ) -> Result<(), Error> {
+        self.take_first_with(n, |groups, g| sink(groups.state(g)))
     }
 
     /// [`GroupStates::take_first`] handing each group's view ([`GroupStates::view`]).
     ///
     /// # Errors
     /// As [`GroupStates::take_first`].
-    pub fn take_first_views(&mut self, n: usize, sink: impl FnMut(StateView)) -> Result<(), Error> {
-        self.take_first_with(n, GroupStates::view, sink)
-    }
-
-    fn take_first_with<T>(
+    pub fn take_first_views(
         &mut self,
         n: usize,
-        read: impl Fn(&GroupStates, usize) -> T,
-        mut sink: impl FnMut(T),
+        mut sink: impl FnMut(StateView),
+    ) -> Result<(), Error> {
+        self.take_first_with(n, |groups, g| sink(groups.view(g)))
+    }
+
+    /// [`GroupStates::take_first`] handing each group's encoded state
+    /// ([`GroupStates::encode_into`]), written in one reused buffer.
+    ///
+    /// # Errors
+    /// As [`GroupStates::take_first`].
+    pub fn take_first_encoded(
+        &mut self,
+        n: usize,
+        mut sink: impl FnMut(&[u8]),
+    ) -> Result<(), Error> {
+        let mut buf = Vec::new();
+        self.take_first_with(n, |groups, g| {
+            buf.clear();
+            groups.encode_into(g, &mut buf);
+            sink(&buf);
+        })
+    }
+
+    /// Call `each` with groups `0..n` in order, then remove them (the others move down).
+    fn take_first_with(
+        &mut self,
+        n: usize,
+        mut each: impl FnMut(&GroupStates, usize),
     ) -> Result<(), Error> {
         let n = n.min(self.heads.len());
         for g in 0..n {
-            sink(read(self, g));
+            each(self, g);
         }
         let old = std::mem::take(self);
         if n == old.heads.len() {
@@ -385,5 +435,38 @@ mod tests {
         groups.take_first_views(2, |v| views.push(v)).unwrap();
         assert_eq!(views.iter().map(|v| v.event_count).collect::<Vec<_>>(), [3, 0]);
         assert_eq!(groups.view(0).event_count, 1);
+    }
+
+    #[test]
+    fn an_encoding_written_from_the_records_is_the_built_states_and_merges_back() {
+        let mut groups = GroupStates::default();
+        groups.resize(3); // group 2 stays empty
+        let bounce = EventFactsRef::new(
+            EventType::SoftBounce,
+            Timestamp::from_millis(4),
+            Some(BounceClass::Soft),
+            Some("452 full"),
+        );
+        for (k, f) in [("ses:b", facts(EventType::Open, 9)), ("ses:a", bounce), ("x", bounce)] {
+            groups.insert(0, k, f).unwrap();
+        }
+        for i in 0..100 {
+            // Deeper than the dedupe window, every key twice.
+            groups.insert(1, &format!("k{}", i % 70), facts(EventType::Click, i)).unwrap();
+        }
+        let mut copy = GroupStates::default();
+        for g in 0..3 {
+            let mut out = vec![0xAA];
+            groups.encode_into(g, &mut out);
+            assert_eq!(out[1..], groups.state(g).encode(), "group {g}");
+            copy.merge_encoded(g, &out[1..]).unwrap();
+            copy.merge_encoded(g, &out[1..]).unwrap(); // a retry changes nothing
+            assert_eq!(copy.state(g), groups.state(g), "group {g}");
+        }
+        let mut encoded = Vec::new();
+        groups.take_first_encoded(3, |e| encoded.push(e.to_vec())).unwrap();
+        assert_eq!(encoded.len(), 3);
+        assert_eq!(MessageState::decode(&encoded[1]).unwrap().len(), 70);
+        assert!(copy.merge_encoded(0, &encoded[0][..3]).is_err());
     }
 }

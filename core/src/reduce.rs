@@ -571,36 +571,13 @@ impl MessageState {
     /// per event (those events have neither).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 + self.events.text.len() + self.len() * 8);
-        out.push(ENCODING_VERSION);
-        put_opt_str(&mut out, self.message_id.as_deref());
-        put_opt_str(&mut out, self.recipient.as_deref());
-        put_varint(&mut out, self.len() as u64);
-        let mut prev_key = "";
-        let mut prev_at = 0i64;
-        for (k, f) in self.events.iter() {
-            let shared = common_prefix(prev_key, k);
-            put_varint(&mut out, shared as u64);
-            put_varint(&mut out, (k.len() - shared) as u64);
-            out.extend_from_slice(&k.as_bytes()[shared..]);
-            prev_key = k;
-            out.push(f.kind.index());
-            let flags = u8::from(f.occurred_at.is_some())
-                | BounceClass::to_byte(f.bounce_class) << 1
-                | Automated::to_byte(f.automated) << 4
-                | u8::from(f.diagnostic.is_some()) << 6;
-            out.push(flags);
-            if let Some(t) = f.occurred_at {
-                put_varint(&mut out, zigzag(t.as_millis().wrapping_sub(prev_at)));
-                prev_at = t.as_millis();
-            }
-            if is_bounce(f.kind) {
-                out.push(BounceCategory::to_byte(f.bounce_category));
-            }
-            if let Some(d) = f.diagnostic {
-                put_varint(&mut out, d.len() as u64);
-                out.extend_from_slice(d.as_bytes());
-            }
-        }
+        encode_into(
+            &mut out,
+            self.message_id.as_deref(),
+            self.recipient.as_deref(),
+            self.len(),
+            self.events.iter(),
+        );
         out
     }
 
@@ -610,30 +587,90 @@ impl MessageState {
     /// `invalid_value` when the bytes are truncated, of an unknown version (1, 2 and 3 are
     /// read), or out of range.
     pub fn decode(bytes: &[u8]) -> Result<MessageState, Error> {
-        let mut r = Reader { b: bytes, i: 0 };
-        let version = r.u8()?;
-        if !(1..=ENCODING_VERSION).contains(&version) {
-            return Err(Error::new(
-                ErrorKind::InvalidValue,
-                format!("state encoding version {version}, expected 1 to {ENCODING_VERSION}"),
-            ));
-        }
-        let message_id = r.opt_str()?;
-        let recipient = r.opt_str()?;
-        let mut state = MessageState::new(message_id, recipient);
-        if version >= 3 {
-            decode_v3_events(&mut r, &mut state.events)?;
-        } else {
-            decode_v1_v2_events(&mut r, version, &mut state.events)?;
-        }
-        if r.i != bytes.len() {
-            return Err(bad_state("trailing bytes"));
-        }
-        Ok(state)
+        let mut events = FactSet::default();
+        let (message_id, recipient) = read_encoded(bytes, |k, f| {
+            events.insert(k, f);
+            Ok(())
+        })?;
+        Ok(MessageState { message_id, recipient, events })
     }
 }
 
-fn decode_v3_events(r: &mut Reader<'_>, events: &mut FactSet) -> Result<(), Error> {
+/// [`MessageState::encode`] of a state with these labels and these `n` events, which come in
+/// ascending key order, each key once.
+pub(crate) fn encode_into<'a>(
+    out: &mut Vec<u8>,
+    message_id: Option<&str>,
+    recipient: Option<&str>,
+    n: usize,
+    events: impl Iterator<Item = (&'a str, EventFactsRef<'a>)>,
+) {
+    out.push(ENCODING_VERSION);
+    put_opt_str(out, message_id);
+    put_opt_str(out, recipient);
+    put_varint(out, n as u64);
+    let mut prev_key = "";
+    let mut prev_at = 0i64;
+    for (k, f) in events {
+        let shared = common_prefix(prev_key, k);
+        put_varint(out, shared as u64);
+        put_varint(out, (k.len() - shared) as u64);
+        out.extend_from_slice(&k.as_bytes()[shared..]);
+        prev_key = k;
+        out.push(f.kind.index());
+        let flags = u8::from(f.occurred_at.is_some())
+            | BounceClass::to_byte(f.bounce_class) << 1
+            | Automated::to_byte(f.automated) << 4
+            | u8::from(f.diagnostic.is_some()) << 6;
+        out.push(flags);
+        if let Some(t) = f.occurred_at {
+            put_varint(out, zigzag(t.as_millis().wrapping_sub(prev_at)));
+            prev_at = t.as_millis();
+        }
+        if is_bounce(f.kind) {
+            out.push(BounceCategory::to_byte(f.bounce_category));
+        }
+        if let Some(d) = f.diagnostic {
+            put_varint(out, d.len() as u64);
+            out.extend_from_slice(d.as_bytes());
+        }
+    }
+}
+
+/// An encoded state's ([`MessageState::encode`]) labels; each of its events goes to `sink`
+/// as it is read (an event may come twice in version 1 and 2 states).
+///
+/// # Errors
+/// As [`MessageState::decode`], and `sink`'s.
+pub(crate) fn read_encoded(
+    bytes: &[u8],
+    mut sink: impl FnMut(&str, EventFactsRef<'_>) -> Result<(), Error>,
+) -> Result<(Option<String>, Option<String>), Error> {
+    let mut r = Reader { b: bytes, i: 0 };
+    let version = r.u8()?;
+    if !(1..=ENCODING_VERSION).contains(&version) {
+        return Err(Error::new(
+            ErrorKind::InvalidValue,
+            format!("state encoding version {version}, expected 1 to {ENCODING_VERSION}"),
+        ));
+    }
+    let message_id = r.opt_str()?;
+    let recipient = r.opt_str()?;
+    if version >= 3 {
+        decode_v3_events(&mut r, &mut sink)?;
+    } else {
+        decode_v1_v2_events(&mut r, version, &mut sink)?;
+    }
+    if r.i != bytes.len() {
+        return Err(bad_state("trailing bytes"));
+    }
+    Ok((message_id, recipient))
+}
+
+fn decode_v3_events(
+    r: &mut Reader<'_>,
+    sink: &mut impl FnMut(&str, EventFactsRef<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
     let n = r.varint()?;
     let mut key: Vec<u8> = Vec::new();
     let mut prev_at = 0i64;
@@ -680,12 +717,16 @@ fn decode_v3_events(r: &mut Reader<'_>, events: &mut FactSet) -> Result<(), Erro
         let facts = EventFactsRef::new(kind, occurred_at, class, diagnostic)
             .with_automated(automated)
             .with_bounce_category(category);
-        events.insert(key_str, facts);
+        sink(key_str, facts)?;
     }
     Ok(())
 }
 
-fn decode_v1_v2_events(r: &mut Reader<'_>, version: u8, events: &mut FactSet) -> Result<(), Error> {
+fn decode_v1_v2_events(
+    r: &mut Reader<'_>,
+    version: u8,
+    sink: &mut impl FnMut(&str, EventFactsRef<'_>) -> Result<(), Error>,
+) -> Result<(), Error> {
     let n = r.u32()?;
     for _ in 0..n {
         let key = r.str()?;
@@ -708,7 +749,7 @@ fn decode_v1_v2_events(r: &mut Reader<'_>, version: u8, events: &mut FactSet) ->
                 .map_err(|()| bad_state("bounce category out of range"))?;
             facts = facts.with_automated(automated).with_bounce_category(category);
         }
-        events.insert(&key, facts.as_facts_ref());
+        sink(&key, facts.as_facts_ref())?;
     }
     Ok(())
 }

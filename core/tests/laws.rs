@@ -222,6 +222,15 @@ proptest! {
         // The view read from the records, without building a state, is the state's view.
         prop_assert_eq!(groups.view(0), unlabelled(&a).view());
         prop_assert_eq!(groups.view(1), unlabelled(&b).view());
+        // So is its encoding, and merging that encoding into another store gives the state.
+        let mut copy = GroupStates::default();
+        for (g, events) in [(0, &a), (1, &b)] {
+            let mut encoded = Vec::new();
+            groups.encode_into(g, &mut encoded);
+            prop_assert_eq!(&encoded, &unlabelled(events).encode());
+            copy.merge_encoded(g, &encoded).unwrap();
+            prop_assert_eq!(copy.state(g), unlabelled(events));
+        }
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! Groups with the rules compiled in: core's [`GroupStates`], every group's distinct events
 //! in one flat store (a group costs a `u32` and no allocation of its own), each group's
-//! view read from its records when it is emitted (its `MessageState` built only for a
-//! partial state).
+//! view or partial state read from its records when it is emitted, partial states merged
+//! as they decode: no `MessageState` is built.
 
 use datafusion::error::Result;
 use datafusion::logical_expr::EmitTo;
-use mailstate_core::{EventFactsRef, GroupStates, MessageState, StateView};
+use mailstate_core::{EventFactsRef, GroupStates, StateView};
 
 use super::groups::Store;
 use super::{NAME, core_error};
@@ -18,11 +18,6 @@ pub(super) struct NativeStore {
 impl NativeStore {
     /// Hand the states of the groups `emit_to` names to `sink`, in group order, and remove
     /// them (the other groups move down).
-    fn take(&mut self, emit_to: EmitTo, sink: impl FnMut(MessageState)) -> Result<()> {
-        let n = self.count(emit_to);
-        self.groups.take_first(n, sink).map_err(|e| core_error(NAME, &e))
-    }
-
     /// How many groups `emit_to` names.
     fn count(&self, emit_to: EmitTo) -> usize {
         match emit_to {
@@ -50,8 +45,7 @@ impl Store for NativeStore {
     }
 
     fn add_state(&mut self, g: usize, state: &[u8]) -> Result<()> {
-        let other = MessageState::decode(state).map_err(|e| core_error(NAME, &e))?;
-        self.groups.merge_state(g, &other).map_err(|e| core_error(NAME, &e))
+        self.groups.merge_encoded(g, state).map_err(|e| core_error(NAME, &e))
     }
 
     fn take_views(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(StateView)) -> Result<()> {
@@ -60,7 +54,8 @@ impl Store for NativeStore {
     }
 
     fn take_states(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(&[u8])) -> Result<()> {
-        self.take(emit_to, |s| sink(&s.encode()))
+        let n = self.count(emit_to);
+        self.groups.take_first_encoded(n, sink).map_err(|e| core_error(NAME, &e))
     }
 
     fn size(&self) -> usize {
