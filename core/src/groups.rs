@@ -143,7 +143,7 @@ impl GroupStates {
 
     /// Group `g`'s state encoded ([`MessageState::encode`], unlabelled) after `out`'s bytes:
     /// `self.state(g).encode()`, written from the records (sorted by key) without building
-    /// the state; a chain deeper than [`DEDUPE_DEPTH`] builds it.
+    /// the state; a chain deeper than the dedupe window builds it.
     pub fn encode_into(&self, g: usize, out: &mut Vec<u8>) {
         let chain = Chain { groups: self, at: self.heads.get(g).copied().unwrap_or(NONE) };
         if chain.clone().nth(DEDUPE_DEPTH as usize).is_some() {
@@ -179,8 +179,9 @@ impl GroupStates {
 
     /// Group `g`'s view (unlabelled; that of an empty state for a group without events or
     /// out of range): `self.state(g).view()`, read from the records without building the
-    /// state. A chain no longer than [`DEDUPE_DEPTH`] holds each key once (every insert
-    /// searched all of it); a longer one may hold a key twice, and builds the state.
+    /// state. A chain no longer than the dedupe window (64 records) holds each key once
+    /// (every insert searched all of it); a longer one may hold a key twice, and builds the
+    /// state.
     pub fn view(&self, g: usize) -> StateView {
         let chain = Chain { groups: self, at: self.heads.get(g).copied().unwrap_or(NONE) };
         if chain.clone().nth(DEDUPE_DEPTH as usize).is_some() {
