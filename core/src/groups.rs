@@ -190,23 +190,11 @@ impl GroupStates {
         view_of(None, None, chain)
     }
 
-    /// Hand the states of groups `0..n` to `sink` in group order and remove them; the other
-    /// groups move down to `0..`.
+    /// Hand the views ([`GroupStates::view`]) of groups `0..n` to `sink` in group order and
+    /// remove those groups; the others move down to `0..`.
     ///
     /// # Errors
     /// As [`GroupStates::insert`] (the kept groups are stored afresh).
-    pub fn take_first(
-        &mut self,
-        n: usize,
-        mut sink: impl FnMut(MessageState),
-    ) -> Result<(), Error> {
-        self.take_first_with(n, |groups, g| sink(groups.state(g)))
-    }
-
-    /// [`GroupStates::take_first`] handing each group's view ([`GroupStates::view`]).
-    ///
-    /// # Errors
-    /// As [`GroupStates::take_first`].
     pub fn take_first_views(
         &mut self,
         n: usize,
@@ -215,11 +203,11 @@ impl GroupStates {
         self.take_first_with(n, |groups, g| sink(groups.view(g)))
     }
 
-    /// [`GroupStates::take_first`] handing each group's encoded state
+    /// [`GroupStates::take_first_views`] handing each group's encoded state
     /// ([`GroupStates::encode_into`]), written in one reused buffer.
     ///
     /// # Errors
-    /// As [`GroupStates::take_first`].
+    /// As [`GroupStates::take_first_views`].
     pub fn take_first_encoded(
         &mut self,
         n: usize,
@@ -370,7 +358,7 @@ mod tests {
             assert_eq!(&groups.state(g), w, "group {g}");
         }
         let mut taken = Vec::new();
-        groups.take_first(1, |s| taken.push(s)).unwrap();
+        groups.take_first_encoded(1, |s| taken.push(MessageState::decode(s).unwrap())).unwrap();
         assert_eq!(taken, want[..1]);
         assert_eq!(groups.len(), 2);
         assert_eq!(groups.state(1), want[2]);
