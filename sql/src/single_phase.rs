@@ -68,8 +68,12 @@ fn single_phase(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
         return Ok(None);
     };
     let group_by = first.group_expr();
-    let only_ours =
-        first.aggr_expr().iter().all(|a| SINGLE_PHASE_AGGREGATES.contains(&a.fun().name()));
+    // Plain calls only: a DISTINCT or ORDER BY argument brings requirements of its own.
+    let only_ours = first.aggr_expr().iter().all(|a| {
+        SINGLE_PHASE_AGGREGATES.contains(&a.fun().name())
+            && !a.is_distinct()
+            && a.order_bys().is_empty()
+    });
     if *first.mode() != AggregateMode::Partial
         || !only_ours
         || group_by.is_empty()

@@ -123,3 +123,38 @@ async fn a_group_by_with_other_aggregates_keeps_its_partial_phase() {
         assert!(!plan.contains("SinglePartitioned"), "{sql}\n{plan}");
     }
 }
+
+#[tokio::test]
+async fn one_phase_keeps_filters_and_computed_keys() {
+    // FILTER goes with the aggregate and a computed key is hashed as computed: the one-phase
+    // plan answers what DataFusion's two phases answer.
+    let events = generated(300, 7);
+    let sql = "SELECT lower(recipient) AS who, message_id,
+                      message_state(type, occurred_at, event_key, bounce_class, diagnostic)
+                          FILTER (WHERE type <> 'open') AS s
+               FROM events GROUP BY lower(recipient), message_id
+               ORDER BY who NULLS FIRST, message_id NULLS FIRST";
+    for (name, rules) in both_rules() {
+        let one = TestExecution::with_rules(3, &rules).with_events(&events, 4);
+        assert!(one.plan(sql).await.contains("mode=SinglePartitioned"), "{name} rules");
+        let two = TestExecution::two_phase(3, &rules).with_events(&events, 4);
+        let want = two.rows(sql).await;
+        assert!(want.len() >= 300);
+        assert_eq!(one.rows(sql).await, want, "{name} rules");
+    }
+}
+
+#[tokio::test]
+async fn an_ordered_message_state_gives_cores_answer() {
+    // An ORDER BY inside the call: DataFusion plans the ordered aggregate itself (one phase,
+    // nothing for the rewrite to do), and order does not change a state.
+    let events = generated(200, 8);
+    let want = expected(&events);
+    let t = TestExecution::new(3).with_events(&events, 4);
+    let sql = "SELECT message_id, recipient,
+                      message_state(type, occurred_at, event_key, bounce_class, diagnostic
+                                    ORDER BY occurred_at DESC) AS s
+               FROM events GROUP BY message_id, recipient
+               ORDER BY message_id NULLS FIRST, recipient NULLS FIRST";
+    assert_eq!(t.rows(sql).await, want);
+}
