@@ -20,6 +20,9 @@ const NO_TIME: i64 = i64::MIN;
 /// in [`LEN_BYTES`] bytes of seven bits each (ASCII, so the text stays UTF-8), then its bytes.
 /// Most events have none, so the record does not carry a length for it.
 const HAS_DIAG: u32 = 1 << 31;
+/// The bit of [`Rec::key_len`] that marks, while [`GroupStates::drain_views`] cuts the text,
+/// a record whose key must stay (keys are far shorter than 2^30 bytes: longer is refused).
+const KEEP: u32 = 1 << 30;
 /// Bytes of a diagnostic's length in the text: 5 x 7 bits hold any `u32`.
 const LEN_BYTES: usize = 5;
 /// A group's chain is searched for a duplicate key only this deep; a longer chain (a group
@@ -62,6 +65,9 @@ pub struct GroupStates {
     recs: Vec<Rec>,
     /// Keys and diagnostics, diagnostics behind their lengths.
     text: String,
+    /// Groups whose chain grew past [`DEDUPE_DEPTH`] (each once): their views need every
+    /// key (a key may be there twice).
+    deep: Vec<u32>,
 }
 
 fn too_large(what: &str) -> Error {
@@ -112,6 +118,10 @@ impl GroupStates {
             }
             i = r.next;
             depth += 1;
+        }
+        if depth == DEDUPE_DEPTH && i == NONE {
+            // The chain grows past the window now, and only now.
+            self.deep.push(len_u32(g, "groups")?);
         }
         let mut rec = self.record(key, facts)?;
         rec.next = self.heads[g];
@@ -203,6 +213,52 @@ impl GroupStates {
         self.take_first_with(n, |groups, g| sink(groups.view(g)))
     }
 
+    /// Hand every group's view to `sink` in group order and leave the store empty (the end
+    /// of a GROUP BY, when the views are built while the store still holds every event).
+    /// The text is cut to what views still read before the first view is made: bounces'
+    /// keys (the tie-break) and diagnostics, and everything of a group deeper than the
+    /// dedupe window; the rest of it (most of the store's bytes after its records) is given
+    /// back while the output grows.
+    pub fn drain_views(&mut self, mut sink: impl FnMut(StateView)) {
+        self.keep_text_views_read();
+        for g in 0..self.heads.len() {
+            sink(self.view(g));
+        }
+        *self = GroupStates::default();
+    }
+
+    /// A new text with only what [`GroupStates::view`] reads (see
+    /// [`GroupStates::drain_views`]); other records keep no key and no diagnostic.
+    fn keep_text_views_read(&mut self) {
+        self.deep.sort_unstable();
+        self.deep.dedup();
+        for &g in &self.deep {
+            let mut i = self.heads.get(g as usize).copied().unwrap_or(NONE);
+            while let Some(r) = self.recs.get_mut(i as usize) {
+                r.key_len |= KEEP;
+                i = r.next;
+            }
+        }
+        let mut text = String::new();
+        for r in &mut self.recs {
+            let bounce = matches!(r.kind, EventType::HardBounce | EventType::SoftBounce);
+            if r.key_len & KEEP == 0 && !bounce {
+                (r.start, r.key_len) = (0, 0);
+                continue;
+            }
+            r.key_len &= !KEEP;
+            let from = r.start as usize;
+            let mut to = from + (r.key_len & !HAS_DIAG) as usize;
+            if r.key_len & HAS_DIAG != 0 {
+                let len = self.text.as_bytes().get(to..to + LEN_BYTES).unwrap_or_default();
+                to += LEN_BYTES + len.iter().rev().fold(0, |n, &b| n << 7 | usize::from(b));
+            }
+            r.start = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            text.push_str(self.text.get(from..to).unwrap_or_default());
+        }
+        self.text = text;
+    }
+
     /// [`GroupStates::take_first_views`] handing each group's encoded state
     /// ([`GroupStates::encode_into`]), written in one reused buffer.
     ///
@@ -252,9 +308,9 @@ impl GroupStates {
         Ok(())
     }
 
-    /// Heap bytes held: everything this store holds is in its three buffers.
+    /// Heap bytes held: everything this store holds is in its four buffers.
     pub fn heap_bytes(&self) -> usize {
-        self.heads.capacity() * size_of::<u32>()
+        (self.heads.capacity() + self.deep.capacity()) * size_of::<u32>()
             + self.recs.capacity() * size_of::<Rec>()
             + self.text.capacity()
     }
@@ -286,7 +342,7 @@ impl GroupStates {
         let diag = facts.diagnostic.map_or(0, |d| LEN_BYTES + d.len());
         len_u32(self.text.len() + key.len() + diag, "bytes of text")?;
         let mut key_len = len_u32(key.len(), "bytes of text")?;
-        if key_len & HAS_DIAG != 0 {
+        if key_len & (HAS_DIAG | KEEP) != 0 {
             return Err(too_large("bytes in one key"));
         }
         self.text.push_str(key);
@@ -424,6 +480,47 @@ mod tests {
         groups.take_first_views(2, |v| views.push(v)).unwrap();
         assert_eq!(views.iter().map(|v| v.event_count).collect::<Vec<_>>(), [3, 0]);
         assert_eq!(groups.view(0).event_count, 1);
+    }
+
+    #[test]
+    fn draining_gives_every_groups_view_in_order_and_empties_the_store() {
+        let mut groups = GroupStates::default();
+        groups.resize(5); // group 3 stays empty
+        let bounce = |kind, t, d| {
+            EventFactsRef::new(kind, Timestamp::from_millis(t), Some(BounceClass::Hard), Some(d))
+        };
+        let rows = [
+            (0, "m:2", bounce(EventType::HardBounce, 7, "550 later key")),
+            (1, "n:1", facts(EventType::Delivered, 3)),
+            (0, "m:1", bounce(EventType::HardBounce, 7, "550 first key")),
+            (4, "p:1", bounce(EventType::SoftBounce, 2, "452 full")),
+            (0, "m:3", facts(EventType::Open, 9)),
+            (1, "n:1", facts(EventType::Delivered, 3)), // a retry
+            (2, "o:1", EventFactsRef::new(EventType::Deferred, None, None, Some("421 later"))),
+        ];
+        for (g, k, f) in rows {
+            groups.insert(g, k, f).unwrap();
+        }
+        for i in 0..150 {
+            // Deeper than the dedupe window, keys repeating.
+            groups.insert(4, &format!("q:{}", i % 90), facts(EventType::Click, i)).unwrap();
+        }
+        groups.resize(7);
+        for (g, n) in [(5, 64), (6, 65)] {
+            // Either side of the window: one group just deep enough to build its state.
+            for i in 0..n {
+                groups.insert(g, &format!("r:{i}"), facts(EventType::Open, i)).unwrap();
+            }
+        }
+        let want: Vec<StateView> = (0..7).map(|g| groups.state(g).view()).collect();
+        let mut got = Vec::new();
+        groups.drain_views(|v| got.push(v));
+        assert_eq!(got, want);
+        assert_eq!(got[0].diagnostic.as_deref(), Some("550 first key"));
+        assert_eq!((got[4].click_count, got[4].event_count), (90, 91));
+        assert_eq!((got[5].open_count, got[6].open_count), (64, 65));
+        assert!(groups.is_empty());
+        assert_eq!(groups.heap_bytes(), 0);
     }
 
     #[test]

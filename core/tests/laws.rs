@@ -201,6 +201,7 @@ proptest! {
     fn flat_group_storage_holds_the_states_folding_would(a in colliding_events(), b in colliding_events()) {
         // Two groups, their events interleaved: each group's state equals its own fold.
         let mut groups = GroupStates::default();
+        groups.resize(2);
         let n = a.len().max(b.len());
         for i in 0..n {
             if let Some(e) = a.get(i) {
@@ -222,6 +223,10 @@ proptest! {
         // The view read from the records, without building a state, is the state's view.
         prop_assert_eq!(groups.view(0), unlabelled(&a).view());
         prop_assert_eq!(groups.view(1), unlabelled(&b).view());
+        // Draining gives the same views, in group order.
+        let mut drained = Vec::new();
+        groups.clone().drain_views(|v| drained.push(v));
+        prop_assert_eq!(drained, vec![unlabelled(&a).view(), unlabelled(&b).view()]);
         // So is its encoding, and merging that encoding into another store gives the state.
         let mut copy = GroupStates::default();
         for (g, events) in [(0, &a), (1, &b)] {

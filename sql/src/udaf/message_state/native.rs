@@ -50,6 +50,11 @@ impl Store for NativeStore {
 
     fn take_views(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(StateView)) -> Result<()> {
         let n = self.count(emit_to);
+        if n >= self.groups.len() {
+            // The end of the aggregate: give memory back while the output grows.
+            self.groups.drain_views(sink);
+            return Ok(());
+        }
         self.groups.take_first_views(n, sink).map_err(|e| core_error(NAME, &e))
     }
 
