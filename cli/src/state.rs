@@ -62,7 +62,7 @@ pub(crate) fn run(args: &Args, out: &mut dyn Write) -> anyhow::Result<Outcome> {
         Ok(None)
     })?;
     let mut written = Ok(());
-    groups.for_each_view(|view| {
+    groups.drain_views(|view| {
         if written.is_ok() {
             written = write_line(out, &view);
         }

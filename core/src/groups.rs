@@ -229,7 +229,7 @@ impl GroupStates {
 
     /// A new text with only what [`GroupStates::view`] reads (see
     /// [`GroupStates::drain_views`]); other records keep no key and no diagnostic.
-    fn keep_text_views_read(&mut self) {
+    pub(crate) fn keep_text_views_read(&mut self) {
         self.deep.sort_unstable();
         self.deep.dedup();
         for &g in &self.deep {

@@ -36,7 +36,7 @@ const ABSENT: u32 = u32::MAX;
 /// groups.insert(Some("m1"), Some("a@x"), "ses:1", at(1)).unwrap();
 /// groups.insert(Some("m1"), Some("a@x"), "ses:1", at(1)).unwrap(); // a retry
 /// let mut views = Vec::new();
-/// groups.for_each_view(|v| views.push(v));
+/// groups.drain_views(|v| views.push(v));
 /// assert_eq!(views[0].message_id.as_deref(), Some("m1"));
 /// assert_eq!((views[0].event_count, views.len()), (1, 2));
 /// ```
@@ -139,8 +139,11 @@ impl MessageGroups {
     }
 
     /// Every group's state as a view labelled with its message id and recipient, in the order
-    /// of (message id, recipient) (an absent label first), to `sink`.
-    pub fn for_each_view(&self, mut sink: impl FnMut(StateView)) {
+    /// of (message id, recipient) (an absent label first), to `sink`; the groups are gone
+    /// after (their events' text is cut to what views read first, as
+    /// [`GroupStates::drain_views`] does).
+    pub fn drain_views(&mut self, mut sink: impl FnMut(StateView)) {
+        self.groups.keep_text_views_read();
         let (spans, text) = (&self.labels, &self.text);
         let mut order: Vec<u32> =
             (0..self.labels.len()).filter_map(|g| g.try_into().ok()).collect();
@@ -154,6 +157,7 @@ impl MessageGroups {
             view.recipient = r.map(str::to_owned);
             sink(view);
         }
+        *self = MessageGroups::default();
     }
 
     /// Heap bytes held.
@@ -191,11 +195,12 @@ mod tests {
                 .or_insert_with(|| MessageState::new(m.map(Into::into), r.map(Into::into)))
                 .insert_ref(&key, facts);
         }
+        assert_eq!(groups.len(), want.len());
         let mut got = Vec::new();
-        groups.for_each_view(|v| got.push(v));
+        groups.drain_views(|v| got.push(v));
         let want: Vec<_> = want.values().map(MessageState::view).collect();
         assert_eq!(got, want);
-        assert_eq!(groups.len(), want.len());
+        assert!(groups.is_empty(), "drained");
     }
 
     #[test]
@@ -211,7 +216,7 @@ mod tests {
         }
         assert_eq!(groups.len(), 20_000);
         let mut counts = Vec::new();
-        groups.for_each_view(|v| counts.push(v.event_count));
+        groups.drain_views(|v| counts.push(v.event_count));
         assert!(counts.iter().all(|&n| n == 2), "each group met both keys");
     }
 

@@ -155,10 +155,9 @@ impl States {
     }
 
     /// One row per state, sorted by (message_id, recipient) as `mailstate state` prints them.
-    fn into_batch(self) -> Outcome<RecordBatch> {
+    fn into_batch(mut self) -> Outcome<RecordBatch> {
         let mut views = Vec::with_capacity(self.groups.len());
-        self.groups.for_each_view(|v| views.push(v));
-        drop(self.groups);
+        self.groups.drain_views(|v| views.push(v));
         let ids: StringArray = views.iter().map(|v| v.message_id.as_deref()).collect();
         let recipients: StringArray = views.iter().map(|v| v.recipient.as_deref()).collect();
         let state = columns::states_to_array(&views)?;
