@@ -79,6 +79,7 @@ fn single_phase(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
         || group_by.is_empty()
         || group_by.has_grouping_set()
         || first.limit_options().is_some()
+        || last.limit_options().is_some()
         || shuffle.preserve_order()
     {
         return Ok(None);
