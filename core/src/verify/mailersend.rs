@@ -2,10 +2,8 @@
 //! webhook's signing secret. There is no timestamp, so no replay window: dedupe on `data.id`.
 //! See <https://developers.mailersend.com/api/v1/webhooks.html#security>.
 
-use super::{Keys, Scheme, SignedRequest, Verified, bad_encoding, mismatch};
-use crate::encoding::decode_hex;
+use super::{Keys, Scheme, SignedRequest, Verified};
 use crate::error::Error;
-use crate::signature::{ct_eq, hmac_sha256};
 use crate::webhook::HeaderName;
 
 const SIGNATURE: &str = "Signature";
@@ -14,14 +12,5 @@ const SIGNATURE: &str = "Signature";
 pub(super) const HEADERS: &[HeaderName] = &[HeaderName::always(SIGNATURE)];
 
 pub(super) fn verify(req: &SignedRequest<'_>, keys: &Keys) -> Result<Verified, Error> {
-    let sig = req.header(SIGNATURE)?;
-    let sig = decode_hex(sig.trim())
-        .filter(|s| s.len() == 32)
-        .ok_or_else(|| bad_encoding(SIGNATURE, "64 hex digits"))?;
-    let scheme = Scheme::MailersendHmacSha256;
-    keys.secrets(scheme)?
-        .iter()
-        .position(|key| ct_eq(&hmac_sha256(key, &[req.body]), &sig))
-        .map(|i| Verified::new(scheme, i))
-        .ok_or_else(|| mismatch(scheme))
+    super::verify_body_hmac_hex(req, keys, SIGNATURE, Scheme::MailersendHmacSha256)
 }
