@@ -34,6 +34,7 @@ pub(crate) mod sendgrid;
 pub(crate) mod ses;
 pub(crate) mod ses_eventbridge;
 pub(crate) mod smtp2go;
+mod sns;
 pub(crate) mod sparkpost;
 pub(crate) mod text;
 pub(crate) mod time;

@@ -43,9 +43,7 @@ use super::text::{non_empty, smtp_codes};
 use super::{TimeUnit, bare_address, body_text, clean_message_id};
 use crate::category::{self, Classification};
 use crate::error::{Error, ErrorKind};
-use crate::{
-    BounceClass, Control, ControlKind, Event, EventType, KeyScope, Normalized, Payload, event_key,
-};
+use crate::{BounceClass, Event, EventType, KeyScope, Normalized, Payload, event_key};
 
 const SLUG: &str = "scaleway";
 
@@ -63,36 +61,13 @@ pub(crate) fn normalize(payload: Payload<'_>) -> Result<Normalized, Error> {
         )
         .with_path("$"));
     }
-    let kind = o.string("Type")?.unwrap_or_default();
-    let control = |k| -> Result<Control, Error> {
-        Ok(Control {
-            kind: k,
-            url: o.string("SubscribeURL")?.map(Cow::into_owned),
-            detail: o.string("TopicArn")?.map(Cow::into_owned),
-        })
-    };
-    match kind.as_ref() {
-        "Notification" => {
-            let message = o.string("Message")?.ok_or_else(|| Error::missing(o.child("Message")))?;
-            let inner = Object::parse(message.trim(), "$.Message")
-                .map_err(|e| if e.path().is_none() { e.with_path("$.Message") } else { e })?;
-            out.events.push(tem_event(&inner, inner.text())?);
-        }
-        "SubscriptionConfirmation" => {
-            out.control = Some(control(ControlKind::SubscriptionConfirmation)?);
-        }
-        "UnsubscribeConfirmation" => {
-            out.control = Some(control(ControlKind::UnsubscribeConfirmation)?);
-        }
-        other => {
-            return Err(Error::invalid(
-                "$.Type",
-                format!(
-                    "expected Notification, SubscriptionConfirmation or UnsubscribeConfirmation, found {other:?}"
-                ),
-            ));
-        }
-    }
+    super::sns::envelope(&o, &mut out, |o, out| {
+        let message = o.string("Message")?.ok_or_else(|| Error::missing(o.child("Message")))?;
+        let inner = Object::parse(message.trim(), "$.Message")
+            .map_err(|e| if e.path().is_none() { e.with_path("$.Message") } else { e })?;
+        out.events.push(tem_event(&inner, inner.text())?);
+        Ok(())
+    })?;
     Ok(out)
 }
 

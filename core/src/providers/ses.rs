@@ -133,52 +133,24 @@ fn is_json(text: &str) -> Result<super::json::scan::Val<'_>, Error> {
 }
 
 fn envelope(o: &Object<'_>, header_id: Option<String>, out: &mut Normalized) -> Result<(), Error> {
-    let kind = o.string("Type")?.unwrap_or_default();
-    let control = |k| -> Result<Control, Error> {
-        Ok(Control {
-            kind: k,
-            url: o.string("SubscribeURL")?.map(Cow::into_owned),
-            detail: o.string("TopicArn")?.map(Cow::into_owned),
-        })
-    };
-    match kind.as_ref() {
-        "Notification" => {
-            let id = o.str("MessageId")?.map(Cow::into_owned).or(header_id);
-            let message = o.string("Message")?.ok_or_else(|| Error::missing(o.child("Message")))?;
-            let trimmed = message.trim();
-            if trimmed.starts_with('{') {
-                let io =
-                    Object::parse(trimmed, "$.Message").map_err(|e| e.with_path("$.Message"))?;
-                out.events = ses_event(&io, trimmed, id.as_deref(), SLUG)?;
-            } else if trimmed.starts_with("Successfully validated") {
-                out.control = Some(Control {
-                    kind: ControlKind::Ping,
-                    url: None,
-                    detail: Some(trimmed.to_owned()),
-                });
-            } else {
-                return Err(Error::invalid(
-                    "$.Message",
-                    "expected an SES event as JSON, found text",
-                ));
-            }
+    super::sns::envelope(o, out, |o, out| {
+        let id = o.str("MessageId")?.map(Cow::into_owned).or(header_id);
+        let message = o.string("Message")?.ok_or_else(|| Error::missing(o.child("Message")))?;
+        let trimmed = message.trim();
+        if trimmed.starts_with('{') {
+            let io = Object::parse(trimmed, "$.Message").map_err(|e| e.with_path("$.Message"))?;
+            out.events = ses_event(&io, trimmed, id.as_deref(), SLUG)?;
+        } else if trimmed.starts_with("Successfully validated") {
+            out.control = Some(Control {
+                kind: ControlKind::Ping,
+                url: None,
+                detail: Some(trimmed.to_owned()),
+            });
+        } else {
+            return Err(Error::invalid("$.Message", "expected an SES event as JSON, found text"));
         }
-        "SubscriptionConfirmation" => {
-            out.control = Some(control(ControlKind::SubscriptionConfirmation)?);
-        }
-        "UnsubscribeConfirmation" => {
-            out.control = Some(control(ControlKind::UnsubscribeConfirmation)?);
-        }
-        other => {
-            return Err(Error::invalid(
-                "$.Type",
-                format!(
-                    "expected Notification, SubscriptionConfirmation or UnsubscribeConfirmation, found {other:?}"
-                ),
-            ));
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Whether a body that is not one JSON value is NDJSON: its first line is a JSON value on its
