@@ -880,14 +880,53 @@ pub fn prepare_host_check(
     now: Timestamp,
     options: &VerifyOptions<'_>,
 ) -> Result<Option<HostCheck>, Error> {
-    let result = check_size(request).and_then(|()| match check_for(provider, options) {
-        Check::Sendgrid => Ok(Some(sendgrid::prepare(request, keys, now, options)?.host_check())),
-        Check::Postal => Ok(postal::prepare(request, keys)?.host_check()),
-        Check::Ses => Ok(ses::prepare(request, keys, now, options)?.host_check()),
-        Check::Scaleway => Ok(ses::prepare_scaleway(request, keys, now, options)?.host_check()),
-        // The HMAC schemes (Standard Webhooks' included: in workerd its check in wasm costs
-        // less than the WebCrypto call and the await it needs, see BENCHMARKS.md) and the
-        // credential checks.
+    let result = check_size(request).and_then(|()| {
+        Ok(host_form(provider, request, keys, now, options)?.and_then(|f| f.host_check()))
+    });
+    result.map_err(|e| e.with_provider(provider.as_str()))
+}
+
+/// A check run up to its signature math, for a scheme whose math a host can do.
+enum HostForm<'a, 'k> {
+    /// SendGrid's ECDSA.
+    Ecdsa(sendgrid::Prepared<'a, 'k>),
+    /// Postal's, SES's and Scaleway's RSA.
+    Rsa(postal::RsaPrepared<'a, 'k>),
+}
+
+impl HostForm<'_, '_> {
+    fn host_check(&self) -> Option<HostCheck> {
+        match self {
+            HostForm::Ecdsa(p) => Some(p.host_check()),
+            HostForm::Rsa(p) => p.host_check(),
+        }
+    }
+
+    fn with_verdict(&self, verdict: HostVerdict) -> Result<Verified, Error> {
+        match self {
+            HostForm::Ecdsa(p) => p.with_verdict(verdict),
+            HostForm::Rsa(p) => p.with_verdict(verdict),
+        }
+    }
+}
+
+/// `provider`'s check prepared up to its math (every other rule run), or `None` for a scheme
+/// without a host form: the HMAC schemes (Standard Webhooks' included: in workerd its check
+/// in wasm costs less than the WebCrypto call and the await it needs, see BENCHMARKS.md) and
+/// the credential checks, which [`verify`] runs whole. The one list [`prepare_host_check`]
+/// and [`verify_with_host`] both read.
+fn host_form<'a, 'k>(
+    provider: Provider,
+    request: &SignedRequest<'a>,
+    keys: &'k Keys,
+    now: Timestamp,
+    options: &VerifyOptions<'_>,
+) -> Result<Option<HostForm<'a, 'k>>, Error> {
+    Ok(Some(match check_for(provider, options) {
+        Check::Sendgrid => HostForm::Ecdsa(sendgrid::prepare(request, keys, now, options)?),
+        Check::Postal => HostForm::Rsa(postal::prepare(request, keys)?),
+        Check::Ses => HostForm::Rsa(ses::prepare(request, keys, now, options)?),
+        Check::Scaleway => HostForm::Rsa(ses::prepare_scaleway(request, keys, now, options)?),
         Check::StandardWebhooks(_)
         | Check::Mailgun
         | Check::Resend
@@ -896,9 +935,8 @@ pub fn prepare_host_check(
         | Check::Mailtrap
         | Check::Credentials
         | Check::UnisenderGo
-        | Check::Nothing => Ok(None),
-    });
-    result.map_err(|e| e.with_provider(provider.as_str()))
+        | Check::Nothing => return Ok(None),
+    }))
 }
 
 /// [`verify`], with the signature math answered by the host's crypto for the check
@@ -918,22 +956,11 @@ pub fn verify_with_host(
     options: &VerifyOptions<'_>,
     verdict: HostVerdict,
 ) -> Result<Verified, Error> {
-    let result = check_size(request).and_then(|()| match check_for(provider, options) {
-        Check::Sendgrid => sendgrid::prepare(request, keys, now, options)?.with_verdict(verdict),
-        Check::Postal => postal::prepare(request, keys)?.with_verdict(verdict),
-        Check::Ses => ses::prepare(request, keys, now, options)?.with_verdict(verdict),
-        Check::Scaleway => {
-            ses::prepare_scaleway(request, keys, now, options)?.with_verdict(verdict)
+    let result = check_size(request).and_then(|()| {
+        match host_form(provider, request, keys, now, options)? {
+            Some(form) => form.with_verdict(verdict),
+            None => verify(provider, request, keys, now, options),
         }
-        Check::StandardWebhooks(_)
-        | Check::Mailgun
-        | Check::Resend
-        | Check::Mandrill
-        | Check::Mailersend
-        | Check::Mailtrap
-        | Check::Credentials
-        | Check::UnisenderGo
-        | Check::Nothing => verify(provider, request, keys, now, options),
     });
     result.map_err(|e| e.with_provider(provider.as_str()))
 }
