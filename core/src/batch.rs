@@ -205,24 +205,22 @@ impl EventBatch {
         message_id: Option<&str>,
         recipient: Option<&str>,
     ) {
-        self.push_labelled(
-            group,
-            event_key,
-            facts.kind,
-            facts.occurred_at,
-            facts.bounce_class,
-            facts.diagnostic.as_deref(),
-            message_id,
-            recipient,
-        );
-        if let (Some(a), Some(c)) = (self.automated.last_mut(), self.category.last_mut()) {
-            *a = Automated::to_byte(facts.automated);
-            *c = BounceCategory::to_byte(facts.bounce_category);
-        }
+        self.push_facts_labelled(group, event_key, facts.as_facts_ref(), message_id, recipient);
     }
 
     /// [`EventBatch::push_facts`] from borrowed facts, without the group's labels.
     pub fn push_facts_ref(&mut self, group: u32, event_key: &str, facts: EventFactsRef<'_>) {
+        self.push_facts_labelled(group, event_key, facts, None, None);
+    }
+
+    fn push_facts_labelled(
+        &mut self,
+        group: u32,
+        event_key: &str,
+        facts: EventFactsRef<'_>,
+        message_id: Option<&str>,
+        recipient: Option<&str>,
+    ) {
         self.push_labelled(
             group,
             event_key,
@@ -230,8 +228,8 @@ impl EventBatch {
             facts.occurred_at,
             facts.bounce_class,
             facts.diagnostic,
-            None,
-            None,
+            message_id,
+            recipient,
         );
         if let (Some(a), Some(c)) = (self.automated.last_mut(), self.category.last_mut()) {
             *a = Automated::to_byte(facts.automated);
