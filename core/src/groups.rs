@@ -155,11 +155,10 @@ impl GroupStates {
     /// `self.state(g).encode()`, written from the records (sorted by key) without building
     /// the state; a chain deeper than the dedupe window builds it.
     pub fn encode_into(&self, g: usize, out: &mut Vec<u8>) {
-        let chain = Chain { groups: self, at: self.heads.get(g).copied().unwrap_or(NONE) };
-        if chain.clone().nth(DEDUPE_DEPTH as usize).is_some() {
+        let Some(chain) = self.shallow_chain(g) else {
             out.extend_from_slice(&self.state(g).encode());
             return;
-        }
+        };
         let mut events: Vec<_> = chain.collect();
         events.sort_unstable_by(|a, b| a.0.cmp(b.0));
         encode_into(out, None, None, events.len(), events.into_iter());
@@ -170,19 +169,13 @@ impl GroupStates {
         // Sized first: a state grown event by event reallocated its two buffers several times
         // per group, from two threads at once in SQL (glibc's arena locks showed in profiles).
         let (mut events, mut bytes) = (0, 0);
-        let mut i = self.heads.get(g).copied().unwrap_or(NONE);
-        while i != NONE {
-            let r = &self.recs[i as usize];
+        for (k, f) in self.chain(g) {
             events += 1;
-            bytes += self.key(r).len() + self.facts(r).diagnostic.map_or(0, str::len);
-            i = r.next;
+            bytes += k.len() + f.diagnostic.map_or(0, str::len);
         }
         let mut s = MessageState::with_capacity(events, bytes);
-        let mut i = self.heads.get(g).copied().unwrap_or(NONE);
-        while i != NONE {
-            let r = &self.recs[i as usize];
-            s.insert_ref(self.key(r), self.facts(r));
-            i = r.next;
+        for (k, f) in self.chain(g) {
+            s.insert_ref(k, f);
         }
         s
     }
@@ -193,11 +186,23 @@ impl GroupStates {
     /// (every insert searched all of it); a longer one may hold a key twice, and builds the
     /// state.
     pub fn view(&self, g: usize) -> StateView {
-        let chain = Chain { groups: self, at: self.heads.get(g).copied().unwrap_or(NONE) };
-        if chain.clone().nth(DEDUPE_DEPTH as usize).is_some() {
-            return self.state(g).view();
+        match self.shallow_chain(g) {
+            Some(chain) => view_of(None, None, chain),
+            None => self.state(g).view(),
         }
-        view_of(None, None, chain)
+    }
+
+    /// Group `g`'s records, newest first (none for a group out of range).
+    fn chain(&self, g: usize) -> Chain<'_> {
+        Chain { groups: self, at: self.heads.get(g).copied().unwrap_or(NONE) }
+    }
+
+    /// [`GroupStates::chain`] when it is no longer than the dedupe window, so that it holds
+    /// each key once (every insert searched all of it); `None` for a longer one, which may
+    /// hold a key twice.
+    fn shallow_chain(&self, g: usize) -> Option<Chain<'_>> {
+        let chain = self.chain(g);
+        chain.clone().nth(DEDUPE_DEPTH as usize).is_none().then_some(chain)
     }
 
     /// Hand the views ([`GroupStates::view`]) of groups `0..n` to `sink` in group order and
@@ -250,8 +255,7 @@ impl GroupStates {
             let from = r.start as usize;
             let mut to = from + (r.key_len & !HAS_DIAG) as usize;
             if r.key_len & HAS_DIAG != 0 {
-                let len = self.text.as_bytes().get(to..to + LEN_BYTES).unwrap_or_default();
-                to += LEN_BYTES + len.iter().rev().fold(0, |n, &b| n << 7 | usize::from(b));
+                to += LEN_BYTES + diag_len(&self.text, to);
             }
             r.start = u32::try_from(text.len()).unwrap_or(u32::MAX);
             text.push_str(self.text.get(from..to).unwrap_or_default());
@@ -294,15 +298,9 @@ impl GroupStates {
         self.heads = vec![NONE; old.heads.len() - n];
         for g in n..old.heads.len() {
             // Oldest first, so a chain keeps its order.
-            let mut chain = Vec::new();
-            let mut i = old.heads[g];
-            while i != NONE {
-                chain.push(i);
-                i = old.recs[i as usize].next;
-            }
-            for &i in chain.iter().rev() {
-                let r = &old.recs[i as usize];
-                self.insert(g - n, old.key(r), old.facts(r))?;
+            let chain: Vec<_> = old.chain(g).collect();
+            for (k, f) in chain.into_iter().rev() {
+                self.insert(g - n, k, f)?;
             }
         }
         Ok(())
@@ -323,8 +321,7 @@ impl GroupStates {
     fn facts(&self, r: &Rec) -> EventFactsRef<'_> {
         let diagnostic = (r.key_len & HAS_DIAG != 0).then(|| {
             let at = r.start as usize + (r.key_len & !HAS_DIAG) as usize;
-            let len = self.text.as_bytes().get(at..at + LEN_BYTES).unwrap_or_default();
-            let len = len.iter().rev().fold(0, |n, &b| n << 7 | usize::from(b));
+            let len = diag_len(&self.text, at);
             self.text.get(at + LEN_BYTES..at + LEN_BYTES + len).unwrap_or_default()
         });
         EventFactsRef {
@@ -367,6 +364,13 @@ impl GroupStates {
             category: facts.bounce_category,
         })
     }
+}
+
+/// The length of the diagnostic whose [`LEN_BYTES`] length bytes start at `at` in `text`
+/// (written by [`GroupStates::record`]).
+fn diag_len(text: &str, at: usize) -> usize {
+    let len = text.as_bytes().get(at..at + LEN_BYTES).unwrap_or_default();
+    len.iter().rev().fold(0, |n, &b| n << 7 | usize::from(b))
 }
 
 /// A group's records, newest first, as (key, facts).
