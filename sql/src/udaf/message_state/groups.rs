@@ -25,6 +25,13 @@ pub(super) trait Store: Send + Sync + 'static {
     fn resize(&mut self, n: usize);
     /// How many groups exist.
     fn len(&self) -> usize;
+    /// How many groups `emit_to` names.
+    fn emitted(&self, emit_to: EmitTo) -> usize {
+        match emit_to {
+            EmitTo::All => self.len(),
+            EmitTo::First(n) => n.min(self.len()),
+        }
+    }
     /// Add one event to group `g`.
     ///
     /// # Errors
@@ -84,11 +91,7 @@ fn binary_column<S: Store>(
 
 /// The views of the groups `emit_to` names, as the struct column `message_state` returns.
 fn view_column<S: Store>(store: &mut S, emit_to: EmitTo) -> Result<ArrayRef> {
-    let rows = match emit_to {
-        EmitTo::All => store.len(),
-        EmitTo::First(n) => n.min(store.len()),
-    };
-    let mut out = ViewColumns::with_capacity(rows);
+    let mut out = ViewColumns::with_capacity(store.emitted(emit_to));
     store.take_views(emit_to, &mut |v| out.push(&v))?;
     out.finish()
 }

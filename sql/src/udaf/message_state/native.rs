@@ -15,18 +15,6 @@ pub(super) struct NativeStore {
     groups: GroupStates,
 }
 
-impl NativeStore {
-    /// Hand the states of the groups `emit_to` names to `sink`, in group order, and remove
-    /// them (the other groups move down).
-    /// How many groups `emit_to` names.
-    fn count(&self, emit_to: EmitTo) -> usize {
-        match emit_to {
-            EmitTo::All => self.groups.len(),
-            EmitTo::First(n) => n,
-        }
-    }
-}
-
 impl Store for NativeStore {
     fn empty(&self) -> NativeStore {
         NativeStore::default()
@@ -49,7 +37,7 @@ impl Store for NativeStore {
     }
 
     fn take_views(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(StateView)) -> Result<()> {
-        let n = self.count(emit_to);
+        let n = self.emitted(emit_to);
         if n >= self.groups.len() {
             // The end of the aggregate: give memory back while the output grows.
             self.groups.drain_views(sink);
@@ -59,7 +47,7 @@ impl Store for NativeStore {
     }
 
     fn take_states(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(&[u8])) -> Result<()> {
-        let n = self.count(emit_to);
+        let n = self.emitted(emit_to);
         self.groups.take_first_encoded(n, sink).map_err(|e| core_error(NAME, &e))
     }
 
