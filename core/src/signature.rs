@@ -25,13 +25,7 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// HMAC-SHA256 of the concatenation of `parts` under `key`.
 pub(crate) fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    // `new_from_slice` accepts keys of any length for HMAC; the error arm is unreachable, and
-    // an empty MAC would only ever fail comparisons.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else { return [0; 32] };
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
+    HmacSha256Key::new(key).into_mac(parts)
 }
 
 /// An HMAC-SHA256 key made ready once (its padded key blocks hashed: two of the ten or so
@@ -46,8 +40,13 @@ impl HmacSha256Key {
 
     /// The HMAC of the concatenation of `parts`, as [`hmac_sha256`] computes it.
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        // As in `hmac_sha256`: the error arm of `new_from_slice` is unreachable for HMAC.
-        let Some(mut mac) = self.0.clone() else { return [0; 32] };
+        self.clone().into_mac(parts)
+    }
+
+    fn into_mac(self, parts: &[&[u8]]) -> [u8; 32] {
+        // `new_from_slice` accepts keys of any length for HMAC; the error arm is unreachable,
+        // and an empty MAC would only ever fail comparisons.
+        let Some(mut mac) = self.0 else { return [0; 32] };
         for p in parts {
             mac.update(p);
         }
