@@ -224,12 +224,16 @@ impl GroupStates {
     /// keys (the tie-break) and diagnostics, and everything of a group deeper than the
     /// dedupe window; the rest of it (most of the store's bytes after its records) is given
     /// back while the output grows.
-    pub fn drain_views(&mut self, mut sink: impl FnMut(StateView)) {
+    pub fn drain_views(&mut self, sink: impl FnMut(StateView)) {
+        std::mem::take(self).into_views().next_views(usize::MAX, sink);
+    }
+
+    /// Every group's view in group order, handed out a chunk at a time by the returned
+    /// [`ViewDrain`]: [`GroupStates::drain_views`] for an output made batch by batch. The
+    /// text is cut as `drain_views` cuts it, before the first view.
+    pub fn into_views(mut self) -> ViewDrain {
         self.keep_text_views_read();
-        for g in 0..self.heads.len() {
-            sink(self.view(g));
-        }
-        *self = GroupStates::default();
+        ViewDrain { groups: self, next: 0 }
     }
 
     /// A new text with only what [`GroupStates::view`] reads (see
@@ -363,6 +367,57 @@ impl GroupStates {
             automated: facts.automated,
             category: facts.bounce_category,
         })
+    }
+}
+
+/// The views of a [`GroupStates`]' groups in group order, a chunk at a time
+/// ([`GroupStates::into_views`]); the store's memory goes when the last view is out.
+///
+/// # Example
+/// ```
+/// use mailstate_core::{EventFactsRef, EventType, GroupStates, Timestamp};
+/// let mut groups = GroupStates::default();
+/// let open = EventFactsRef::new(EventType::Open, Timestamp::from_millis(1), None, None);
+/// for g in 0..5 {
+///     groups.insert(g, &format!("ses:{g}"), open).unwrap();
+/// }
+/// let mut drain = groups.into_views();
+/// let mut counts = Vec::new();
+/// while drain.next_views(2, |v| counts.push(v.open_count)) > 0 {}
+/// assert_eq!(counts, [1, 1, 1, 1, 1]);
+/// assert_eq!(drain.remaining(), 0);
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct ViewDrain {
+    groups: GroupStates,
+    next: usize,
+}
+
+impl ViewDrain {
+    /// Hand the views of the next `n` groups (fewer when fewer are left) to `sink`, in group
+    /// order; how many were handed.
+    pub fn next_views(&mut self, n: usize, mut sink: impl FnMut(StateView)) -> usize {
+        let end = self.next.saturating_add(n).min(self.groups.len());
+        let from = self.next;
+        for g in from..end {
+            sink(self.groups.view(g));
+        }
+        self.next = end;
+        if end == self.groups.len() {
+            self.groups = GroupStates::default();
+            self.next = 0;
+        }
+        end - from
+    }
+
+    /// How many groups' views are still to come.
+    pub fn remaining(&self) -> usize {
+        self.groups.len() - self.next
+    }
+
+    /// Heap bytes held (the store's, until the last view is out).
+    pub fn heap_bytes(&self) -> usize {
+        self.groups.heap_bytes()
     }
 }
 
@@ -525,6 +580,42 @@ mod tests {
         assert_eq!((got[5].open_count, got[6].open_count), (64, 65));
         assert!(groups.is_empty());
         assert_eq!(groups.heap_bytes(), 0);
+    }
+
+    #[test]
+    fn views_drained_in_chunks_are_the_views_drained_at_once() {
+        let mut groups = GroupStates::default();
+        let bounce = |t, d| {
+            EventFactsRef::new(EventType::HardBounce, Timestamp::from_millis(t), None, Some(d))
+        };
+        for g in 0..23_usize {
+            let t = i64::try_from(g).unwrap();
+            groups.insert(g, &format!("b:{g}"), bounce(t, "550 gone")).unwrap();
+            groups.insert(g, &format!("a:{g}"), facts(EventType::Delivered, t)).unwrap();
+            groups.insert(g, &format!("a:{g}"), facts(EventType::Delivered, t)).unwrap();
+        }
+        for i in 0..80 {
+            groups.insert(7, &format!("deep:{}", i % 70), facts(EventType::Open, i)).unwrap();
+        }
+        groups.resize(25); // two groups without events at the end
+        let mut all = Vec::new();
+        groups.clone().drain_views(|v| all.push(v));
+        assert_eq!(all.len(), 25);
+        let mut drain = groups.into_views();
+        let mut chunked = Vec::new();
+        let mut sizes = Vec::new();
+        loop {
+            let n = drain.next_views(4, |v| chunked.push(v));
+            if n == 0 {
+                break;
+            }
+            sizes.push(n);
+        }
+        assert_eq!(chunked, all);
+        assert_eq!(sizes, [4, 4, 4, 4, 4, 4, 1]);
+        assert_eq!((drain.remaining(), drain.heap_bytes()), (0, 0));
+        assert_eq!(all[7].open_count, 70);
+        assert_eq!(all[3].diagnostic.as_deref(), Some("550 gone"));
     }
 
     #[test]

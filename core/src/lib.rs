@@ -83,7 +83,7 @@ pub use error::{Error, ErrorKind};
 pub use event::{
     Automated, BorrowedEvent, BounceCategory, BounceClass, Event, EventType, StateEvent,
 };
-pub use groups::GroupStates;
+pub use groups::{GroupStates, ViewDrain};
 pub use message_groups::MessageGroups;
 pub use metadata::{Metadata, MetadataIntoIter};
 pub use provider::{

@@ -13,6 +13,12 @@
 //! the same key: the plan DataFusion itself uses when its input is already partitioned by the
 //! group key. The answer is the same (each group still sees all of its rows, in one partition);
 //! under a memory limit the aggregate still spills its partial states (core's encoding).
+//!
+//! That aggregate then runs as [`exec::MessageStateExec`], which makes its output a batch at
+//! a time instead of all at once (see there), unless a group column's type is one it does not
+//! store.
+
+mod exec;
 
 use std::sync::Arc;
 
@@ -54,7 +60,8 @@ impl PhysicalOptimizerRule for SinglePhaseMessageState {
 }
 
 /// `FinalPartitioned ← Hash repartition ← Partial` of `message_state` aggregates, as one
-/// `SinglePartitioned` aggregate over the hash-repartitioned input; `None` for any other node.
+/// `SinglePartitioned` aggregate over the hash-repartitioned input (run by
+/// [`exec::MessageStateExec`] when it can); `None` for any other node.
 fn single_phase(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let Some(last) = node.downcast_ref::<AggregateExec>() else { return Ok(None) };
     if *last.mode() != AggregateMode::FinalPartitioned {
@@ -100,5 +107,9 @@ fn single_phase(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
     if single.schema() != last.schema() {
         return Ok(None);
     }
-    Ok(Some(Arc::new(single)))
+    let single = Arc::new(single);
+    Ok(Some(match exec::MessageStateExec::try_new(Arc::clone(&single))? {
+        Some(batched) => Arc::new(batched),
+        None => single,
+    }))
 }

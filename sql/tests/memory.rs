@@ -29,7 +29,7 @@ fn generated(messages: u64, seed: u64) -> Vec<Event> {
 
 /// Spill files written by the aggregations of `plan` (it and every operator below it).
 fn aggregate_spills(plan: &Arc<dyn ExecutionPlan>) -> usize {
-    let own = if plan.name() == "AggregateExec" {
+    let own = if ["AggregateExec", "MessageStateExec"].contains(&plan.name()) {
         plan.metrics().and_then(|m| m.spill_count()).unwrap_or(0)
     } else {
         0

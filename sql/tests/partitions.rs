@@ -97,7 +97,7 @@ async fn repartitioned_input_by_other_keys_agrees() {
 async fn the_mailstate_context_groups_message_state_in_one_phase_over_rows_split_by_key() {
     let t = TestExecution::new(4).with_events(&generated(50, 2), 3);
     let plan = t.plan(STATES).await;
-    assert!(plan.contains("mode=SinglePartitioned"), "{plan}");
+    assert!(plan.contains("MessageStateExec") && plan.contains("mode=SinglePartitioned"), "{plan}");
     assert!(plan.contains("RepartitionExec: partitioning=Hash([message_id@"), "{plan}");
     assert!(!plan.contains("mode=Partial"), "{plan}");
 
@@ -157,4 +157,65 @@ async fn an_ordered_message_state_gives_cores_answer() {
                FROM events GROUP BY message_id, recipient
                ORDER BY message_id NULLS FIRST, recipient NULLS FIRST";
     assert_eq!(t.rows(sql).await, want);
+}
+
+#[tokio::test]
+async fn the_one_phase_group_by_makes_its_output_a_batch_at_a_time() {
+    // MessageStateExec builds each output batch from the next groups only when it is asked
+    // for one: no batch is larger than the session's batch size, and together they are
+    // DataFusion's answer.
+    let events = generated(700, 12);
+    let sql = "SELECT message_id, recipient,
+                      message_state(type, occurred_at, event_key, bounce_class, diagnostic) AS s
+               FROM events GROUP BY message_id, recipient";
+    let sorted = |mut rows: Vec<Value>| {
+        rows.sort_by_key(|r| (r["message_id"].to_string(), r["recipient"].to_string()));
+        rows
+    };
+    for (name, rules) in both_rules() {
+        let one = TestExecution::with_rules(2, &rules).with_events(&events, 3);
+        one.run("SET datafusion.execution.batch_size = 64").await.unwrap();
+        assert!(one.plan(sql).await.contains("MessageStateExec"), "{name} rules");
+        let batches = one.run(sql).await.unwrap();
+        let sizes: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
+        assert!(sizes.iter().all(|&n| n <= 64), "{name} rules: {sizes:?}");
+        assert!(sizes.len() >= 700 / 64, "{name} rules: {sizes:?}");
+        let two = TestExecution::two_phase(2, &rules).with_events(&events, 3);
+        let want = sorted(two.rows(sql).await);
+        assert!(want.len() >= 700);
+        assert_eq!(sorted(crate::util::rows_json(&batches)), want, "{name} rules");
+    }
+}
+
+#[tokio::test]
+async fn group_keys_of_other_types_and_null_keys_give_datafusions_answer() {
+    // Numbers, timestamps and NULL keys are stored as rows by MessageStateExec; a dictionary
+    // key is not (Arrow's row format gives back its values), so DataFusion's aggregate runs
+    // it. Every one answers what DataFusion's two phases answer.
+    let events = generated(400, 13);
+    let keyed = |key: &str| {
+        format!(
+            "SELECT CAST(k AS VARCHAR) AS k, s FROM (
+                 SELECT {key} AS k, message_state(type, occurred_at, event_key) AS s
+                 FROM events GROUP BY {key}
+             ) ORDER BY k NULLS FIRST"
+        )
+    };
+    let cases = [
+        ("length(recipient)", true),
+        ("date_trunc('hour', occurred_at)", true),
+        ("CASE WHEN type = 'open' THEN NULL ELSE message_id END", true),
+        ("arrow_cast(recipient, 'Dictionary(Int32, Utf8)')", false),
+    ];
+    let one = TestExecution::new(3).with_events(&events, 4);
+    let two = TestExecution::two_phase(3, &SqlRules::native()).with_events(&events, 4);
+    for (key, batched) in cases {
+        let sql = keyed(key);
+        let plan = one.plan(&sql).await;
+        assert!(plan.contains("mode=SinglePartitioned"), "{key}\n{plan}");
+        assert_eq!(plan.contains("MessageStateExec"), batched, "{key}\n{plan}");
+        let want = two.rows(&sql).await;
+        assert!(want.len() > 1, "{key}");
+        assert_eq!(one.rows(&sql).await, want, "{key}");
+    }
 }

@@ -54,6 +54,15 @@ pub(super) trait Store: Send + Sync + 'static {
     /// # Errors
     /// As [`Store::take_views`].
     fn take_states(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(&[u8])) -> Result<()>;
+    /// After the last event: the views of the next `n` groups (fewer when fewer are left),
+    /// in group order, to `sink`; how many. The first call ends the input: the store takes
+    /// no more events, and gives its memory back when the last view is out. For an output
+    /// built a batch at a time (`crate::single_phase`), where `take_views(EmitTo::All)` would
+    /// build every group's output at once.
+    ///
+    /// # Errors
+    /// As [`Store::take_views`].
+    fn drain_views(&mut self, n: usize, sink: &mut dyn FnMut(StateView)) -> Result<usize>;
     /// Heap bytes held, for DataFusion's memory accounting.
     fn size(&self) -> usize;
 }
@@ -159,6 +168,55 @@ impl<S: Store> GroupsAccumulator for Groups<S> {
             }
         }
         Ok(vec![binary_column(&mut rows, EmitTo::All, Some(&present))?])
+    }
+
+    fn size(&self) -> usize {
+        self.store.size()
+    }
+}
+
+/// `message_state`'s groups for an operator that numbers groups itself and builds its output
+/// a batch at a time (`crate::single_phase`): the accumulator's update, then the output
+/// column chunk by chunk ([`Store::drain_views`]).
+pub(crate) trait ViewGroups: Send {
+    /// [`GroupsAccumulator::update_batch`].
+    ///
+    /// # Errors
+    /// As `update_batch`: an argument column or value the function refuses.
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()>;
+
+    /// After the last update: the output column of the next `n` groups (fewer when fewer
+    /// are left; empty at the end), in group order.
+    ///
+    /// # Errors
+    /// When the rules fail.
+    fn next_column(&mut self, n: usize) -> Result<ArrayRef>;
+
+    /// Heap bytes held.
+    fn size(&self) -> usize;
+}
+
+impl<S: Store> ViewGroups for Groups<S> {
+    fn update(
+        &mut self,
+        values: &[ArrayRef],
+        group_indices: &[usize],
+        opt_filter: Option<&BooleanArray>,
+        total_num_groups: usize,
+    ) -> Result<()> {
+        self.update_batch(values, group_indices, opt_filter, total_num_groups)
+    }
+
+    fn next_column(&mut self, n: usize) -> Result<ArrayRef> {
+        let mut out = ViewColumns::with_capacity(n.min(self.store.len()));
+        self.store.drain_views(n, &mut |v| out.push(&v))?;
+        out.finish()
     }
 
     fn size(&self) -> usize {

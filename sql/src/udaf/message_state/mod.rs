@@ -46,6 +46,7 @@ mod native;
 mod plugin;
 
 use crate::schema::{UTC, timestamp_type};
+pub(crate) use groups::ViewGroups;
 use groups::{Groups, One};
 use native::NativeStore;
 use plugin::RulesStore;
@@ -175,6 +176,17 @@ impl AggregateUDFImpl for MessageStateUdaf {
             Ok(Box::new(Groups::new(RulesStore::new(self.rules.clone()))))
         }
     }
+}
+
+/// The groups of a `message_state` call for an operator that numbers groups itself
+/// ([`groups::ViewGroups`]); `None` when `udaf` is not `message_state`.
+pub(crate) fn view_groups(udaf: &AggregateUDF) -> Option<Box<dyn ViewGroups>> {
+    let ours = udaf.inner().downcast_ref::<MessageStateUdaf>()?;
+    Some(if ours.rules.is_native() {
+        Box::new(Groups::new(NativeStore::default()))
+    } else {
+        Box::new(Groups::new(RulesStore::new(ours.rules.clone())))
+    })
 }
 
 /// The argument columns of one batch, typed.

@@ -5,7 +5,7 @@
 
 use datafusion::error::Result;
 use datafusion::logical_expr::EmitTo;
-use mailstate_core::{EventFactsRef, GroupStates, StateView};
+use mailstate_core::{EventFactsRef, GroupStates, StateView, ViewDrain};
 
 use super::groups::Store;
 use super::{NAME, core_error};
@@ -13,6 +13,8 @@ use super::{NAME, core_error};
 #[derive(Default)]
 pub(super) struct NativeStore {
     groups: GroupStates,
+    /// The groups being drained, once the input ended ([`Store::drain_views`]).
+    drain: Option<ViewDrain>,
 }
 
 impl Store for NativeStore {
@@ -51,7 +53,13 @@ impl Store for NativeStore {
         self.groups.take_first_encoded(n, sink).map_err(|e| core_error(NAME, &e))
     }
 
+    fn drain_views(&mut self, n: usize, sink: &mut dyn FnMut(StateView)) -> Result<usize> {
+        let groups = &mut self.groups;
+        let drain = self.drain.get_or_insert_with(|| std::mem::take(groups).into_views());
+        Ok(drain.next_views(n, sink))
+    }
+
     fn size(&self) -> usize {
-        self.groups.heap_bytes()
+        self.groups.heap_bytes() + self.drain.as_ref().map_or(0, ViewDrain::heap_bytes)
     }
 }

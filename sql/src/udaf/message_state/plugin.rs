@@ -3,6 +3,7 @@
 //! states other partitions sent (`batch.reduce`). The store itself applies no rule: it only
 //! buffers.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 
 use datafusion::error::{DataFusionError, Result};
@@ -27,6 +28,9 @@ pub(super) struct RulesStore {
     partials: Vec<(u32, Vec<u8>)>,
     groups: usize,
     bytes: usize,
+    /// Once the input ended ([`Store::drain_views`]): the groups being reduced, and views
+    /// reduced and not yet handed out (at most a chunk's).
+    drain: Option<(Reduction, VecDeque<StateView>)>,
 }
 
 #[derive(Clone, Copy)]
@@ -77,7 +81,14 @@ fn group_u32(g: usize) -> Result<u32> {
 
 impl RulesStore {
     pub(super) fn new(rules: SqlRules) -> RulesStore {
-        RulesStore { rules, rows: Rows::default(), partials: Vec::new(), groups: 0, bytes: 0 }
+        RulesStore {
+            rules,
+            rows: Rows::default(),
+            partials: Vec::new(),
+            groups: 0,
+            bytes: 0,
+            drain: None,
+        }
     }
 
     /// Take the rows and states of the first `n` groups (all for `EmitTo::All`), shifting the
@@ -110,21 +121,26 @@ impl RulesStore {
             }
         }
     }
+}
 
-    /// Reduce groups `0..n` chunk by chunk with `call`, which hands on one item per group of
-    /// its chunk and says how many it handed on.
-    fn reduce(
-        &self,
-        (n, rows, partials): &Taken,
-        mut call: impl FnMut(&ReduceBatch<'_>) -> Result<usize>,
-    ) -> Result<()> {
-        let n = *n;
+/// Taken groups' rows and states in group order, reduced a chunk of whole groups at a time.
+struct Reduction {
+    rows: Rows,
+    partials: Vec<(u32, Vec<u8>)>,
+    /// Per group, where its items start in `order` (and the end, last).
+    starts: Vec<usize>,
+    order: Vec<Item>,
+    chunks: std::vec::IntoIter<Range<usize>>,
+}
+
+impl Reduction {
+    fn new((n, rows, partials): Taken) -> Reduction {
         // Counting sort of row and state indices by group.
         let mut starts = vec![0usize; n + 1];
         for &g in &rows.groups {
             starts[g as usize + 1] += 1;
         }
-        for (g, _) in partials {
+        for (g, _) in &partials {
             starts[*g as usize + 1] += 1;
         }
         for i in 0..n {
@@ -140,34 +156,57 @@ impl RulesStore {
             order[next[*g as usize]] = Item::State(i);
             next[*g as usize] += 1;
         }
-
         let sizes: Vec<usize> = starts.windows(2).map(|w| w[1] - w[0]).collect();
-        for Range { start: first, end: last } in chunk_ranges(&sizes, CHUNK) {
-            let count = u32::try_from(last - first).unwrap_or(u32::MAX);
-            let mut events = EventBatch::new(count);
-            let mut states = StateBatch::new(count);
-            let base = u32::try_from(first).unwrap_or(u32::MAX);
-            for item in &order[starts[first]..starts[last]] {
-                match *item {
-                    Item::Row(i) => {
-                        if let Some((g, key, facts)) = rows.get(i) {
-                            events.push_facts_ref(g - base, key, facts);
-                        }
+        let chunks = chunk_ranges(&sizes, CHUNK).into_iter();
+        Reduction { rows, partials, starts, order, chunks }
+    }
+
+    /// Heap bytes held (states' bytes included).
+    fn bytes(&self) -> usize {
+        self.rows.bytes()
+            + self
+                .partials
+                .iter()
+                .map(|(_, b)| b.len() + size_of::<(u32, Vec<u8>)>())
+                .sum::<usize>()
+            + self.starts.capacity() * size_of::<usize>()
+            + self.order.capacity() * size_of::<Item>()
+    }
+
+    /// Reduce the next chunk of groups with `call`, which hands on one item per group of the
+    /// chunk and says how many it handed on; `false` when no chunk was left.
+    fn next_chunk(
+        &mut self,
+        rules: &SqlRules,
+        call: impl FnOnce(&ReduceBatch<'_>) -> Result<usize>,
+    ) -> Result<bool> {
+        let Some(Range { start: first, end: last }) = self.chunks.next() else {
+            return Ok(false);
+        };
+        let count = u32::try_from(last - first).unwrap_or(u32::MAX);
+        let mut events = EventBatch::new(count);
+        let mut states = StateBatch::new(count);
+        let base = u32::try_from(first).unwrap_or(u32::MAX);
+        for item in &self.order[self.starts[first]..self.starts[last]] {
+            match *item {
+                Item::Row(i) => {
+                    if let Some((g, key, facts)) = self.rows.get(i) {
+                        events.push_facts_ref(g - base, key, facts);
                     }
-                    Item::State(i) => states.push(partials[i].0 - base, &partials[i].1),
                 }
-            }
-            let answered = call(&ReduceBatch::new(&events, &states))?;
-            if answered != last - first {
-                return Err(DataFusionError::Execution(format!(
-                    "{NAME}: rules {} answered {} groups for {}",
-                    self.rules.describe(),
-                    answered,
-                    last - first
-                )));
+                Item::State(i) => states.push(self.partials[i].0 - base, &self.partials[i].1),
             }
         }
-        Ok(())
+        let answered = call(&ReduceBatch::new(&events, &states))?;
+        if answered != last - first {
+            return Err(DataFusionError::Execution(format!(
+                "{NAME}: rules {} answered {} groups for {}",
+                rules.describe(),
+                answered,
+                last - first
+            )));
+        }
+        Ok(true)
     }
 }
 
@@ -195,27 +234,53 @@ impl Store for RulesStore {
     }
 
     fn take_views(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(StateView)) -> Result<()> {
-        let taken = self.take(emit_to);
-        self.reduce(&taken, |batch| {
+        let mut reduction = Reduction::new(self.take(emit_to));
+        while reduction.next_chunk(&self.rules, |batch| {
             let views = self.rules.reduce_views(NAME, batch)?.into_views();
             let n = views.len();
             views.into_iter().for_each(&mut *sink);
             Ok(n)
-        })
+        })? {}
+        Ok(())
     }
 
     fn take_states(&mut self, emit_to: EmitTo, sink: &mut dyn FnMut(&[u8])) -> Result<()> {
-        let taken = self.take(emit_to);
-        self.reduce(&taken, |batch| {
+        let mut reduction = Reduction::new(self.take(emit_to));
+        while reduction.next_chunk(&self.rules, |batch| {
             let states = self.rules.reduce_states(NAME, batch)?;
             let n = states.len();
             states.iter().for_each(&mut *sink);
             Ok(n)
-        })
+        })? {}
+        Ok(())
+    }
+
+    fn drain_views(&mut self, n: usize, sink: &mut dyn FnMut(StateView)) -> Result<usize> {
+        if self.drain.is_none() {
+            self.drain = Some((Reduction::new(self.take(EmitTo::All)), VecDeque::new()));
+        }
+        let Some((reduction, ready)) = &mut self.drain else { return Ok(0) };
+        while ready.len() < n
+            && reduction.next_chunk(&self.rules, |batch| {
+                let views = self.rules.reduce_views(NAME, batch)?.into_views();
+                let answered = views.len();
+                ready.extend(views);
+                Ok(answered)
+            })?
+        {}
+        let out = ready.len().min(n);
+        ready.drain(..out).for_each(sink);
+        Ok(out)
     }
 
     fn size(&self) -> usize {
-        self.bytes + self.rows.bytes() + self.partials.capacity() * size_of::<(u32, Vec<u8>)>()
+        let draining = self.drain.as_ref().map_or(0, |(reduction, ready)| {
+            reduction.bytes() + ready.capacity() * size_of::<StateView>()
+        });
+        self.bytes
+            + self.rows.bytes()
+            + self.partials.capacity() * size_of::<(u32, Vec<u8>)>()
+            + draining
     }
 }
 
