@@ -4,45 +4,72 @@
 //! Kept as one [`MessageState`] each, every group would cost its own allocations; here every
 //! group's distinct events are fixed records in one vector (each group a chain through it,
 //! newest first) with their keys and diagnostics in one text buffer. A group costs one `u32`,
-//! an event 24 bytes plus its key, and a group's `MessageState` is built only when asked for,
-//! with the same rules (the greater facts of one key win), so the answer is the one of
-//! folding the same events into a `MessageState`.
+//! an event 20 bytes plus its key and a byte of the key's length, and a group's
+//! `MessageState` is built only when asked for, with the same rules (the greater facts of one
+//! key win), so the answer is the one of folding the same events into a `MessageState`.
 
 use crate::error::{Error, ErrorKind};
 use crate::reduce::{EventFactsRef, MessageState, StateView, encode_into, read_encoded, view_of};
 use crate::{Automated, BounceCategory, BounceClass, EventType, Timestamp};
 
+/// The bits of [`Rec::link`] that hold the next record's index (so at most 2^30 - 1 records).
+const INDEX: u32 = (1 << 30) - 1;
 /// No record: the end of a chain, or a group without events.
-const NONE: u32 = u32::MAX;
+const NONE: u32 = INDEX;
 /// A time that is not there (below every valid timestamp).
 const NO_TIME: i64 = i64::MIN;
-/// The bit of [`Rec::key_len`] that says a diagnostic follows the key in the text: its length
+/// The bit of [`Rec::link`] that says a diagnostic follows the key in the text: its length
 /// in [`LEN_BYTES`] bytes of seven bits each (ASCII, so the text stays UTF-8), then its bytes.
 /// Most events have none, so the record does not carry a length for it.
 const HAS_DIAG: u32 = 1 << 31;
-/// The bit of [`Rec::key_len`] that marks, while [`GroupStates::drain_views`] cuts the text,
-/// a record whose key must stay (keys are far shorter than 2^30 bytes: longer is refused).
+/// The bit of [`Rec::link`] that marks, while [`GroupStates::drain_views`] cuts the text, a
+/// record whose key must stay.
 const KEEP: u32 = 1 << 30;
-/// Bytes of a diagnostic's length in the text: 5 x 7 bits hold any `u32`.
+/// Bytes of a long length in the text: 5 x 7 bits hold any `u32`.
 const LEN_BYTES: usize = 5;
+/// A key's length in the text is one byte below this (keys are short), or this byte and then
+/// [`LEN_BYTES`] bytes of it.
+const LONG_KEY: u8 = 0x7f;
 /// A group's chain is searched for a duplicate key only this deep; a longer chain (a group
 /// with very many events) takes the record as it is, and the duplicate is dropped when the
 /// group's state is built (a `MessageState` keeps each key once). Keeps an insert O(1).
 const DEDUPE_DEPTH: u32 = 64;
 
-/// One event of one group (24 bytes): its facts, the group's previous record, and where its
-/// key (then its diagnostic, see [`HAS_DIAG`]) is in the text.
+/// One event of one group (20 bytes): its facts, the group's previous record, and where its
+/// key is in the text — its length (see [`LONG_KEY`]), its bytes, then its diagnostic (see
+/// [`HAS_DIAG`]).
 #[derive(Clone, Copy, Debug)]
 struct Rec {
-    at: i64,
-    next: u32,
+    /// The time in milliseconds ([`NO_TIME`] for none), as two halves: a record of 4-byte
+    /// fields packs into 20 bytes where an `i64` would pad it to 24.
+    at: [u32; 2],
+    /// The group's previous record ([`INDEX`] bits), [`HAS_DIAG`] and [`KEEP`].
+    link: u32,
     start: u32,
-    /// The key's length in bytes, and [`HAS_DIAG`].
-    key_len: u32,
     kind: EventType,
     class: Option<BounceClass>,
     automated: Option<Automated>,
     category: Option<BounceCategory>,
+}
+
+impl Rec {
+    fn next(&self) -> u32 {
+        self.link & INDEX
+    }
+
+    fn set_next(&mut self, next: u32) {
+        self.link = (self.link & !INDEX) | next;
+    }
+
+    fn at(&self) -> i64 {
+        let (lo, hi) = (self.at[0].to_le_bytes(), self.at[1].to_le_bytes());
+        i64::from_le_bytes([lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]])
+    }
+
+    fn halves(at: i64) -> [u32; 2] {
+        let b = at.to_le_bytes();
+        [u32::from_le_bytes([b[0], b[1], b[2], b[3]]), u32::from_le_bytes([b[4], b[5], b[6], b[7]])]
+    }
 }
 
 /// The distinct events of groups `0..len()`, in flat storage.
@@ -100,7 +127,7 @@ impl GroupStates {
     /// already has `key`, the greater facts are kept, as [`MessageState::insert`] does.
     ///
     /// # Errors
-    /// `too_large` past 2^32 records or bytes of text.
+    /// `too_large` past 2^30 - 1 records or 2^32 bytes of text.
     pub fn insert(&mut self, g: usize, key: &str, facts: EventFactsRef<'_>) -> Result<(), Error> {
         self.resize(g + 1);
         let mut i = self.heads[g];
@@ -111,12 +138,12 @@ impl GroupStates {
                 if facts > self.facts(&r) {
                     // Rare (one key, two different facts): the old text stays behind.
                     let mut new = self.record(key, facts)?;
-                    new.next = r.next;
+                    new.set_next(r.next());
                     self.recs[i as usize] = new;
                 }
                 return Ok(());
             }
-            i = r.next;
+            i = r.next();
             depth += 1;
         }
         if depth == DEDUPE_DEPTH && i == NONE {
@@ -124,8 +151,12 @@ impl GroupStates {
             self.deep.push(len_u32(g, "groups")?);
         }
         let mut rec = self.record(key, facts)?;
-        rec.next = self.heads[g];
-        self.heads[g] = len_u32(self.recs.len(), "events")?;
+        rec.set_next(self.heads[g]);
+        let index = len_u32(self.recs.len(), "events")?;
+        if index >= INDEX {
+            return Err(too_large("events"));
+        }
+        self.heads[g] = index;
         self.recs.push(rec);
         Ok(())
     }
@@ -244,22 +275,25 @@ impl GroupStates {
         for &g in &self.deep {
             let mut i = self.heads.get(g as usize).copied().unwrap_or(NONE);
             while let Some(r) = self.recs.get_mut(i as usize) {
-                r.key_len |= KEEP;
-                i = r.next;
+                r.link |= KEEP;
+                i = r.next();
             }
         }
-        let mut text = String::new();
+        // Records that keep nothing point at an empty key at the start.
+        let mut text = String::from("\0");
         for r in &mut self.recs {
             let bounce = matches!(r.kind, EventType::HardBounce | EventType::SoftBounce);
-            if r.key_len & KEEP == 0 && !bounce {
-                (r.start, r.key_len) = (0, 0);
+            if r.link & KEEP == 0 && !bounce {
+                r.start = 0;
+                r.link &= !HAS_DIAG;
                 continue;
             }
-            r.key_len &= !KEEP;
+            r.link &= !KEEP;
             let from = r.start as usize;
-            let mut to = from + (r.key_len & !HAS_DIAG) as usize;
-            if r.key_len & HAS_DIAG != 0 {
-                to += LEN_BYTES + diag_len(&self.text, to);
+            let (at, len) = key_span(&self.text, from);
+            let mut to = at + len;
+            if r.link & HAS_DIAG != 0 {
+                to += LEN_BYTES + long_len(&self.text, to);
             }
             r.start = u32::try_from(text.len()).unwrap_or(u32::MAX);
             text.push_str(self.text.get(from..to).unwrap_or_default());
@@ -318,19 +352,21 @@ impl GroupStates {
     }
 
     fn key(&self, r: &Rec) -> &str {
-        let start = r.start as usize;
-        self.text.get(start..start + (r.key_len & !HAS_DIAG) as usize).unwrap_or_default()
+        let (at, len) = key_span(&self.text, r.start as usize);
+        self.text.get(at..at + len).unwrap_or_default()
     }
 
     fn facts(&self, r: &Rec) -> EventFactsRef<'_> {
-        let diagnostic = (r.key_len & HAS_DIAG != 0).then(|| {
-            let at = r.start as usize + (r.key_len & !HAS_DIAG) as usize;
-            let len = diag_len(&self.text, at);
+        let diagnostic = (r.link & HAS_DIAG != 0).then(|| {
+            let (key, key_len) = key_span(&self.text, r.start as usize);
+            let at = key + key_len;
+            let len = long_len(&self.text, at);
             self.text.get(at + LEN_BYTES..at + LEN_BYTES + len).unwrap_or_default()
         });
+        let at = r.at();
         EventFactsRef {
             kind: r.kind,
-            occurred_at: if r.at == NO_TIME { None } else { Timestamp::from_millis(r.at) },
+            occurred_at: if at == NO_TIME { None } else { Timestamp::from_millis(at) },
             bounce_class: r.class,
             diagnostic,
             automated: r.automated,
@@ -341,32 +377,49 @@ impl GroupStates {
     fn record(&mut self, key: &str, facts: EventFactsRef<'_>) -> Result<Rec, Error> {
         let start = len_u32(self.text.len(), "bytes of text")?;
         let diag = facts.diagnostic.map_or(0, |d| LEN_BYTES + d.len());
-        len_u32(self.text.len() + key.len() + diag, "bytes of text")?;
-        let mut key_len = len_u32(key.len(), "bytes of text")?;
-        if key_len & (HAS_DIAG | KEEP) != 0 {
-            return Err(too_large("bytes in one key"));
+        len_u32(self.text.len() + 1 + LEN_BYTES + key.len() + diag, "bytes of text")?;
+        let key_len = len_u32(key.len(), "bytes of text")?;
+        match u8::try_from(key_len) {
+            Ok(short) if short < LONG_KEY => self.text.push(char::from(short)),
+            _ => {
+                self.text.push(char::from(LONG_KEY));
+                push_long_len(&mut self.text, key_len);
+            }
         }
         self.text.push_str(key);
+        let mut link = NONE;
         if let Some(d) = facts.diagnostic {
-            key_len |= HAS_DIAG;
-            let mut n = len_u32(d.len(), "bytes of text")?;
-            for _ in 0..LEN_BYTES {
-                // Seven bits at a time, low first: each below 0x80, one ASCII character.
-                self.text.push(char::from(u8::try_from(n & 0x7f).unwrap_or(0)));
-                n >>= 7;
-            }
+            link |= HAS_DIAG;
+            push_long_len(&mut self.text, len_u32(d.len(), "bytes of text")?);
             self.text.push_str(d);
         }
         Ok(Rec {
-            at: facts.occurred_at.map_or(NO_TIME, Timestamp::as_millis),
-            next: NONE,
+            at: Rec::halves(facts.occurred_at.map_or(NO_TIME, Timestamp::as_millis)),
+            link,
             start,
-            key_len,
             kind: facts.kind,
             class: facts.bounce_class,
             automated: facts.automated,
             category: facts.bounce_category,
         })
+    }
+}
+
+/// Write `n` in [`LEN_BYTES`] bytes of seven bits each, low first: each below 0x80, one ASCII
+/// character, so the text stays UTF-8.
+fn push_long_len(text: &mut String, mut n: u32) {
+    for _ in 0..LEN_BYTES {
+        text.push(char::from(u8::try_from(n & 0x7f).unwrap_or(0)));
+        n >>= 7;
+    }
+}
+
+/// Where the key of the record whose text starts at `start` is, and its length.
+fn key_span(text: &str, start: usize) -> (usize, usize) {
+    match text.as_bytes().get(start) {
+        Some(&LONG_KEY) => (start + 1 + LEN_BYTES, long_len(text, start + 1)),
+        Some(&short) => (start + 1, usize::from(short)),
+        None => (start, 0),
     }
 }
 
@@ -421,9 +474,8 @@ impl ViewDrain {
     }
 }
 
-/// The length of the diagnostic whose [`LEN_BYTES`] length bytes start at `at` in `text`
-/// (written by [`GroupStates::record`]).
-fn diag_len(text: &str, at: usize) -> usize {
+/// The length whose [`LEN_BYTES`] bytes start at `at` in `text` ([`push_long_len`]).
+fn long_len(text: &str, at: usize) -> usize {
     let len = text.as_bytes().get(at..at + LEN_BYTES).unwrap_or_default();
     len.iter().rev().fold(0, |n, &b| n << 7 | usize::from(b))
 }
@@ -440,7 +492,7 @@ impl<'a> Iterator for Chain<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let r = self.groups.recs.get(self.at as usize)?;
-        self.at = r.next;
+        self.at = r.next();
         Some((self.groups.key(r), self.groups.facts(r)))
     }
 }
@@ -480,8 +532,8 @@ mod tests {
     }
 
     #[test]
-    fn a_record_is_24_bytes_and_keeps_an_empty_diagnostic_apart_from_none() {
-        assert_eq!(size_of::<Rec>(), 24);
+    fn a_record_is_20_bytes_and_keeps_an_empty_diagnostic_apart_from_none() {
+        assert_eq!(size_of::<Rec>(), 20);
         let mut groups = GroupStates::default();
         let with = |d| EventFactsRef::new(EventType::SoftBounce, None, None, d);
         groups.insert(0, "a", with(Some(""))).unwrap();
@@ -496,6 +548,29 @@ mod tests {
             want.insert_ref(k, with(d));
         }
         assert_eq!(groups.state(0), want);
+    }
+
+    #[test]
+    fn keys_of_every_length_and_times_of_every_sign_come_back_as_they_went_in() {
+        // Lengths either side of the one-byte form (126, 127), a long key, an empty one;
+        // times before 1970, none, and far out.
+        let mut groups = GroupStates::default();
+        let mut want = MessageState::default();
+        let times = [Some(-1), None, Some(0), Some(i64::MAX / 4), Some(-86_400_000 * 365)];
+        for (i, n) in [0, 1, 126, 127, 128, 300, 70_000].into_iter().enumerate() {
+            let key = "k".repeat(n);
+            let at = times[i % times.len()].and_then(Timestamp::from_millis);
+            let diagnostic = (i % 2 == 0).then_some("550 gone");
+            let f = EventFactsRef::new(EventType::SoftBounce, at, None, diagnostic);
+            groups.insert(0, &key, f).unwrap();
+            groups.insert(0, &key, f).unwrap(); // a retry
+            want.insert_ref(&key, f);
+        }
+        assert_eq!(groups.state(0), want);
+        assert_eq!(groups.view(0), want.view());
+        let mut views = Vec::new();
+        groups.drain_views(|v| views.push(v));
+        assert_eq!(views, [want.view()]);
     }
 
     #[test]

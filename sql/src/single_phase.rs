@@ -19,6 +19,7 @@
 //! store.
 
 mod exec;
+mod keys;
 
 use std::sync::Arc;
 

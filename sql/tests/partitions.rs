@@ -3,6 +3,7 @@
 //! the wasm plugin.
 
 use conformance::synthetic::{GenerateOptions, Rng, message_events};
+use datafusion::arrow::array::RecordBatch;
 use mailstate_core::{Event, MessageState, reduce};
 use mailstate_sql::SqlRules;
 use serde_json::Value;
@@ -177,7 +178,7 @@ async fn the_one_phase_group_by_makes_its_output_a_batch_at_a_time() {
         one.run("SET datafusion.execution.batch_size = 64").await.unwrap();
         assert!(one.plan(sql).await.contains("MessageStateExec"), "{name} rules");
         let batches = one.run(sql).await.unwrap();
-        let sizes: Vec<usize> = batches.iter().map(|b| b.num_rows()).collect();
+        let sizes: Vec<usize> = batches.iter().map(RecordBatch::num_rows).collect();
         assert!(sizes.iter().all(|&n| n <= 64), "{name} rules: {sizes:?}");
         assert!(sizes.len() >= 700 / 64, "{name} rules: {sizes:?}");
         let two = TestExecution::two_phase(2, &rules).with_events(&events, 3);

@@ -4,7 +4,7 @@
 //! DataFusion's hash aggregate builds the whole output of a partition at once when its input
 //! ends (every group's key and every group's struct, then sliced into batches), so at that
 //! moment a partition holds its states, its keys and its complete output together. Here the
-//! groups are numbered by this operator (each key stored once, in Arrow's row format), the
+//! groups are numbered by this operator (each key stored once, [`super::keys`]), the
 //! states are the function's own store, and each output batch is made from the next
 //! `batch_size` groups only when the consumer asks for it: the output never exists whole.
 //!
@@ -14,12 +14,10 @@
 //! limit it runs the aggregate it replaces, which does.
 
 use std::fmt;
-use std::hash::BuildHasher;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::arrow::row::{RowConverter, Rows, SortField};
+use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
@@ -33,8 +31,8 @@ use datafusion::physical_plan::{
     ReplaceChildrenOptions,
 };
 use futures::{StreamExt, TryStreamExt};
-use hashbrown::HashTable;
 
+use super::keys::{self, Keys};
 use crate::udaf::message_state::{ViewGroups, view_groups};
 
 /// The operator (see the module documentation). It keeps the `SinglePartitioned` aggregate it
@@ -58,28 +56,11 @@ impl MessageStateExec {
             .iter()
             .map(|(e, _)| e.data_type(&schema))
             .collect::<Result<Vec<_>>>()?;
-        if !ours || !group_types.iter().all(stored_as_row) {
+        if !ours || !group_types.iter().all(keys::stored) {
             return Ok(None);
         }
         Ok(Some(MessageStateExec { aggregate, metrics: ExecutionPlanMetricsSet::new() }))
     }
-}
-
-/// Whether a group column of type `t` comes back from Arrow's row format as the same type
-/// (dictionaries come back as their values, nested types are left to DataFusion).
-fn stored_as_row(t: &DataType) -> bool {
-    t.is_primitive()
-        || matches!(
-            t,
-            DataType::Boolean
-                | DataType::Utf8
-                | DataType::LargeUtf8
-                | DataType::Utf8View
-                | DataType::Binary
-                | DataType::LargeBinary
-                | DataType::BinaryView
-                | DataType::FixedSizeBinary(_)
-        )
 }
 
 impl DisplayAs for MessageStateExec {
@@ -181,10 +162,8 @@ impl GroupTable {
         let input_schema = aggregate.input_schema();
         let group_exprs: Vec<_> =
             aggregate.group_expr().expr().iter().map(|(e, _)| Arc::clone(e)).collect();
-        let fields = group_exprs
-            .iter()
-            .map(|e| Ok(SortField::new(e.data_type(&input_schema)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let types =
+            group_exprs.iter().map(|e| e.data_type(&input_schema)).collect::<Result<Vec<_>>>()?;
         let calls = aggregate
             .aggr_expr()
             .iter()
@@ -200,7 +179,7 @@ impl GroupTable {
             schema: aggregate.schema(),
             group_exprs,
             calls,
-            keys: Keys::new(fields)?,
+            keys: Keys::new(types)?,
             indices: Vec::new(),
             emitted: 0,
             reservation,
@@ -310,82 +289,5 @@ impl Iterator for Output {
             self.metrics.record_output(b.num_rows());
         }
         Some(batch)
-    }
-}
-
-/// Group keys, each stored once in Arrow's row format and numbered in order of arrival.
-struct Keys {
-    converter: RowConverter,
-    rows: Rows,
-    /// Each group's hash, so the table grows without rehashing keys.
-    hashes: Vec<u64>,
-    /// Group numbers, found by hash and key.
-    table: HashTable<u32>,
-    hasher: foldhash::fast::FixedState,
-}
-
-impl Keys {
-    fn new(fields: Vec<SortField>) -> Result<Keys> {
-        let converter = RowConverter::new(fields)?;
-        let rows = converter.empty_rows(0, 0);
-        Ok(Keys {
-            converter,
-            rows,
-            hashes: Vec::new(),
-            table: HashTable::new(),
-            hasher: foldhash::fast::FixedState::default(),
-        })
-    }
-
-    fn len(&self) -> usize {
-        self.rows.num_rows()
-    }
-
-    /// The group of each row of `columns` in `out`, new keys numbered after the others.
-    fn intern(&mut self, columns: &[ArrayRef], out: &mut Vec<usize>) -> Result<()> {
-        let batch = self.converter.convert_columns(columns)?;
-        let Keys { rows, hashes, table, hasher, .. } = self;
-        out.clear();
-        for row in &batch {
-            let bytes = row.data();
-            let hash = hasher.hash_one(bytes);
-            let found = table
-                .find(hash, |&g| hashes[g as usize] == hash && rows.row(g as usize).data() == bytes)
-                .copied();
-            let g = if let Some(g) = found {
-                g as usize
-            } else {
-                let g = hashes.len();
-                let id = u32::try_from(g).map_err(|_| {
-                    DataFusionError::ResourcesExhausted(
-                        "MessageStateExec: more than 2^32 groups in one partition".into(),
-                    )
-                })?;
-                hashes.push(hash);
-                rows.push(row);
-                table.insert_unique(hash, id, |&g| hashes[g as usize]);
-                g
-            };
-            out.push(g);
-        }
-        Ok(())
-    }
-
-    /// Drop what only lookups need.
-    fn end_input(&mut self) {
-        self.table = HashTable::new();
-        self.hashes = Vec::new();
-    }
-
-    /// The key columns of groups `range`.
-    fn columns(&self, range: std::ops::Range<usize>) -> Result<Vec<ArrayRef>> {
-        Ok(self.converter.convert_rows(range.map(|g| self.rows.row(g)))?)
-    }
-
-    fn size(&self) -> usize {
-        self.rows.size()
-            + self.hashes.capacity() * size_of::<u64>()
-            + self.table.allocation_size()
-            + self.converter.size()
     }
 }
