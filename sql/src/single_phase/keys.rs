@@ -54,6 +54,9 @@ pub(super) struct Keys {
     /// Every group's key bytes, back to back; group `g`'s end at `ends[g]`.
     data: Vec<u8>,
     ends: Vec<u32>,
+    /// Each group's key hash, 32 bits of it: the table grows and compares without reading
+    /// keys (4 bytes a group); dropped with the table.
+    hashes: Vec<u32>,
     /// Group numbers, found by hash and key; dropped when the input ends.
     table: HashTable<u32>,
     hasher: foldhash::fast::FixedState,
@@ -73,6 +76,7 @@ impl Keys {
             codec,
             data: Vec::new(),
             ends: Vec::new(),
+            hashes: Vec::new(),
             table: HashTable::new(),
             hasher: foldhash::fast::FixedState::default(),
             scratch: Vec::new(),
@@ -121,9 +125,12 @@ impl Keys {
 
     /// The group of `key`, a new one when it is not there.
     fn group_of(&mut self, key: &[u8]) -> Result<usize> {
-        let Keys { data, ends, table, hasher, .. } = self;
-        let hash = hasher.hash_one(key);
-        if let Some(&g) = table.find(hash, |&g| Keys::key(data, ends, g as usize) == key) {
+        let Keys { data, ends, hashes, table, hasher, .. } = self;
+        let short = short_hash(hasher.hash_one(key));
+        let found = table.find(spread(short), |&g| {
+            hashes[g as usize] == short && Keys::key(data, ends, g as usize) == key
+        });
+        if let Some(&g) = found {
             return Ok(g as usize);
         }
         let too_many = |what: &str| {
@@ -135,13 +142,15 @@ impl Keys {
         let id = u32::try_from(g).map_err(|_| too_many("2^32 groups"))?;
         data.extend_from_slice(key);
         ends.push(u32::try_from(data.len()).map_err(|_| too_many("4 GiB of group keys"))?);
-        table.insert_unique(hash, id, |&g| hasher.hash_one(Keys::key(data, ends, g as usize)));
+        hashes.push(short);
+        table.insert_unique(spread(short), id, |&g| spread(hashes[g as usize]));
         Ok(g)
     }
 
     /// The input is over: drop what only lookups need.
     pub(super) fn end_input(&mut self) {
         self.table = HashTable::new();
+        self.hashes = Vec::new();
         self.scratch = Vec::new();
     }
 
@@ -175,11 +184,23 @@ impl Keys {
             Codec::Text(_) => 0,
         };
         self.data.capacity()
-            + self.ends.capacity() * size_of::<u32>()
+            + (self.ends.capacity() + self.hashes.capacity()) * size_of::<u32>()
             + self.table.allocation_size()
             + self.scratch.capacity()
             + converter
     }
+}
+
+/// The 32 bits of a key's hash that a group keeps.
+fn short_hash(hash: u64) -> u32 {
+    u32::try_from(hash >> 32).unwrap_or_default()
+}
+
+/// The table's hash of a key from its 32 kept bits: the same on insert, lookup and growth,
+/// and spread over the 64 bits the table reads (its bucket from the low bits, a tag from
+/// the top seven).
+fn spread(short: u32) -> u64 {
+    u64::from(short).wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// One text key column of a batch.
