@@ -14,9 +14,13 @@
 //! group key. The answer is the same (each group still sees all of its rows, in one partition);
 //! under a memory limit the aggregate still spills its partial states (core's encoding).
 //!
-//! That aggregate then runs as [`exec::MessageStateExec`], which makes its output a batch at
-//! a time instead of all at once (see there), unless a group column's type is one it does not
-//! store.
+//! That aggregate then runs as `MessageStateExec`, an operator of this crate: DataFusion's hash
+//! aggregate builds a partition's whole output at once when its input ends (every group's key
+//! and struct together, beside the states), where `MessageStateExec` numbers the groups itself
+//! (text keys stored as their bytes) and makes each output batch from the next groups only
+//! when it is asked for one. Under a memory pool with a limit it runs DataFusion's aggregate,
+//! which spills; a group column of a type it does not store (a dictionary, a nested type)
+//! keeps DataFusion's aggregate too.
 
 mod exec;
 mod keys;
@@ -61,8 +65,8 @@ impl PhysicalOptimizerRule for SinglePhaseMessageState {
 }
 
 /// `FinalPartitioned ← Hash repartition ← Partial` of `message_state` aggregates, as one
-/// `SinglePartitioned` aggregate over the hash-repartitioned input (run by
-/// [`exec::MessageStateExec`] when it can); `None` for any other node.
+/// `SinglePartitioned` aggregate over the hash-repartitioned input (run by `MessageStateExec`
+/// when it can); `None` for any other node.
 fn single_phase(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let Some(last) = node.downcast_ref::<AggregateExec>() else { return Ok(None) };
     if *last.mode() != AggregateMode::FinalPartitioned {
