@@ -66,6 +66,7 @@ enum Outcome {
 }
 
 fn main() -> ExitCode {
+    one_malloc_arena_per_core();
     let cli = Cli::parse();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
@@ -165,4 +166,23 @@ fn progress_bar(total: u64, unit: &str) -> indicatif::ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// Cap glibc's malloc arenas at one per core, unless `MALLOC_ARENA_MAX` says otherwise.
+///
+/// glibc gives threads up to eight arenas per core; the SQL engine's threads then each grow
+/// an arena of their own and memory freed in one is not reused by another. One per core took
+/// 15–25 MB (5–7%) off the peak RSS of the 5M-event `message_state` GROUP BY with no
+/// measurable time cost (BENCHMARKS.md). Called first thing, before any thread exists.
+fn one_malloc_arena_per_core() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let arenas = libc::c_int::try_from(cores).unwrap_or(libc::c_int::MAX);
+        // SAFETY: mallopt only sets a malloc parameter; no thread is allocating yet.
+        #[expect(unsafe_code, reason = "mallopt is the only way to set glibc's arena limit")]
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, arenas);
+        }
+    }
 }
