@@ -14,13 +14,14 @@
 //! group key. The answer is the same (each group still sees all of its rows, in one partition);
 //! under a memory limit the aggregate still spills its partial states (core's encoding).
 //!
-//! That aggregate then runs as `MessageStateExec`, an operator of this crate: DataFusion's hash
-//! aggregate builds a partition's whole output at once when its input ends (every group's key
-//! and struct together, beside the states), where `MessageStateExec` numbers the groups itself
-//! (text keys stored as their bytes) and makes each output batch from the next groups only
-//! when it is asked for one. Under a memory pool with a limit it runs DataFusion's aggregate,
-//! which spills; a group column of a type it does not store (a dictionary, a nested type)
-//! keeps DataFusion's aggregate too.
+//! That aggregate (and a one-phase aggregate DataFusion planned itself, over one partition or
+//! input already split by the key) then runs as `MessageStateExec`, an operator of this crate:
+//! DataFusion's hash aggregate builds a partition's whole output at once when its input ends
+//! (every group's key and struct together, beside the states), where `MessageStateExec`
+//! numbers the groups itself (text keys stored as their bytes) and makes each output batch
+//! from the next groups only when it is asked for one. Under a memory pool with a limit it
+//! runs DataFusion's aggregate, which spills; a group column of a type it does not store (a
+//! dictionary, a nested type) keeps DataFusion's aggregate too.
 
 mod exec;
 mod keys;
@@ -33,7 +34,7 @@ use datafusion::error::Result;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::aggregates::{AggregateExec, AggregateMode};
 use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::{ExecutionPlan, Partitioning};
+use datafusion::physical_plan::{ExecutionPlan, InputOrderMode, Partitioning};
 
 /// The aggregates whose partial phase is dropped (see the module documentation).
 const SINGLE_PHASE_AGGREGATES: [&str; 1] = ["message_state"];
@@ -64,11 +65,34 @@ impl PhysicalOptimizerRule for SinglePhaseMessageState {
     }
 }
 
+/// Whether every aggregate of `aggregate` is a plain `message_state` call (no DISTINCT, no
+/// ORDER BY argument: those bring requirements of their own) over a GROUP BY without grouping
+/// sets or a limit.
+fn plain_message_state(aggregate: &AggregateExec) -> bool {
+    let group_by = aggregate.group_expr();
+    aggregate.aggr_expr().iter().all(|a| {
+        SINGLE_PHASE_AGGREGATES.contains(&a.fun().name())
+            && !a.is_distinct()
+            && a.order_bys().is_empty()
+    }) && !group_by.is_empty()
+        && !group_by.has_grouping_set()
+        && aggregate.limit_options().is_none()
+}
+
 /// `FinalPartitioned ← Hash repartition ← Partial` of `message_state` aggregates, as one
-/// `SinglePartitioned` aggregate over the hash-repartitioned input (run by `MessageStateExec`
-/// when it can); `None` for any other node.
+/// `SinglePartitioned` aggregate over the hash-repartitioned input; a one-phase aggregate
+/// DataFusion planned itself (one input partition, or input already split by the key) as it
+/// is. Either runs as `MessageStateExec` when it can. `None` for any other node.
 fn single_phase(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn ExecutionPlan>>> {
     let Some(last) = node.downcast_ref::<AggregateExec>() else { return Ok(None) };
+    if matches!(last.mode(), AggregateMode::Single | AggregateMode::SinglePartitioned) {
+        // Over input in key order DataFusion emits groups as they end: kept as it is.
+        if !plain_message_state(last) || *last.input_order_mode() != InputOrderMode::Linear {
+            return Ok(None);
+        }
+        let exec = exec::MessageStateExec::try_new(Arc::new(last.clone()))?;
+        return Ok(exec.map(|e| Arc::new(e) as Arc<dyn ExecutionPlan>));
+    }
     if *last.mode() != AggregateMode::FinalPartitioned {
         return Ok(None);
     }
@@ -80,17 +104,8 @@ fn single_phase(node: &Arc<dyn ExecutionPlan>) -> Result<Option<Arc<dyn Executio
         return Ok(None);
     };
     let group_by = first.group_expr();
-    // Plain calls only: a DISTINCT or ORDER BY argument brings requirements of its own.
-    let only_ours = first.aggr_expr().iter().all(|a| {
-        SINGLE_PHASE_AGGREGATES.contains(&a.fun().name())
-            && !a.is_distinct()
-            && a.order_bys().is_empty()
-    });
     if *first.mode() != AggregateMode::Partial
-        || !only_ours
-        || group_by.is_empty()
-        || group_by.has_grouping_set()
-        || first.limit_options().is_some()
+        || !plain_message_state(first)
         || last.limit_options().is_some()
         || shuffle.preserve_order()
     {

@@ -220,3 +220,14 @@ async fn group_keys_of_other_types_and_null_keys_give_datafusions_answer() {
         assert_eq!(one.rows(&sql).await, want, "{key}");
     }
 }
+
+#[tokio::test]
+async fn a_group_by_datafusion_plans_in_one_phase_runs_batch_by_batch_too() {
+    // With one partition DataFusion plans a single aggregate itself; the rule runs it as
+    // MessageStateExec all the same, and the states are core's.
+    let events = generated(300, 14);
+    let t = TestExecution::new(1).with_events(&events, 1);
+    let plan = t.plan(STATES).await;
+    assert!(plan.contains("MessageStateExec") && plan.contains("mode=Single"), "{plan}");
+    assert_eq!(t.rows(STATES).await, expected(&events));
+}
