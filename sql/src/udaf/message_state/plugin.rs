@@ -310,4 +310,38 @@ mod tests {
         let want: Vec<_> = want.iter().map(MessageState::view).collect();
         assert_eq!(views, want);
     }
+
+    #[test]
+    fn draining_over_many_chunks_gives_every_view_once_in_group_order() {
+        // More rows than one reduction chunk holds, drained in pieces that do not line up
+        // with the chunks: the same views as taking them all at once.
+        let rows = CHUNK * 2 + 777;
+        let groups = rows / 6;
+        let fill = |store: &mut RulesStore| {
+            store.resize(groups);
+            for i in 0..rows {
+                let g = i * 7919 % groups;
+                let kind = [EventType::Delivered, EventType::Open, EventType::Click][i % 3];
+                let at = Timestamp::from_millis(i64::try_from(i).unwrap());
+                let facts = EventFactsRef::new(kind, at, None, None);
+                store.add_event(g, &format!("k{}", i % (rows / 2)), facts).unwrap();
+            }
+        };
+        let mut all = RulesStore::new(SqlRules::native());
+        fill(&mut all);
+        let mut want = Vec::new();
+        all.take_views(EmitTo::All, &mut |v| want.push(v)).unwrap();
+        assert_eq!(want.len(), groups);
+
+        let mut drained = RulesStore::new(SqlRules::native());
+        fill(&mut drained);
+        let mut got = Vec::new();
+        let mut pieces = 0;
+        while drained.drain_views(1000, &mut |v| got.push(v)).unwrap() > 0 {
+            pieces += 1;
+        }
+        assert_eq!(pieces, groups.div_ceil(1000));
+        assert_eq!(got, want);
+        assert_eq!(drained.drain_views(1000, &mut |_| panic!("all out")).unwrap(), 0);
+    }
 }
