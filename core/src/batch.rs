@@ -91,8 +91,8 @@ use crate::error::{Error, ErrorKind};
 use crate::json::ErrorObject;
 use crate::reduce::put_opt_str;
 use crate::{
-    Automated, BounceCategory, BounceClass, EventFacts, EventFactsRef, EventType, MessageState,
-    StateView, Timestamp,
+    Automated, BounceCategory, BounceClass, EventFacts, EventFactsRef, EventType, GroupStates,
+    MessageState, StateView, Timestamp,
 };
 
 /// The version byte that starts every batch layout of this module.
@@ -642,11 +642,100 @@ fn fold_into(
     errors: &mut Vec<(usize, Error)>,
     first_index: usize,
 ) -> Result<usize, Error> {
+    read_rows(input, errors, first_index, states)
+}
+
+/// Where [`read_rows`] puts a batch's rows.
+trait RowSink {
+    /// The batch has groups `0..n` (called once, before any row).
+    fn groups(&mut self, n: usize);
+    /// Add a good row of group `group` (in range).
+    ///
+    /// # Errors
+    /// When the sink cannot take it (a store past its size limits).
+    fn add(
+        &mut self,
+        group: usize,
+        labels: Labels<'_>,
+        key: &str,
+        facts: EventFactsRef<'_>,
+    ) -> Result<(), Error>;
+}
+
+impl RowSink for Vec<MessageState> {
+    fn groups(&mut self, n: usize) {
+        self.resize_with(n, MessageState::default);
+    }
+
+    fn add(
+        &mut self,
+        group: usize,
+        (message_id, recipient): Labels<'_>,
+        key: &str,
+        facts: EventFactsRef<'_>,
+    ) -> Result<(), Error> {
+        let state = &mut self[group];
+        if let Some(m) = message_id {
+            join_label(&mut state.message_id, m);
+        }
+        if let Some(r) = recipient {
+            join_label(&mut state.recipient, r);
+        }
+        state.insert_ref(key, facts);
+        Ok(())
+    }
+}
+
+/// Groups in one flat store, with their labels.
+#[derive(Default)]
+struct FlatGroups {
+    store: GroupStates,
+    labels: Vec<(Option<String>, Option<String>)>,
+}
+
+impl FlatGroups {
+    fn join_labels(&mut self, group: usize, (message_id, recipient): Labels<'_>) {
+        let (m, r) = &mut self.labels[group];
+        if let Some(id) = message_id {
+            join_label(m, id);
+        }
+        if let Some(to) = recipient {
+            join_label(r, to);
+        }
+    }
+}
+
+impl RowSink for FlatGroups {
+    fn groups(&mut self, n: usize) {
+        self.store.resize(n);
+        self.labels.resize(n, (None, None));
+    }
+
+    fn add(
+        &mut self,
+        group: usize,
+        labels: Labels<'_>,
+        key: &str,
+        facts: EventFactsRef<'_>,
+    ) -> Result<(), Error> {
+        self.join_labels(group, labels);
+        self.store.insert(group, key, facts)
+    }
+}
+
+/// Read an [`EventBatch`] into `sink`: its group count, then each good row; bad rows go to
+/// `errors`, numbered from `first_index`. How many rows there were.
+fn read_rows(
+    input: &[u8],
+    errors: &mut Vec<(usize, Error)>,
+    first_index: usize,
+    sink: &mut impl RowSink,
+) -> Result<usize, Error> {
     let mut r = Reader::new(input);
     r.version()?;
     let n = r.count()?;
     let g = r.count()?;
-    let groups = r.take(n.checked_mul(4).ok_or_else(|| bad_batch("too many rows"))?)?;
+    let group_of = r.take(n.checked_mul(4).ok_or_else(|| bad_batch("too many rows"))?)?;
     let kinds = r.take(n)?;
     let bounces = r.take(n)?;
     let automated = r.take(n)?;
@@ -659,12 +748,12 @@ fn fold_into(
     let recipients = r.opt_strings(n)?;
     r.finish()?;
 
-    states.resize_with(g, MessageState::default);
+    sink.groups(g);
     for row in 0..n {
-        let group = le_u32(&groups[row * 4..row * 4 + 4]) as usize;
-        let Some(state) = states.get_mut(group) else {
+        let group = le_u32(&group_of[row * 4..row * 4 + 4]) as usize;
+        if group >= g {
             return Err(bad_batch(&format!("row {row}: group {group} out of range 0..{g}")));
-        };
+        }
         let labels = message_ids
             .get(row)
             .map_err(|e| e.with_path("message_id"))
@@ -674,20 +763,15 @@ fn fold_into(
             row_facts(row, &columns, &keys, &diagnostics).map(|f| (labels, f))
         });
         match parsed {
-            Ok(((message_id, recipient), (key, facts))) => {
-                if let Some(m) = message_id {
-                    join_label(&mut state.message_id, m);
-                }
-                if let Some(r) = recipient {
-                    join_label(&mut state.recipient, r);
-                }
-                state.insert_ref(key, facts);
-            }
+            Ok((labels, (key, facts))) => sink.add(group, labels, key, facts)?,
             Err(e) => errors.push((first_index + row, e)),
         }
     }
     Ok(n)
 }
+
+/// A row's `message_id` and `recipient`.
+type Labels<'a> = (Option<&'a str>, Option<&'a str>);
 
 /// The fixed-width columns of an `EventBatch`.
 struct RowColumns<'b> {
@@ -797,6 +881,9 @@ fn reduce_op(input: &[u8]) -> Result<Vec<u8>, Error> {
     let partials = r.take(states_len)?;
     r.finish()?;
 
+    if output == ReduceOutput::Views {
+        return reduce_views(events, partials);
+    }
     let mut states = Vec::new();
     let mut errors = Vec::new();
     let rows = fold_into(events, &mut states, &mut errors, 0)?;
@@ -816,6 +903,35 @@ fn reduce_op(input: &[u8]) -> Result<Vec<u8>, Error> {
         ReduceOutput::States => write_states(states.iter().map(MessageState::encode), &errors),
         ReduceOutput::Views => write_views(states.iter().map(MessageState::view), &errors),
     })
+}
+
+/// `batch.reduce` answering views: the rows go into one flat store ([`GroupStates`], no
+/// state built per group) and each group's view is read from its records, as SQL's native
+/// aggregate does; the same views as folding each group into a `MessageState`.
+fn reduce_views(events: &[u8], partials: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut groups = FlatGroups::default();
+    let mut errors = Vec::new();
+    let rows = read_rows(events, &mut errors, 0, &mut groups)?;
+    let mut merged = Vec::new();
+    merge_into(partials, &mut merged, &mut errors, rows)?;
+    if merged.len() != groups.labels.len() {
+        return Err(bad_batch(&format!(
+            "the events have {} groups, the states {}",
+            groups.labels.len(),
+            merged.len()
+        )));
+    }
+    for (g, state) in merged.iter().enumerate() {
+        groups.join_labels(g, (state.message_id.as_deref(), state.recipient.as_deref()));
+        groups.store.merge_state(g, state)?;
+    }
+    let FlatGroups { store, labels } = groups;
+    let views = labels.into_iter().enumerate().map(|(g, (message_id, recipient))| StateView {
+        message_id,
+        recipient,
+        ..store.view(g)
+    });
+    Ok(write_views(views, &errors))
 }
 
 fn view(input: &[u8]) -> Result<Vec<u8>, Error> {
@@ -1223,6 +1339,18 @@ mod tests {
         assert_eq!(states.errors()[0].0, 2, "state 0 comes after rows 0 and 1");
         // The good rows still count.
         assert_eq!(states.decode(0).unwrap().len(), 2);
+        // Views are answered from a flat store: the same numbering, the same rows.
+        let views = Views::from_bytes(
+            &dispatch(
+                "batch.reduce",
+                &ReduceBatch::new(&rows, &partials).encode(ReduceOutput::Views),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(views.errors().len(), 1);
+        assert_eq!(views.errors()[0].0, 2);
+        assert_eq!(views.get(0).map(|v| v.event_count), Some(2));
     }
 
     #[test]
