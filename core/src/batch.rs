@@ -89,7 +89,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, ErrorKind};
 use crate::json::ErrorObject;
-use crate::reduce::put_opt_str;
+use crate::reduce::{join_label, put_opt_str};
 use crate::{
     Automated, BounceCategory, BounceClass, EventFacts, EventFactsRef, EventType, GroupStates,
     MessageState, StateView, Timestamp,
@@ -675,12 +675,8 @@ impl RowSink for Vec<MessageState> {
         facts: EventFactsRef<'_>,
     ) -> Result<(), Error> {
         let state = &mut self[group];
-        if let Some(m) = message_id {
-            join_label(&mut state.message_id, m);
-        }
-        if let Some(r) = recipient {
-            join_label(&mut state.recipient, r);
-        }
+        join_label(&mut state.message_id, message_id);
+        join_label(&mut state.recipient, recipient);
         state.insert_ref(key, facts);
         Ok(())
     }
@@ -696,12 +692,8 @@ struct FlatGroups {
 impl FlatGroups {
     fn join_labels(&mut self, group: usize, (message_id, recipient): Labels<'_>) {
         let (m, r) = &mut self.labels[group];
-        if let Some(id) = message_id {
-            join_label(m, id);
-        }
-        if let Some(to) = recipient {
-            join_label(r, to);
-        }
+        join_label(m, message_id);
+        join_label(r, recipient);
     }
 }
 
@@ -881,28 +873,42 @@ fn reduce_op(input: &[u8]) -> Result<Vec<u8>, Error> {
     let partials = r.take(states_len)?;
     r.finish()?;
 
-    if output == ReduceOutput::Views {
-        return reduce_views(events, partials);
+    match output {
+        ReduceOutput::States => reduce_states(events, partials),
+        ReduceOutput::Views => reduce_views(events, partials),
     }
+}
+
+/// `batch.reduce` answering states: each group's rows folded into a `MessageState`, its
+/// partial states merged in.
+fn reduce_states(events: &[u8], partials: &[u8]) -> Result<Vec<u8>, Error> {
     let mut states = Vec::new();
     let mut errors = Vec::new();
     let rows = fold_into(events, &mut states, &mut errors, 0)?;
-    let groups = states.len();
+    let merged = merge_partials(partials, states.len(), &mut errors, rows)?;
+    for (mine, other) in states.iter_mut().zip(merged) {
+        mine.merge_owned(other);
+    }
+    Ok(write_states(states.iter().map(MessageState::encode), &errors))
+}
+
+/// The partial states of a `batch.reduce` merged per group, bad ones in `errors` numbered
+/// after the `rows` rows; refused unless they have the rows' `groups` groups.
+fn merge_partials(
+    partials: &[u8],
+    groups: usize,
+    errors: &mut Vec<(usize, Error)>,
+    rows: usize,
+) -> Result<Vec<MessageState>, Error> {
     let mut merged = Vec::new();
-    merge_into(partials, &mut merged, &mut errors, rows)?;
+    merge_into(partials, &mut merged, errors, rows)?;
     if merged.len() != groups {
         return Err(bad_batch(&format!(
             "the events have {groups} groups, the states {}",
             merged.len()
         )));
     }
-    for (mine, other) in states.iter_mut().zip(merged) {
-        mine.merge_owned(other);
-    }
-    Ok(match output {
-        ReduceOutput::States => write_states(states.iter().map(MessageState::encode), &errors),
-        ReduceOutput::Views => write_views(states.iter().map(MessageState::view), &errors),
-    })
+    Ok(merged)
 }
 
 /// `batch.reduce` answering views: the rows go into one flat store ([`GroupStates`], no
@@ -912,15 +918,7 @@ fn reduce_views(events: &[u8], partials: &[u8]) -> Result<Vec<u8>, Error> {
     let mut groups = FlatGroups::default();
     let mut errors = Vec::new();
     let rows = read_rows(events, &mut errors, 0, &mut groups)?;
-    let mut merged = Vec::new();
-    merge_into(partials, &mut merged, &mut errors, rows)?;
-    if merged.len() != groups.labels.len() {
-        return Err(bad_batch(&format!(
-            "the events have {} groups, the states {}",
-            groups.labels.len(),
-            merged.len()
-        )));
-    }
+    let merged = merge_partials(partials, groups.labels.len(), &mut errors, rows)?;
     for (g, state) in merged.iter().enumerate() {
         groups.join_labels(g, (state.message_id.as_deref(), state.recipient.as_deref()));
         groups.store.merge_state(g, state)?;
@@ -1040,12 +1038,6 @@ fn write_errors(out: &mut Vec<u8>, errors: &[(usize, Error)]) {
         let obj = ErrorObject(e).to_vec();
         put_u32(out, obj.len());
         out.extend_from_slice(&obj);
-    }
-}
-
-fn join_label(mine: &mut Option<String>, theirs: &str) {
-    if mine.as_deref().is_none_or(|m| theirs > m) {
-        *mine = Some(theirs.to_owned());
     }
 }
 

@@ -975,7 +975,7 @@ pub fn reduce<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<MessageSta
 /// The version [`MessageState::encode`] writes; `decode` reads every version up to it.
 const ENCODING_VERSION: u8 = 3;
 
-fn join_label(mine: &mut Option<String>, theirs: Option<&str>) {
+pub(crate) fn join_label(mine: &mut Option<String>, theirs: Option<&str>) {
     if let Some(t) = theirs
         && mine.as_deref().is_none_or(|m| t > m)
     {
