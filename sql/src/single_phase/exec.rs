@@ -16,13 +16,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, BooleanArray, RecordBatch};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{OrderingRequirements, PhysicalExpr};
+use datafusion::physical_expr_common::utils::evaluate_expressions_to_arrays;
 use datafusion::physical_plan::aggregates::AggregateExec;
 use datafusion::physical_plan::metrics::{BaselineMetrics, ExecutionPlanMetricsSet, MetricsSet};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -214,39 +215,28 @@ impl GroupTable {
     }
 
     fn update(&mut self, batch: &RecordBatch) -> Result<()> {
-        let rows = batch.num_rows();
-        let key_columns = self
-            .group_exprs
-            .iter()
-            .map(|e| e.evaluate(batch)?.into_array(rows))
-            .collect::<Result<Vec<_>>>()?;
+        let key_columns = evaluate_expressions_to_arrays(&self.group_exprs, batch)?;
         self.keys.intern(&key_columns, &mut self.indices)?;
         let total = self.keys.len();
         for Call { args, filter, states } in &mut self.calls {
-            let values = args
-                .iter()
-                .map(|e| e.evaluate(batch)?.into_array(rows))
-                .collect::<Result<Vec<_>>>()?;
-            let filter = match filter {
-                Some(f) => Some(f.evaluate(batch)?.into_array(rows)?),
+            let values = evaluate_expressions_to_arrays(args.iter(), batch)?;
+            let filter = evaluate_expressions_to_arrays(filter.iter(), batch)?;
+            let filter = match filter.first() {
                 None => None,
-            };
-            let filter = filter.as_ref().map(|f| f.as_boolean_opt()).map(|f| {
-                f.ok_or_else(|| {
+                Some(f) => Some(f.as_boolean_opt().ok_or_else(|| {
                     DataFusionError::Internal("MessageStateExec: FILTER is not boolean".into())
-                })
-            });
-            let filter: Option<&BooleanArray> = filter.transpose()?;
-            states.update(&values, &self.indices, filter, total)?;
+                })?),
+            };
+            states.update_batch(&values, &self.indices, filter, total)?;
         }
         self.reservation.try_resize(self.size())
     }
 
     /// The next output batch (the next `n` groups), or `None` when every group is out.
     fn next_batch(&mut self, n: usize) -> Result<Option<RecordBatch>> {
-        let n = n.min(self.keys.len() - self.emitted);
+        let n = n.min(self.keys.len().saturating_sub(self.emitted));
         if n == 0 {
-            self.keys = Keys::new(Vec::new())?;
+            self.keys.release();
             self.calls.clear();
             self.reservation.free();
             return Ok(None);

@@ -147,6 +147,13 @@ impl Keys {
         Ok(g)
     }
 
+    /// Every group is out: drop the keys too (the codec stays).
+    pub(super) fn release(&mut self) {
+        self.end_input();
+        self.data = Vec::new();
+        self.ends = Vec::new();
+    }
+
     /// The input is over: drop what only lookups need.
     pub(super) fn end_input(&mut self) {
         self.table = HashTable::new();

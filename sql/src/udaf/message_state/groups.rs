@@ -176,51 +176,22 @@ impl<S: Store> GroupsAccumulator for Groups<S> {
 }
 
 /// `message_state`'s groups for an operator that numbers groups itself and builds its output
-/// a batch at a time (`crate::single_phase`): the accumulator's update, then the output
-/// column chunk by chunk ([`Store::drain_views`]).
-pub(crate) trait ViewGroups: Send {
-    /// [`GroupsAccumulator::update_batch`].
-    ///
-    /// # Errors
-    /// As `update_batch`: an argument column or value the function refuses.
-    fn update(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()>;
-
+/// a batch at a time (`crate::single_phase`): the accumulator's update and size, then the
+/// output column chunk by chunk ([`Store::drain_views`]) instead of `evaluate`.
+pub(crate) trait ViewGroups: GroupsAccumulator {
     /// After the last update: the output column of the next `n` groups (fewer when fewer
     /// are left; empty at the end), in group order.
     ///
     /// # Errors
     /// When the rules fail.
     fn next_column(&mut self, n: usize) -> Result<ArrayRef>;
-
-    /// Heap bytes held.
-    fn size(&self) -> usize;
 }
 
 impl<S: Store> ViewGroups for Groups<S> {
-    fn update(
-        &mut self,
-        values: &[ArrayRef],
-        group_indices: &[usize],
-        opt_filter: Option<&BooleanArray>,
-        total_num_groups: usize,
-    ) -> Result<()> {
-        self.update_batch(values, group_indices, opt_filter, total_num_groups)
-    }
-
     fn next_column(&mut self, n: usize) -> Result<ArrayRef> {
         let mut out = ViewColumns::with_capacity(n.min(self.store.len()));
         self.store.drain_views(n, &mut |v| out.push(&v))?;
         out.finish()
-    }
-
-    fn size(&self) -> usize {
-        self.store.size()
     }
 }
 
